@@ -1,0 +1,58 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { parseUpsertKey } from '../../config.js';
+import { formatIssue } from '../../members/issues.js';
+import { folderStorage } from '../../storage/folder.js';
+import { syncStorage } from '../../sync/reconcile.js';
+import { configFrom, withDatabase } from '../context.js';
+import { printJson } from '../output.js';
+import { progressBar } from '../progress.js';
+
+const shownChanges = 20;
+
+export function registerSync(program: Command) {
+  program
+    .command('sync')
+    .description('reconcile the database with the member files in storage')
+    .option('--storage <dir>', 'folder holding human_members/ and virtual_members/ (default: $VECR_STORAGE or ./storage)')
+    .option('--dry-run', 'report what would change, change nothing')
+    .option('--no-delete', 'keep members whose files are gone')
+    .option('--key <key>', 'match rows by "file_uri" (default) or by "name" (the older behaviour)')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nExit status: 0 when every file is valid, 1 when any file is invalid or the sync failed.')
+    .action(async (options: { storage?: string; dryRun?: boolean; delete: boolean; key?: string; json?: boolean }, command: Command) => {
+      const config = configFrom(command.optsWithGlobals());
+      const storageDir = options.storage ? path.resolve(options.storage) : config.storage;
+      const key = options.key ? parseUpsertKey(options.key) : config.upsertKey;
+      const progress = progressBar('sync', { enabled: !options.json });
+      const report = await withDatabase(config, (db) =>
+        syncStorage(db, folderStorage(storageDir), {
+          key,
+          limits: { maxBytes: config.maxFileBytes, maxAliases: 50, maxDepth: 16 },
+          dryRun: !!options.dryRun,
+          delete: options.delete,
+          trigger: 'cli',
+          onProgress: (done, total) => progress.update(done, total),
+        }),
+      ).finally(() => progress.done());
+
+      if (options.json) {
+        printJson(report);
+      } else {
+        const { created, updated, unchanged, deleted, invalid } = report;
+        const out = process.stdout;
+        out.write(`${report.dryRun ? 'Dry run (nothing written): ' : ''}${storageDir}\n`);
+        out.write(`  created ${created}, updated ${updated}, unchanged ${unchanged}, deleted ${deleted}, invalid ${invalid}  (${(report.durationMs / 1000).toFixed(2)} s)\n`);
+        const changes = report.changes.filter((c) => c.action !== 'invalid');
+        for (const change of changes.slice(0, shownChanges)) {
+          out.write(`  ${change.action.padEnd(8)} ${change.file_uri}${change.name ? `  (${change.name})` : ''}\n`);
+        }
+        if (changes.length > shownChanges) out.write(`  ... and ${changes.length - shownChanges} more (--json lists all)\n`);
+        if (report.issues.length > 0) {
+          process.stderr.write(`\n${invalid} invalid file${invalid === 1 ? '' : 's'}:\n`);
+          for (const issue of report.issues) process.stderr.write(`  ${formatIssue(issue)}\n`);
+        }
+      }
+      if (report.invalid > 0) process.exitCode = 1;
+    });
+}

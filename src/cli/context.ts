@@ -1,0 +1,26 @@
+import { loadConfig, type Config } from '../config.js';
+import { openDatabase } from '../db/open.js';
+import type { Db } from '../db/types.js';
+
+export interface GlobalOptions {
+  databaseUrl?: string;
+  dataDir?: string;
+}
+
+/** The configuration, with the global command-line options over the environment. */
+export function configFrom(options: GlobalOptions): Config {
+  const env = { ...process.env };
+  if (options.dataDir) env.VECR_DATA_DIR = options.dataDir;
+  if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
+  return loadConfig(env);
+}
+
+/** Opens the database for one command and always closes it (D8: sessions are released). */
+export async function withDatabase<T>(config: Config, fn: (db: Db) => Promise<T>, options: { migrate?: boolean } = {}): Promise<T> {
+  const db = await openDatabase(config.database, options);
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}

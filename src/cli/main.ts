@@ -1,0 +1,32 @@
+import { Command, CommanderError } from 'commander';
+import { registerDb } from './commands/db.js';
+import { registerFiles } from './commands/files.js';
+import { registerHealth } from './commands/health.js';
+import { registerMembers } from './commands/members.js';
+import { registerSync } from './commands/sync.js';
+
+const program = new Command('vecr')
+  .description('VECR Garage member registry: keeps the member database in step with the YAML member files')
+  .option('--database-url <url>', 'PostgreSQL server to use (default: $DATABASE_URL, else MEMBER_DB_*, else embedded PGlite)')
+  .option('--data-dir <dir>', 'folder of the embedded database (default: $VECR_DATA_DIR or ./.vecr)')
+  .showHelpAfterError()
+  .addHelpText(
+    'after',
+    '\nConfiguration comes from the environment (see README): DATABASE_URL, MEMBER_DB_HOST/PORT/NAME/USER/PASSWORD,\nVECR_DATA_DIR, VECR_STORAGE, VECR_UPSERT_KEY, VECR_MAX_FILE_BYTES.',
+  );
+
+registerSync(program);
+registerMembers(program);
+registerFiles(program);
+registerDb(program);
+registerHealth(program);
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  if (!(error instanceof CommanderError)) {
+    process.stderr.write(`vecr: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (process.env.VECR_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  }
+  process.exitCode = 1;
+}

@@ -1,0 +1,46 @@
+/**
+ * One shape for every problem with a member file: the CLI prints it, the sync records it and
+ * the HTTP API returns it.
+ */
+export interface MemberIssue {
+  /** The file's URI (its key in storage) or the path it was read from. */
+  file: string;
+  /** Which field, as a path: `name`, `skills[2]`. Absent for problems of the whole file. */
+  field?: string;
+  line?: number;
+  column?: number;
+  code: IssueCode;
+  message: string;
+  /** How to fix it, when there is more to say than the message. */
+  hint?: string;
+}
+
+export type IssueCode =
+  | 'too_large'
+  | 'encoding'
+  | 'yaml'
+  | 'too_deep'
+  | 'aliases'
+  | 'documents'
+  | 'empty'
+  | 'not_a_mapping'
+  | 'required'
+  | 'type'
+  | 'unknown_field'
+  | 'too_long'
+  | 'empty_value'
+  | 'format'
+  | 'nul'
+  | 'both_prompts'
+  | 'uri_too_long'
+  | 'name_conflict';
+
+/** `file:line:column: field: message (hint)`, the way compilers print it. */
+export function formatIssue(issue: MemberIssue): string {
+  let where = issue.file;
+  if (issue.line !== undefined) where += `:${issue.line}`;
+  if (issue.line !== undefined && issue.column !== undefined) where += `:${issue.column}`;
+  const field = issue.field ? `${issue.field}: ` : '';
+  const hint = issue.hint ? ` (${issue.hint})` : '';
+  return `${where}: ${field}${issue.message}${hint}`;
+}

@@ -1,0 +1,253 @@
+import { isUtf8 } from 'node:buffer';
+import { Composer, isMap, isPair, isScalar, isSeq, LineCounter, Parser, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import type { IssueCode, MemberIssue } from './issues.js';
+import { schemaOf, toHumanMember, toVirtualMember, type Member, type MemberKind } from './schema.js';
+
+export interface ParseLimits {
+  /** Largest file accepted, in bytes. */
+  maxBytes: number;
+  /** Most aliases a file may use (guards against alias-expansion bombs). */
+  maxAliases: number;
+  /** Deepest nesting of collections (a member needs 2: the mapping and a list). */
+  maxDepth: number;
+}
+
+export const defaultLimits: ParseLimits = { maxBytes: 1024 * 1024, maxAliases: 50, maxDepth: 16 };
+
+export type ParseResult = { ok: true; value: Member } | { ok: false; issues: MemberIssue[] };
+
+const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: false });
+
+/**
+ * Reads one member file: bytes → text → exactly one YAML document → a validated member. Never
+ * throws on bad input; every problem comes back as an issue naming file, field and position.
+ */
+export function parseMemberFile(
+  file: string,
+  kind: MemberKind,
+  bytes: Uint8Array,
+  limits: ParseLimits = defaultLimits,
+): ParseResult {
+  const fail = (code: IssueCode, message: string, extra: Partial<MemberIssue> = {}): ParseResult => ({
+    ok: false,
+    issues: [{ file, code, message, ...extra }],
+  });
+
+  if (bytes.byteLength > limits.maxBytes) {
+    return fail('too_large', `is ${bytes.byteLength} bytes, more than the limit of ${limits.maxBytes}`, {
+      hint: 'a member file is a few lines of YAML; VECR_MAX_FILE_BYTES raises the limit',
+    });
+  }
+  const text = utf8.decode(bytes);
+  if (!isUtf8(bytes)) {
+    const at = positionOf(text, text.indexOf('\uFFFD'));
+    return fail('encoding', 'is not valid UTF-8', { ...at, hint: 'save the file as UTF-8' });
+  }
+
+  const lineCounter = new LineCounter();
+  const position = (offset: number | undefined) => (offset === undefined ? {} : linePos(lineCounter, offset));
+  const cst = [...new Parser(lineCounter.addNewLine).parse(text)];
+  const tooDeep = firstTooDeep(cst, limits.maxDepth);
+  if (tooDeep !== undefined) {
+    return fail('too_deep', `nests collections more than ${limits.maxDepth} levels deep`, position(tooDeep));
+  }
+  const documents = [...new Composer({ schema: 'core', uniqueKeys: true, prettyErrors: false }).compose(cst, true, text.length)];
+
+  const yamlProblems = documents.flatMap((doc) => [...doc.errors, ...doc.warnings]);
+  if (yamlProblems.length > 0) {
+    return {
+      ok: false,
+      issues: yamlProblems.map((problem) => ({
+        file,
+        code: 'yaml' as const,
+        message: yamlMessage(problem.code, problem.message),
+        ...position(problem.pos[0]),
+      })),
+    };
+  }
+  const document = documents[0];
+  if (!document || document.contents === null) {
+    return fail('empty', 'is empty (or holds only comments)', { hint: 'a member file needs at least a name: field' });
+  }
+  if (documents.length > 1) {
+    return fail('documents', `holds ${documents.length} YAML documents; a member file holds exactly one`, position(documents[1]?.range[0]));
+  }
+  if (!isMap(document.contents)) {
+    return fail('not_a_mapping', 'must be a mapping of fields (name: ..., role: ...)', position(document.contents.range?.[0]));
+  }
+
+  let data: unknown;
+  try {
+    data = document.toJS({ maxAliasCount: limits.maxAliases });
+  } catch (error) {
+    return fail('aliases', `uses too many aliases: ${(error as Error).message}`);
+  }
+
+  const schema = schemaOf[kind];
+  const result = schema.safeParse(data, { reportInput: true });
+  if (!result.success) {
+    const issues = result.error.issues.flatMap((issue) => toIssues(file, kind, issue, document, lineCounter));
+    return { ok: false, issues };
+  }
+  const value: Member =
+    kind === 'human'
+      ? { kind, member: toHumanMember(result.data as z.infer<typeof schemaOf.human>) }
+      : { kind, member: toVirtualMember(result.data as z.infer<typeof schemaOf.virtual>) };
+  return { ok: true, value };
+}
+
+function linePos(lineCounter: LineCounter, offset: number): { line: number; column: number } {
+  const { line, col } = lineCounter.linePos(offset);
+  return { line, column: col };
+}
+
+function positionOf(text: string, offset: number): { line?: number; column?: number } {
+  if (offset < 0) return {};
+  const before = text.slice(0, offset).split('\n');
+  return { line: before.length, column: (before.at(-1)?.length ?? 0) + 1 };
+}
+
+function yamlMessage(code: string, message: string): string {
+  if (code === 'DUPLICATE_KEY') return 'has the same key twice; keep one';
+  if (code === 'TAG_RESOLVE_FAILED' || /tag/i.test(message)) return `uses a tag this format does not allow: ${message}`;
+  return message;
+}
+
+/**
+ * The offset of the first collection nested deeper than `maxDepth`, walking the concrete syntax
+ * tree without recursion: composing a hostile, deeply nested file overflows the stack.
+ */
+function firstTooDeep(tokens: readonly unknown[], maxDepth: number): number | undefined {
+  const stack: Array<{ token: unknown; depth: number }> = tokens.map((token) => ({ token, depth: 0 }));
+  while (stack.length > 0) {
+    const { token, depth } = stack.pop()!;
+    if (!token || typeof token !== 'object') continue;
+    const node = token as { type?: string; offset?: number; value?: unknown; items?: Array<{ key?: unknown; value?: unknown }> };
+    const isCollection = node.type === 'block-map' || node.type === 'block-seq' || node.type === 'flow-collection';
+    const level = isCollection ? depth + 1 : depth;
+    if (level > maxDepth) return node.offset;
+    if (node.value) stack.push({ token: node.value, depth: level });
+    for (const item of node.items ?? []) {
+      if (item.key) stack.push({ token: item.key, depth: level });
+      if (item.value) stack.push({ token: item.value, depth: level });
+    }
+  }
+  return undefined;
+}
+
+const knownFields = {
+  human: Object.keys(schemaOf.human.shape),
+  virtual: Object.keys(schemaOf.virtual.shape),
+};
+
+function toIssues(file: string, kind: MemberKind, issue: z.core.$ZodIssue, document: Document, lineCounter: LineCounter): MemberIssue[] {
+  const field = fieldName(issue.path);
+  const at = (path: readonly PropertyKey[], key = false) => {
+    const offset = nodeOffset(document, path, key);
+    return offset === undefined ? {} : linePos(lineCounter, offset);
+  };
+
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => {
+      const suggestion = didYouMean(key, knownFields[kind]);
+      return {
+        file,
+        field: fieldName([...issue.path, key]),
+        code: 'unknown_field' as const,
+        message: `is not a field of ${kind === 'human' ? 'a human' : 'an AI'} member`,
+        hint: suggestion ? `did you mean ${suggestion}?` : `known fields: ${knownFields[kind].join(', ')}`,
+        ...at([...issue.path, key], true),
+      };
+    });
+  }
+  const base = { file, ...(field ? { field } : {}), ...at(issue.path) };
+  switch (issue.code) {
+    case 'invalid_type': {
+      if (issue.input === undefined || issue.input === null) {
+        return [{ ...base, code: 'required', message: 'is required' }];
+      }
+      const got = describeValue(issue.input);
+      if (issue.expected === 'string') {
+        const scalar = isScalar(issue.input) || typeof issue.input !== 'object';
+        return [{ ...base, code: 'type', message: `must be a string, not ${got}`, ...(scalar ? { hint: `quote it: "${String(issue.input)}"` } : {}) }];
+      }
+      if (issue.expected === 'array') {
+        return [{ ...base, code: 'type', message: `must be a list of strings, not ${got}`, hint: `write a list: [${typeof issue.input === 'string' ? issue.input : '...'}]` }];
+      }
+      return [{ ...base, code: 'type', message: `must be ${issue.expected}, not ${got}` }];
+    }
+    case 'too_big':
+      return [{ ...base, code: 'too_long', message: `is longer than ${String(issue.maximum)} characters` }];
+    case 'too_small':
+      return [{ ...base, code: 'empty_value', message: 'must not be empty' }];
+    case 'invalid_format':
+      if (issue.format === 'email') return [{ ...base, code: 'format', message: 'is not a valid e-mail address' }];
+      return [{ ...base, code: 'format', message: 'is not a valid GitHub username', hint: 'letters, digits and single hyphens, at most 39 characters' }];
+    case 'custom':
+      if (issue.message.includes('NUL')) return [{ ...base, code: 'nul', message: issue.message }];
+      return [{ ...base, code: 'both_prompts', message: issue.message }];
+    default:
+      return [{ ...base, code: 'type', message: issue.message }];
+  }
+}
+
+function fieldName(path: readonly PropertyKey[]): string {
+  return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i > 0 ? '.' : ''}${String(part)}`)).join('');
+}
+
+function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'number') return `a number (${value})`;
+  if (typeof value === 'boolean') return `a boolean (${value})`;
+  return typeof value;
+}
+
+/** Where in the file a field path points: the key itself, or its value. */
+function nodeOffset(document: Document, path: readonly PropertyKey[], key: boolean): number | undefined {
+  let node: Node | null | undefined = document.contents as Node | null;
+  let keyNode: Node | undefined;
+  for (const part of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(part));
+      keyNode = pair?.key as Node | undefined;
+      node = pair?.value as Node | null | undefined;
+      if (!pair) return undefined;
+    } else if (isSeq(node) && typeof part === 'number') {
+      node = node.items[part] as Node | undefined;
+      keyNode = undefined;
+    } else {
+      return undefined;
+    }
+  }
+  const target = key ? keyNode : (node ?? keyNode);
+  return target?.range?.[0];
+}
+
+/** The known field closest to a misspelt one: same letters ignoring case and `-`/`_`, or at most two edits away. */
+export function didYouMean(input: string, candidates: readonly string[]): string | undefined {
+  const normal = (s: string) => s.toLowerCase().replace(/[-_\s]/g, '');
+  const exact = candidates.find((c) => normal(c) === normal(input));
+  if (exact) return exact;
+  let best: { candidate: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(input.toLowerCase(), candidate);
+    if (distance <= Math.min(2, Math.floor(candidate.length / 3)) && (!best || distance < best.distance)) {
+      best = { candidate, distance };
+    }
+  }
+  return best?.candidate;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}

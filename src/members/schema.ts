@@ -1,0 +1,91 @@
+import { z } from 'zod';
+
+/**
+ * The member file formats: one definition each, from which come validation (`safeParse`), the
+ * TypeScript types (`z.infer`) and the JSON Schema for editors (`memberJsonSchema`).
+ * Limits follow the columns of D2/D3 (VARCHAR(255)); PostgreSQL text cannot hold NUL.
+ */
+
+const hasNoNul = (value: string) => !value.includes('\0');
+const nulMessage = 'contains a NUL character, which PostgreSQL cannot store';
+
+const text = () => z.string().refine(hasNoNul, nulMessage);
+const shortText = () => text().max(255);
+const textList = () => z.array(text());
+
+/** GitHub's rule for logins: letters, digits and single hyphens, not at either end, 1–39 long. */
+export const githubLoginPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+
+export const humanMemberSchema = z
+  .strictObject({
+    name: shortText().min(1).describe('Display name; required and unique among humans.'),
+    role: shortText().nullish().describe('Role in the team.'),
+    skills: textList().nullish().describe('Skills, as a list of strings.'),
+    bio: text().nullish().describe('Free text about the member.'),
+    contact_email: z.email().max(255).refine(hasNoNul, nulMessage).nullish().describe('Contact e-mail address.'),
+    github_username: z.string().regex(githubLoginPattern).nullish().describe('GitHub login.'),
+  })
+  .describe('A human member of VECR Garage: one file in human_members/.');
+
+export const virtualMemberSchema = z
+  .strictObject({
+    name: shortText().min(1).describe('Display name; required and unique among AI members.'),
+    role: shortText().nullish().describe('Role in the team.'),
+    llm_model: shortText().min(1).describe('The model that speaks as this member, e.g. claude-sonnet-4-5.'),
+    system_prompt: text().nullish().describe('The system prompt of the persona.'),
+    custom_prompt: text().nullish().describe('Older name of system_prompt; use one of the two, not both.'),
+    personality_traits: textList().nullish().describe('Personality traits, as a list of strings.'),
+    expertise_areas: textList().nullish().describe('Areas of expertise, as a list of strings.'),
+  })
+  .refine((file) => file.system_prompt == null || file.custom_prompt == null, {
+    message: 'has both system_prompt and custom_prompt; keep one (custom_prompt is the older name of system_prompt)',
+    path: ['custom_prompt'],
+  })
+  .describe('An AI member (LLM persona) of VECR Garage: one file in virtual_members/.');
+
+export type HumanMemberFile = z.infer<typeof humanMemberSchema>;
+export type VirtualMemberFile = z.infer<typeof virtualMemberSchema>;
+
+export type MemberKind = 'human' | 'virtual';
+export const memberKinds: readonly MemberKind[] = ['human', 'virtual'];
+
+/** A member as stored: every column of its table but the bookkeeping ones, absent values as null. */
+export type HumanMember = { [K in keyof HumanMemberFile]-?: Exclude<HumanMemberFile[K], undefined> };
+export type VirtualMember = {
+  [K in Exclude<keyof VirtualMemberFile, 'custom_prompt'>]-?: Exclude<VirtualMemberFile[K], undefined>;
+};
+
+export type Member = { kind: 'human'; member: HumanMember } | { kind: 'virtual'; member: VirtualMember };
+
+export const schemaOf = { human: humanMemberSchema, virtual: virtualMemberSchema } as const;
+export const tableOf = { human: 'human_members', virtual: 'virtual_members' } as const;
+
+export function toHumanMember(file: HumanMemberFile): HumanMember {
+  return {
+    name: file.name,
+    role: file.role ?? null,
+    skills: file.skills ?? null,
+    bio: file.bio ?? null,
+    contact_email: file.contact_email ?? null,
+    github_username: file.github_username ?? null,
+  };
+}
+
+export function toVirtualMember(file: VirtualMemberFile): VirtualMember {
+  return {
+    name: file.name,
+    role: file.role ?? null,
+    llm_model: file.llm_model,
+    system_prompt: file.system_prompt ?? file.custom_prompt ?? null,
+    personality_traits: file.personality_traits ?? null,
+    expertise_areas: file.expertise_areas ?? null,
+  };
+}
+
+/** The JSON Schema of a member file, for editors (yaml-language-server) and other tools. */
+export function memberJsonSchema(kind: MemberKind): Record<string, unknown> {
+  const schema = z.toJSONSchema(schemaOf[kind], { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+  const extra =
+    kind === 'virtual' ? { not: { required: ['system_prompt', 'custom_prompt'] } } : {};
+  return { title: kind === 'human' ? 'VECR Garage human member' : 'VECR Garage AI member', ...schema, ...extra };
+}

@@ -1,0 +1,114 @@
+import type { UpsertKey } from '../config.js';
+import type { Queryable } from '../db/types.js';
+import type { MemberIssue } from '../members/issues.js';
+import { memberKindOf } from '../members/paths.js';
+import { tableOf, type Member, type MemberKind } from '../members/schema.js';
+import { resolveNameClaims } from './resolveNames.js';
+import { forgetFiles, recordFiles, touchFiles } from './sql/memberFiles.js';
+import { adoptRows, deleteMembersOfFiles, findNameHolders, parkNames } from './sql/memberRows.js';
+import { upsertHumanMembers, type HumanRow } from './sql/upsertHumanMembers.js';
+import { upsertVirtualMembers, type VirtualRow } from './sql/upsertVirtualMembers.js';
+
+/** A member file as read from storage: its fingerprint and either its member or its problems. */
+export type ReadFile = {
+  file_uri: string;
+  kind: MemberKind;
+  version: string | null;
+  content_hash: string | null;
+} & ({ ok: true; value: Member } | { ok: false; issues: MemberIssue[] });
+
+export interface ChangeSet {
+  /** Files read and parsed. */
+  files?: readonly ReadFile[];
+  /** Files whose bytes are unchanged although their fingerprint moved. */
+  touched?: ReadonlyArray<{ file_uri: string; version: string }>;
+  /** Files gone from storage. */
+  deletes?: readonly string[];
+}
+
+export type Action = 'created' | 'updated' | 'unchanged' | 'deleted' | 'invalid';
+
+export interface Outcome {
+  file_uri: string;
+  kind: MemberKind;
+  action: Action;
+  name?: string;
+  issues?: MemberIssue[];
+}
+
+/**
+ * The one way members get into and out of the database: the sync, and every other change
+ * source, end here. Runs in the caller's transaction, so a batch lands whole or not at all.
+ * Deletes come first, so that a name freed by a deleted file passes to its claimant at once.
+ */
+export async function applyChanges(tx: Queryable, changes: ChangeSet, key: UpsertKey): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  const deletes = changes.deletes ?? [];
+  for (const kind of ['human', 'virtual'] as const) {
+    const gone = deletes.filter((uri) => memberKindOf(uri) === kind);
+    for (const row of await deleteMembersOfFiles(tx, tableOf[kind], gone)) {
+      outcomes.push({ file_uri: row.file_uri, kind, action: 'deleted', name: row.name });
+    }
+  }
+  await forgetFiles(tx, deletes);
+
+  const files = latestPerFile(changes.files ?? []);
+  const records: Parameters<typeof recordFiles>[1] = [];
+  for (const kind of ['human', 'virtual'] as const) {
+    const valid = files.filter((f): f is ReadFile & { ok: true } => f.ok && f.kind === kind);
+    const byUri = new Map(valid.map((f) => [f.file_uri, f]));
+    const table = tableOf[kind];
+    const claims = valid.map((f) => ({ file_uri: f.file_uri, name: f.value.member.name }));
+    const holders = await findNameHolders(tx, table, claims.map((c) => c.name), claims.map((c) => c.file_uri));
+    const { accepted, rejected } = resolveNameClaims(claims, holders);
+
+    for (const claim of rejected) {
+      const file = byUri.get(claim.file_uri)!;
+      const issue: MemberIssue = {
+        file: claim.file_uri,
+        field: 'name',
+        code: 'name_conflict',
+        message: `"${claim.name}" is already the name of the member in ${claim.heldBy}`,
+        hint: `rename one of the two; this file is registered once ${claim.heldBy} no longer claims the name`,
+      };
+      outcomes.push({ file_uri: claim.file_uri, kind, action: 'invalid', name: claim.name, issues: [issue] });
+      records.push({ ...fingerprint(file), status: 'invalid', member_name: claim.name, errors: [issue] });
+    }
+
+    await adoptRows(tx, table, accepted.filter((c) => c.adopts));
+    const renamed = accepted.filter((c) => c.renames).map((c) => c.file_uri);
+    if (key === 'file_uri') await parkNames(tx, table, renamed);
+    else await deleteMembersOfFiles(tx, table, renamed);
+
+    const rows = accepted.map((c) => ({ ...byUri.get(c.file_uri)!.value.member, file_uri: c.file_uri }));
+    const written =
+      kind === 'human'
+        ? await upsertHumanMembers(tx, rows as HumanRow[], key)
+        : await upsertVirtualMembers(tx, rows as VirtualRow[], key);
+    const created = new Map(written.map((w) => [w.file_uri, w.created]));
+    for (const claim of accepted) {
+      const wasCreated = created.get(claim.file_uri);
+      const action: Action = wasCreated === undefined ? (claim.adopts ? 'updated' : 'unchanged') : wasCreated ? 'created' : 'updated';
+      outcomes.push({ file_uri: claim.file_uri, kind, action, name: claim.name });
+      records.push({ ...fingerprint(byUri.get(claim.file_uri)!), status: 'registered', member_name: claim.name, errors: [] });
+    }
+  }
+
+  for (const file of files) {
+    if (file.ok) continue;
+    outcomes.push({ file_uri: file.file_uri, kind: file.kind, action: 'invalid', issues: file.issues });
+    records.push({ ...fingerprint(file), status: 'invalid', member_name: null, errors: file.issues });
+  }
+  await recordFiles(tx, records);
+  await touchFiles(tx, changes.touched ?? []);
+  return outcomes;
+}
+
+function fingerprint(file: ReadFile) {
+  return { file_uri: file.file_uri, kind: file.kind, version: file.version, content_hash: file.content_hash };
+}
+
+/** A file listed twice in one batch (two events for it) counts once, as its last reading. */
+function latestPerFile(files: readonly ReadFile[]): ReadFile[] {
+  return [...new Map(files.map((f) => [f.file_uri, f])).values()];
+}

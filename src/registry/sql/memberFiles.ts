@@ -1,0 +1,66 @@
+import type { Queryable } from '../../db/types.js';
+import type { MemberIssue } from '../../members/issues.js';
+import type { MemberKind } from '../../members/schema.js';
+
+export interface FileRecord {
+  file_uri: string;
+  kind: MemberKind;
+  version: string | null;
+  content_hash: string | null;
+  status: 'registered' | 'invalid';
+  member_name: string | null;
+  errors: MemberIssue[];
+}
+
+/** What the sync last saw of every file. */
+export async function loadFileRecords(db: Queryable): Promise<Map<string, Pick<FileRecord, 'version' | 'content_hash' | 'status'>>> {
+  const { rows } = await db.query<Pick<FileRecord, 'file_uri' | 'version' | 'content_hash' | 'status'>>(
+    'SELECT file_uri, version, content_hash, status FROM member_files',
+  );
+  return new Map(rows.map(({ file_uri, ...rest }) => [file_uri, rest]));
+}
+
+/** Records the outcome of reading files; `changed_at` moves only when something did change. */
+export async function recordFiles(tx: Queryable, records: Array<Omit<FileRecord, 'errors'> & { errors: MemberIssue[] }>) {
+  if (records.length === 0) return;
+  await tx.query(
+    `INSERT INTO member_files AS f (file_uri, kind, version, content_hash, status, member_name, errors)
+     SELECT r.file_uri, r.kind, r.version, r.content_hash, r.status, r.member_name, r.errors
+     FROM jsonb_to_recordset($1::jsonb) AS r(file_uri text, kind text, version text, content_hash text,
+                                             status text, member_name text, errors jsonb)
+     ON CONFLICT (file_uri) DO UPDATE SET
+         version = EXCLUDED.version, content_hash = EXCLUDED.content_hash, status = EXCLUDED.status,
+         member_name = EXCLUDED.member_name, errors = EXCLUDED.errors, checked_at = now(),
+         changed_at = CASE WHEN (f.content_hash, f.status, f.errors) IS DISTINCT FROM
+                                (EXCLUDED.content_hash, EXCLUDED.status, EXCLUDED.errors)
+                           THEN now() ELSE f.changed_at END`,
+    [JSON.stringify(records)],
+  );
+}
+
+/** Files whose bytes are known and unchanged: only their storage fingerprint moves. */
+export async function touchFiles(tx: Queryable, files: ReadonlyArray<{ file_uri: string; version: string }>) {
+  if (files.length === 0) return;
+  await tx.query(
+    `UPDATE member_files AS f SET version = t.version, checked_at = now()
+     FROM jsonb_to_recordset($1::jsonb) AS t(file_uri text, version text)
+     WHERE f.file_uri = t.file_uri`,
+    [JSON.stringify(files)],
+  );
+}
+
+export async function forgetFiles(tx: Queryable, fileUris: readonly string[]) {
+  if (fileUris.length === 0) return;
+  await tx.query('DELETE FROM member_files WHERE file_uri IN (SELECT jsonb_array_elements_text($1::jsonb))', [JSON.stringify(fileUris)]);
+}
+
+/** Invalid files with their reasons, for people to see. */
+export async function listInvalidFiles(db: Queryable): Promise<Array<FileRecord & { checked_at: string; changed_at: string }>> {
+  const { rows } = await db.query<FileRecord & { checked_at: string; changed_at: string }>(
+    `SELECT file_uri, kind, version, content_hash, status, member_name, errors,
+            to_char(checked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS checked_at,
+            to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS changed_at
+     FROM member_files WHERE status = 'invalid' ORDER BY file_uri`,
+  );
+  return rows;
+}

@@ -1,0 +1,43 @@
+import type { UpsertKey } from '../../config.js';
+import type { Queryable } from '../../db/types.js';
+import type { HumanMember } from '../../members/schema.js';
+
+export type HumanRow = HumanMember & { file_uri: string };
+
+const byFileUri = `
+INSERT INTO human_members AS m (name, role, skills, bio, contact_email, github_username, file_uri)
+SELECT r.name, r.role, r.skills, r.bio, r.contact_email, r.github_username, r.file_uri
+FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, skills text[], bio text,
+                                        contact_email text, github_username text, file_uri text)
+ON CONFLICT (file_uri) DO UPDATE SET
+    name = EXCLUDED.name, role = EXCLUDED.role, skills = EXCLUDED.skills, bio = EXCLUDED.bio,
+    contact_email = EXCLUDED.contact_email, github_username = EXCLUDED.github_username,
+    updated_at = CURRENT_TIMESTAMP
+WHERE (m.name, m.role, m.skills, m.bio, m.contact_email, m.github_username)
+      IS DISTINCT FROM
+      (EXCLUDED.name, EXCLUDED.role, EXCLUDED.skills, EXCLUDED.bio, EXCLUDED.contact_email, EXCLUDED.github_username)
+RETURNING m.file_uri, (m.xmax = 0) AS created`;
+
+const byName = `
+INSERT INTO human_members AS m (name, role, skills, bio, contact_email, github_username, file_uri)
+SELECT r.name, r.role, r.skills, r.bio, r.contact_email, r.github_username, r.file_uri
+FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, skills text[], bio text,
+                                        contact_email text, github_username text, file_uri text)
+ON CONFLICT (name) DO UPDATE SET
+    role = EXCLUDED.role, skills = EXCLUDED.skills, bio = EXCLUDED.bio,
+    contact_email = EXCLUDED.contact_email, github_username = EXCLUDED.github_username,
+    file_uri = EXCLUDED.file_uri, updated_at = CURRENT_TIMESTAMP
+WHERE (m.role, m.skills, m.bio, m.contact_email, m.github_username, m.file_uri)
+      IS DISTINCT FROM
+      (EXCLUDED.role, EXCLUDED.skills, EXCLUDED.bio, EXCLUDED.contact_email, EXCLUDED.github_username, EXCLUDED.file_uri)
+RETURNING m.file_uri, (m.xmax = 0) AS created`;
+
+/**
+ * Inserts or updates many humans in one statement. Rows whose content is unchanged are not
+ * touched (updated_at stays) and are not returned.
+ */
+export async function upsertHumanMembers(tx: Queryable, rows: readonly HumanRow[], key: UpsertKey) {
+  if (rows.length === 0) return [];
+  const result = await tx.query<{ file_uri: string; created: boolean }>(key === 'name' ? byName : byFileUri, [JSON.stringify(rows)]);
+  return result.rows;
+}

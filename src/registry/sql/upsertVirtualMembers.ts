@@ -1,0 +1,43 @@
+import type { UpsertKey } from '../../config.js';
+import type { Queryable } from '../../db/types.js';
+import type { VirtualMember } from '../../members/schema.js';
+
+export type VirtualRow = VirtualMember & { file_uri: string };
+
+const byFileUri = `
+INSERT INTO virtual_members AS m (name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri)
+SELECT r.name, r.role, r.llm_model, r.system_prompt, r.personality_traits, r.expertise_areas, r.file_uri
+FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, llm_model text, system_prompt text,
+                                        personality_traits text[], expertise_areas text[], file_uri text)
+ON CONFLICT (file_uri) DO UPDATE SET
+    name = EXCLUDED.name, role = EXCLUDED.role, llm_model = EXCLUDED.llm_model,
+    system_prompt = EXCLUDED.system_prompt, personality_traits = EXCLUDED.personality_traits,
+    expertise_areas = EXCLUDED.expertise_areas, updated_at = CURRENT_TIMESTAMP
+WHERE (m.name, m.role, m.llm_model, m.system_prompt, m.personality_traits, m.expertise_areas)
+      IS DISTINCT FROM
+      (EXCLUDED.name, EXCLUDED.role, EXCLUDED.llm_model, EXCLUDED.system_prompt, EXCLUDED.personality_traits, EXCLUDED.expertise_areas)
+RETURNING m.file_uri, (m.xmax = 0) AS created`;
+
+const byName = `
+INSERT INTO virtual_members AS m (name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri)
+SELECT r.name, r.role, r.llm_model, r.system_prompt, r.personality_traits, r.expertise_areas, r.file_uri
+FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, llm_model text, system_prompt text,
+                                        personality_traits text[], expertise_areas text[], file_uri text)
+ON CONFLICT (name) DO UPDATE SET
+    role = EXCLUDED.role, llm_model = EXCLUDED.llm_model, system_prompt = EXCLUDED.system_prompt,
+    personality_traits = EXCLUDED.personality_traits, expertise_areas = EXCLUDED.expertise_areas,
+    file_uri = EXCLUDED.file_uri, updated_at = CURRENT_TIMESTAMP
+WHERE (m.role, m.llm_model, m.system_prompt, m.personality_traits, m.expertise_areas, m.file_uri)
+      IS DISTINCT FROM
+      (EXCLUDED.role, EXCLUDED.llm_model, EXCLUDED.system_prompt, EXCLUDED.personality_traits, EXCLUDED.expertise_areas, EXCLUDED.file_uri)
+RETURNING m.file_uri, (m.xmax = 0) AS created`;
+
+/**
+ * Inserts or updates many AI members in one statement. Rows whose content is unchanged are not
+ * touched (updated_at stays) and are not returned.
+ */
+export async function upsertVirtualMembers(tx: Queryable, rows: readonly VirtualRow[], key: UpsertKey) {
+  if (rows.length === 0) return [];
+  const result = await tx.query<{ file_uri: string; created: boolean }>(key === 'name' ? byName : byFileUri, [JSON.stringify(rows)]);
+  return result.rows;
+}
