@@ -48,9 +48,12 @@ export function parseMemberFile(
   const lineCounter = new LineCounter();
   const position = (offset: number | undefined) => (offset === undefined ? {} : linePos(lineCounter, offset));
   const cst = [...new Parser(lineCounter.addNewLine).parse(text)];
-  const tooDeep = firstTooDeep(cst, limits.maxDepth);
-  if (tooDeep !== undefined) {
-    return fail('too_deep', `nests collections more than ${limits.maxDepth} levels deep`, position(tooDeep));
+  const shape = checkSyntaxTree(cst, limits.maxDepth);
+  if (shape?.problem === 'too_deep') {
+    return fail('too_deep', `nests collections more than ${limits.maxDepth} levels deep`, position(shape.offset));
+  }
+  if (shape?.problem === 'tag') {
+    return fail('yaml', `uses the tag ${shape.tag}, which member files do not allow`, { ...position(shape.offset), hint: 'remove the tag; quote the value if it must be a string' });
   }
   const documents = [...new Composer({ schema: 'core', uniqueKeys: true, prettyErrors: false }).compose(cst, true, text.length)];
 
@@ -67,7 +70,7 @@ export function parseMemberFile(
     };
   }
   const document = documents[0];
-  if (!document || document.contents === null) {
+  if (!document || document.contents === null || (isScalar(document.contents) && document.contents.value === null)) {
     return fail('empty', 'is empty (or holds only comments)', { hint: 'a member file needs at least a name: field' });
   }
   if (documents.length > 1) {
@@ -114,23 +117,33 @@ function yamlMessage(code: string, message: string): string {
   return message;
 }
 
+/** Tags a member file may carry: the core schema's own (`!!str 123` is a way to write a string). */
+const allowedTags = new Set(['!', '!!str', '!!int', '!!float', '!!bool', '!!null', '!!seq', '!!map']);
+
+type TreeProblem = { problem: 'too_deep'; offset?: number } | { problem: 'tag'; tag: string; offset?: number };
+
 /**
- * The offset of the first collection nested deeper than `maxDepth`, walking the concrete syntax
- * tree without recursion: composing a hostile, deeply nested file overflows the stack.
+ * Walks the concrete syntax tree, without recursion, before anything is composed: composing a
+ * hostile, deeply nested file overflows the stack, and custom tags (`!!js/function`, `!!binary`)
+ * must never reach a constructor.
  */
-function firstTooDeep(tokens: readonly unknown[], maxDepth: number): number | undefined {
+function checkSyntaxTree(tokens: readonly unknown[], maxDepth: number): TreeProblem | undefined {
+  type Token = { type?: string; offset?: number; source?: string; value?: unknown; key?: unknown; items?: unknown[]; start?: unknown; sep?: unknown; props?: unknown; end?: unknown };
   const stack: Array<{ token: unknown; depth: number }> = tokens.map((token) => ({ token, depth: 0 }));
   while (stack.length > 0) {
     const { token, depth } = stack.pop()!;
     if (!token || typeof token !== 'object') continue;
-    const node = token as { type?: string; offset?: number; value?: unknown; items?: Array<{ key?: unknown; value?: unknown }> };
+    if (Array.isArray(token)) {
+      for (const item of token) stack.push({ token: item, depth });
+      continue;
+    }
+    const node = token as Token;
+    if (node.type === 'tag' && !allowedTags.has(node.source ?? '')) return { problem: 'tag', tag: node.source ?? '', offset: node.offset };
     const isCollection = node.type === 'block-map' || node.type === 'block-seq' || node.type === 'flow-collection';
     const level = isCollection ? depth + 1 : depth;
-    if (level > maxDepth) return node.offset;
-    if (node.value) stack.push({ token: node.value, depth: level });
-    for (const item of node.items ?? []) {
-      if (item.key) stack.push({ token: item.key, depth: level });
-      if (item.value) stack.push({ token: item.value, depth: level });
+    if (level > maxDepth) return { problem: 'too_deep', offset: node.offset };
+    for (const child of [node.start, node.sep, node.props, node.end, node.key, node.value, node.items]) {
+      if (child && typeof child === 'object') stack.push({ token: child, depth: level });
     }
   }
   return undefined;

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate, schemaStatus } from '../../src/db/migrate.js';
+import { engines, freshDatabase, type TestDatabase } from '../helpers/databases.js';
+
+/** D2 and D3 of the design document, as information_schema reports them. */
+const common = {
+  id: ['integer', null, 'NO'],
+  name: ['character varying', 255, 'NO'],
+  role: ['character varying', 255, 'YES'],
+  file_uri: ['character varying', 512, 'YES'],
+  created_at: ['timestamp without time zone', null, 'YES'],
+  updated_at: ['timestamp without time zone', null, 'YES'],
+};
+const expected = {
+  human_members: {
+    ...common,
+    skills: ['ARRAY', null, 'YES'],
+    bio: ['text', null, 'YES'],
+    contact_email: ['character varying', 255, 'YES'],
+    github_username: ['character varying', 255, 'YES'],
+  },
+  virtual_members: {
+    ...common,
+    llm_model: ['character varying', 255, 'NO'],
+    system_prompt: ['text', null, 'YES'],
+    personality_traits: ['ARRAY', null, 'YES'],
+    expertise_areas: ['ARRAY', null, 'YES'],
+  },
+};
+const order = {
+  human_members: ['id', 'name', 'role', 'skills', 'bio', 'contact_email', 'github_username', 'file_uri', 'created_at', 'updated_at'],
+  virtual_members: ['id', 'name', 'role', 'llm_model', 'system_prompt', 'personality_traits', 'expertise_areas', 'file_uri', 'created_at', 'updated_at'],
+};
+
+describe.each(engines)('schema on %s', (engine) => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await freshDatabase(engine);
+  });
+  afterAll(() => db?.close());
+
+  it.each(['human_members', 'virtual_members'] as const)('%s matches the design document column for column', async (table) => {
+    const { rows } = await db.query<{ column_name: string; data_type: string; len: number | null; is_nullable: string; column_default: string | null; udt_name: string }>(
+      `SELECT column_name, data_type, character_maximum_length AS len, is_nullable, column_default, udt_name
+       FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position`,
+      [table],
+    );
+    expect(rows.map((r) => r.column_name)).toEqual(order[table]);
+    for (const row of rows) {
+      expect([row.data_type, row.len, row.is_nullable], row.column_name).toEqual(expected[table][row.column_name as keyof (typeof expected)[typeof table]]);
+    }
+    const arrays = rows.filter((r) => r.data_type === 'ARRAY').map((r) => r.udt_name);
+    expect(new Set(arrays)).toEqual(new Set(['_text']));
+    expect(rows.find((r) => r.column_name === 'id')!.column_default).toMatch(/^nextval\(/);
+    expect(rows.find((r) => r.column_name === 'created_at')!.column_default).toBe('CURRENT_TIMESTAMP');
+    expect(rows.find((r) => r.column_name === 'updated_at')!.column_default).toBe('CURRENT_TIMESTAMP');
+  });
+
+  it.each(['human_members', 'virtual_members'] as const)('%s has id as primary key, name unique and a unique index on file_uri', async (table) => {
+    const constraints = await db.query<{ constraint_type: string; column_name: string }>(
+      `SELECT tc.constraint_type, k.column_name FROM information_schema.table_constraints tc
+       JOIN information_schema.key_column_usage k ON k.constraint_name = tc.constraint_name AND k.table_name = tc.table_name
+       WHERE tc.table_schema = 'public' AND tc.table_name = $1 ORDER BY 1, 2`,
+      [table],
+    );
+    expect(constraints.rows).toEqual([
+      { constraint_type: 'PRIMARY KEY', column_name: 'id' },
+      { constraint_type: 'UNIQUE', column_name: 'name' },
+    ]);
+    const indexes = await db.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE tablename = $1 AND indexdef LIKE '%(file_uri)%'`, [table]);
+    expect(indexes.rows).toHaveLength(1);
+    expect(indexes.rows[0]!.indexdef).toMatch(/^CREATE UNIQUE INDEX/);
+  });
+
+  it('keeps its own bookkeeping out of the member tables', async () => {
+    const { rows } = await db.query<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+    );
+    expect(rows.map((r) => r.table_name)).toEqual(['human_members', 'member_files', 'sync_runs', 'vecr_migrations', 'virtual_members']);
+  });
+
+  it('applies migrations once: a second run is a no-op and the schema reports current', async () => {
+    expect(await migrate(db)).toEqual([]);
+    const status = await schemaStatus(db);
+    expect(status.current).toBe(true);
+    expect(status.applied).toEqual([1, 2]);
+  });
+
+  it('reports an empty database as not current', async () => {
+    const empty = await freshDatabase(engine, { empty: true });
+    try {
+      const status = await schemaStatus(empty);
+      expect(status.current).toBe(false);
+      expect(status.pending.map((m) => m.version)).toEqual([1, 2]);
+      expect((await migrate(empty)).map((m) => m.name)).toEqual(['members', 'member_files']);
+      expect((await schemaStatus(empty)).current).toBe(true);
+    } finally {
+      await empty.close();
+    }
+  });
+});

@@ -1,0 +1,61 @@
+import pg from 'pg';
+import { migrate } from '../../src/db/migrate.js';
+import { openPglite, pgliteSnapshot } from '../../src/db/pglite.js';
+import { openPostgres } from '../../src/db/postgres.js';
+import type { Db } from '../../src/db/types.js';
+
+/**
+ * The engines every database test runs on: PGlite always, and the PostgreSQL server named by
+ * TEST_DATABASE_URL when it is set (CI sets it).
+ */
+export type Engine = 'pglite' | 'postgres';
+export const engines: Engine[] = process.env.TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
+
+export interface TestDatabase extends Db {
+  /** The connection string of a server database; undefined on PGlite. */
+  url?: string;
+}
+
+let migratedSnapshot: Promise<Blob> | undefined;
+let emptySnapshot: Promise<Blob> | undefined;
+let counter = 0;
+
+/** A new database of its own: migrated unless `empty`. Closing it drops it. */
+export async function freshDatabase(engine: Engine, options: { empty?: boolean } = {}): Promise<TestDatabase> {
+  if (engine === 'pglite') {
+    const snapshot = options.empty
+      ? (emptySnapshot ??= pgliteSnapshot(async () => {}))
+      : (migratedSnapshot ??= pgliteSnapshot(async (db) => void (await migrate(db))));
+    return openPglite(undefined, { snapshot: await snapshot });
+  }
+  const admin = process.env.TEST_DATABASE_URL!;
+  const name = `vecr_test_${process.pid}_${Date.now().toString(36)}_${counter++}`;
+  await adminQuery(admin, `CREATE DATABASE ${name}`);
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  const db = await openPostgres(url.toString());
+  if (!options.empty) await migrate(db);
+  return {
+    ...db,
+    url: url.toString(),
+    async close() {
+      await db.close();
+      await adminQuery(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+async function adminQuery(url: string, sql: string) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Empties the member and bookkeeping tables between tests of one file. */
+export async function resetDatabase(db: Db) {
+  await db.exec('TRUNCATE human_members, virtual_members, member_files, sync_runs RESTART IDENTITY');
+}

@@ -1,0 +1,201 @@
+import { describe, expect, it } from 'vitest';
+import { formatIssue } from '../../src/members/issues.js';
+import { defaultLimits, didYouMean, parseMemberFile } from '../../src/members/parse.js';
+import { memberKindOf } from '../../src/members/paths.js';
+import { memberJsonSchema } from '../../src/members/schema.js';
+
+const parse = (text: string | Uint8Array, kind: 'human' | 'virtual' = 'human', limits = defaultLimits) =>
+  parseMemberFile(`${kind}_members/x.yml`, kind, typeof text === 'string' ? Buffer.from(text) : text, limits);
+
+function issuesOf(text: string | Uint8Array, kind: 'human' | 'virtual' = 'human') {
+  const result = parse(text, kind);
+  if (result.ok) throw new Error(`expected issues, got ${JSON.stringify(result.value)}`);
+  return result.issues;
+}
+
+describe('parseMemberFile: valid files', () => {
+  it('reads a human with every field', () => {
+    const result = parse(
+      'name: Rin\nrole: Backend engineer\nskills: [TypeScript, PostgreSQL]\nbio: |\n  Builds the registry.\ncontact_email: rin@example.com\ngithub_username: rin-dev\n',
+    );
+    expect(result).toEqual({
+      ok: true,
+      value: {
+        kind: 'human',
+        member: {
+          name: 'Rin',
+          role: 'Backend engineer',
+          skills: ['TypeScript', 'PostgreSQL'],
+          bio: 'Builds the registry.\n',
+          contact_email: 'rin@example.com',
+          github_username: 'rin-dev',
+        },
+      },
+    });
+  });
+
+  it('reads an AI member with a Japanese name, absent fields as null', () => {
+    const result = parse('name: 華扇\nllm_model: claude-sonnet-4-5\nexpertise_areas: [code review]\n', 'virtual');
+    expect(result.ok && result.value.member).toEqual({
+      name: '華扇',
+      role: null,
+      llm_model: 'claude-sonnet-4-5',
+      system_prompt: null,
+      personality_traits: null,
+      expertise_areas: ['code review'],
+    });
+  });
+
+  it('takes custom_prompt, the older name, as system_prompt', () => {
+    const result = parse('name: Darcy\nllm_model: gpt-4o\ncustom_prompt: Be kind.\n', 'virtual');
+    expect(result.ok && result.value.kind === 'virtual' && result.value.member.system_prompt).toBe('Be kind.');
+  });
+
+  it('accepts an explicit !!str tag and a UTF-8 byte order mark', () => {
+    const result = parse(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('name: !!str 123\n')]));
+    expect(result.ok && result.value.member.name).toBe('123');
+  });
+});
+
+describe('parseMemberFile: the failures the original system knew', () => {
+  it('a file without name', () => {
+    expect(issuesOf('role: Engineer\n')).toMatchObject([{ field: 'name', code: 'required', message: 'is required' }]);
+  });
+
+  it('an empty file and a comment-only file', () => {
+    expect(issuesOf('')).toMatchObject([{ code: 'empty' }]);
+    expect(issuesOf('# nothing here yet\n\n# still nothing\n')).toMatchObject([{ code: 'empty' }]);
+    expect(issuesOf('---\n')).toMatchObject([{ code: 'empty' }]);
+  });
+
+  it('a virtual member without llm_model', () => {
+    expect(issuesOf('name: Kasen\nrole: Reviewer\n', 'virtual')).toMatchObject([{ field: 'llm_model', code: 'required' }]);
+  });
+});
+
+describe('parseMemberFile: each rule, with field and position', () => {
+  it('no silent coercion: a number where a string belongs, with line and column', () => {
+    const [issue] = issuesOf('role: x\nname: 123\n');
+    expect(issue).toMatchObject({ file: 'human_members/x.yml', field: 'name', code: 'type', line: 2, column: 7 });
+    expect(issue!.hint).toContain('"123"');
+  });
+
+  it('a string where a list belongs, and a non-string list item', () => {
+    expect(issuesOf('name: A\nskills: TypeScript\n')).toMatchObject([{ field: 'skills', code: 'type', line: 2, hint: 'write a list: [TypeScript]' }]);
+    expect(issuesOf('name: A\nskills:\n  - a\n  - true\n')).toMatchObject([{ field: 'skills[1]', code: 'type', line: 4, column: 5 }]);
+  });
+
+  it('unknown keys, with "did you mean" for near misses', () => {
+    const issues = issuesOf('name: A\nskils: [x]\nfavourite_colour: red\n');
+    expect(issues).toMatchObject([
+      { field: 'skils', code: 'unknown_field', line: 2, column: 1, hint: 'did you mean skills?' },
+      { field: 'favourite_colour', code: 'unknown_field', line: 3 },
+    ]);
+    expect(issues[1]!.hint).toContain('known fields');
+    expect(issuesOf('name: A\nllm-model: x\n', 'virtual').find((i) => i.code === 'unknown_field')?.hint).toBe('did you mean llm_model?');
+  });
+
+  it('both system_prompt and custom_prompt', () => {
+    expect(issuesOf('name: A\nllm_model: m\nsystem_prompt: a\ncustom_prompt: b\n', 'virtual')).toMatchObject([{ code: 'both_prompts', field: 'custom_prompt' }]);
+  });
+
+  it('lengths of VARCHAR(255) columns, empty required values', () => {
+    expect(issuesOf(`name: ${'x'.repeat(256)}\n`)).toMatchObject([{ field: 'name', code: 'too_long' }]);
+    expect(parse(`name: ${'x'.repeat(255)}\n`).ok).toBe(true);
+    expect(issuesOf('name: ""\n')).toMatchObject([{ field: 'name', code: 'empty_value' }]);
+  });
+
+  it('e-mail addresses and GitHub logins', () => {
+    expect(issuesOf('name: A\ncontact_email: not-an-address\n')).toMatchObject([{ field: 'contact_email', code: 'format' }]);
+    for (const login of ['-rin', 'rin-', 'r--n', 'a'.repeat(40), 'rin_dev']) {
+      expect(issuesOf(`name: A\ngithub_username: ${login}\n`)).toMatchObject([{ field: 'github_username', code: 'format' }]);
+    }
+    expect(parse(`name: A\ngithub_username: ${'a'.repeat(39)}\n`).ok).toBe(true);
+  });
+
+  it('NUL characters and bytes that are not UTF-8', () => {
+    expect(issuesOf('name: "a\\0b"\n')).toMatchObject([{ field: 'name', code: 'nul' }]);
+    expect(issuesOf('name: A\nskills: ["ok", "x\\0"]\n')).toMatchObject([{ field: 'skills[1]', code: 'nul' }]);
+    expect(issuesOf(Buffer.from([0x6e, 0x61, 0x6d, 0x65, 0x3a, 0x20, 0xff, 0x0a]))).toMatchObject([{ code: 'encoding', line: 1, column: 7 }]);
+  });
+
+  it('exactly one document whose root is a mapping', () => {
+    expect(issuesOf('name: A\n---\nname: B\n')).toMatchObject([{ code: 'documents', line: 2 }]);
+    expect(issuesOf('- name: A\n')).toMatchObject([{ code: 'not_a_mapping' }]);
+    expect(issuesOf('just a string\n')).toMatchObject([{ code: 'not_a_mapping' }]);
+  });
+
+  it('YAML syntax errors with their position', () => {
+    expect(issuesOf('name: [unclosed\n')).toMatchObject([{ code: 'yaml' }]);
+    expect(issuesOf('name: A\nrole: "unterminated\n')[0]).toMatchObject({ code: 'yaml', message: 'Missing closing "quote', line: 3 });
+  });
+});
+
+describe('parseMemberFile: hostile input', () => {
+  it('refuses files over the size limit before parsing them', () => {
+    expect(issuesOf(Buffer.alloc(defaultLimits.maxBytes + 1, 'a'))).toMatchObject([{ code: 'too_large' }]);
+  });
+
+  it('refuses duplicate keys', () => {
+    expect(issuesOf('name: A\nname: B\n')).toMatchObject([{ code: 'yaml', line: 2 }]);
+  });
+
+  it('refuses custom tags', () => {
+    expect(issuesOf('name: !js/function "x"\n')).toMatchObject([{ code: 'yaml', line: 1, column: 7 }]);
+    expect(issuesOf('name: A\nbio: !!binary aGVsbG8=\n')).toMatchObject([{ code: 'yaml', line: 2 }]);
+    expect(issuesOf('name: A\nskills: [!!python/object x]\n')).toMatchObject([{ code: 'yaml', line: 2 }]);
+    expect(parse('!!map\nname: A\n').ok).toBe(true);
+  });
+
+  it('refuses alias-expansion bombs', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (const [prev, next] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f']] as const) {
+      bomb.push(`${next}: &${next} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    }
+    expect(issuesOf(bomb.join('\n') + '\n')).toMatchObject([{ code: 'aliases' }]);
+  });
+
+  it('refuses deep nesting without overflowing the stack', () => {
+    // 50,000 nested block sequences crash the YAML composer's error formatting if let through.
+    expect(issuesOf('- '.repeat(50_000) + 'x\n')).toMatchObject([{ code: 'too_deep' }]);
+    expect(issuesOf('name: ' + '['.repeat(100_000) + '\n')).toMatchObject([{ code: 'too_deep' }]);
+  });
+});
+
+describe('formatIssue', () => {
+  it('prints file:line:column: field: message (hint)', () => {
+    expect(formatIssue({ file: 'human_members/a.yml', field: 'skils', line: 2, column: 1, code: 'unknown_field', message: 'is not a field', hint: 'did you mean skills?' })).toBe(
+      'human_members/a.yml:2:1: skils: is not a field (did you mean skills?)',
+    );
+  });
+});
+
+describe('memberKindOf', () => {
+  it('decides the kind by the parent folder, at any depth, for .yml and .yaml only', () => {
+    expect(memberKindOf('human_members/rin.yml')).toBe('human');
+    expect(memberKindOf('data/samples/human_members/syota.yaml')).toBe('human');
+    expect(memberKindOf('virtual_members/華扇.yml')).toBe('virtual');
+    expect(memberKindOf('human_members/notes.txt')).toBeUndefined();
+    expect(memberKindOf('human_members/nested/rin.yml')).toBeUndefined();
+    expect(memberKindOf('rin.yml')).toBeUndefined();
+    expect(memberKindOf('human_members/.hidden.yml')).toBeUndefined();
+  });
+});
+
+describe('didYouMean', () => {
+  it('matches case, separators and small typos, and nothing far off', () => {
+    expect(didYouMean('GitHub-Username', ['github_username'])).toBe('github_username');
+    expect(didYouMean('rol', ['role', 'name'])).toBe('role');
+    expect(didYouMean('colour', ['role', 'name'])).toBeUndefined();
+  });
+});
+
+describe('memberJsonSchema', () => {
+  it('describes the fields, required ones and unknown keys refused', () => {
+    const human = memberJsonSchema('human');
+    expect(human).toMatchObject({ type: 'object', required: ['name'], additionalProperties: false });
+    expect(Object.keys(human.properties as object)).toEqual(['name', 'role', 'skills', 'bio', 'contact_email', 'github_username']);
+    const virtual = memberJsonSchema('virtual');
+    expect(virtual).toMatchObject({ required: ['name', 'llm_model'], not: { required: ['system_prompt', 'custom_prompt'] } });
+  });
+});

@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { applyChanges, type ChangeSet } from '../../src/registry/apply.js';
+import { getMember, listMembers } from '../../src/registry/read.js';
+import { listInvalidFiles } from '../../src/registry/sql/memberFiles.js';
+import type { UpsertKey } from '../../src/config.js';
+import { engines, freshDatabase, resetDatabase, type TestDatabase } from '../helpers/databases.js';
+import { human, readFile, virtual } from '../helpers/files.js';
+
+describe.each(engines)('registry on %s', (engine) => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await freshDatabase(engine);
+  });
+  afterAll(() => db?.close());
+  beforeEach(() => resetDatabase(db));
+
+  const apply = (changes: ChangeSet, key: UpsertKey = 'file_uri') => db.transaction((tx) => applyChanges(tx, changes, key));
+  const actions = (outcomes: Awaited<ReturnType<typeof apply>>) =>
+    Object.fromEntries(outcomes.map((o) => [o.file_uri, o.action]));
+  const rowsOf = async (table: 'human_members' | 'virtual_members') =>
+    (await db.query<{ id: number; name: string; file_uri: string | null }>(`SELECT id, name, file_uri FROM ${table} ORDER BY id`)).rows;
+
+  it('inserts, then updates by file_uri, then reports unchanged', async () => {
+    expect(actions(await apply({ files: [readFile('human_members/rin.yml', human('Rin')), readFile('virtual_members/k.yml', virtual('華扇'))] }))).toEqual({
+      'human_members/rin.yml': 'created',
+      'virtual_members/k.yml': 'created',
+    });
+    expect(actions(await apply({ files: [readFile('human_members/rin.yml', human('Rin', 'bio: hi\n'))] }))).toEqual({ 'human_members/rin.yml': 'updated' });
+    expect(actions(await apply({ files: [readFile('human_members/rin.yml', human('Rin', 'bio: hi\n'))] }))).toEqual({ 'human_members/rin.yml': 'unchanged' });
+    const rin = await getMember(db, 'human', 'Rin');
+    expect(rin).toMatchObject({ name: 'Rin', bio: 'hi', skills: ['TypeScript'], file_uri: 'human_members/rin.yml' });
+    expect(await getMember(db, 'virtual', '華扇')).toMatchObject({ llm_model: 'claude-sonnet-4-5' });
+  });
+
+  it('keeps created_at on update and moves updated_at only when content changes', async () => {
+    await apply({ files: [readFile('human_members/rin.yml', human('Rin'))] });
+    await db.exec("UPDATE human_members SET created_at = '2020-01-01 00:00:00', updated_at = '2020-01-01 00:00:00'");
+    await apply({ files: [readFile('human_members/rin.yml', human('Rin'))] });
+    expect(await getMember(db, 'human', 'Rin')).toMatchObject({ created_at: '2020-01-01T00:00:00.000000Z', updated_at: '2020-01-01T00:00:00.000000Z' });
+    await apply({ files: [readFile('human_members/rin.yml', human('Rin', 'bio: changed\n'))] });
+    const after = (await getMember(db, 'human', 'Rin'))!;
+    expect(after.created_at).toBe('2020-01-01T00:00:00.000000Z');
+    expect(after.updated_at > '2025').toBe(true);
+  });
+
+  it('file_uri key: renaming the member in its file renames the row in place', async () => {
+    await apply({ files: [readFile('human_members/rin.yml', human('Rin'))] });
+    const [before] = await rowsOf('human_members');
+    expect(actions(await apply({ files: [readFile('human_members/rin.yml', human('Rina'))] }))).toEqual({ 'human_members/rin.yml': 'updated' });
+    expect(await rowsOf('human_members')).toEqual([{ id: before!.id, name: 'Rina', file_uri: 'human_members/rin.yml' }]);
+  });
+
+  it('name key (D6): an existing member with the same name is updated; a renamed member is a new row', async () => {
+    await apply({ files: [readFile('human_members/rin.yml', human('Rin'))] }, 'name');
+    expect(actions(await apply({ files: [readFile('human_members/rin.yml', human('Rin', 'bio: new\n'))] }, 'name'))).toEqual({ 'human_members/rin.yml': 'updated' });
+    const [before] = await rowsOf('human_members');
+    expect(actions(await apply({ files: [readFile('human_members/rin.yml', human('Rina'))] }, 'name'))).toEqual({ 'human_members/rin.yml': 'created' });
+    const after = await rowsOf('human_members');
+    expect(after).toHaveLength(1);
+    expect(after[0]).toMatchObject({ name: 'Rina', file_uri: 'human_members/rin.yml' });
+    expect(after[0]!.id).not.toBe(before!.id);
+  });
+
+  it.each(['file_uri', 'name'] as const)('name conflict (%s key): the holder keeps the name, the claimant is refused naming both files; then the claim passes on', async (key) => {
+    await apply({ files: [readFile('human_members/rin.yml', human('Rin'))] }, key);
+    const outcomes = await apply({ files: [readFile('human_members/rin-copy.yml', human('Rin', 'bio: impostor\n'))] }, key);
+    expect(outcomes).toMatchObject([{ file_uri: 'human_members/rin-copy.yml', action: 'invalid', issues: [{ code: 'name_conflict', field: 'name' }] }]);
+    expect(outcomes[0]!.issues![0]!.message).toContain('human_members/rin.yml');
+    expect(await getMember(db, 'human', 'Rin')).toMatchObject({ file_uri: 'human_members/rin.yml', bio: null });
+    expect((await listInvalidFiles(db)).map((f) => f.file_uri)).toEqual(['human_members/rin-copy.yml']);
+
+    // The holder's file is deleted: the waiting file gets the name in the same batch.
+    const handOver = await apply({ deletes: ['human_members/rin.yml'], files: [readFile('human_members/rin-copy.yml', human('Rin', 'bio: impostor\n'))] }, key);
+    expect(actions(handOver)).toEqual({ 'human_members/rin.yml': 'deleted', 'human_members/rin-copy.yml': 'created' });
+    expect(await getMember(db, 'human', 'Rin')).toMatchObject({ file_uri: 'human_members/rin-copy.yml', bio: 'impostor' });
+    expect(await listInvalidFiles(db)).toEqual([]);
+  });
+
+  it('two new files claiming one name in one batch: the first by file_uri wins, deterministically', async () => {
+    const outcomes = await apply({ files: [readFile('human_members/b.yml', human('Same')), readFile('human_members/a.yml', human('Same'))] });
+    expect(actions(outcomes)).toEqual({ 'human_members/a.yml': 'created', 'human_members/b.yml': 'invalid' });
+  });
+
+  it('the same name in both tables is no conflict', async () => {
+    expect(actions(await apply({ files: [readFile('human_members/k.yml', human('Kasen')), readFile('virtual_members/k.yml', virtual('Kasen'))] }))).toEqual({
+      'human_members/k.yml': 'created',
+      'virtual_members/k.yml': 'created',
+    });
+  });
+
+  it('two files swapping their names in one batch both succeed', async () => {
+    await apply({ files: [readFile('human_members/a.yml', human('Ann')), readFile('human_members/b.yml', human('Bob'))] });
+    const outcomes = await apply({ files: [readFile('human_members/a.yml', human('Bob')), readFile('human_members/b.yml', human('Ann'))] });
+    expect(actions(outcomes)).toEqual({ 'human_members/a.yml': 'updated', 'human_members/b.yml': 'updated' });
+    expect((await rowsOf('human_members')).map((r) => [r.file_uri, r.name])).toEqual([
+      ['human_members/a.yml', 'Bob'],
+      ['human_members/b.yml', 'Ann'],
+    ]);
+  });
+
+  it.each(['file_uri', 'name'] as const)('adopts a row without file_uri (older tool) by name (%s key), keeping its id', async (key) => {
+    await db.query("INSERT INTO virtual_members (name, llm_model, role) VALUES ('Darcy', 'gpt-4', 'PM')");
+    const [old] = await rowsOf('virtual_members');
+    const outcomes = await apply({ files: [readFile('virtual_members/darcy.yml', virtual('Darcy', 'role: PM\n'))] }, key);
+    expect(actions(outcomes)).toEqual({ 'virtual_members/darcy.yml': 'updated' });
+    expect(await rowsOf('virtual_members')).toEqual([{ id: old!.id, name: 'Darcy', file_uri: 'virtual_members/darcy.yml' }]);
+    expect(await getMember(db, 'virtual', 'Darcy')).toMatchObject({ llm_model: 'claude-sonnet-4-5' });
+  });
+
+  it('an invalid file is recorded with its reasons and leaves the last good row in place', async () => {
+    await apply({ files: [readFile('human_members/rin.yml', human('Rin'))] });
+    const outcomes = await apply({ files: [readFile('human_members/rin.yml', 'name: Rin\nskils: [x]\n'), readFile('human_members/new.yml', human('New'))] });
+    expect(actions(outcomes)).toEqual({ 'human_members/rin.yml': 'invalid', 'human_members/new.yml': 'created' });
+    expect(await getMember(db, 'human', 'Rin')).toMatchObject({ skills: ['TypeScript'] });
+    const [invalid] = await listInvalidFiles(db);
+    expect(invalid).toMatchObject({ file_uri: 'human_members/rin.yml', status: 'invalid', errors: [{ field: 'skils', code: 'unknown_field', line: 2 }] });
+  });
+
+  it('deletes the member of a deleted file, and only that one', async () => {
+    await apply({ files: [readFile('human_members/a.yml', human('Ann')), readFile('human_members/b.yml', human('Bob'))] });
+    expect(actions(await apply({ deletes: ['human_members/a.yml'] }))).toEqual({ 'human_members/a.yml': 'deleted' });
+    expect((await listMembers(db, 'human')).map((m) => m.name)).toEqual(['Bob']);
+  });
+
+  it('rolls back the whole batch when it fails part-way: nothing is written', async () => {
+    await apply({ files: [readFile('human_members/keep.yml', human('Keep'))] });
+    // A real failure inside the transaction, after the humans were written.
+    await db.exec(`
+      CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.name = 'Boom' THEN RAISE EXCEPTION 'boom refused'; END IF; RETURN NEW; END $$;
+      CREATE TRIGGER refuse_boom BEFORE INSERT ON virtual_members FOR EACH ROW EXECUTE FUNCTION refuse_boom();`);
+    try {
+      await expect(
+        apply({
+          deletes: ['human_members/keep.yml'],
+          files: [readFile('human_members/new.yml', human('New')), readFile('virtual_members/ok.yml', virtual('Fine')), readFile('virtual_members/boom.yml', virtual('Boom'))],
+        }),
+      ).rejects.toThrow('boom refused');
+      expect((await rowsOf('human_members')).map((r) => r.name)).toEqual(['Keep']);
+      expect(await rowsOf('virtual_members')).toEqual([]);
+      const files = await db.query<{ file_uri: string }>('SELECT file_uri FROM member_files ORDER BY 1');
+      expect(files.rows.map((r) => r.file_uri)).toEqual(['human_members/keep.yml']);
+    } finally {
+      await db.exec('DROP TRIGGER refuse_boom ON virtual_members; DROP FUNCTION refuse_boom();');
+    }
+  });
+
+  it('writes a batch of thousands of files in a few statements', async () => {
+    const files = Array.from({ length: 3000 }, (_, i) => readFile(`human_members/m${i}.yml`, human(`Member ${i}`)));
+    const outcomes = await apply({ files });
+    expect(outcomes.filter((o) => o.action === 'created')).toHaveLength(3000);
+    const count = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM human_members');
+    expect(count.rows[0]!.n).toBe(3000);
+  });
+});
