@@ -1,0 +1,168 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { engines, freshDatabase, type TestDatabase } from '../helpers/databases.js';
+import { human, tempDir, writeFiles } from '../helpers/files.js';
+
+// The CLI as users run it: the built bin (npm test builds first), in a process of its own.
+const bin = fileURLToPath(new URL('../../bin/vecr.js', import.meta.url));
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function vecrIn(env: Record<string, string>, cwd: string) {
+  return (...args: string[]) =>
+    new Promise<Result>((resolve) => {
+      execFile(process.execPath, [bin, ...args], { cwd, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+      });
+    });
+}
+
+describe('vecr without a database', () => {
+  const vecr = vecrIn({}, process.cwd());
+
+  it('prints help for every command', async () => {
+    const help = await vecr('--help');
+    expect(help.code).toBe(0);
+    for (const command of ['sync', 'members', 'validate', 'schema', 'db', 'health']) expect(help.stdout).toContain(command);
+    for (const args of [['sync'], ['members', 'list'], ['members', 'show'], ['db', 'backup'], ['db', 'restore'], ['validate'], ['health']]) {
+      const result = await vecr(...args, '--help');
+      expect(result.code, args.join(' ')).toBe(0);
+      expect(result.stdout).toMatch(/^Usage: vecr/);
+    }
+  });
+
+  it('validate: exit 0 for good files, 1 with file:line:column and the fix for bad ones', async () => {
+    const { dir, remove } = await tempDir();
+    try {
+      await writeFiles(dir, {
+        'human_members/good.yml': human('Good'),
+        'human_members/bad.yml': 'name: Bad\nskils: [x]\n',
+        'loose.yml': 'name: Loose\nllm_model: m\n',
+      });
+      const good = await vecr('validate', path.join(dir, 'human_members/good.yml'));
+      expect(good.code).toBe(0);
+      const bad = await vecr('validate', path.join(dir, 'human_members/good.yml'), path.join(dir, 'human_members/bad.yml'));
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain('bad.yml:2:1: skils: is not a field of a human member (did you mean skills?)');
+      expect((await vecr('validate', path.join(dir, 'loose.yml'))).code).toBe(1);
+      expect((await vecr('validate', '--kind', 'virtual', path.join(dir, 'loose.yml'))).code).toBe(0);
+      const json = JSON.parse((await vecr('validate', '--json', path.join(dir, 'human_members/bad.yml'))).stdout);
+      expect(json.files[0]).toMatchObject({ ok: false, issues: [{ field: 'skils', line: 2, column: 1 }] });
+    } finally {
+      await remove();
+    }
+  });
+
+  it('schema prints the JSON Schema of each kind', async () => {
+    const schema = JSON.parse((await vecr('schema', 'virtual')).stdout);
+    expect(schema.required).toEqual(['name', 'llm_model']);
+    expect((await vecr('schema', 'robot')).code).toBe(1);
+  });
+
+  it('health: exit 1 with the reason when the database cannot be reached', async () => {
+    const result = await vecr('health', '--database-url', 'postgres://nobody@127.0.0.1:1/none');
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^FAIL: cannot reach PostgreSQL at postgres:\/\/nobody@127\.0\.0\.1:1\/none/);
+  });
+});
+
+describe.each(engines)('vecr on %s', (engine) => {
+  let work: Awaited<ReturnType<typeof tempDir>>;
+  let server: TestDatabase | undefined;
+  let vecr: ReturnType<typeof vecrIn>;
+  beforeAll(async () => {
+    work = await tempDir();
+    server = engine === 'postgres' ? await freshDatabase('postgres', { empty: true }) : undefined;
+    const env: Record<string, string> = server ? { DATABASE_URL: server.url! } : { VECR_DATA_DIR: path.join(work.dir, 'data') };
+    vecr = vecrIn(env, work.dir);
+    await fs.cp(fileURLToPath(new URL('../../storage', import.meta.url)), path.join(work.dir, 'storage'), { recursive: true });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await work?.remove();
+  });
+
+  it('syncs the shipped samples, then finds nothing to do', async () => {
+    const first = await vecr('sync');
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('created 4, updated 0, unchanged 0, deleted 0, invalid 0');
+    const second = JSON.parse((await vecr('sync', '--json')).stdout);
+    expect(second).toMatchObject({ created: 0, unchanged: 4, invalid: 0, changes: [] });
+  });
+
+  it('lists, shows and counts members', async () => {
+    const list = JSON.parse((await vecr('members', 'list', '--json')).stdout);
+    expect(list.human_members.map((m: { name: string }) => m.name)).toEqual(['Rin', 'Syota']);
+    expect(list.virtual_members.map((m: { name: string }) => m.name)).toEqual(['Darcy', '華扇']);
+    const table = await vecr('members', 'list', 'virtual');
+    expect(table.stdout).toContain('華扇');
+    expect(table.stdout).not.toContain('Syota');
+    const kasen = JSON.parse((await vecr('members', 'show', '華扇', '--json')).stdout);
+    expect(kasen).toMatchObject({ name: '華扇', llm_model: 'claude-sonnet-4-5', file_uri: 'virtual_members/kasen.yml' });
+    expect(Object.keys(kasen)).toEqual(['id', 'name', 'role', 'llm_model', 'system_prompt', 'personality_traits', 'expertise_areas', 'file_uri', 'created_at', 'updated_at']);
+    const darcy = await vecr('members', 'show', 'Darcy');
+    expect(darcy.stdout).toContain('You are Darcy');
+    const missing = await vecr('members', 'show', 'Nobody');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('no member named "Nobody"');
+    expect(JSON.parse((await vecr('members', 'count', '--json')).stdout)).toEqual({ human_members: 2, virtual_members: 2 });
+  });
+
+  it('sync exits 1 and names the invalid file, dry run changes nothing', async () => {
+    await writeFiles(work.dir, { 'storage/virtual_members/nomodel.yml': 'name: Nomodel\n', 'storage/human_members/new.yml': human('New') });
+    const dry = await vecr('sync', '--dry-run');
+    expect(dry.code).toBe(1);
+    expect(dry.stdout).toContain('Dry run');
+    expect(JSON.parse((await vecr('members', 'count', '--json')).stdout)).toEqual({ human_members: 2, virtual_members: 2 });
+    const real = await vecr('sync');
+    expect(real.code).toBe(1);
+    expect(real.stderr).toContain('virtual_members/nomodel.yml: llm_model: is required');
+    expect(JSON.parse((await vecr('members', 'count', '--json')).stdout)).toEqual({ human_members: 3, virtual_members: 2 });
+    await fs.rm(path.join(work.dir, 'storage/virtual_members/nomodel.yml'));
+    await fs.rm(path.join(work.dir, 'storage/human_members/new.yml'));
+    const healed = JSON.parse((await vecr('sync', '--json')).stdout);
+    expect(healed).toMatchObject({ deleted: 1, invalid: 0 });
+  });
+
+  it('db tables and db describe show what \\dt and \\d show', async () => {
+    const tables = JSON.parse((await vecr('db', 'tables', '--json')).stdout);
+    expect(tables.tables).toContainEqual({ name: 'human_members', rows: 2 });
+    const described = await vecr('db', 'describe', 'virtual_members');
+    expect(described.stdout).toMatch(/llm_model\s+character varying\(255\)\s+not null/);
+    expect(described.stdout).toContain('CREATE UNIQUE INDEX virtual_members_file_uri_key');
+    expect((await vecr('db', 'describe', 'nope')).code).toBe(1);
+  });
+
+  it('health passes, db migrate is a no-op', async () => {
+    const health = await vecr('health');
+    expect(health.code).toBe(0);
+    expect(health.stdout).toMatch(/^ok: .* schema current/);
+    expect((await vecr('db', 'migrate')).stdout).toContain('nothing to apply');
+  });
+
+  it('backs up to a file and restores into an empty database', async () => {
+    const file = path.join(work.dir, 'backup.sql');
+    const backup = await vecr('db', 'backup', '--out', file);
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(await fs.readFile(file, 'utf8')).toContain('INSERT INTO "human_members"');
+    expect((await vecr('db', 'restore', file)).code).toBe(1);
+
+    const target = engine === 'postgres' ? await freshDatabase('postgres', { empty: true }) : undefined;
+    const env: Record<string, string> = target ? { DATABASE_URL: target.url! } : { VECR_DATA_DIR: path.join(work.dir, 'restored') };
+    try {
+      const other = vecrIn(env, work.dir);
+      const restored = await other('db', 'restore', file);
+      expect(restored.code, restored.stderr).toBe(0);
+      expect(JSON.parse((await other('members', 'list', '--json')).stdout)).toEqual(JSON.parse((await vecr('members', 'list', '--json')).stdout));
+    } finally {
+      await target?.close();
+    }
+  });
+});

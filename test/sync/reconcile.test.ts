@@ -1,0 +1,176 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { getMember, listMembers } from '../../src/registry/read.js';
+import { listInvalidFiles } from '../../src/registry/sql/memberFiles.js';
+import { lastSyncRun } from '../../src/registry/sql/syncRuns.js';
+import { folderStorage } from '../../src/storage/folder.js';
+import type { Storage } from '../../src/storage/types.js';
+import { syncStorage, type SyncOptions } from '../../src/sync/reconcile.js';
+import { engines, freshDatabase, resetDatabase, type TestDatabase } from '../helpers/databases.js';
+import { human, tempDir, virtual, writeFiles } from '../helpers/files.js';
+
+/** The real folder storage, counting how often each file is read. */
+function countingStorage(root: string): Storage & { reads: string[] } {
+  const inner = folderStorage(root);
+  const reads: string[] = [];
+  return {
+    ...inner,
+    reads,
+    read: (key, maxBytes) => {
+      reads.push(key);
+      return inner.read(key, maxBytes);
+    },
+  };
+}
+
+describe.each(engines)('sync on %s', (engine) => {
+  let db: TestDatabase;
+  let dir: string;
+  let remove: () => Promise<void>;
+  let storage: ReturnType<typeof countingStorage>;
+  beforeAll(async () => {
+    db = await freshDatabase(engine);
+  });
+  afterAll(() => db?.close());
+  beforeEach(async () => {
+    await resetDatabase(db);
+    ({ dir, remove } = await tempDir());
+    storage = countingStorage(dir);
+  });
+  afterEach(() => remove());
+
+  const sync = (options: Partial<SyncOptions> = {}) => syncStorage(db, storage, { key: 'file_uri', ...options });
+  const names = async (kind: 'human' | 'virtual') => (await listMembers(db, kind)).map((m) => m.name);
+
+  it('registers new files, skips unchanged ones without reading them, updates edited ones', async () => {
+    await writeFiles(dir, {
+      'human_members/rin.yml': human('Rin'),
+      'human_members/syota.yml': human('Syota'),
+      'virtual_members/kasen.yml': virtual('華扇'),
+    });
+    expect(await sync()).toMatchObject({ created: 3, updated: 0, unchanged: 0, deleted: 0, invalid: 0 });
+    expect(await names('human')).toEqual(['Rin', 'Syota']);
+
+    storage.reads.length = 0;
+    expect(await sync()).toMatchObject({ created: 0, updated: 0, unchanged: 3, deleted: 0, invalid: 0 });
+    expect(storage.reads).toEqual([]);
+
+    await writeFiles(dir, { 'human_members/rin.yml': human('Rin', 'bio: edited\n') });
+    expect(await sync()).toMatchObject({ created: 0, updated: 1, unchanged: 2 });
+    expect(storage.reads).toEqual(['human_members/rin.yml']);
+    expect(await getMember(db, 'human', 'Rin')).toMatchObject({ bio: 'edited' });
+  });
+
+  it('a file touched without a change in content counts as unchanged and keeps updated_at', async () => {
+    await writeFiles(dir, { 'human_members/rin.yml': human('Rin') });
+    await sync();
+    const before = (await getMember(db, 'human', 'Rin'))!.updated_at;
+    const later = new Date(Date.now() + 5000);
+    await fs.utimes(path.join(dir, 'human_members/rin.yml'), later, later);
+    expect(await sync()).toMatchObject({ unchanged: 1, updated: 0 });
+    expect((await getMember(db, 'human', 'Rin'))!.updated_at).toBe(before);
+    storage.reads.length = 0;
+    expect(await sync()).toMatchObject({ unchanged: 1 });
+    expect(storage.reads).toEqual([]);
+  });
+
+  it('deletes members whose files are gone, unless told not to', async () => {
+    await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'human_members/b.yml': human('Bob') });
+    await sync();
+    await fs.rm(path.join(dir, 'human_members/a.yml'));
+    expect(await sync({ delete: false })).toMatchObject({ deleted: 0 });
+    expect(await names('human')).toEqual(['Ann', 'Bob']);
+    expect(await sync()).toMatchObject({ deleted: 1, unchanged: 1 });
+    expect(await names('human')).toEqual(['Bob']);
+  });
+
+  it('records invalid files with their reasons, keeps the last good row, and heals when fixed', async () => {
+    await writeFiles(dir, { 'human_members/rin.yml': human('Rin') });
+    await sync();
+    await writeFiles(dir, {
+      'human_members/rin.yml': 'name: Rin\nskils: [Go]\n',
+      'human_members/empty.yml': '# to be written\n',
+      'human_members/noname.yml': 'role: Engineer\n',
+      'virtual_members/nomodel.yml': 'name: Kasen\n',
+    });
+    const report = await sync();
+    expect(report).toMatchObject({ invalid: 4, created: 0, updated: 0 });
+    expect(report.issues.map((i) => [i.file, i.code]).sort()).toEqual([
+      ['human_members/empty.yml', 'empty'],
+      ['human_members/noname.yml', 'required'],
+      ['human_members/rin.yml', 'unknown_field'],
+      ['virtual_members/nomodel.yml', 'required'],
+    ]);
+    expect(await getMember(db, 'human', 'Rin')).toMatchObject({ skills: ['TypeScript'] });
+    expect((await listInvalidFiles(db)).map((f) => f.file_uri)).toEqual(['human_members/empty.yml', 'human_members/noname.yml', 'human_members/rin.yml', 'virtual_members/nomodel.yml']);
+
+    // Still invalid on the next run (and so still reported), fixed files heal.
+    expect(await sync()).toMatchObject({ invalid: 4 });
+    await writeFiles(dir, { 'human_members/rin.yml': human('Rin', 'skills: [Go]\n').replace('skills: [TypeScript]\n', '') });
+    await fs.rm(path.join(dir, 'human_members/empty.yml'));
+    expect(await sync()).toMatchObject({ invalid: 2, updated: 1 });
+    expect(await getMember(db, 'human', 'Rin')).toMatchObject({ skills: ['Go'] });
+  });
+
+  it('hands a name over when the holding file is deleted', async () => {
+    await writeFiles(dir, { 'human_members/a.yml': human('Same') });
+    await sync();
+    await writeFiles(dir, { 'human_members/b.yml': human('Same', 'bio: second\n') });
+    expect(await sync()).toMatchObject({ invalid: 1 });
+    await fs.rm(path.join(dir, 'human_members/a.yml'));
+    expect(await sync()).toMatchObject({ deleted: 1, created: 1, invalid: 0 });
+    expect(await getMember(db, 'human', 'Same')).toMatchObject({ file_uri: 'human_members/b.yml', bio: 'second' });
+  });
+
+  it('dry run reports the changes and writes nothing', async () => {
+    await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'virtual_members/bad.yml': 'name: X\n' });
+    const report = await sync({ dryRun: true });
+    expect(report).toMatchObject({ dryRun: true, created: 1, invalid: 1 });
+    expect(await names('human')).toEqual([]);
+    expect(await listInvalidFiles(db)).toEqual([]);
+    expect(await lastSyncRun(db)).toBeUndefined();
+  });
+
+  it('ignores files that are not member files, and links that leave the folder', async () => {
+    const outside = await tempDir();
+    try {
+      await writeFiles(outside.dir, { 'human_members/secret.yml': human('Secret'), 'evil.yml': human('Evil') });
+      await writeFiles(dir, {
+        'human_members/rin.yml': human('Rin'),
+        'human_members/notes.txt': 'not yaml',
+        'README.md': '# storage',
+        'other/x.yml': human('Other'),
+        'data/samples/human_members/syota.yml': human('Syota'),
+      });
+      await fs.symlink(path.join(outside.dir, 'evil.yml'), path.join(dir, 'human_members/evil.yml'));
+      await fs.symlink(path.join(outside.dir, 'human_members'), path.join(dir, 'linked'));
+      await fs.symlink(path.join(dir, 'human_members/rin.yml'), path.join(dir, 'human_members/x-link.yml'));
+      const report = await sync();
+      expect(report).toMatchObject({ invalid: 1, created: 2 });
+      expect(report.issues[0]).toMatchObject({ file: 'human_members/x-link.yml', code: 'name_conflict' });
+      expect(await names('human')).toEqual(['Rin', 'Syota']);
+    } finally {
+      await outside.remove();
+    }
+  });
+
+  it('parses large batches on worker threads with the same results', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 600; i++) files[`human_members/m${String(i).padStart(4, '0')}.yml`] = human(`Member ${i}`);
+    files['human_members/broken.yml'] = 'name: [unclosed\n';
+    await writeFiles(dir, files);
+    const report = await sync({ batchSize: 250 });
+    expect(report).toMatchObject({ created: 600, invalid: 1 });
+    expect(report.issues[0]).toMatchObject({ file: 'human_members/broken.yml', code: 'yaml' });
+    expect((await listMembers(db, 'human')).length).toBe(600);
+    expect(await lastSyncRun(db)).toMatchObject({ created: 600, invalid: 1, trigger: 'cli' });
+  });
+
+  it('name key: matches rows by name', async () => {
+    await db.query("INSERT INTO human_members (name, role) VALUES ('Rin', 'old role')");
+    await writeFiles(dir, { 'human_members/rin.yml': human('Rin') });
+    expect(await sync({ key: 'name' })).toMatchObject({ updated: 1 });
+    expect(await getMember(db, 'human', 'Rin')).toMatchObject({ role: 'Engineer', file_uri: 'human_members/rin.yml' });
+  });
+});
