@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import jsYaml from 'js-yaml';
 import { Composer, isMap, isPair, isScalar, isSeq, LineCounter, Parser, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import type { IssueCode, MemberIssue } from './issues.js';
@@ -22,6 +23,13 @@ const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: false });
 /**
  * Reads one member file: bytes → text → exactly one YAML document → a validated member. Never
  * throws on bad input; every problem comes back as an issue naming file, field and position.
+ *
+ * Two readers, each for what it does best. js-yaml loads a member file ten times faster than
+ * the `yaml` package (about 6 µs against 66 µs here), and a full sync parses thousands; so a
+ * file without aliases is first loaded by js-yaml and, when it is valid, that is all. Anything
+ * else — a file with aliases (js-yaml cannot count them), one js-yaml refuses, one that fails
+ * validation — is read again by `yaml`, whose syntax tree has the positions that errors point at
+ * and the limits a hostile file needs.
  */
 export function parseMemberFile(
   file: string,
@@ -29,22 +37,49 @@ export function parseMemberFile(
   bytes: Uint8Array,
   limits: ParseLimits = defaultLimits,
 ): ParseResult {
-  const fail = (code: IssueCode, message: string, extra: Partial<MemberIssue> = {}): ParseResult => ({
-    ok: false,
-    issues: [{ file, code, message, ...extra }],
-  });
-
   if (bytes.byteLength > limits.maxBytes) {
-    return fail('too_large', `is ${bytes.byteLength} bytes, more than the limit of ${limits.maxBytes}`, {
+    return failure(file, 'too_large', `is ${bytes.byteLength} bytes, more than the limit of ${limits.maxBytes}`, {
       hint: 'a member file is a few lines of YAML; VECR_MAX_FILE_BYTES raises the limit',
     });
   }
   const text = utf8.decode(bytes);
   if (!isUtf8(bytes)) {
     const at = positionOf(text, text.indexOf('\uFFFD'));
-    return fail('encoding', 'is not valid UTF-8', { ...at, hint: 'save the file as UTF-8' });
+    return failure(file, 'encoding', 'is not valid UTF-8', { ...at, hint: 'save the file as UTF-8' });
   }
+  if (!text.includes('*')) {
+    const quick = loadQuickly(kind, text, limits);
+    if (quick) return quick;
+  }
+  return parseCarefully(file, kind, text, limits);
+}
 
+/** The fast path: a valid member, or undefined for anything that needs a closer look. */
+function loadQuickly(kind: MemberKind, text: string, limits: ParseLimits): ParseResult | undefined {
+  let data: unknown;
+  try {
+    data = jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA, maxDepth: limits.maxDepth } as jsYaml.LoadOptions);
+  } catch {
+    return undefined;
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return undefined;
+  const result = schemaOf[kind].safeParse(data);
+  return result.success ? { ok: true, value: toMember(kind, result.data) } : undefined;
+}
+
+function toMember(kind: MemberKind, data: unknown): Member {
+  return kind === 'human'
+    ? { kind, member: toHumanMember(data as z.infer<typeof schemaOf.human>) }
+    : { kind, member: toVirtualMember(data as z.infer<typeof schemaOf.virtual>) };
+}
+
+function failure(file: string, code: IssueCode, message: string, extra: Partial<MemberIssue> = {}): ParseResult {
+  return { ok: false, issues: [{ file, code, message, ...extra }] };
+}
+
+/** The careful path: a concrete syntax tree with positions, checked before it is composed. */
+function parseCarefully(file: string, kind: MemberKind, text: string, limits: ParseLimits): ParseResult {
+  const fail = (code: IssueCode, message: string, extra: Partial<MemberIssue> = {}) => failure(file, code, message, extra);
   const lineCounter = new LineCounter();
   const position = (offset: number | undefined) => (offset === undefined ? {} : linePos(lineCounter, offset));
   const cst = [...new Parser(lineCounter.addNewLine).parse(text)];
@@ -87,17 +122,12 @@ export function parseMemberFile(
     return fail('aliases', `uses too many aliases: ${(error as Error).message}`);
   }
 
-  const schema = schemaOf[kind];
-  const result = schema.safeParse(data, { reportInput: true });
+  const result = schemaOf[kind].safeParse(data, { reportInput: true });
   if (!result.success) {
     const issues = result.error.issues.flatMap((issue) => toIssues(file, kind, issue, document, lineCounter));
     return { ok: false, issues };
   }
-  const value: Member =
-    kind === 'human'
-      ? { kind, member: toHumanMember(result.data as z.infer<typeof schemaOf.human>) }
-      : { kind, member: toVirtualMember(result.data as z.infer<typeof schemaOf.virtual>) };
-  return { ok: true, value };
+  return { ok: true, value: toMember(kind, result.data) };
 }
 
 function linePos(lineCounter: LineCounter, offset: number): { line: number; column: number } {

@@ -2,14 +2,13 @@ import { createHash } from 'node:crypto';
 import type { UpsertKey } from '../config.js';
 import type { Db, Queryable } from '../db/types.js';
 import type { MemberIssue } from '../members/issues.js';
-import { defaultLimits, type ParseLimits } from '../members/parse.js';
+import { defaultLimits, parseMemberFile, type ParseLimits } from '../members/parse.js';
 import { memberKindOf } from '../members/paths.js';
 import type { MemberKind } from '../members/schema.js';
 import { applyChanges, type Outcome, type ReadFile } from '../registry/apply.js';
 import { loadFileRecords } from '../registry/sql/memberFiles.js';
 import { recordSyncRun } from '../registry/sql/syncRuns.js';
 import { StorageError, type Storage, type StoredFile } from '../storage/types.js';
-import { inlineParser, workerParser, type FileParser } from './parsePool.js';
 
 export interface SyncOptions {
   key: UpsertKey;
@@ -41,8 +40,6 @@ export interface SyncReport extends SyncSummary {
   durationMs: number;
 }
 
-/** Below this many files to parse, worker threads cost more than they save. */
-const workerThreshold = 400;
 const maxUriLength = 512;
 
 class DryRunRollback extends Error {}
@@ -78,7 +75,6 @@ export async function syncStorage(db: Db, storage: Storage, options: SyncOptions
   const total = toRead.length + deletes.length;
   options.onProgress?.(0, total);
 
-  const parser = toRead.length >= workerThreshold ? workerParser(limits) : inlineParser(limits);
   const prepare = async (batch: typeof toRead) => {
     const touched: Array<{ file_uri: string; version: string }> = [];
     const vanished: string[] = [];
@@ -98,8 +94,13 @@ export async function syncStorage(db: Db, storage: Storage, options: SyncOptions
       if (record?.status === 'registered' && record.content_hash === hash) touched.push({ file_uri: file.key, version: file.version });
       else fresh.push({ file, bytes, hash });
     });
-    const parsed = await parser.parse(fresh.map(({ file, bytes }) => ({ file_uri: file.key, kind: file.kind, bytes })));
-    const files: ReadFile[] = fresh.map(({ file, hash }, i) => ({ file_uri: file.key, kind: file.kind, version: file.version, content_hash: hash, ...parsed[i]! }) as ReadFile);
+    const files: ReadFile[] = fresh.map(({ file, bytes, hash }) => ({
+      file_uri: file.key,
+      kind: file.kind,
+      version: file.version,
+      content_hash: hash,
+      ...parseMemberFile(file.key, file.kind, bytes, limits),
+    }));
     return { files, touched, deletes: vanished };
   };
 
@@ -110,12 +111,8 @@ export async function syncStorage(db: Db, storage: Storage, options: SyncOptions
       done += deletes.length;
       options.onProgress?.(done, total);
     }
-    // Reading and parsing the next batch overlaps writing this one.
-    let next = toRead.length > 0 ? prepare(toRead.slice(0, batchSize)) : undefined;
-    for (let start = 0; next; start += batchSize) {
-      const { files, touched, deletes: vanished } = await next;
-      const following = toRead.slice(start + batchSize, start + 2 * batchSize);
-      next = following.length > 0 ? prepare(following) : undefined;
+    for (let start = 0; start < toRead.length; start += batchSize) {
+      const { files, touched, deletes: vanished } = await prepare(toRead.slice(start, start + batchSize));
       count(report, await inTransaction((tx) => applyChanges(tx, { files, touched, deletes: vanished }, options.key)));
       report.unchanged += touched.length;
       done += files.length + touched.length + vanished.length;
@@ -123,22 +120,18 @@ export async function syncStorage(db: Db, storage: Storage, options: SyncOptions
     }
   };
 
-  try {
-    if (options.dryRun) {
-      await db
-        .transaction(async (tx) => {
-          await run((fn) => fn(tx));
-          throw new DryRunRollback();
-        })
-        .catch((error) => {
-          if (!(error instanceof DryRunRollback)) throw error;
-        });
-    } else {
-      await run((fn) => db.transaction(fn));
-      await recordSyncRun(db, options.trigger ?? 'cli', started, report);
-    }
-  } finally {
-    await parser.close();
+  if (options.dryRun) {
+    await db
+      .transaction(async (tx) => {
+        await run((fn) => fn(tx));
+        throw new DryRunRollback();
+      })
+      .catch((error) => {
+        if (!(error instanceof DryRunRollback)) throw error;
+      });
+  } else {
+    await run((fn) => db.transaction(fn));
+    await recordSyncRun(db, options.trigger ?? 'cli', started, report);
   }
   report.durationMs = Date.now() - started.getTime();
   return report;

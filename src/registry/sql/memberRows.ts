@@ -11,9 +11,10 @@ export interface NameHolder {
 /** The rows that hold any of these names or belong to any of these files. */
 export async function findNameHolders(tx: Queryable, table: MemberTable, names: string[], fileUris: string[]) {
   const { rows } = await tx.query<NameHolder>(
-    `SELECT name, file_uri FROM ${table}
-     WHERE name IN (SELECT jsonb_array_elements_text($1::jsonb))
-        OR file_uri IN (SELECT jsonb_array_elements_text($2::jsonb))`,
+    // Two index lookups: with OR the planner scans the whole table.
+    `SELECT name, file_uri FROM ${table} WHERE name = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
+     UNION
+     SELECT name, file_uri FROM ${table} WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))`,
     [JSON.stringify(names), JSON.stringify(fileUris)],
   );
   return rows;

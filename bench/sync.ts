@@ -1,0 +1,165 @@
+/**
+ * npm run bench:sync [-- --count N]
+ *
+ * Full sync, no-op re-sync, rows/s and peak RSS of `vecr sync` on the configured engine
+ * (DATABASE_URL → that server, in a scratch database; else PGlite in a scratch folder), next to
+ * the same rows loaded by one raw set-based statement in the same run. Each phase runs in a
+ * process of its own so that its peak memory is its own.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { migrate } from '../src/db/migrate.js';
+import { openPglite } from '../src/db/pglite.js';
+import { openPostgres } from '../src/db/postgres.js';
+import type { Db } from '../src/db/types.js';
+import { folderStorage } from '../src/storage/folder.js';
+import { syncStorage } from '../src/sync/reconcile.js';
+
+const run = promisify(execFile);
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
+};
+
+const humanFile = (i: number) =>
+  `name: Human ${i}\nrole: Engineer ${i % 7}\nskills: [TypeScript, PostgreSQL, skill-${i % 13}]\nbio: |\n  Member number ${i}.\n  Writes code.\ncontact_email: h${i}@example.com\ngithub_username: human-${i}\n`;
+const virtualFile = (i: number) =>
+  `name: Virtual ${i}\nrole: Reviewer\nllm_model: claude-sonnet-4-5\nsystem_prompt: |\n  You are AI member ${i}.\n  Be kind and precise.\npersonality_traits: [calm, curious]\nexpertise_areas: [code review, area-${i % 11}]\n`;
+
+const humanRow = (i: number) => ({
+  name: `Human ${i}`, role: `Engineer ${i % 7}`, skills: ['TypeScript', 'PostgreSQL', `skill-${i % 13}`], bio: `Member number ${i}.\nWrites code.\n`,
+  contact_email: `h${i}@example.com`, github_username: `human-${i}`, file_uri: `human_members/h${i}.yml`,
+});
+const virtualRow = (i: number) => ({
+  name: `Virtual ${i}`, role: 'Reviewer', llm_model: 'claude-sonnet-4-5', system_prompt: `You are AI member ${i}.\nBe kind and precise.\n`,
+  personality_traits: ['calm', 'curious'], expertise_areas: ['code review', `area-${i % 11}`], file_uri: `virtual_members/v${i}.yml`,
+});
+
+/** A scratch database on the configured engine, dropped by `drop`. */
+async function scratchDatabase(work: string, label: string): Promise<{ db: Db; drop: () => Promise<void> }> {
+  const server = process.env.DATABASE_URL;
+  if (!server) {
+    const db = await openPglite(path.join(work, `pgdata-${label}`));
+    await migrate(db);
+    return { db, drop: () => db.close() };
+  }
+  const name = `vecr_bench_${process.pid}_${label}`;
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  const db = await openPostgres(url.toString());
+  await migrate(db);
+  return {
+    db,
+    drop: async () => {
+      await db.close();
+      const again = new pg.Client({ connectionString: server });
+      await again.connect();
+      await again.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await again.end();
+    },
+  };
+}
+
+const rawSql = {
+  human: `INSERT INTO human_members AS m (name, role, skills, bio, contact_email, github_username, file_uri)
+    SELECT name, role, skills, bio, contact_email, github_username, file_uri
+    FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, skills text[], bio text, contact_email text, github_username text, file_uri text)
+    ON CONFLICT (file_uri) DO UPDATE SET name = EXCLUDED.name, role = EXCLUDED.role, skills = EXCLUDED.skills, bio = EXCLUDED.bio,
+      contact_email = EXCLUDED.contact_email, github_username = EXCLUDED.github_username, updated_at = CURRENT_TIMESTAMP`,
+  virtual: `INSERT INTO virtual_members AS m (name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri)
+    SELECT name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri
+    FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, llm_model text, system_prompt text, personality_traits text[], expertise_areas text[], file_uri text)
+    ON CONFLICT (file_uri) DO UPDATE SET name = EXCLUDED.name, role = EXCLUDED.role, llm_model = EXCLUDED.llm_model,
+      system_prompt = EXCLUDED.system_prompt, personality_traits = EXCLUDED.personality_traits, expertise_areas = EXCLUDED.expertise_areas,
+      updated_at = CURRENT_TIMESTAMP`,
+};
+
+async function phaseRaw(work: string, count: number) {
+  const { db, drop } = await scratchDatabase(work, 'raw');
+  try {
+    const half = Math.ceil(count / 2);
+    const humans = JSON.stringify(Array.from({ length: half }, (_, i) => humanRow(i)));
+    const virtuals = JSON.stringify(Array.from({ length: count - half }, (_, i) => virtualRow(i)));
+    const started = performance.now();
+    await db.transaction(async (tx) => {
+      await tx.query(rawSql.human, [humans]);
+      await tx.query(rawSql.virtual, [virtuals]);
+    });
+    return { rawMs: performance.now() - started, maxRssMb: process.resourceUsage().maxRSS / 1024 };
+  } finally {
+    await drop();
+  }
+}
+
+async function phaseSync(work: string) {
+  const { db, drop } = await scratchDatabase(work, 'sync');
+  try {
+    const storage = folderStorage(path.join(work, 'storage'));
+    let started = performance.now();
+    const full = await syncStorage(db, storage, { key: 'file_uri', trigger: 'bench' });
+    const fullMs = performance.now() - started;
+    started = performance.now();
+    const noop = await syncStorage(db, storage, { key: 'file_uri', trigger: 'bench' });
+    const noopMs = performance.now() - started;
+    if (full.created !== full.created + full.invalid || noop.unchanged !== full.created) throw new Error('sync did not do what the benchmark expects');
+    return { fullMs, noopMs, created: full.created, maxRssMb: process.resourceUsage().maxRSS / 1024 };
+  } finally {
+    await drop();
+  }
+}
+
+async function child(phase: string, work: string, count: number) {
+  const { stdout } = await run(process.execPath, [...process.execArgv, process.argv[1]!, '--phase', phase, '--work', work, '--count', String(count)], {
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!);
+}
+
+async function main() {
+  const count = Number(option('count', '20000'));
+  const phase = option('phase', '');
+  if (phase) {
+    const work = option('work', '');
+    const result = phase === 'raw' ? await phaseRaw(work, count) : await phaseSync(work);
+    process.stdout.write(JSON.stringify(result) + '\n');
+    return;
+  }
+
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'vecr-bench-'));
+  try {
+    const half = Math.ceil(count / 2);
+    await fs.mkdir(path.join(work, 'storage/human_members'), { recursive: true });
+    await fs.mkdir(path.join(work, 'storage/virtual_members'), { recursive: true });
+    for (let i = 0; i < half; i++) await fs.writeFile(path.join(work, `storage/human_members/h${i}.yml`), humanFile(i));
+    for (let i = 0; i < count - half; i++) await fs.writeFile(path.join(work, `storage/virtual_members/v${i}.yml`), virtualFile(i));
+
+    const engine = process.env.DATABASE_URL ? 'PostgreSQL server' : 'PGlite (data folder)';
+    console.log(`bench:sync — ${count} member files, ${engine}, ${os.cpus().length} cores, Node ${process.version}`);
+    const raw = await child('raw', work, count);
+    const sync = await child('sync', work, count);
+    const rows = [
+      ['raw set-based INSERT (baseline)', raw.rawMs, `${Math.round(count / (raw.rawMs / 1000))} rows/s`, raw.maxRssMb],
+      ['vecr sync, full', sync.fullMs, `${Math.round(sync.created / (sync.fullMs / 1000))} rows/s`, sync.maxRssMb],
+      ['vecr sync, no-op re-sync', sync.noopMs, '', undefined],
+    ] as const;
+    for (const [label, ms, rate, rss] of rows) {
+      console.log(`${label.padEnd(34)} ${(ms / 1000).toFixed(2).padStart(7)} s  ${rate.padEnd(14)} ${rss ? `peak RSS ${Math.round(rss)} MB` : ''}`);
+    }
+    console.log(`full sync / raw statement: ${(sync.fullMs / raw.rawMs).toFixed(2)}× (target ≤ 3×)`);
+    console.log(`no-op re-sync / full sync: ${((sync.noopMs / sync.fullMs) * 100).toFixed(0)}% (target ≤ 20%)`);
+  } finally {
+    await fs.rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();
