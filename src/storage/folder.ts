@@ -18,9 +18,12 @@ const listChunk = 256;
 export function folderStorage(root: string): Storage {
   const base = path.resolve(root);
 
+  let knownRoot: { real: string; at: number } | undefined;
   function realBase(): string {
+    if (knownRoot && Date.now() - knownRoot.at < 1000) return knownRoot.real;
     try {
-      return fs.realpathSync.native(base);
+      knownRoot = { real: fs.realpathSync.native(base), at: Date.now() };
+      return knownRoot.real;
     } catch (error) {
       throw new StorageError(`storage folder ${base} cannot be read: ${(error as Error).message}`, false, { cause: error });
     }
@@ -35,6 +38,10 @@ export function folderStorage(root: string): Storage {
     }
     return path.join(base, ...parts);
   }
+
+  // A sync reads thousands of files from the same few folders: resolving a folder's real path
+  // for each file would cost more than reading it, so the answer is kept for a second.
+  const folderIsInside = rememberFor(1000, (dir: string) => inside(realBase(), fs.realpathSync.native(dir)));
 
   const failure = (key: string, error: unknown) => {
     const code = (error as NodeJS.ErrnoException).code;
@@ -89,26 +96,32 @@ export function folderStorage(root: string): Storage {
 
     async read(key, maxBytes) {
       const file = pathOf(key);
-      let real: string;
-      try {
-        real = fs.realpathSync.native(file);
-      } catch (error) {
-        throw failure(key, error);
+      const realRoot = realBase();
+      // The folders on the way must lead to a place inside the storage folder...
+      if (!folderIsInside(path.dirname(file))) {
+        throw new StorageError(`${key}: links outside the storage folder`, true);
       }
-      if (!inside(realBase(), real)) throw new StorageError(`${key}: links outside the storage folder`, true);
+      // ...and so must the file: opened without following a link, a link is resolved and checked.
       let fd: number;
       try {
-        fd = fs.openSync(real, 'r');
+        fd = openNoFollow(file);
       } catch (error) {
-        throw failure(key, error);
+        if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw failure(key, error);
+        const real = tryOr(() => fs.realpathSync.native(file));
+        if (!real || !inside(realRoot, real)) throw new StorageError(`${key}: links outside the storage folder`, true);
+        try {
+          fd = fs.openSync(real, 'r');
+        } catch (inner) {
+          throw failure(key, inner);
+        }
       }
       try {
-        const size = fs.fstatSync(fd).size;
         // At most maxBytes + 1: enough to tell a file is too large without reading all of it.
-        const buffer = Buffer.allocUnsafeSlow(Math.min(size, maxBytes) + 1);
+        const wanted = Math.min(fs.fstatSync(fd).size, maxBytes + 1);
+        const buffer = Buffer.allocUnsafeSlow(wanted);
         let length = 0;
-        while (length < buffer.length) {
-          const n = fs.readSync(fd, buffer, length, buffer.length - length, length);
+        while (length < wanted) {
+          const n = fs.readSync(fd, buffer, length, wanted - length, length);
           if (n === 0) break;
           length += n;
         }
@@ -127,6 +140,21 @@ export function folderStorage(root: string): Storage {
     async delete(key) {
       await fs.promises.rm(pathOf(key), { force: true });
     },
+  };
+}
+
+const openNoFollow = (file: string) => fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+
+/** `check` with its answers kept for `ttlMs`; a check that throws answers false. */
+function rememberFor(ttlMs: number, check: (key: string) => boolean): (key: string) => boolean {
+  const answers = new Map<string, { value: boolean; at: number }>();
+  return (key) => {
+    const now = Date.now();
+    const known = answers.get(key);
+    if (known && now - known.at < ttlMs) return known.value;
+    const value = tryOr(() => check(key)) ?? false;
+    answers.set(key, { value, at: now });
+    return value;
   };
 }
 

@@ -1,14 +1,13 @@
-import { createHash } from 'node:crypto';
 import type { UpsertKey } from '../config.js';
 import type { Db, Queryable } from '../db/types.js';
 import type { MemberIssue } from '../members/issues.js';
-import { defaultLimits, parseMemberFile, type ParseLimits } from '../members/parse.js';
+import { defaultLimits, type ParseLimits } from '../members/parse.js';
 import { memberKindOf } from '../members/paths.js';
-import type { MemberKind } from '../members/schema.js';
-import { applyChanges, type Outcome, type ReadFile } from '../registry/apply.js';
-import { loadFileRecords } from '../registry/sql/memberFiles.js';
+import { applyChanges, type ChangeSet, type Outcome } from '../registry/apply.js';
+import { fileRecordsFor, fileUrisAfter } from '../registry/sql/memberFiles.js';
 import { recordSyncRun } from '../registry/sql/syncRuns.js';
-import { StorageError, type Storage, type StoredFile } from '../storage/types.js';
+import type { Storage } from '../storage/types.js';
+import { readFiles, type FileToRead } from './readFiles.js';
 
 export interface SyncOptions {
   key: UpsertKey;
@@ -21,7 +20,8 @@ export interface SyncOptions {
   batchSize?: number;
   /** What started the sync, recorded with its summary: `cli`, `start`, `interval`, ... */
   trigger?: string;
-  onProgress?: (done: number, total: number) => void;
+  /** Files handled so far, of files listed so far. */
+  onProgress?: (done: number, listed: number) => void;
 }
 
 export interface SyncSummary {
@@ -34,121 +34,142 @@ export interface SyncSummary {
 
 export interface SyncReport extends SyncSummary {
   dryRun: boolean;
-  /** Every file that changed or failed; unchanged files are only counted. */
+  /** Members created, updated or deleted: the first `maxReportedChanges` of them; the rest are only counted. */
   changes: Outcome[];
+  /** Every problem of every invalid file. */
   issues: MemberIssue[];
   durationMs: number;
 }
 
+/** Changes listed one by one in a report; beyond that they are only counted (memory stays flat). */
+export const maxReportedChanges = 1000;
 const maxUriLength = 512;
 
 class DryRunRollback extends Error {}
 
 /**
  * Reconciles the database with a full listing of storage: the healing path that catches every
- * change, whatever was missed. Unchanged files are skipped without being read (same fingerprint)
- * or without being parsed (same content hash). Each batch is one transaction.
+ * change, whatever was missed. Works through the listing a batch at a time, so memory does not
+ * grow with the number of files (but for the set of keys seen, needed to find deletions):
+ *
+ * - a file whose fingerprint (size + mtime, or ETag) matches its record is not read;
+ * - a file whose content hash matches is not parsed;
+ * - each batch is one transaction, written while the next batch is read and parsed;
+ * - then members whose files are gone are deleted, and files refused for a name held by a file
+ *   now gone are read once more, so the name passes on in the same run.
  */
 export async function syncStorage(db: Db, storage: Storage, options: SyncOptions): Promise<SyncReport> {
   const started = new Date();
-  const limits = options.limits ?? defaultLimits;
-  const batchSize = options.batchSize ?? 1000;
   const report: SyncReport = { dryRun: !!options.dryRun, created: 0, updated: 0, unchanged: 0, deleted: 0, invalid: 0, changes: [], issues: [], durationMs: 0 };
-
-  const known = await loadFileRecords(db);
-  const toRead: Array<StoredFile & { kind: MemberKind }> = [];
-  const seen = new Set<string>();
-  for await (const file of storage.list()) {
-    const kind = memberKindOf(file.key);
-    if (!kind) continue;
-    if (file.key.length > maxUriLength) {
-      count(report, [{ file_uri: file.key, kind, action: 'invalid', issues: [{ file: file.key, code: 'uri_too_long', message: `the path is longer than ${maxUriLength} characters (file_uri is VARCHAR(512))` }] }]);
-      continue;
-    }
-    seen.add(file.key);
-    const record = known.get(file.key);
-    // Invalid files are always read again: a name conflict may have been settled meanwhile.
-    if (record?.status === 'registered' && record.version === file.version) report.unchanged++;
-    else toRead.push({ ...file, kind });
-  }
-  const deletes = options.delete === false ? [] : [...known.keys()].filter((uri) => !seen.has(uri));
-  const total = toRead.length + deletes.length;
-  options.onProgress?.(0, total);
-
-  const prepare = async (batch: typeof toRead) => {
-    const touched: Array<{ file_uri: string; version: string }> = [];
-    const vanished: string[] = [];
-    const fresh: Array<{ file: (typeof toRead)[number]; bytes: Uint8Array; hash: string }> = [];
-    await forEachLimit(batch, 32, async (file) => {
-      const bytes = await storage.read(file.key, limits.maxBytes).catch((error: unknown) => {
-        // Deleted since it was listed: gone, as the next listing would say.
-        if (error instanceof StorageError && error.notFound) return undefined;
-        throw error;
-      });
-      if (!bytes) {
-        vanished.push(file.key);
-        return;
-      }
-      const hash = createHash('sha256').update(bytes).digest('hex');
-      const record = known.get(file.key);
-      if (record?.status === 'registered' && record.content_hash === hash) touched.push({ file_uri: file.key, version: file.version });
-      else fresh.push({ file, bytes, hash });
-    });
-    const files: ReadFile[] = fresh.map(({ file, bytes, hash }) => ({
-      file_uri: file.key,
-      kind: file.kind,
-      version: file.version,
-      content_hash: hash,
-      ...parseMemberFile(file.key, file.kind, bytes, limits),
-    }));
-    return { files, touched, deletes: vanished };
-  };
-
-  const run = async (inTransaction: <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>) => {
-    let done = 0;
-    if (deletes.length > 0) {
-      count(report, await inTransaction((tx) => applyChanges(tx, { deletes }, options.key)));
-      done += deletes.length;
-      options.onProgress?.(done, total);
-    }
-    for (let start = 0; start < toRead.length; start += batchSize) {
-      const { files, touched, deletes: vanished } = await prepare(toRead.slice(start, start + batchSize));
-      count(report, await inTransaction((tx) => applyChanges(tx, { files, touched, deletes: vanished }, options.key)));
-      report.unchanged += touched.length;
-      done += files.length + touched.length + vanished.length;
-      options.onProgress?.(done, total);
-    }
-  };
-
+  const run = (q: Queryable, inTransaction: InTransaction) => reconcile(q, inTransaction, storage, options, report);
   if (options.dryRun) {
+    // One transaction for the whole run, rolled back: later batches see earlier ones' effects.
     await db
       .transaction(async (tx) => {
-        await run((fn) => fn(tx));
+        await run(tx, (fn) => fn(tx));
         throw new DryRunRollback();
       })
       .catch((error) => {
         if (!(error instanceof DryRunRollback)) throw error;
       });
   } else {
-    await run((fn) => db.transaction(fn));
+    await run(db, (fn) => db.transaction(fn));
     await recordSyncRun(db, options.trigger ?? 'cli', started, report);
   }
   report.durationMs = Date.now() - started.getTime();
   return report;
 }
 
-function count(report: SyncReport, outcomes: Outcome[]) {
-  for (const outcome of outcomes) {
-    report[outcome.action]++;
-    if (outcome.action !== 'unchanged') report.changes.push(outcome);
-    if (outcome.issues) report.issues.push(...outcome.issues);
+type InTransaction = <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>;
+
+async function reconcile(q: Queryable, inTransaction: InTransaction, storage: Storage, options: SyncOptions, report: SyncReport) {
+  const limits = options.limits ?? defaultLimits;
+  const batchSize = options.batchSize ?? 2000;
+  const seen = new Set<string>();
+  const refusedNames: FileToRead[] = [];
+  let listed = 0;
+  let done = 0;
+
+  // One batch is written while the next is read: `writing` is the write in flight.
+  let writing: Promise<void> = Promise.resolve();
+  const write = async (changes: ChangeSet, handled: number, retryable: Map<string, FileToRead>) => {
+    await writing;
+    writing = inTransaction((tx) => applyChanges(tx, changes, options.key)).then((outcomes) => {
+      for (const outcome of outcomes) {
+        if (outcome.issues?.some((issue) => issue.code === 'name_conflict')) refusedNames.push(retryable.get(outcome.file_uri)!);
+      }
+      count(report, outcomes);
+      done += handled;
+      options.onProgress?.(done, listed);
+    });
+    // Failures surface at the next `await writing`; until then the rejection is held, not lost.
+    writing.catch(() => {});
+  };
+
+  const handle = async (batch: FileToRead[], force = false) => {
+    if (batch.length === 0) return;
+    const records = await fileRecordsFor(q, batch.map((f) => f.key));
+    // Invalid files are always read again: a name conflict may have been settled meanwhile.
+    const toRead = force ? batch : batch.filter((f) => {
+      const record = records.get(f.key);
+      return !(record?.status === 'registered' && record.version === f.version);
+    });
+    report.unchanged += batch.length - toRead.length;
+    const { files, touched, vanished } = await readFiles(storage, toRead, records, limits);
+    report.unchanged += touched.length;
+    await write({ files, touched, deletes: vanished }, batch.length, new Map(toRead.map((f) => [f.key, f])));
+  };
+
+  let batch: FileToRead[] = [];
+  for await (const file of storage.list()) {
+    const kind = memberKindOf(file.key);
+    if (!kind) continue;
+    listed++;
+    if (file.key.length > maxUriLength) {
+      count(report, [{ file_uri: file.key, kind, action: 'invalid', issues: [{ file: file.key, code: 'uri_too_long', message: `the path is longer than ${maxUriLength} characters (file_uri is VARCHAR(512))` }] }]);
+      continue;
+    }
+    seen.add(file.key);
+    batch.push({ key: file.key, kind, version: file.version });
+    if (batch.length >= batchSize) {
+      await handle(batch);
+      batch = [];
+    }
+  }
+  await handle(batch);
+  await writing;
+
+  if (options.delete === false) return;
+  const gone = await filesNotSeen(q, seen);
+  for (let start = 0; start < gone.length; start += batchSize) {
+    await write({ deletes: gone.slice(start, start + batchSize) }, 0, new Map());
+  }
+  await writing;
+  if (gone.length > 0 && refusedNames.length > 0) {
+    const retry = refusedNames.splice(0);
+    report.invalid -= retry.length;
+    report.issues = report.issues.filter((issue) => !retry.some((f) => f.key === issue.file));
+    await handle(retry, true);
+    await writing;
   }
 }
 
-async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
-  let index = 0;
-  const worker = async () => {
-    while (index < items.length) await fn(items[index++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+/** Files the database knows that the listing did not show, read a page at a time. */
+async function filesNotSeen(q: Queryable, seen: ReadonlySet<string>): Promise<string[]> {
+  const gone: string[] = [];
+  for (let after: string | null = null; ; ) {
+    const page: string[] = await fileUrisAfter(q, after, 5000);
+    if (page.length === 0) return gone;
+    for (const uri of page) if (!seen.has(uri)) gone.push(uri);
+    after = page.at(-1)!;
+  }
+}
+
+function count(report: SyncReport, outcomes: Outcome[]) {
+  for (const outcome of outcomes) {
+    report[outcome.action]++;
+    const changed = outcome.action === 'created' || outcome.action === 'updated' || outcome.action === 'deleted';
+    if (changed && report.changes.length < maxReportedChanges) report.changes.push(outcome);
+    if (outcome.issues) report.issues.push(...outcome.issues);
+  }
 }

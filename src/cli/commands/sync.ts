@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { parseUpsertKey } from '../../config.js';
 import { formatIssue } from '../../members/issues.js';
 import { folderStorage } from '../../storage/folder.js';
-import { syncStorage } from '../../sync/reconcile.js';
+import { maxReportedChanges, syncStorage } from '../../sync/reconcile.js';
 import { configFrom, withDatabase } from '../context.js';
 import { printJson } from '../output.js';
 import { progressBar } from '../progress.js';
@@ -43,11 +43,11 @@ export function registerSync(program: Command) {
         const out = process.stdout;
         out.write(`${report.dryRun ? 'Dry run (nothing written): ' : ''}${storageDir}\n`);
         out.write(`  created ${created}, updated ${updated}, unchanged ${unchanged}, deleted ${deleted}, invalid ${invalid}  (${(report.durationMs / 1000).toFixed(2)} s)\n`);
-        const changes = report.changes.filter((c) => c.action !== 'invalid');
-        for (const change of changes.slice(0, shownChanges)) {
+        for (const change of report.changes.slice(0, shownChanges)) {
           out.write(`  ${change.action.padEnd(8)} ${change.file_uri}${change.name ? `  (${change.name})` : ''}\n`);
         }
-        if (changes.length > shownChanges) out.write(`  ... and ${changes.length - shownChanges} more (--json lists all)\n`);
+        const more = created + updated + deleted - Math.min(shownChanges, report.changes.length);
+        if (more > 0) out.write(`  ... and ${more} more (--json lists up to ${maxReportedChanges})\n`);
         if (report.issues.length > 0) {
           process.stderr.write(`\n${invalid} invalid file${invalid === 1 ? '' : 's'}:\n`);
           for (const issue of report.issues) process.stderr.write(`  ${formatIssue(issue)}\n`);

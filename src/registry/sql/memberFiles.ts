@@ -12,12 +12,23 @@ export interface FileRecord {
   errors: MemberIssue[];
 }
 
-/** What the sync last saw of every file. */
-export async function loadFileRecords(db: Queryable): Promise<Map<string, Pick<FileRecord, 'version' | 'content_hash' | 'status'>>> {
+/** What the sync last saw of these files. */
+export async function fileRecordsFor(db: Queryable, fileUris: readonly string[]) {
   const { rows } = await db.query<Pick<FileRecord, 'file_uri' | 'version' | 'content_hash' | 'status'>>(
-    'SELECT file_uri, version, content_hash, status FROM member_files',
+    `SELECT file_uri, version, content_hash, status FROM member_files
+     WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))`,
+    [JSON.stringify(fileUris)],
   );
   return new Map(rows.map(({ file_uri, ...rest }) => [file_uri, rest]));
+}
+
+/** A page of known file URIs, in order, after `after` (keyset pagination). */
+export async function fileUrisAfter(db: Queryable, after: string | null, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ file_uri: string }>(
+    'SELECT file_uri FROM member_files WHERE $1::text IS NULL OR file_uri > $1 ORDER BY file_uri LIMIT $2',
+    [after, limit],
+  );
+  return rows.map((row) => row.file_uri);
 }
 
 /** Records the outcome of reading files; `changed_at` moves only when something did change. */

@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { parseMemberFile, type ParseLimits } from '../members/parse.js';
+import type { MemberKind } from '../members/schema.js';
+import type { ReadFile } from '../registry/apply.js';
+import type { FileRecord } from '../registry/sql/memberFiles.js';
+import { StorageError, type Storage } from '../storage/types.js';
+
+export interface FileToRead {
+  key: string;
+  kind: MemberKind;
+  version: string | null;
+}
+
+export interface ReadResult {
+  /** Files read and parsed: each with its member or its problems. */
+  files: ReadFile[];
+  /** Files whose bytes match what was last registered: only their fingerprint moves. */
+  touched: Array<{ file_uri: string; version: string }>;
+  /** Files gone between the listing (or event) and the read. */
+  vanished: string[];
+}
+
+/**
+ * Reads and parses member files. A file whose content hash matches its registered version is
+ * not parsed again. Storage failures other than "not found" are thrown: an outage is not the
+ * file's fault.
+ */
+export async function readFiles(
+  storage: Storage,
+  batch: readonly FileToRead[],
+  records: ReadonlyMap<string, Pick<FileRecord, 'content_hash' | 'status'>>,
+  limits: ParseLimits,
+): Promise<ReadResult> {
+  const result: ReadResult = { files: [], touched: [], vanished: [] };
+  await forEachLimit(batch, 16, async (file, index) => {
+    // Reading a folder is synchronous: give the event loop (and a batch being written) a turn.
+    if (index % 64 === 63) await yieldToEventLoop();
+    const bytes = await storage.read(file.key, limits.maxBytes).catch((error: unknown) => {
+      if (error instanceof StorageError && error.notFound) return undefined;
+      throw error;
+    });
+    if (!bytes) {
+      result.vanished.push(file.key);
+      return;
+    }
+    const hash = createHash('sha256').update(bytes).digest('hex');
+    const record = records.get(file.key);
+    if (record?.status === 'registered' && record.content_hash === hash && file.version !== null) {
+      result.touched.push({ file_uri: file.key, version: file.version });
+      return;
+    }
+    result.files.push({ file_uri: file.key, kind: file.kind, version: file.version, content_hash: hash, ...parseMemberFile(file.key, file.kind, bytes, limits) });
+  });
+  return result;
+}
+
+async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      await fn(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
