@@ -7,15 +7,43 @@ export type DatabaseConfig =
   | { engine: 'postgres'; url: string }
   | { engine: 'pglite'; dataDir: string };
 
+export type StorageConfig =
+  | { kind: 'folder'; path: string }
+  | {
+      kind: 's3';
+      bucket: string;
+      /** Keys below this prefix (no leading or trailing slash), or '' for the whole bucket. */
+      prefix: string;
+      /** MinIO, LocalStack, ...: path-style requests to this URL. AWS S3 when undefined. */
+      endpoint?: string;
+      region: string;
+      credentials?: { accessKeyId: string; secretAccessKey: string };
+    };
+
 export interface Config {
   database: DatabaseConfig;
-  /** Where member files live: a folder path. */
-  storage: string;
+  /** Where member files live. */
+  storage: StorageConfig;
   upsertKey: UpsertKey;
   /** Largest member file accepted, in bytes. */
   maxFileBytes: number;
   dataDir: string;
+  http: { host: string; port: number };
+  webhook: {
+    /** When set, requests must carry `Authorization: Bearer TOKEN`. */
+    authToken?: string;
+    /** A repeat of an applied event (same sequencer) is a no-op; false re-processes it. */
+    etagCheck: boolean;
+    /** Events for other buckets are ignored. */
+    bucket: string;
+  };
+  /** Full sync every so often to heal missed events; 0 turns it off. */
+  reconcileIntervalMs: number;
+  /** Port on which `vecr serve` shares the embedded database over the PostgreSQL protocol. */
+  pgPort: number;
 }
+
+export const defaultBucket = 'vecr-garage-storage';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -26,13 +54,45 @@ type Env = Record<string, string | undefined>;
 /** Environment → one typed config object. With nothing set, everything is embedded. */
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
   const dataDir = path.resolve(cwd, env.VECR_DATA_DIR || '.vecr');
+  const storage = storageConfig(env.VECR_STORAGE || 'storage', env, cwd);
   return {
     database: databaseConfig(env, dataDir),
-    storage: path.resolve(cwd, env.VECR_STORAGE || 'storage'),
+    storage,
     upsertKey: parseUpsertKey(env.VECR_UPSERT_KEY || 'file_uri'),
     maxFileBytes: positiveInt('VECR_MAX_FILE_BYTES', env.VECR_MAX_FILE_BYTES, 1024 * 1024),
     dataDir,
+    http: { host: env.HOST || '127.0.0.1', port: port('PORT', env.PORT, 3000) },
+    webhook: {
+      ...(env.WEBHOOK_AUTH_TOKEN ? { authToken: env.WEBHOOK_AUTH_TOKEN } : {}),
+      etagCheck: bool('WEBHOOK_ETAG_CHECK_ENABLED', env.WEBHOOK_ETAG_CHECK_ENABLED, true),
+      bucket: storage.kind === 's3' ? storage.bucket : env.MINIO_BUCKET_NAME || defaultBucket,
+    },
+    reconcileIntervalMs: duration('VECR_RECONCILE_INTERVAL', env.VECR_RECONCILE_INTERVAL, 10 * 60_000),
+    pgPort: port('VECR_PG_PORT', env.VECR_PG_PORT, 55432),
   };
+}
+
+/** `s3://BUCKET[/PREFIX]` (bucket defaults to MINIO_BUCKET_NAME), or a folder path. */
+export function storageConfig(value: string, env: Env = process.env, cwd = process.cwd()): StorageConfig {
+  if (!value.startsWith('s3://')) return { kind: 'folder', path: path.resolve(cwd, value) };
+  const [bucket = '', ...rest] = value.slice('s3://'.length).split('/');
+  const accessKeyId = env.AWS_ACCESS_KEY_ID || env.MINIO_ROOT_USER;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY || env.MINIO_ROOT_PASSWORD;
+  return {
+    kind: 's3',
+    bucket: bucket || env.MINIO_BUCKET_NAME || defaultBucket,
+    prefix: rest.filter(Boolean).join('/'),
+    ...(env.S3_ENDPOINT ? { endpoint: env.S3_ENDPOINT } : {}),
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
+    ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+  };
+}
+
+/** Where the storage is, safe to print. */
+export function describeStorage(storage: StorageConfig): string {
+  if (storage.kind === 'folder') return storage.path;
+  const where = `s3://${storage.bucket}${storage.prefix ? `/${storage.prefix}` : ''}`;
+  return storage.endpoint ? `${where} at ${storage.endpoint}` : where;
 }
 
 function databaseConfig(env: Env, dataDir: string): DatabaseConfig {
@@ -53,6 +113,29 @@ function databaseConfig(env: Env, dataDir: string): DatabaseConfig {
 export function parseUpsertKey(value: string): UpsertKey {
   if (value === 'file_uri' || value === 'name') return value;
   throw new ConfigError(`upsert key must be "file_uri" or "name", not "${value}"`);
+}
+
+function port(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${name} must be a port number (0-65535), not "${value}"`);
+  return n;
+}
+
+function bool(name: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined || value === '') return fallback;
+  if (/^(true|1|yes|on)$/i.test(value)) return true;
+  if (/^(false|0|no|off)$/i.test(value)) return false;
+  throw new ConfigError(`${name} must be true or false, not "${value}"`);
+}
+
+/** Seconds (`600`), or with a unit: `500ms`, `30s`, `10m`, `1h`. */
+function duration(name: string, value: string | undefined, fallbackMs: number): number {
+  if (value === undefined || value === '') return fallbackMs;
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value.trim());
+  if (!match) throw new ConfigError(`${name} must be a duration such as 600, 30s, 10m or 0, not "${value}"`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? 's']!;
+  return Math.round(Number(match[1]) * unit);
 }
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {

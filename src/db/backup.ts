@@ -13,6 +13,14 @@ const commitLine = 'COMMIT; -- vecr:commit';
  * empty database, as does `vecr db restore`. Rows are read a page at a time, so memory stays flat.
  */
 export async function writeBackup(db: Db, out: Writable, source: string): Promise<{ tables: Record<string, number> }> {
+  // One snapshot for every page of every table, whatever is written meanwhile.
+  return db.transaction(async (tx) => {
+    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    return writeSnapshot(tx, out, source);
+  });
+}
+
+async function writeSnapshot(db: Queryable, out: Writable, source: string): Promise<{ tables: Record<string, number> }> {
   const write = (text: string) =>
     new Promise<void>((resolve, reject) => {
       out.write(text, (error) => (error ? reject(error) : resolve()));

@@ -12,26 +12,77 @@ const parsers = { 1114: (value: string) => value, 1184: (value: string) => value
  * Loaded on demand: the WASM module is heavy and a server-backed command never needs it.
  */
 export async function openPglite(dataDir: string | undefined, options: { snapshot?: Blob } = {}): Promise<Db> {
+  const { pglite, lock } = await createPglite(dataDir, options.snapshot);
+  return wrapPglite(pglite, dataDir ? `PGlite in ${dataDir}` : 'PGlite in memory', lock.release);
+}
+
+async function createPglite(dataDir: string | undefined, snapshot?: Blob) {
   const { PGlite } = await import('@electric-sql/pglite');
-  let releaseLock = async () => {};
+  let lock = { publishPort: async (_port: number) => {}, release: async () => {} };
   if (dataDir) {
     await fs.mkdir(path.dirname(dataDir), { recursive: true });
-    releaseLock = await acquireFolderLock(dataDir);
+    lock = await acquireFolderLock(dataDir);
   }
   let pglite: PGlite;
   try {
     pglite = await PGlite.create({
       ...(dataDir ? { dataDir } : {}),
-      ...(options.snapshot ? { loadDataDir: options.snapshot } : {}),
+      ...(snapshot ? { loadDataDir: snapshot } : {}),
       parsers,
     });
     await pglite.exec("SET TIME ZONE 'UTC'");
   } catch (error) {
-    await releaseLock();
+    await lock.release();
     const where = dataDir ?? 'memory';
     throw new DatabaseUnavailableError(`cannot open the embedded database in ${where}: ${(error as Error).message}`, { cause: error });
   }
-  return wrapPglite(pglite, dataDir ? `PGlite in ${dataDir}` : 'PGlite in memory', releaseLock);
+  return { pglite, lock };
+}
+
+export interface SharedPglite {
+  /** Where clients connect: `postgres://postgres@127.0.0.1:PORT/member_db`. */
+  url: string;
+  port: number;
+  /** Runs on the embedded database directly, before it is shared (migrations). */
+  direct: Db;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the embedded database and serves it over the PostgreSQL protocol on 127.0.0.1, for
+ * `vecr serve`: psql and other `vecr` commands reach it there while the service runs. The
+ * service itself connects the same way, because the protocol server keeps each connection's
+ * transaction to itself, which direct calls beside it would not.
+ */
+export async function sharePglite(dataDir: string, port: number, prepare: (db: Db) => Promise<void>): Promise<SharedPglite> {
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+  const { pglite, lock } = await createPglite(dataDir);
+  const direct = wrapPglite(pglite, `PGlite in ${dataDir}`, async () => {});
+  const server = new PGLiteSocketServer({ db: pglite, host: '127.0.0.1', port, maxConnections: 64 });
+  try {
+    await prepare(direct);
+    await server.start();
+  } catch (error) {
+    await pglite.close().catch(() => {});
+    await lock.release();
+    throw error;
+  }
+  const address = (server as unknown as { server?: { address(): { port: number } | string | null } }).server?.address();
+  const actualPort = address && typeof address === 'object' ? address.port : port;
+  await lock.publishPort(actualPort);
+  return {
+    url: `postgres://postgres@127.0.0.1:${actualPort}/member_db`,
+    port: actualPort,
+    direct,
+    async close() {
+      try {
+        await server.stop();
+        await pglite.close();
+      } finally {
+        await lock.release();
+      }
+    },
+  };
 }
 
 function wrapPglite(pglite: PGlite, description: string, releaseLock: () => Promise<void>): Db {

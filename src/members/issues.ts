@@ -33,6 +33,8 @@ export type IssueCode =
   | 'nul'
   | 'both_prompts'
   | 'uri_too_long'
+  | 'unreadable'
+  | 'not_a_member_path'
   | 'name_conflict';
 
 /** `file:line:column: field: message (hint)`, the way compilers print it. */
@@ -43,4 +45,13 @@ export function formatIssue(issue: MemberIssue): string {
   const field = issue.field ? `${issue.field}: ` : '';
   const hint = issue.hint ? ` (${issue.hint})` : '';
   return `${where}: ${field}${issue.message}${hint}`;
+}
+
+/**
+ * The issue as PostgreSQL can store it in JSON: NUL characters and lone UTF-16 surrogates (which
+ * a hostile file can put into a key) become U+FFFD.
+ */
+export function storableIssue(issue: MemberIssue): MemberIssue {
+  const clean = (text: string) => text.replace(/\0|\p{Cs}/gu, '\uFFFD');
+  return Object.fromEntries(Object.entries(issue).map(([k, v]) => [k, typeof v === 'string' ? clean(v) : v])) as unknown as MemberIssue;
 }

@@ -42,16 +42,25 @@ export function parseMemberFile(
       hint: 'a member file is a few lines of YAML; VECR_MAX_FILE_BYTES raises the limit',
     });
   }
-  const text = utf8.decode(bytes);
   if (!isUtf8(bytes)) {
-    const at = positionOf(text, text.indexOf('\uFFFD'));
-    return failure(file, 'encoding', 'is not valid UTF-8', { ...at, hint: 'save the file as UTF-8' });
+    const before = utf8.decode(bytes.subarray(0, firstInvalidUtf8(bytes)));
+    return failure(file, 'encoding', 'is not valid UTF-8', { ...endOf(before), hint: 'save the file as UTF-8' });
   }
-  if (!text.includes('*')) {
+  const text = utf8.decode(bytes);
+  if (fastPathFits(text)) {
     const quick = loadQuickly(kind, text, limits);
     if (quick) return quick;
   }
   return parseCarefully(file, kind, text, limits);
+}
+
+/**
+ * Whether js-yaml may take the file: not with aliases (it cannot count them), and not where the
+ * two readers are known to differ — a bare CR line break, `%` directives, content on a `---`
+ * line — so that a file's verdict never depends on which reader took it.
+ */
+function fastPathFits(text: string): boolean {
+  return !text.includes('*') && !/\r(?!\n)/.test(text) && !/^%/m.test(text) && !/^---[ \t]*[^\s#]/m.test(text);
 }
 
 /** The fast path: a valid member, or undefined for anything that needs a closer look. */
@@ -77,8 +86,12 @@ function failure(file: string, code: IssueCode, message: string, extra: Partial<
   return { ok: false, issues: [{ file, code, message, ...extra }] };
 }
 
-/** The careful path: a concrete syntax tree with positions, checked before it is composed. */
-function parseCarefully(file: string, kind: MemberKind, text: string, limits: ParseLimits): ParseResult {
+/**
+ * The careful path: a concrete syntax tree with positions, checked before it is composed.
+ * `parseMemberFile` takes it whenever the fast path declines; exported so that tests can hold
+ * the two paths to the same verdicts.
+ */
+export function parseCarefully(file: string, kind: MemberKind, text: string, limits: ParseLimits): ParseResult {
   const fail = (code: IssueCode, message: string, extra: Partial<MemberIssue> = {}) => failure(file, code, message, extra);
   const lineCounter = new LineCounter();
   const position = (offset: number | undefined) => (offset === undefined ? {} : linePos(lineCounter, offset));
@@ -104,12 +117,12 @@ function parseCarefully(file: string, kind: MemberKind, text: string, limits: Pa
       })),
     };
   }
+  if (documents.length > 1) {
+    return fail('documents', `holds ${documents.length} YAML documents; a member file holds exactly one`, position(documents[1]?.range[0]));
+  }
   const document = documents[0];
   if (!document || document.contents === null || (isScalar(document.contents) && document.contents.value === null)) {
     return fail('empty', 'is empty (or holds only comments)', { hint: 'a member file needs at least a name: field' });
-  }
-  if (documents.length > 1) {
-    return fail('documents', `holds ${documents.length} YAML documents; a member file holds exactly one`, position(documents[1]?.range[0]));
   }
   if (!isMap(document.contents)) {
     return fail('not_a_mapping', 'must be a mapping of fields (name: ..., role: ...)', position(document.contents.range?.[0]));
@@ -124,7 +137,7 @@ function parseCarefully(file: string, kind: MemberKind, text: string, limits: Pa
 
   const result = schemaOf[kind].safeParse(data, { reportInput: true });
   if (!result.success) {
-    const issues = result.error.issues.flatMap((issue) => toIssues(file, kind, issue, document, lineCounter));
+    const issues = result.error.issues.flatMap((issue) => toIssues(file, kind, issue, document, lineCounter, text));
     return { ok: false, issues };
   }
   return { ok: true, value: toMember(kind, result.data) };
@@ -135,10 +148,21 @@ function linePos(lineCounter: LineCounter, offset: number): { line: number; colu
   return { line, column: col };
 }
 
-function positionOf(text: string, offset: number): { line?: number; column?: number } {
-  if (offset < 0) return {};
-  const before = text.slice(0, offset).split('\n');
-  return { line: before.length, column: (before.at(-1)?.length ?? 0) + 1 };
+/** The offset of the first byte that does not belong to a well-formed UTF-8 sequence. */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i]!;
+    const length = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+    if (length === 0 || !isUtf8(bytes.subarray(i, i + length))) return i;
+    i += length;
+  }
+  return bytes.length;
+}
+
+/** The line and column just after `text`. */
+function endOf(text: string): { line: number; column: number } {
+  const lines = text.split('\n');
+  return { line: lines.length, column: (lines.at(-1)?.length ?? 0) + 1 };
 }
 
 function yamlMessage(code: string, message: string): string {
@@ -148,7 +172,8 @@ function yamlMessage(code: string, message: string): string {
 }
 
 /** Tags a member file may carry: the core schema's own (`!!str 123` is a way to write a string). */
-const allowedTags = new Set(['!', '!!str', '!!int', '!!float', '!!bool', '!!null', '!!seq', '!!map']);
+const coreTags = ['str', 'int', 'float', 'bool', 'null', 'seq', 'map'];
+const allowedTags = new Set(['!', ...coreTags.map((t) => `!!${t}`), ...coreTags.map((t) => `!<tag:yaml.org,2002:${t}>`)]);
 
 type TreeProblem = { problem: 'too_deep'; offset?: number } | { problem: 'tag'; tag: string; offset?: number };
 
@@ -184,8 +209,13 @@ const knownFields = {
   virtual: Object.keys(schemaOf.virtual.shape),
 };
 
-function toIssues(file: string, kind: MemberKind, issue: z.core.$ZodIssue, document: Document, lineCounter: LineCounter): MemberIssue[] {
+function toIssues(file: string, kind: MemberKind, issue: z.core.$ZodIssue, document: Document, lineCounter: LineCounter, text: string): MemberIssue[] {
   const field = fieldName(issue.path);
+  // The value as written in the file (`1.10`, not the number 1.1 it became).
+  const written = () => {
+    const range = nodeRange(document, issue.path);
+    return range ? text.slice(range[0], range[1]).trim() : String(issue.input);
+  };
   const at = (path: readonly PropertyKey[], key = false) => {
     const offset = nodeOffset(document, path, key);
     return offset === undefined ? {} : linePos(lineCounter, offset);
@@ -213,7 +243,7 @@ function toIssues(file: string, kind: MemberKind, issue: z.core.$ZodIssue, docum
       const got = describeValue(issue.input);
       if (issue.expected === 'string') {
         const scalar = isScalar(issue.input) || typeof issue.input !== 'object';
-        return [{ ...base, code: 'type', message: `must be a string, not ${got}`, ...(scalar ? { hint: `quote it: "${String(issue.input)}"` } : {}) }];
+        return [{ ...base, code: 'type', message: `must be a string, not ${got}`, ...(scalar ? { hint: `quote it: "${written()}"` } : {}) }];
       }
       if (issue.expected === 'array') {
         return [{ ...base, code: 'type', message: `must be a list of strings, not ${got}`, hint: `write a list: [${typeof issue.input === 'string' ? issue.input : '...'}]` }];
@@ -229,6 +259,7 @@ function toIssues(file: string, kind: MemberKind, issue: z.core.$ZodIssue, docum
       return [{ ...base, code: 'format', message: 'is not a valid GitHub username', hint: 'letters, digits and single hyphens, at most 39 characters' }];
     case 'custom':
       if (issue.message.includes('NUL')) return [{ ...base, code: 'nul', message: issue.message }];
+      if (issue.message.includes('surrogate')) return [{ ...base, code: 'encoding', message: issue.message }];
       return [{ ...base, code: 'both_prompts', message: issue.message }];
     default:
       return [{ ...base, code: 'type', message: issue.message }];
@@ -245,6 +276,11 @@ function describeValue(value: unknown): string {
   if (typeof value === 'number') return `a number (${value})`;
   if (typeof value === 'boolean') return `a boolean (${value})`;
   return typeof value;
+}
+
+function nodeRange(document: Document, path: readonly PropertyKey[]): [number, number] | undefined {
+  const node = document.getIn(path as unknown[], true) as Node | undefined;
+  return node?.range ? [node.range[0], node.range[1]] : undefined;
 }
 
 /** Where in the file a field path points: the key itself, or its value. */

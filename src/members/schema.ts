@@ -8,8 +8,11 @@ import { z } from 'zod';
 
 const hasNoNul = (value: string) => !value.includes('\0');
 const nulMessage = 'contains a NUL character, which PostgreSQL cannot store';
+// A lone UTF-16 surrogate ("\uD800" in a double-quoted YAML string) is no character at all.
+const isWellFormed = (value: string) => !/\p{Cs}/u.test(value);
+const surrogateMessage = 'contains a lone UTF-16 surrogate (an escape such as "\\uD800"), which is not a character';
 
-const text = () => z.string().refine(hasNoNul, nulMessage);
+const text = () => z.string().refine(hasNoNul, nulMessage).refine(isWellFormed, surrogateMessage);
 const shortText = () => text().max(255);
 const textList = () => z.array(text());
 
@@ -22,7 +25,7 @@ export const humanMemberSchema = z
     role: shortText().nullish().describe('Role in the team.'),
     skills: textList().nullish().describe('Skills, as a list of strings.'),
     bio: text().nullish().describe('Free text about the member.'),
-    contact_email: z.email().max(255).refine(hasNoNul, nulMessage).nullish().describe('Contact e-mail address.'),
+    contact_email: z.email().max(255).nullish().describe('Contact e-mail address.'),
     github_username: z.string().regex(githubLoginPattern).nullish().describe('GitHub login.'),
   })
   .describe('A human member of VECR Garage: one file in human_members/.');

@@ -42,6 +42,7 @@ export interface Outcome {
  * Deletes come first, so that a name freed by a deleted file passes to its claimant at once.
  */
 export async function applyChanges(tx: Queryable, changes: ChangeSet, key: UpsertKey): Promise<Outcome[]> {
+  await lockRegistry(tx);
   const outcomes: Outcome[] = [];
   const deletes = changes.deletes ?? [];
   for (const kind of ['human', 'virtual'] as const) {
@@ -75,8 +76,11 @@ export async function applyChanges(tx: Queryable, changes: ChangeSet, key: Upser
       records.push({ ...fingerprint(file), status: 'invalid', member_name: claim.name, errors: [issue] });
     }
 
+    // A file that takes over an older tool's row leaves its own row behind: the file now
+    // describes the adopted member.
+    await deleteMembersOfFiles(tx, table, accepted.filter((c) => c.adopts && c.renames).map((c) => c.file_uri));
     await adoptRows(tx, table, accepted.filter((c) => c.adopts));
-    const renamed = accepted.filter((c) => c.renames).map((c) => c.file_uri);
+    const renamed = accepted.filter((c) => c.renames && !c.adopts).map((c) => c.file_uri);
     if (key === 'file_uri') await parkNames(tx, table, renamed);
     else await deleteMembersOfFiles(tx, table, renamed);
 
@@ -102,6 +106,19 @@ export async function applyChanges(tx: Queryable, changes: ChangeSet, key: Upser
   await recordFiles(tx, records);
   await touchFiles(tx, changes.touched ?? []);
   return outcomes;
+}
+
+/**
+ * Writers take turns: one registry transaction at a time across every process sharing the
+ * database, so that name claims are judged against settled state. Held until commit; re-entrant.
+ */
+export async function lockRegistry(tx: Queryable) {
+  await tx.query("SELECT pg_advisory_xact_lock(hashtext('vecr_registry'))");
+}
+
+/** Whether these outcomes may have set a name free (a member deleted, or renamed). */
+export function mayFreeNames(outcomes: readonly Outcome[]): boolean {
+  return outcomes.some((o) => o.action === 'deleted' || o.action === 'updated');
 }
 
 function fingerprint(file: ReadFile) {

@@ -23,7 +23,9 @@ export interface RejectedClaim extends NameClaim {
  * claiming a free name, the first by file_uri wins. Deterministic for the same input.
  */
 export function resolveNameClaims(claims: readonly NameClaim[], holders: readonly NameHolder[]) {
-  const holderOf = new Map(holders.map((h) => [h.name, h.file_uri]));
+  // A row whose file this registry never registered (none, or an older tool's) holds its name
+  // only until a file claims it: then that file adopts the row.
+  const holderOf = new Map(holders.map((h) => [h.name, h.registered ? h.file_uri : null]));
   const currentName = new Map(holders.flatMap((h) => (h.file_uri ? [[h.file_uri, h.name] as const] : [])));
   const sorted = [...claims].sort((a, b) => (a.file_uri < b.file_uri ? -1 : a.file_uri > b.file_uri ? 1 : 0));
 
@@ -44,7 +46,13 @@ export function resolveNameClaims(claims: readonly NameClaim[], holders: readonl
         blocked.set(claim.file_uri, holder);
         changed = true;
       }
-      const heldBy = blocked.get(claim.file_uri) ?? claimedBy.get(claim.name);
+      const earlier = claimedBy.get(claim.name);
+      if (earlier !== undefined && !blocked.has(claim.file_uri)) {
+        // Refused for good, so that its current name counts as kept in the next round.
+        blocked.set(claim.file_uri, earlier);
+        changed = true;
+      }
+      const heldBy = blocked.get(claim.file_uri);
       if (heldBy !== undefined) {
         rejected.push({ ...claim, heldBy });
         continue;

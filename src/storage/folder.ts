@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { StorageError, type Storage, type StoredFile } from './types.js';
+import { StorageError, type Storage, type StorageFailure, type StoredFile } from './types.js';
 
 /** Entries stat'ed between two yields to the event loop while listing. */
 const listChunk = 256;
@@ -25,7 +25,7 @@ export function folderStorage(root: string): Storage {
       knownRoot = { real: fs.realpathSync.native(base), at: Date.now() };
       return knownRoot.real;
     } catch (error) {
-      throw new StorageError(`storage folder ${base} cannot be read: ${(error as Error).message}`, false, { cause: error });
+      throw new StorageError(`storage folder ${base} cannot be read: ${(error as Error).message}`, 'unavailable', { cause: error });
     }
   }
 
@@ -33,8 +33,8 @@ export function folderStorage(root: string): Storage {
 
   function pathOf(key: string): string {
     const parts = key.split('/');
-    if (key === '' || parts.some((part) => part === '' || part === '.' || part === '..') || key.includes('\\') || key.includes('\0')) {
-      throw new StorageError(`invalid key: ${JSON.stringify(key)}`);
+    if (key === '' || parts.some((part) => part === '' || part === '.' || part === '..') || key.includes('\0')) {
+      throw new StorageError(`invalid key: ${JSON.stringify(key)}`, 'unreadable');
     }
     return path.join(base, ...parts);
   }
@@ -43,10 +43,7 @@ export function folderStorage(root: string): Storage {
   // for each file would cost more than reading it, so the answer is kept for a second.
   const folderIsInside = rememberFor(1000, (dir: string) => inside(realBase(), fs.realpathSync.native(dir)));
 
-  const failure = (key: string, error: unknown) => {
-    const code = (error as NodeJS.ErrnoException).code;
-    return new StorageError(`${key}: ${(error as Error).message}`, code === 'ENOENT' || code === 'ENOTDIR', { cause: error });
-  };
+  const failure = (key: string, error: unknown) => new StorageError(`${key}: ${(error as Error).message}`, failureOf(error), { cause: error });
 
   return {
     description: base,
@@ -60,8 +57,11 @@ export function folderStorage(root: string): Storage {
         let entries: fs.Dirent[];
         try {
           entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        } catch {
-          return;
+        } catch (error) {
+          // Gone while we walked: nothing to list. Anything else must stop the listing: a folder
+          // that cannot be read would otherwise look empty, and its members would be deleted.
+          if (gone(error)) return;
+          throw new StorageError(`cannot list ${dir}: ${(error as Error).message}`, 'unavailable', { cause: error });
         }
         for (const entry of entries) {
           if (++sinceYield >= listChunk) {
@@ -78,8 +78,13 @@ export function folderStorage(root: string): Storage {
           } else if (!entry.isDirectory() && !entry.isFile()) {
             continue;
           }
-          const stat = tryOr(() => fs.statSync(target, { bigint: true }));
-          if (!stat) continue;
+          let stat: fs.BigIntStats;
+          try {
+            stat = fs.statSync(target, { bigint: true });
+          } catch (error) {
+            if (gone(error)) continue;
+            throw new StorageError(`cannot list ${full}: ${(error as Error).message}`, 'unavailable', { cause: error });
+          }
           if (stat.isDirectory()) {
             if (entry.isSymbolicLink()) {
               if (visited.has(target)) continue;
@@ -87,7 +92,7 @@ export function folderStorage(root: string): Storage {
             }
             yield* walk(full, key);
           } else if (stat.isFile()) {
-            yield { key, version: `${stat.ino}:${stat.size}:${stat.mtimeNs}`, size: Number(stat.size) };
+            yield { key, version: versionOf(stat), size: Number(stat.size) };
           }
         }
       };
@@ -99,7 +104,7 @@ export function folderStorage(root: string): Storage {
       const realRoot = realBase();
       // The folders on the way must lead to a place inside the storage folder...
       if (!folderIsInside(path.dirname(file))) {
-        throw new StorageError(`${key}: links outside the storage folder`, true);
+        throw new StorageError(`${key}: links outside the storage folder`, 'not_found');
       }
       // ...and so must the file: opened without following a link, a link is resolved and checked.
       let fd: number;
@@ -108,7 +113,7 @@ export function folderStorage(root: string): Storage {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw failure(key, error);
         const real = tryOr(() => fs.realpathSync.native(file));
-        if (!real || !inside(realRoot, real)) throw new StorageError(`${key}: links outside the storage folder`, true);
+        if (!real || !inside(realRoot, real)) throw new StorageError(`${key}: links outside the storage folder`, 'not_found');
         try {
           fd = fs.openSync(real, 'r');
         } catch (inner) {
@@ -116,8 +121,9 @@ export function folderStorage(root: string): Storage {
         }
       }
       try {
+        const stat = fs.fstatSync(fd, { bigint: true });
         // At most maxBytes + 1: enough to tell a file is too large without reading all of it.
-        const wanted = Math.min(fs.fstatSync(fd).size, maxBytes + 1);
+        const wanted = Math.min(Number(stat.size), maxBytes + 1);
         const buffer = Buffer.allocUnsafeSlow(wanted);
         let length = 0;
         while (length < wanted) {
@@ -125,10 +131,14 @@ export function folderStorage(root: string): Storage {
           if (n === 0) break;
           length += n;
         }
-        return buffer.subarray(0, length);
+        return { bytes: buffer.subarray(0, length), version: versionOf(stat) };
       } finally {
         fs.closeSync(fd);
       }
+    },
+
+    async check() {
+      realBase();
     },
 
     async write(key, content) {
@@ -142,6 +152,18 @@ export function folderStorage(root: string): Storage {
     },
   };
 }
+
+const gone = (error: unknown) => ['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '');
+
+/** Gone, this file's own problem (permissions, a folder where a file was), or the disk failing. */
+function failureOf(error: unknown): StorageFailure {
+  if (gone(error)) return 'not_found';
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  return ['EACCES', 'EPERM', 'EISDIR', 'ELOOP', 'ENAMETOOLONG'].includes(code) ? 'unreadable' : 'unavailable';
+}
+
+/** Changes whenever the content may have: a rewrite, an edit, or a file saved by rename. */
+const versionOf = (stat: fs.BigIntStats) => `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
 
 const openNoFollow = (file: string) => fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
 

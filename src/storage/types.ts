@@ -12,15 +12,36 @@ export interface Storage {
   readonly description: string;
   /** Every file below the root, in key order. */
   list(): AsyncIterable<StoredFile>;
-  /** The file's bytes, at most `maxBytes + 1` of them (enough to tell that it is too large). */
-  read(key: string, maxBytes: number): Promise<Uint8Array>;
+  /**
+   * The file's bytes — at most `maxBytes + 1` of them, enough to tell that it is too large — and
+   * its version, as the listing would show it. Throws a StorageError, `notFound` when it is gone.
+   */
+  read(key: string, maxBytes: number): Promise<{ bytes: Uint8Array; version: string }>;
+  /** Whether the storage answers (for readiness checks). */
+  check(): Promise<void>;
   write(key: string, content: string | Uint8Array): Promise<void>;
   delete(key: string): Promise<void>;
 }
 
+/**
+ * What went wrong, which decides what happens next: `not_found` — the file is gone (a delete);
+ * `unreadable` — this one file cannot be read (recorded as invalid, the rest carry on);
+ * `unavailable` — the storage itself is failing (the whole operation stops, nothing is deleted,
+ * and it is worth trying again later).
+ */
+export type StorageFailure = 'not_found' | 'unreadable' | 'unavailable';
+
 export class StorageError extends Error {
   override name = 'StorageError';
-  constructor(message: string, readonly notFound = false, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly failure: StorageFailure = 'unavailable',
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
+  }
+
+  get notFound(): boolean {
+    return this.failure === 'not_found';
   }
 }

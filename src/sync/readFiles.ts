@@ -9,7 +9,6 @@ import { StorageError, type Storage } from '../storage/types.js';
 export interface FileToRead {
   key: string;
   kind: MemberKind;
-  version: string | null;
 }
 
 export interface ReadResult {
@@ -23,8 +22,8 @@ export interface ReadResult {
 
 /**
  * Reads and parses member files. A file whose content hash matches its registered version is
- * not parsed again. Storage failures other than "not found" are thrown: an outage is not the
- * file's fault.
+ * not parsed again; a file that cannot be read is reported invalid on its own. When the storage
+ * itself fails, that is thrown: an outage is not the files' fault and must not delete anything.
  */
 export async function readFiles(
   storage: Storage,
@@ -36,21 +35,22 @@ export async function readFiles(
   await forEachLimit(batch, 16, async (file, index) => {
     // Reading a folder is synchronous: give the event loop (and a batch being written) a turn.
     if (index % 64 === 63) await yieldToEventLoop();
-    const bytes = await storage.read(file.key, limits.maxBytes).catch((error: unknown) => {
-      if (error instanceof StorageError && error.notFound) return undefined;
-      throw error;
-    });
-    if (!bytes) {
-      result.vanished.push(file.key);
+    let read;
+    try {
+      read = await storage.read(file.key, limits.maxBytes);
+    } catch (error) {
+      if (!(error instanceof StorageError) || error.failure === 'unavailable') throw error;
+      if (error.failure === 'not_found') result.vanished.push(file.key);
+      else result.files.push({ ...file, file_uri: file.key, version: null, content_hash: null, ok: false, issues: [{ file: file.key, code: 'unreadable', message: `cannot be read: ${error.message}` }] });
       return;
     }
-    const hash = createHash('sha256').update(bytes).digest('hex');
+    const hash = createHash('sha256').update(read.bytes).digest('hex');
     const record = records.get(file.key);
-    if (record?.status === 'registered' && record.content_hash === hash && file.version !== null) {
-      result.touched.push({ file_uri: file.key, version: file.version });
+    if (record?.status === 'registered' && record.content_hash === hash) {
+      result.touched.push({ file_uri: file.key, version: read.version });
       return;
     }
-    result.files.push({ file_uri: file.key, kind: file.kind, version: file.version, content_hash: hash, ...parseMemberFile(file.key, file.kind, bytes, limits) });
+    result.files.push({ file_uri: file.key, kind: file.kind, version: read.version, content_hash: hash, ...parseMemberFile(file.key, file.kind, read.bytes, limits) });
   });
   return result;
 }

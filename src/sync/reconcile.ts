@@ -3,8 +3,8 @@ import type { Db, Queryable } from '../db/types.js';
 import type { MemberIssue } from '../members/issues.js';
 import { defaultLimits, type ParseLimits } from '../members/parse.js';
 import { memberKindOf } from '../members/paths.js';
-import { applyChanges, type ChangeSet, type Outcome } from '../registry/apply.js';
-import { fileRecordsFor, fileUrisAfter } from '../registry/sql/memberFiles.js';
+import { applyChanges, mayFreeNames, type ChangeSet, type Outcome } from '../registry/apply.js';
+import { fileRecordsFor, filesWaitingForFreeNames, fileUrisAfter } from '../registry/sql/memberFiles.js';
 import { recordSyncRun } from '../registry/sql/syncRuns.js';
 import type { Storage } from '../storage/types.js';
 import { readFiles, type FileToRead } from './readFiles.js';
@@ -86,18 +86,16 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   const limits = options.limits ?? defaultLimits;
   const batchSize = options.batchSize ?? 2000;
   const seen = new Set<string>();
-  const refusedNames: FileToRead[] = [];
+  let namesMayBeFree = false;
   let listed = 0;
   let done = 0;
 
   // One batch is written while the next is read: `writing` is the write in flight.
   let writing: Promise<void> = Promise.resolve();
-  const write = async (changes: ChangeSet, handled: number, retryable: Map<string, FileToRead>) => {
+  const write = async (changes: ChangeSet, handled: number) => {
     await writing;
     writing = inTransaction((tx) => applyChanges(tx, changes, options.key)).then((outcomes) => {
-      for (const outcome of outcomes) {
-        if (outcome.issues?.some((issue) => issue.code === 'name_conflict')) refusedNames.push(retryable.get(outcome.file_uri)!);
-      }
+      namesMayBeFree ||= mayFreeNames(outcomes);
       count(report, outcomes);
       done += handled;
       options.onProgress?.(done, listed);
@@ -106,7 +104,7 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     writing.catch(() => {});
   };
 
-  const handle = async (batch: FileToRead[], force = false) => {
+  const handle = async (batch: Array<FileToRead & { version: string }>, force = false, counted = true) => {
     if (batch.length === 0) return;
     const records = await fileRecordsFor(q, batch.map((f) => f.key));
     // Invalid files are always read again: a name conflict may have been settled meanwhile.
@@ -117,16 +115,18 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     report.unchanged += batch.length - toRead.length;
     const { files, touched, vanished } = await readFiles(storage, toRead, records, limits);
     report.unchanged += touched.length;
-    await write({ files, touched, deletes: vanished }, batch.length, new Map(toRead.map((f) => [f.key, f])));
+    // A file gone between listing and reading is a delete, unless deletes are off.
+    await write({ files, touched, deletes: options.delete === false ? [] : vanished }, counted ? batch.length : 0);
   };
 
-  let batch: FileToRead[] = [];
+  let batch: Array<FileToRead & { version: string }> = [];
   for await (const file of storage.list()) {
     const kind = memberKindOf(file.key);
     if (!kind) continue;
     listed++;
     if (file.key.length > maxUriLength) {
       count(report, [{ file_uri: file.key, kind, action: 'invalid', issues: [{ file: file.key, code: 'uri_too_long', message: `the path is longer than ${maxUriLength} characters (file_uri is VARCHAR(512))` }] }]);
+      done++;
       continue;
     }
     seen.add(file.key);
@@ -139,19 +139,23 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   await handle(batch);
   await writing;
 
-  if (options.delete === false) return;
-  const gone = await filesNotSeen(q, seen);
-  for (let start = 0; start < gone.length; start += batchSize) {
-    await write({ deletes: gone.slice(start, start + batchSize) }, 0, new Map());
-  }
-  await writing;
-  if (gone.length > 0 && refusedNames.length > 0) {
-    const retry = refusedNames.splice(0);
-    report.invalid -= retry.length;
-    report.issues = report.issues.filter((issue) => !retry.some((f) => f.key === issue.file));
-    await handle(retry, true);
+  if (options.delete !== false) {
+    const gone = await filesNotSeen(q, seen);
+    for (let start = 0; start < gone.length; start += batchSize) {
+      await write({ deletes: gone.slice(start, start + batchSize) }, 0);
+    }
     await writing;
   }
+  // Files refused in this run for a name that a later batch (a delete, a rename) set free:
+  // their turn now, not at the next run.
+  if (!namesMayBeFree || !report.issues.some((issue) => issue.code === 'name_conflict')) return;
+  const waiting = (await filesWaitingForFreeNames(q)).filter((f) => seen.has(f.file_uri));
+  if (waiting.length === 0) return;
+  const retry = new Set(waiting.map((f) => f.file_uri));
+  report.invalid -= retry.size;
+  report.issues = report.issues.filter((issue) => !retry.has(issue.file));
+  await handle(waiting.map((f) => ({ key: f.file_uri, kind: f.kind, version: '' })), true, false);
+  await writing;
 }
 
 /** Files the database knows that the listing did not show, read a page at a time. */

@@ -57,5 +57,5 @@ async function adminQuery(url: string, sql: string) {
 
 /** Empties the member and bookkeeping tables between tests of one file. */
 export async function resetDatabase(db: Db) {
-  await db.exec('TRUNCATE human_members, virtual_members, member_files, sync_runs RESTART IDENTITY');
+  await db.exec('TRUNCATE human_members, virtual_members, member_files, sync_runs, storage_events RESTART IDENTITY');
 }

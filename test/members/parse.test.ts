@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatIssue } from '../../src/members/issues.js';
-import { defaultLimits, didYouMean, parseMemberFile } from '../../src/members/parse.js';
+import { defaultLimits, didYouMean, parseCarefully, parseMemberFile } from '../../src/members/parse.js';
 import { memberKindOf } from '../../src/members/paths.js';
 import { memberJsonSchema } from '../../src/members/schema.js';
 
@@ -113,14 +113,24 @@ describe('parseMemberFile: each rule, with field and position', () => {
     expect(parse(`name: A\ngithub_username: ${'a'.repeat(39)}\n`).ok).toBe(true);
   });
 
-  it('NUL characters and bytes that are not UTF-8', () => {
+  it('NUL characters, lone surrogates and bytes that are not UTF-8', () => {
     expect(issuesOf('name: "a\\0b"\n')).toMatchObject([{ field: 'name', code: 'nul' }]);
     expect(issuesOf('name: A\nskills: ["ok", "x\\0"]\n')).toMatchObject([{ field: 'skills[1]', code: 'nul' }]);
+    expect(issuesOf('name: "\\uD800"\n')).toMatchObject([{ field: 'name', code: 'encoding' }]);
+    expect(parse('name: "\\uD83D\\uDE00"\n').ok).toBe(true);
     expect(issuesOf(Buffer.from([0x6e, 0x61, 0x6d, 0x65, 0x3a, 0x20, 0xff, 0x0a]))).toMatchObject([{ code: 'encoding', line: 1, column: 7 }]);
+    // The first invalid byte, even after a legitimate U+FFFD.
+    expect(issuesOf(Buffer.concat([Buffer.from('name: \uFFFD\nrole: '), Buffer.from([0xc3, 0x28])]))).toMatchObject([{ code: 'encoding', line: 2, column: 7 }]);
+  });
+
+  it('hints quote the value as written', () => {
+    expect(issuesOf('name: 1.10\n')[0]!.hint).toBe('quote it: "1.10"');
+    expect(issuesOf('name: A\nrole: 0x1F\n')[0]!.hint).toBe('quote it: "0x1F"');
   });
 
   it('exactly one document whose root is a mapping', () => {
     expect(issuesOf('name: A\n---\nname: B\n')).toMatchObject([{ code: 'documents', line: 2 }]);
+    expect(issuesOf('---\n---\nname: A\n')).toMatchObject([{ code: 'documents' }]);
     expect(issuesOf('- name: A\n')).toMatchObject([{ code: 'not_a_mapping' }]);
     expect(issuesOf('just a string\n')).toMatchObject([{ code: 'not_a_mapping' }]);
   });
@@ -159,6 +169,48 @@ describe('parseMemberFile: hostile input', () => {
     // 50,000 nested block sequences crash the YAML composer's error formatting if let through.
     expect(issuesOf('- '.repeat(50_000) + 'x\n')).toMatchObject([{ code: 'too_deep' }]);
     expect(issuesOf('name: ' + '['.repeat(100_000) + '\n')).toMatchObject([{ code: 'too_deep' }]);
+  });
+});
+
+describe('the fast and the careful reader', () => {
+  // parseMemberFile loads most files with js-yaml and falls back to the yaml package; a file's
+  // verdict must not depend on which reader took it.
+  const corpus: Array<[string, 'human' | 'virtual']> = [
+    ['name: Rin\nrole: Backend\nskills: [a, b]\nbio: |\n  text\ncontact_email: r@example.com\ngithub_username: rin\n', 'human'],
+    ['name: 華扇\nllm_model: m\nsystem_prompt: >\n  folded\n  text\n', 'virtual'],
+    ['--- name: A\n', 'human'],
+    ['name: A\rrole: x\r', 'human'],
+    ['name: A\r\nrole: x\r\n', 'human'],
+    ['%YAML 1.2\n---\nname: A\n', 'human'],
+    ['%FOO bar\n---\nname: A\n', 'human'],
+    ['%TAG !e! tag:example.com,2000:\n---\nname: !e!x A\n', 'human'],
+    ['name: !<tag:yaml.org,2002:str> A\n', 'human'],
+    ['name: A\nbio: 5 stars\n', 'human'],
+    ['name: A\nrole: yes\n', 'human'],
+    ['name: A\nrole: ~\n', 'human'],
+    ['name: "A"\nskills: []\n', 'human'],
+    ['{name: A, role: B}\n', 'human'],
+    ['name: A\nrole: 0o17\n', 'human'],
+    ['name: A # comment\nrole: "x" # c\n', 'human'],
+    ['? name\n: A\n', 'human'],
+    ['name:\n  A\n', 'human'],
+    ['name: A\n...\n', 'human'],
+    ['name: "tab\\there"\n', 'human'],
+    ["name: 'single ''quoted'''\n", 'human'],
+    ['name: A\nskills:\n- x\n- y\n', 'human'],
+    ['name: A\n<<: {role: x}\n', 'human'],
+  ];
+  it.each(corpus)('%j', (text, kind) => {
+    const file = `${kind}_members/x.yml`;
+    const careful = parseCarefully(file, kind, text, defaultLimits);
+    const either = parseMemberFile(file, kind, Buffer.from(text));
+    expect(either.ok).toBe(careful.ok);
+    if (either.ok && careful.ok) expect(either.value).toEqual(careful.value);
+  });
+
+  it('accepts aliases within the limit', () => {
+    const result = parse('name: &n Rin\nrole: *n\nskills: [&s TS, *s]\n');
+    expect(result.ok && result.value.member).toMatchObject({ name: 'Rin', role: 'Rin', skills: ['TS', 'TS'] });
   });
 });
 

@@ -107,6 +107,42 @@ describe.each(engines)('registry on %s', (engine) => {
     expect(await getMember(db, 'virtual', 'Darcy')).toMatchObject({ llm_model: 'claude-sonnet-4-5' });
   });
 
+  it('adopting an older row while renaming: the file leaves its own row for the adopted one', async () => {
+    await apply({ files: [readFile('human_members/a.yml', human('Old'))] });
+    await db.query("INSERT INTO human_members (name, role) VALUES ('Legacy', 'from the old tool')");
+    const [, legacy] = await rowsOf('human_members');
+    expect(actions(await apply({ files: [readFile('human_members/a.yml', human('Legacy'))] }))).toEqual({ 'human_members/a.yml': 'updated' });
+    expect(await rowsOf('human_members')).toEqual([{ id: legacy!.id, name: 'Legacy', file_uri: 'human_members/a.yml' }]);
+  });
+
+  it('a row whose file_uri was written by an older tool, never registered here, is adopted by name', async () => {
+    await db.query("INSERT INTO human_members (name, file_uri) VALUES ('X', 'human_members/old.yml')");
+    expect(actions(await apply({ files: [readFile('human_members/new.yml', human('X'))] }))).toEqual({ 'human_members/new.yml': 'updated' });
+    expect((await rowsOf('human_members')).map((r) => [r.name, r.file_uri])).toEqual([['X', 'human_members/new.yml']]);
+  });
+
+  it('a chain of claims: a file refused for one name keeps its old one, and so refuses the next claimant', async () => {
+    await apply({ files: [readFile('human_members/p.yml', human('P'))] });
+    // o.yml takes Q first (by file_uri), so p.yml keeps P, so r.yml cannot have P.
+    const outcomes = await apply({
+      files: [readFile('human_members/p.yml', human('Q')), readFile('human_members/o.yml', human('Q')), readFile('human_members/r.yml', human('P'))],
+    });
+    expect(actions(outcomes)).toEqual({ 'human_members/o.yml': 'created', 'human_members/p.yml': 'invalid', 'human_members/r.yml': 'invalid' });
+    expect((await rowsOf('human_members')).map((r) => [r.name, r.file_uri])).toEqual([
+      ['P', 'human_members/p.yml'],
+      ['Q', 'human_members/o.yml'],
+    ]);
+  });
+
+  it('a hostile key (NUL, lone surrogate) is recorded without failing the batch', async () => {
+    const outcomes = await apply({
+      files: [readFile('human_members/bad.yml', 'name: A\n"x\\0y": 1\n"\\uD800": 2\n'), readFile('human_members/good.yml', human('Good'))],
+    });
+    expect(actions(outcomes)).toEqual({ 'human_members/bad.yml': 'invalid', 'human_members/good.yml': 'created' });
+    const [bad] = await listInvalidFiles(db);
+    expect(bad!.errors.map((e) => e.field)).toEqual(['x\uFFFDy', '\uFFFD']);
+  });
+
   it('an invalid file is recorded with its reasons and leaves the last good row in place', async () => {
     await apply({ files: [readFile('human_members/rin.yml', human('Rin'))] });
     const outcomes = await apply({ files: [readFile('human_members/rin.yml', 'name: Rin\nskils: [x]\n'), readFile('human_members/new.yml', human('New'))] });

@@ -5,7 +5,7 @@ import { getMember, listMembers } from '../../src/registry/read.js';
 import { listInvalidFiles } from '../../src/registry/sql/memberFiles.js';
 import { lastSyncRun } from '../../src/registry/sql/syncRuns.js';
 import { folderStorage } from '../../src/storage/folder.js';
-import type { Storage } from '../../src/storage/types.js';
+import { StorageError, type Storage } from '../../src/storage/types.js';
 import { syncStorage, type SyncOptions } from '../../src/sync/reconcile.js';
 import { engines, freshDatabase, resetDatabase, type TestDatabase } from '../helpers/databases.js';
 import { human, tempDir, virtual, writeFiles } from '../helpers/files.js';
@@ -144,7 +144,8 @@ describe.each(engines)('sync on %s', (engine) => {
         'data/samples/human_members/syota.yml': human('Syota'),
       });
       await fs.symlink(path.join(outside.dir, 'evil.yml'), path.join(dir, 'human_members/evil.yml'));
-      await fs.symlink(path.join(outside.dir, 'human_members'), path.join(dir, 'linked'));
+      await fs.mkdir(path.join(dir, 'elsewhere'));
+      await fs.symlink(path.join(outside.dir, 'human_members'), path.join(dir, 'elsewhere/human_members'));
       await fs.symlink(path.join(dir, 'human_members/rin.yml'), path.join(dir, 'human_members/x-link.yml'));
       const report = await sync();
       expect(report).toMatchObject({ invalid: 1, created: 2 });
@@ -165,6 +166,68 @@ describe.each(engines)('sync on %s', (engine) => {
     expect(report.issues[0]).toMatchObject({ file: 'human_members/broken.yml', code: 'yaml' });
     expect((await listMembers(db, 'human')).length).toBe(600);
     expect(await lastSyncRun(db)).toMatchObject({ created: 600, invalid: 1, trigger: 'cli' });
+  });
+
+  it('a file name with a backslash is an ordinary file', async () => {
+    await writeFiles(dir, { 'human_members/we\\ird.yml': human('Weird') });
+    expect(await sync()).toMatchObject({ created: 1, invalid: 0 });
+  });
+
+  it('hands a name over, in the same run, when a later batch renames its holder', async () => {
+    await writeFiles(dir, { 'human_members/z.yml': human('Z') });
+    await sync();
+    await writeFiles(dir, { 'human_members/a0.yml': human('Z', 'bio: waiting\n'), 'human_members/z.yml': human('Z2') });
+    expect(await sync({ batchSize: 1 })).toMatchObject({ created: 1, updated: 1, invalid: 0 });
+    expect(await getMember(db, 'human', 'Z')).toMatchObject({ file_uri: 'human_members/a0.yml' });
+  });
+
+  it('a storage failure while listing stops the sync before anything is deleted', async () => {
+    await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'human_members/b.yml': human('Bob') });
+    await sync();
+    const failing: Storage = {
+      ...storage,
+      async *list() {
+        for await (const file of storage.list()) {
+          yield file;
+          throw new StorageError('disk on fire', 'unavailable');
+        }
+      },
+    };
+    await expect(syncStorage(db, failing, { key: 'file_uri' })).rejects.toThrow('disk on fire');
+    expect(await names('human')).toEqual(['Ann', 'Bob']);
+  });
+
+  it('files that vanish between listing and reading are deleted, but not with --no-delete', async () => {
+    await writeFiles(dir, { 'human_members/a.yml': human('Ann') });
+    await sync();
+    await writeFiles(dir, { 'human_members/a.yml': human('Ann', 'bio: edited\n') });
+    const vanishing: Storage = { ...storage, read: async (key) => { throw new StorageError(`${key}: gone`, 'not_found'); } };
+    expect(await syncStorage(db, vanishing, { key: 'file_uri', delete: false })).toMatchObject({ deleted: 0 });
+    expect(await names('human')).toEqual(['Ann']);
+    expect(await syncStorage(db, vanishing, { key: 'file_uri' })).toMatchObject({ deleted: 1 });
+    expect(await names('human')).toEqual([]);
+  });
+
+  it('a file that cannot be read is invalid on its own', async () => {
+    await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'human_members/b.yml': human('Bob') });
+    const picky: Storage = {
+      ...storage,
+      read: async (key, max) => {
+        if (key.endsWith('b.yml')) throw new StorageError(`${key}: permission denied`, 'unreadable');
+        return storage.read(key, max);
+      },
+    };
+    const report = await syncStorage(db, picky, { key: 'file_uri' });
+    expect(report).toMatchObject({ created: 1, invalid: 1 });
+    expect(report.issues[0]).toMatchObject({ file: 'human_members/b.yml', code: 'unreadable' });
+  });
+
+  it('reports progress up to every file listed', async () => {
+    await writeFiles(dir, Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`human_members/m${i}.yml`, human(`M${i}`)])));
+    const seen: Array<[number, number]> = [];
+    await sync({ batchSize: 2, onProgress: (done, listed) => seen.push([done, listed]) });
+    expect(seen.at(-1)).toEqual([5, 5]);
+    expect(seen.every(([done, listed]) => done <= listed)).toBe(true);
   });
 
   it('name key: matches rows by name', async () => {

@@ -22,16 +22,16 @@ export function registerFiles(program: Command) {
       const maxBytes = loadConfig().maxFileBytes;
       const results: Array<{ file: string; ok: boolean; issues: MemberIssue[] }> = [];
       for (const file of files) {
-        const kind = (options.kind as MemberKind | undefined) ?? memberKindOf(file.split(path.sep).join('/'));
+        const kind = (options.kind as MemberKind | undefined) ?? memberKindOf(path.resolve(file).split(path.sep).join('/'));
         if (!kind) {
-          results.push({ file, ok: false, issues: [{ file, code: 'documents', message: 'is not in a human_members/ or virtual_members/ folder with a .yml or .yaml name', hint: 'pass --kind human or --kind virtual' }] });
+          results.push({ file, ok: false, issues: [{ file, code: 'not_a_member_path', message: 'is not a .yml or .yaml file in a human_members/ or virtual_members/ folder', hint: 'pass --kind human or --kind virtual' }] });
           continue;
         }
         let bytes: Uint8Array;
         try {
           bytes = await fs.readFile(file);
         } catch (error) {
-          results.push({ file, ok: false, issues: [{ file, code: 'encoding', message: `cannot be read: ${(error as Error).message}` }] });
+          results.push({ file, ok: false, issues: [{ file, code: 'unreadable', message: `cannot be read: ${(error as Error).message}` }] });
           continue;
         }
         const result = parseMemberFile(file, kind, bytes, { ...defaultLimits, maxBytes });

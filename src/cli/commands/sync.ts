@@ -1,8 +1,7 @@
-import path from 'node:path';
 import type { Command } from 'commander';
-import { parseUpsertKey } from '../../config.js';
+import { describeStorage, parseUpsertKey, storageConfig } from '../../config.js';
 import { formatIssue } from '../../members/issues.js';
-import { folderStorage } from '../../storage/folder.js';
+import { openStorage } from '../../storage/open.js';
 import { maxReportedChanges, syncStorage } from '../../sync/reconcile.js';
 import { configFrom, withDatabase } from '../context.js';
 import { printJson } from '../output.js';
@@ -14,7 +13,7 @@ export function registerSync(program: Command) {
   program
     .command('sync')
     .description('reconcile the database with the member files in storage')
-    .option('--storage <dir>', 'folder holding human_members/ and virtual_members/ (default: $VECR_STORAGE or ./storage)')
+    .option('--storage <where>', 'a folder, or s3://BUCKET[/PREFIX] (default: $VECR_STORAGE or ./storage)')
     .option('--dry-run', 'report what would change, change nothing')
     .option('--no-delete', 'keep members whose files are gone')
     .option('--key <key>', 'match rows by "file_uri" (default) or by "name" (the older behaviour)')
@@ -22,11 +21,12 @@ export function registerSync(program: Command) {
     .addHelpText('after', '\nExit status: 0 when every file is valid, 1 when any file is invalid or the sync failed.')
     .action(async (options: { storage?: string; dryRun?: boolean; delete: boolean; key?: string; json?: boolean }, command: Command) => {
       const config = configFrom(command.optsWithGlobals());
-      const storageDir = options.storage ? path.resolve(options.storage) : config.storage;
+      const storage = options.storage ? storageConfig(options.storage) : config.storage;
       const key = options.key ? parseUpsertKey(options.key) : config.upsertKey;
       const progress = progressBar('sync', { enabled: !options.json });
+      const files = await openStorage(storage);
       const report = await withDatabase(config, (db) =>
-        syncStorage(db, folderStorage(storageDir), {
+        syncStorage(db, files, {
           key,
           limits: { maxBytes: config.maxFileBytes, maxAliases: 50, maxDepth: 16 },
           dryRun: !!options.dryRun,
@@ -41,7 +41,7 @@ export function registerSync(program: Command) {
       } else {
         const { created, updated, unchanged, deleted, invalid } = report;
         const out = process.stdout;
-        out.write(`${report.dryRun ? 'Dry run (nothing written): ' : ''}${storageDir}\n`);
+        out.write(`${report.dryRun ? 'Dry run (nothing written): ' : ''}${describeStorage(storage)}\n`);
         out.write(`  created ${created}, updated ${updated}, unchanged ${unchanged}, deleted ${deleted}, invalid ${invalid}  (${(report.durationMs / 1000).toFixed(2)} s)\n`);
         for (const change of report.changes.slice(0, shownChanges)) {
           out.write(`  ${change.action.padEnd(8)} ${change.file_uri}${change.name ? `  (${change.name})` : ''}\n`);

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/types.js';
-import type { MemberIssue } from '../../members/issues.js';
+import { storableIssue, type MemberIssue } from '../../members/issues.js';
 import type { MemberKind } from '../../members/schema.js';
 
 export interface FileRecord {
@@ -45,7 +45,7 @@ export async function recordFiles(tx: Queryable, records: Array<Omit<FileRecord,
          changed_at = CASE WHEN (f.content_hash, f.status, f.errors) IS DISTINCT FROM
                                 (EXCLUDED.content_hash, EXCLUDED.status, EXCLUDED.errors)
                            THEN now() ELSE f.changed_at END`,
-    [JSON.stringify(records)],
+    [JSON.stringify(records.map((r) => ({ ...r, errors: r.errors.map(storableIssue) })))],
   );
 }
 
@@ -72,6 +72,23 @@ export async function listInvalidFiles(db: Queryable): Promise<Array<FileRecord 
             to_char(checked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS checked_at,
             to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS changed_at
      FROM member_files WHERE status = 'invalid' ORDER BY file_uri`,
+  );
+  return rows;
+}
+
+/**
+ * Files refused because another file held their member's name, whose name is now free: no
+ * other registered file's member holds it any more (it was deleted or renamed).
+ */
+export async function filesWaitingForFreeNames(db: Queryable) {
+  const { rows } = await db.query<{ file_uri: string; kind: MemberKind }>(
+    `SELECT f.file_uri, f.kind FROM member_files f
+     WHERE f.status = 'invalid' AND f.errors @> '[{"code": "name_conflict"}]'
+       AND NOT EXISTS (SELECT 1 FROM human_members m JOIN member_files r ON r.file_uri = m.file_uri
+                       WHERE f.kind = 'human' AND m.name = f.member_name AND m.file_uri <> f.file_uri)
+       AND NOT EXISTS (SELECT 1 FROM virtual_members m JOIN member_files r ON r.file_uri = m.file_uri
+                       WHERE f.kind = 'virtual' AND m.name = f.member_name AND m.file_uri <> f.file_uri)
+     ORDER BY f.file_uri`,
   );
   return rows;
 }

@@ -1,0 +1,31 @@
+import type { Queryable } from '../../db/types.js';
+
+export interface AppliedEvent {
+  file_uri: string;
+  sequencer: string;
+  etag: string | null;
+  event_name: string;
+}
+
+export async function appliedEventsFor(db: Queryable, fileUris: readonly string[]): Promise<Map<string, AppliedEvent>> {
+  if (fileUris.length === 0) return new Map();
+  const { rows } = await db.query<AppliedEvent>(
+    `SELECT file_uri, sequencer, etag, event_name FROM storage_events
+     WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))`,
+    [JSON.stringify(fileUris)],
+  );
+  return new Map(rows.map((row) => [row.file_uri, row]));
+}
+
+/** Records the events applied; the caller has checked that each is newer than the one recorded. */
+export async function recordAppliedEvents(tx: Queryable, events: readonly AppliedEvent[]) {
+  if (events.length === 0) return;
+  await tx.query(
+    `INSERT INTO storage_events AS e (file_uri, sequencer, etag, event_name)
+     SELECT file_uri, sequencer, etag, event_name
+     FROM jsonb_to_recordset($1::jsonb) AS r(file_uri text, sequencer text, etag text, event_name text)
+     ON CONFLICT (file_uri) DO UPDATE SET
+         sequencer = EXCLUDED.sequencer, etag = EXCLUDED.etag, event_name = EXCLUDED.event_name, applied_at = now()`,
+    [JSON.stringify(events)],
+  );
+}

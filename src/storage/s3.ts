@@ -1,0 +1,84 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { StorageConfig } from '../config.js';
+import { StorageError, type Storage, type StoredFile } from './types.js';
+
+type S3Config = Extract<StorageConfig, { kind: 's3' }>;
+
+/**
+ * A bucket (and optional prefix) on AWS S3, MinIO or LocalStack. Keys below the prefix are the
+ * storage keys, so a member's file_uri is the same whichever endpoint serves the bucket. The AWS
+ * SDK is loaded only when a bucket is configured.
+ */
+export async function s3Storage(config: S3Config): Promise<Storage> {
+  const sdk = await import('@aws-sdk/client-s3');
+  const client: S3Client = new sdk.S3Client({
+    region: config.region,
+    ...(config.endpoint ? { endpoint: config.endpoint, forcePathStyle: true } : {}),
+    ...(config.credentials ? { credentials: config.credentials } : {}),
+    maxAttempts: 2,
+  });
+  const prefix = config.prefix ? `${config.prefix}/` : '';
+  const where = `s3://${config.bucket}/${prefix}`;
+
+  const fail = (key: string, error: unknown): never => {
+    const e = error as { name?: string; $metadata?: { httpStatusCode?: number }; message?: string };
+    const notFound = key !== '' && (e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404);
+    // Anything else — a network error, 5xx, a missing bucket, refused credentials — is the storage's.
+    throw new StorageError(`${where}${key}: ${e.name ?? 'error'}${e.message ? `: ${e.message}` : ''}`, notFound ? 'not_found' : 'unavailable', { cause: error });
+  };
+
+  return {
+    description: config.endpoint ? `${where} at ${config.endpoint}` : where,
+
+    async *list(): AsyncIterable<StoredFile> {
+      let token: string | undefined;
+      do {
+        let page;
+        try {
+          page = await client.send(new sdk.ListObjectsV2Command({ Bucket: config.bucket, Prefix: prefix || undefined, ContinuationToken: token }));
+        } catch (error) {
+          fail('', error);
+        }
+        for (const object of page!.Contents ?? []) {
+          if (!object.Key || object.Key.endsWith('/')) continue;
+          yield { key: object.Key.slice(prefix.length), version: unquote(object.ETag ?? ''), size: object.Size ?? 0 };
+        }
+        token = page!.IsTruncated ? page!.NextContinuationToken : undefined;
+      } while (token);
+    },
+
+    async read(key, maxBytes) {
+      try {
+        const object = await client.send(new sdk.GetObjectCommand({ Bucket: config.bucket, Key: prefix + key, Range: `bytes=0-${maxBytes}` }));
+        const bytes = await object.Body!.transformToByteArray();
+        return { bytes, version: unquote(object.ETag ?? '') };
+      } catch (error) {
+        // An empty object cannot satisfy a range: read it whole.
+        if ((error as { name?: string }).name === 'InvalidRange') {
+          const object = await client.send(new sdk.GetObjectCommand({ Bucket: config.bucket, Key: prefix + key })).catch((e: unknown) => fail(key, e));
+          return { bytes: await object.Body!.transformToByteArray(), version: unquote(object.ETag ?? '') };
+        }
+        return fail(key, error);
+      }
+    },
+
+    async write(key, content) {
+      await client
+        .send(new sdk.PutObjectCommand({ Bucket: config.bucket, Key: prefix + key, Body: content, ContentType: 'application/x-yaml' }))
+        .catch((error: unknown) => fail(key, error));
+    },
+
+    async delete(key) {
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: config.bucket, Key: prefix + key })).catch((error: unknown) => fail(key, error));
+    },
+
+    async check() {
+      await client.send(new sdk.HeadBucketCommand({ Bucket: config.bucket })).catch((error: unknown) => fail('', error));
+    },
+  };
+}
+
+/** ETags come quoted from some places and bare from others. */
+export function unquote(etag: string): string {
+  return etag.replace(/^"(.*)"$/, '$1');
+}

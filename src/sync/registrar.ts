@@ -1,0 +1,175 @@
+import type { UpsertKey } from '../config.js';
+import type { Db } from '../db/types.js';
+import { defaultLimits, type ParseLimits } from '../members/parse.js';
+import type { MemberKind } from '../members/schema.js';
+import { applyChanges, lockRegistry, mayFreeNames, type Action, type Outcome } from '../registry/apply.js';
+import { fileRecordsFor, filesWaitingForFreeNames } from '../registry/sql/memberFiles.js';
+import { appliedEventsFor, recordAppliedEvents, type AppliedEvent } from '../registry/sql/storageEvents.js';
+import type { Storage } from '../storage/types.js';
+import { compareSequencers } from './events.js';
+import { readFiles } from './readFiles.js';
+
+/** A change to one member file, as a storage event or the folder watcher reports it. */
+export interface FileChange {
+  key: string;
+  kind: MemberKind;
+  /** The storage event behind the change; without one there is no order to keep. */
+  event?: { name: string; sequencer: string; etag: string | null };
+}
+
+export interface ChangeOutcome extends Omit<Outcome, 'action'> {
+  action: Action | 'ignored';
+  /** Why an event changed nothing. */
+  reason?: string;
+}
+
+export interface RegistrarOptions {
+  key: UpsertKey;
+  limits?: ParseLimits;
+  /** A repeat of an applied event is a no-op (WEBHOOK_ETAG_CHECK_ENABLED); false applies it again. */
+  skipRepeats: boolean;
+  /** Most changes written in one transaction. */
+  maxBatch?: number;
+  onError?: (error: unknown) => void;
+}
+
+interface Pending {
+  changes: FileChange[];
+  resolve: (outcomes: ChangeOutcome[]) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Registers changes reported one by one (webhook events, the folder watcher) with group commit:
+ * changes submitted while a transaction is being written wait and go together into the next
+ * one, so a burst costs a few transactions, not one per event.
+ *
+ * Whatever an event says, the registrar reads the object as storage has it now: an upsert of a
+ * file deleted since is a delete, a delete of a file that exists again is an upsert. With the
+ * last applied sequencer per key kept in the database, a repeated event is a no-op and an older
+ * one is ignored, so the database ends equal to the bucket whatever the order of delivery.
+ */
+export class Registrar {
+  private queue: Pending[] = [];
+  private draining: Promise<void> | undefined;
+  private readonly limits: ParseLimits;
+
+  constructor(
+    private readonly db: Db,
+    private readonly storage: Storage,
+    private readonly options: RegistrarOptions,
+  ) {
+    this.limits = options.limits ?? defaultLimits;
+  }
+
+  /** Resolves with one outcome per change, in order, once they are committed. */
+  submit(changes: FileChange[]): Promise<ChangeOutcome[]> {
+    if (changes.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ changes, resolve, reject });
+      this.draining ??= this.drain();
+    });
+  }
+
+  /** Waits until everything submitted so far is written. */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  private async drain() {
+    const maxBatch = this.options.maxBatch ?? 1000;
+    while (this.queue.length > 0) {
+      const group: Pending[] = [];
+      let size = 0;
+      while (this.queue.length > 0 && (group.length === 0 || size + this.queue[0]!.changes.length <= maxBatch)) {
+        const next = this.queue.shift()!;
+        group.push(next);
+        size += next.changes.length;
+      }
+      try {
+        const outcomes = await this.write(group.flatMap((p) => p.changes));
+        let offset = 0;
+        for (const pending of group) {
+          pending.resolve(outcomes.slice(offset, offset + pending.changes.length));
+          offset += pending.changes.length;
+        }
+      } catch (error) {
+        for (const pending of group) pending.reject(error);
+      }
+    }
+    this.draining = undefined;
+  }
+
+  /** One transaction for a group of changes; outcomes in the order of `changes`. */
+  private async write(changes: FileChange[]): Promise<ChangeOutcome[]> {
+    const keys = [...new Set(changes.map((c) => c.key))];
+    // The change that counts for each key: the newest event, or the last one reported.
+    const latest = new Map<string, FileChange>();
+    for (const change of changes) {
+      const previous = latest.get(change.key);
+      if (!previous || !isOlder(change, previous)) latest.set(change.key, change);
+    }
+
+    // A first look at what was applied, to skip reading storage for repeats and stale events;
+    // judged again under the lock, as another replica may have moved meanwhile.
+    const before = await appliedEventsFor(this.db, keys);
+    const worth = [...latest.values()].filter((c) => this.judge(c, before.get(c.key)) === 'apply');
+    const records = await fileRecordsFor(this.db, worth.map((c) => c.key));
+    const read = await readFiles(this.storage, worth, records, this.limits);
+
+    const { outcomes, applied } = await this.db.transaction(async (tx) => {
+      await lockRegistry(tx);
+      const now = await appliedEventsFor(tx, keys);
+      const fresh = new Set(worth.filter((c) => this.judge(c, now.get(c.key)) === 'apply').map((c) => c.key));
+      const outcomes = await applyChanges(
+        tx,
+        {
+          files: read.files.filter((f) => fresh.has(f.file_uri)),
+          touched: read.touched.filter((f) => fresh.has(f.file_uri)),
+          deletes: read.vanished.filter((key) => fresh.has(key)),
+        },
+        this.options.key,
+      );
+      const applied: AppliedEvent[] = [...fresh].flatMap((key) => {
+        const event = latest.get(key)!.event;
+        return event ? [{ file_uri: key, sequencer: event.sequencer, etag: event.etag, event_name: event.name }] : [];
+      });
+      await recordAppliedEvents(tx, applied);
+      return { outcomes, applied: { now, fresh } };
+    });
+
+    this.handOver(outcomes);
+    const byKey = new Map(outcomes.map((o) => [o.file_uri, o]));
+    return changes.map((change): ChangeOutcome => {
+      const base = { file_uri: change.key, kind: change.kind };
+      if (latest.get(change.key) !== change) return { ...base, action: 'ignored', reason: 'superseded by a newer event for the same file' };
+      const verdict = this.judge(change, applied.now.get(change.key));
+      if (!applied.fresh.has(change.key)) {
+        if (verdict === 'repeat') return { ...base, action: 'unchanged', reason: 'this event was already applied' };
+        return { ...base, action: 'ignored', reason: 'a newer event for this file was already applied' };
+      }
+      return byKey.get(change.key) ?? { ...base, action: 'unchanged' };
+    });
+  }
+
+  private judge(change: FileChange, applied: AppliedEvent | undefined): 'apply' | 'repeat' | 'stale' {
+    if (!change.event || !applied) return 'apply';
+    const order = compareSequencers(change.event.sequencer, applied.sequencer);
+    if (order < 0) return 'stale';
+    if (order === 0) return this.options.skipRepeats ? 'repeat' : 'apply';
+    return 'apply';
+  }
+
+  /** Files that waited for a name that a delete or a rename just set free: read again, in the next group. */
+  private handOver(outcomes: Outcome[]) {
+    if (!mayFreeNames(outcomes)) return;
+    filesWaitingForFreeNames(this.db)
+      .then((waiting) => this.submit(waiting.map((f) => ({ key: f.file_uri, kind: f.kind }))))
+      .catch((error: unknown) => this.options.onError?.(error));
+  }
+}
+
+function isOlder(a: FileChange, b: FileChange): boolean {
+  if (!a.event || !b.event) return false;
+  return compareSequencers(a.event.sequencer, b.event.sequencer) < 0;
+}
