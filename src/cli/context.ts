@@ -8,8 +8,8 @@ export interface GlobalOptions {
 }
 
 /** The configuration, with the global command-line options over the environment. */
-export function configFrom(options: GlobalOptions): Config {
-  const env = { ...process.env };
+export function configFrom(options: GlobalOptions, baseEnv: NodeJS.ProcessEnv = process.env): Config {
+  const env = { ...baseEnv };
   if (options.dataDir) env.VECR_DATA_DIR = options.dataDir;
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
   return loadConfig(env);

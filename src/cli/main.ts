@@ -3,6 +3,7 @@ import { registerDb } from './commands/db.js';
 import { registerFiles } from './commands/files.js';
 import { registerHealth } from './commands/health.js';
 import { registerMembers } from './commands/members.js';
+import { registerServe } from './commands/serve.js';
 import { registerSync } from './commands/sync.js';
 
 const program = new Command('vecr')
@@ -12,9 +13,10 @@ const program = new Command('vecr')
   .showHelpAfterError()
   .addHelpText(
     'after',
-    '\nConfiguration comes from the environment (see README): DATABASE_URL, MEMBER_DB_HOST/PORT/NAME/USER/PASSWORD,\nVECR_DATA_DIR, VECR_STORAGE, VECR_UPSERT_KEY, VECR_MAX_FILE_BYTES.',
+    '\nConfiguration comes from the environment (see README): DATABASE_URL, MEMBER_DB_HOST/PORT/NAME/USER/PASSWORD,\nVECR_DATA_DIR, VECR_STORAGE (a folder or s3://BUCKET/PREFIX), S3_ENDPOINT, VECR_UPSERT_KEY, VECR_MAX_FILE_BYTES, PORT, ...',
   );
 
+registerServe(program);
 registerSync(program);
 registerMembers(program);
 registerFiles(program);

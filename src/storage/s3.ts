@@ -49,15 +49,9 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
 
     async read(key, maxBytes) {
       try {
-        const object = await client.send(new sdk.GetObjectCommand({ Bucket: config.bucket, Key: prefix + key, Range: `bytes=0-${maxBytes}` }));
-        const bytes = await object.Body!.transformToByteArray();
-        return { bytes, version: unquote(object.ETag ?? '') };
+        const object = await client.send(new sdk.GetObjectCommand({ Bucket: config.bucket, Key: prefix + key }));
+        return { bytes: await readAtMost(object.Body as AsyncIterable<Uint8Array> & { destroy?: () => void }, maxBytes + 1), version: unquote(object.ETag ?? '') };
       } catch (error) {
-        // An empty object cannot satisfy a range: read it whole.
-        if ((error as { name?: string }).name === 'InvalidRange') {
-          const object = await client.send(new sdk.GetObjectCommand({ Bucket: config.bucket, Key: prefix + key })).catch((e: unknown) => fail(key, e));
-          return { bytes: await object.Body!.transformToByteArray(), version: unquote(object.ETag ?? '') };
-        }
         return fail(key, error);
       }
     },
@@ -76,6 +70,24 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
       await client.send(new sdk.HeadBucketCommand({ Bucket: config.bucket })).catch((error: unknown) => fail('', error));
     },
   };
+}
+
+/**
+ * At most `limit` bytes of a body; the rest is not downloaded. (A ranged GET would do the same,
+ * but an empty object cannot satisfy a range, and some S3 servers fail it.)
+ */
+async function readAtMost(body: AsyncIterable<Uint8Array> & { destroy?: () => void }, limit: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    length += chunk.byteLength;
+    if (length >= limit) {
+      body.destroy?.();
+      break;
+    }
+  }
+  return Buffer.concat(chunks, Math.min(length, limit));
 }
 
 /** ETags come quoted from some places and bare from others. */

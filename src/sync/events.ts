@@ -49,7 +49,12 @@ export function parseNotification(body: unknown): StorageEvent[] {
       parsed.error.issues.slice(0, 10).map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
     );
   }
-  return parsed.data.Records.map((record, index) => {
+  return normalizeNotification(parsed.data);
+}
+
+/** MinIO's and AWS's spellings made one, keys decoded. */
+export function normalizeNotification(notification: z.infer<typeof notificationSchema>): StorageEvent[] {
+  return notification.Records.map((record, index) => {
     const key = decodeKey(record.s3.object.key, index);
     return {
       eventName: record.eventName,

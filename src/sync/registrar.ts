@@ -52,6 +52,8 @@ interface Pending {
 export class Registrar {
   private queue: Pending[] = [];
   private draining: Promise<void> | undefined;
+  /** Transactions written and changes they carried: the group commit at work. */
+  readonly stats = { transactions: 0, changes: 0 };
   private readonly limits: ParseLimits;
 
   constructor(
@@ -88,6 +90,8 @@ export class Registrar {
       }
       try {
         const outcomes = await this.write(group.flatMap((p) => p.changes));
+        this.stats.transactions++;
+        this.stats.changes += size;
         let offset = 0;
         for (const pending of group) {
           pending.resolve(outcomes.slice(offset, offset + pending.changes.length));

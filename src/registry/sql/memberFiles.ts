@@ -65,15 +65,25 @@ export async function forgetFiles(tx: Queryable, fileUris: readonly string[]) {
   await tx.query('DELETE FROM member_files WHERE file_uri IN (SELECT jsonb_array_elements_text($1::jsonb))', [JSON.stringify(fileUris)]);
 }
 
-/** Invalid files with their reasons, for people to see. */
-export async function listInvalidFiles(db: Queryable): Promise<Array<FileRecord & { checked_at: string; changed_at: string }>> {
+/** Invalid files with their reasons, for people to see, by file_uri. */
+export async function listInvalidFiles(
+  db: Queryable,
+  page: { after?: string | undefined; limit?: number } = {},
+): Promise<Array<FileRecord & { checked_at: string; changed_at: string }>> {
   const { rows } = await db.query<FileRecord & { checked_at: string; changed_at: string }>(
     `SELECT file_uri, kind, version, content_hash, status, member_name, errors,
             to_char(checked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS checked_at,
             to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS changed_at
-     FROM member_files WHERE status = 'invalid' ORDER BY file_uri`,
+     FROM member_files WHERE status = 'invalid' AND ($1::text IS NULL OR file_uri > $1)
+     ORDER BY file_uri LIMIT $2`,
+    [page.after ?? null, page.limit ?? null],
   );
   return rows;
+}
+
+export async function countInvalidFiles(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM member_files WHERE status = 'invalid'");
+  return rows[0]?.n ?? 0;
 }
 
 /**

@@ -1,0 +1,49 @@
+import type { Command } from 'commander';
+import { describeStorage } from '../../config.js';
+import { startService } from '../../service.js';
+import { configFrom } from '../context.js';
+
+export function registerServe(program: Command) {
+  program
+    .command('serve')
+    .description('run the registry service: webhook, HTTP API, folder watch and periodic reconcile (what npm start runs)')
+    .option('--port <port>', 'HTTP port (default: $PORT or 3000)')
+    .option('--host <host>', 'address to listen on (default: $HOST or 127.0.0.1; 0.0.0.0 for every interface)')
+    .addHelpText(
+      'after',
+      `
+Logs are JSON lines on standard output, one per request with its request id.
+Environment: PORT, HOST, VECR_STORAGE, WEBHOOK_AUTH_TOKEN, WEBHOOK_ETAG_CHECK_ENABLED,
+VECR_RECONCILE_INTERVAL, VECR_PG_PORT (see README).`,
+    )
+    .action(async (options: { port?: string; host?: string }, command: Command) => {
+      const env = { ...process.env };
+      if (options.port) env.PORT = options.port;
+      if (options.host) env.HOST = options.host;
+      const config = configFrom(command.optsWithGlobals(), env);
+      const service = await startService(config, {
+        logger: { level: process.env.LOG_LEVEL || 'info', redact: ['req.headers.authorization'] },
+      });
+      const lines = [
+        `vecr serve: listening on ${service.url} (API docs: ${service.url}/docs)`,
+        `  storage:  ${describeStorage(config.storage)}`,
+        `  database: ${service.pgUrl ? `embedded, shared at ${service.pgUrl}` : service.context.db.description}`,
+      ];
+      if (service.pgUrl) {
+        const port = new URL(service.pgUrl).port;
+        lines.push(`  psql:     psql -h localhost -p ${port} member_db`);
+      }
+      process.stderr.write(lines.join('\n') + '\n');
+
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) process.exit(1);
+        stopping = true;
+        service.http.log.info({ signal }, 'stopping: finishing requests in flight');
+        await service.close();
+        process.exit(0);
+      };
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+      process.on('SIGINT', () => void stop('SIGINT'));
+    });
+}

@@ -1,0 +1,14 @@
+import type { Config } from '../config.js';
+import type { Db } from '../db/types.js';
+import type { Storage } from '../storage/types.js';
+import type { Registrar } from '../sync/registrar.js';
+import type { Reconciler } from '../sync/reconciler.js';
+
+/** What the routes work with: the core, already assembled. */
+export interface AppContext {
+  config: Config;
+  db: Db;
+  storage: Storage;
+  registrar: Registrar;
+  reconciler?: Reconciler;
+}

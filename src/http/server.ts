@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { EventFormatError } from '../sync/events.js';
+import type { AppContext } from './context.js';
+import { errorBody, HttpError, isUnavailable } from './errors.js';
+import { healthRoutes } from './routes/health.js';
+import { memberRoutes } from './routes/members.js';
+import { syncRoutes } from './routes/sync.js';
+import { webhookRoutes } from './routes/webhook.js';
+
+export interface ServerOptions {
+  logger?: FastifyServerOptions['logger'];
+}
+
+/**
+ * The HTTP API as Fastify plugins over the core: webhook, members, sync, health, and the
+ * OpenAPI document made from the same route schemas that validate requests and responses.
+ */
+export async function buildServer(app: AppContext, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const fastify = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: 1024 * 1024,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>();
+  fastify.setValidatorCompiler(validatorCompiler);
+  fastify.setSerializerCompiler(serializerCompiler);
+  // Some senders label JSON as text; the body is parsed as JSON whatever the label.
+  fastify.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      done(new HttpError(400, 'bad_json', 'the body is not JSON'));
+    }
+  });
+
+  fastify.setErrorHandler((error, request, reply) => {
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      return reply.code(400).send(errorBody('bad_request', `invalid ${error.validationContext ?? 'request'}`, error.validation.map((v) => ({ path: v.instancePath, message: v.message }))));
+    }
+    if (error instanceof HttpError) return reply.code(error.statusCode).send(errorBody(error.code, error.message, error.details));
+    if (error instanceof EventFormatError) return reply.code(400).send(errorBody('bad_event', error.message, error.details));
+    if (isUnavailable(error)) {
+      request.log.warn({ err: error }, 'dependency unavailable');
+      return reply.code(503).header('retry-after', '5').send(errorBody('unavailable', `a dependency is unavailable: ${(error as Error).message}`));
+    }
+    const { statusCode: status, message, code: fastifyCode } = error as { statusCode?: number; message?: string; code?: string };
+    if (status && status >= 400 && status < 500) {
+      const code = status === 413 ? 'too_large' : status === 415 ? 'unsupported_media_type' : fastifyCode?.startsWith('FST_ERR_CTP') ? 'bad_json' : 'bad_request';
+      return reply.code(status).send(errorBody(code, message ?? 'bad request'));
+    }
+    request.log.error({ err: error }, 'unexpected error');
+    return reply.code(500).send(errorBody('internal', 'internal error; see the service log'));
+  });
+  fastify.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url}`)));
+
+  await fastify.register(swagger, {
+    openapi: {
+      info: { title: 'VECR Garage member registry', version: '0.1.0', description: 'Members of VECR Garage, kept in step with their YAML files.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await fastify.register(swaggerUi, { routePrefix: '/docs' });
+  fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());
+
+  await fastify.register(healthRoutes(app));
+  await fastify.register(webhookRoutes(app));
+  await fastify.register(memberRoutes(app));
+  await fastify.register(syncRoutes(app));
+  return fastify as unknown as FastifyInstance;
+}

@@ -1,0 +1,63 @@
+import type { Db } from '../db/types.js';
+import { syncStorage, type SyncOptions, type SyncReport } from './reconcile.js';
+import type { Storage } from '../storage/types.js';
+
+export interface ReconcilerOptions extends Omit<SyncOptions, 'trigger' | 'dryRun'> {
+  /** Time between runs; 0 runs only when asked. */
+  intervalMs: number;
+  onReport?: (report: SyncReport, trigger: string) => void;
+  onError?: (error: unknown, trigger: string) => void;
+}
+
+/**
+ * Runs the full sync on start and then every so often, so that events that never arrived are
+ * healed. One run at a time: asking while one runs joins it.
+ */
+export class Reconciler {
+  private running: Promise<SyncReport> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  lastError: string | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly storage: Storage,
+    readonly options: ReconcilerOptions,
+  ) {}
+
+  get isRunning(): boolean {
+    return this.running !== undefined;
+  }
+
+  start(): void {
+    void this.run('start').catch(() => {});
+    if (this.options.intervalMs > 0) {
+      this.timer = setInterval(() => void this.run('interval').catch(() => {}), this.options.intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  run(trigger: string): Promise<SyncReport> {
+    this.running ??= syncStorage(this.db, this.storage, { ...this.options, trigger })
+      .then(
+        (report) => {
+          this.lastError = undefined;
+          this.options.onReport?.(report, trigger);
+          return report;
+        },
+        (error: unknown) => {
+          this.lastError = (error as Error).message;
+          this.options.onError?.(error, trigger);
+          throw error;
+        },
+      )
+      .finally(() => {
+        this.running = undefined;
+      });
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running?.catch(() => {});
+  }
+}

@@ -1,0 +1,259 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { migrate } from '../../src/db/migrate.js';
+import { sharePglite } from '../../src/db/pglite.js';
+import { openPostgres } from '../../src/db/postgres.js';
+import type { Service } from '../../src/service.js';
+import { getMember, listMembers } from '../../src/registry/read.js';
+import { engines, freshDatabase, resetDatabase, type TestDatabase } from '../helpers/databases.js';
+import { human, tempDir, virtual } from '../helpers/files.js';
+import { startProxy } from '../helpers/proxy.js';
+import { startS3, testBucket, type TestS3 } from '../helpers/s3.js';
+import { eventually, get, post, serveForTest } from '../helpers/service.js';
+
+const sample = (name: string) => JSON.parse(fs.readFileSync(new URL(`../fixtures/events/${name}.json`, import.meta.url), 'utf8'));
+const auth = { authorization: 'Bearer s3cr3t' };
+
+/** A MinIO-shaped notification for one object. */
+function minioEvent(eventName: string, key: string, sequencer: string, options: { etag?: string; bucket?: string } = {}) {
+  const encoded = encodeURIComponent(key).replace(/%2F/g, '/').replace(/%20/g, '+');
+  const bucket = options.bucket ?? testBucket;
+  return {
+    EventName: eventName,
+    Key: `${bucket}/${encoded}`,
+    Records: [
+      {
+        eventVersion: '2.0',
+        eventSource: 'minio:s3',
+        eventName,
+        s3: { bucket: { name: bucket }, object: { key: encoded, sequencer, ...(options.etag ? { eTag: options.etag } : {}) } },
+      },
+    ],
+  };
+}
+
+describe.each(engines)('webhook on %s', (engine) => {
+  let db: TestDatabase;
+  let s3: TestS3;
+  let service: Service;
+  let url: string;
+  beforeAll(async () => {
+    db = await freshDatabase(engine);
+    s3 = await startS3();
+    service = await serveForTest(db, s3.storage, (config) => {
+      config.storage = s3.config;
+      config.webhook.authToken = 's3cr3t';
+    });
+    url = `${service.url}/webhook/storage`;
+  });
+  afterAll(async () => {
+    await service?.close();
+    await db?.close();
+    await s3?.close();
+  });
+  beforeEach(async () => {
+    await resetDatabase(db);
+    for await (const file of s3.storage.list()) await s3.storage.delete(file.key);
+  });
+
+  const names = async (kind: 'human' | 'virtual') => (await listMembers(db, kind)).map((m) => m.name);
+
+  it('registers a MinIO put with a URL-encoded Japanese key', async () => {
+    await s3.storage.write('virtual_members/華扇.yml', virtual('華扇', 'role: Code reviewer\n'));
+    const response = await post(url, sample('minio-put-japanese-key'), auth);
+    expect(response).toMatchObject({ status: 200, body: { records: [{ key: 'virtual_members/華扇.yml', outcome: 'created', name: '華扇', file_uri: 'virtual_members/華扇.yml' }] } });
+    const member = await get(`${service.url}/api/members/virtual/${encodeURIComponent('華扇')}`);
+    expect(member).toMatchObject({ status: 200, body: { name: '華扇', role: 'Code reviewer', file_uri: 'virtual_members/華扇.yml' } });
+  });
+
+  it('registers an AWS S3 copy (no s3: prefix, + for spaces), also at the older path', async () => {
+    await s3.storage.write('human_members/new hire 2026.yml', human('New Hire'));
+    const response = await post(`${service.url}/webhook/file-change`, sample('aws-s3-copy'), auth);
+    expect(response.body.records).toMatchObject([{ outcome: 'created', file_uri: 'human_members/new hire 2026.yml', name: 'New Hire' }]);
+  });
+
+  it('refuses requests without the token, with 401 in the error shape', async () => {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 's3cr3t' }] as Array<Record<string, string>>) {
+      const response = await post(url, sample('minio-delete'), headers);
+      expect(response.status).toBe(401);
+      expect(response.body.error.code).toBe('unauthorized');
+    }
+  });
+
+  it('deletes the member of a removed object (MinIO delete)', async () => {
+    await s3.storage.write('human_members/rin.yml', human('Rin'));
+    await service.context.reconciler!.run('test');
+    await s3.storage.delete('human_members/rin.yml');
+    const response = await post(url, sample('minio-delete'), auth);
+    expect(response.body.records).toMatchObject([{ outcome: 'deleted', name: 'Rin' }]);
+    expect(await names('human')).toEqual([]);
+  });
+
+  it('a repeated event is a no-op and an older one never overwrites newer state', async () => {
+    const key = 'human_members/ann.yml';
+    await s3.storage.write(key, human('Ann', 'bio: first\n'));
+    expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, '10'), auth)).body.records[0].outcome).toBe('created');
+    await s3.storage.write(key, human('Ann', 'bio: second\n'));
+    expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, '20'), auth)).body.records[0].outcome).toBe('updated');
+    expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, '20'), auth)).body.records[0]).toMatchObject({ outcome: 'unchanged', reason: 'this event was already applied' });
+    expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, '15'), auth)).body.records[0]).toMatchObject({ outcome: 'ignored' });
+    expect((await post(url, minioEvent('s3:ObjectRemoved:Delete', key, '0012'), auth)).body.records[0]).toMatchObject({ outcome: 'ignored' });
+    expect(await getMember(db, 'human', 'Ann')).toMatchObject({ bio: 'second' });
+    // Sequencers survive in the database: a service started afresh still refuses the old event.
+    const applied = await db.query('SELECT sequencer FROM storage_events WHERE file_uri = $1', [key]);
+    expect(applied.rows).toEqual([{ sequencer: '20' }]);
+  });
+
+  it('whatever the order and repetition of delivery, the database ends equal to the bucket', async () => {
+    // The history: a, b created; a edited; b deleted; c created. Events then arrive shuffled and twice.
+    await s3.storage.write('human_members/a.yml', human('A', 'bio: edited\n'));
+    await s3.storage.write('human_members/c.yml', human('C'));
+    const history = [
+      minioEvent('s3:ObjectCreated:Put', 'human_members/a.yml', '01'),
+      minioEvent('s3:ObjectCreated:Put', 'human_members/b.yml', '02'),
+      minioEvent('s3:ObjectCreated:Put', 'human_members/a.yml', '03'),
+      minioEvent('s3:ObjectRemoved:Delete', 'human_members/b.yml', '04'),
+      minioEvent('s3:ObjectCreated:Put', 'human_members/c.yml', '05'),
+    ];
+    const deliveries = [...history].reverse().concat(history);
+    const responses = await Promise.all(deliveries.map((event) => post(url, event, auth)));
+    expect(responses.every((r) => r.status === 200)).toBe(true);
+    expect(await names('human')).toEqual(['A', 'C']);
+    expect(await getMember(db, 'human', 'A')).toMatchObject({ bio: 'edited' });
+  });
+
+  it('acknowledges an invalid file with 200 and records it where people can see it', async () => {
+    await s3.storage.write('virtual_members/kasen.yml', 'name: Kasen\nrole: Reviewer\n');
+    const response = await post(url, minioEvent('s3:ObjectCreated:Put', 'virtual_members/kasen.yml', 'A1'), auth);
+    expect(response.status).toBe(200);
+    expect(response.body.records).toMatchObject([{ outcome: 'invalid', errors: [{ field: 'llm_model', code: 'required' }] }]);
+    const errors = await get(`${service.url}/api/sync/errors`);
+    expect(errors.body).toMatchObject({ errors: [{ file_uri: 'virtual_members/kasen.yml', kind: 'virtual', errors: [{ field: 'llm_model' }] }], next_cursor: null });
+  });
+
+  it('answers 400 for malformed bodies, and ignores other buckets, event types and non-member keys', async () => {
+    expect((await post(url, { nope: 1 }, auth)).status).toBe(400);
+    expect((await post(url, 'not json', auth)).body.error.code).toBe('bad_json');
+    const badKey = minioEvent('s3:ObjectCreated:Put', 'x', '1');
+    badKey.Records[0]!.s3.object.key = '%E8%8F';
+    expect((await post(url, badKey, auth)).body.error.code).toBe('bad_event');
+    const response = await post(url, {
+      Records: [
+        ...minioEvent('s3:ObjectCreated:Put', 'human_members/a.yml', '1', { bucket: 'other' }).Records,
+        ...minioEvent('s3:ObjectAccessed:Get', 'human_members/a.yml', '2').Records,
+        ...minioEvent('s3:ObjectCreated:Put', 'human_members/readme.txt', '3').Records,
+        ...minioEvent('s3:ObjectCreated:Put', 'notes/a.yml', '4').Records,
+      ],
+    }, auth);
+    expect(response.status).toBe(200);
+    expect(response.body.records.map((r: { outcome: string }) => r.outcome)).toEqual(['ignored', 'ignored', 'ignored', 'ignored']);
+  });
+
+  it('absorbs a burst: concurrent events share transactions', async () => {
+    const before = { ...service.context.registrar.stats };
+    for (let i = 0; i < 40; i++) await s3.storage.write(`human_members/m${i}.yml`, human(`M${i}`));
+    const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => post(url, minioEvent('s3:ObjectCreated:Put', `human_members/m${i}.yml`, `B${i}`), auth)));
+    expect(responses.map((r) => r.body.records[0].outcome)).toEqual(Array(40).fill('created'));
+    const stats = service.context.registrar.stats;
+    expect(stats.changes - before.changes).toBe(40);
+    expect(stats.transactions - before.transactions).toBeLessThan(40);
+    expect((await get(`${service.url}/api/sync/status`)).body.events.transactions).toBe(stats.transactions);
+  });
+
+  it('hands a name over when the holding file is deleted', async () => {
+    await s3.storage.write('human_members/a.yml', human('Same'));
+    await s3.storage.write('human_members/b.yml', human('Same', 'bio: waiting\n'));
+    await post(url, minioEvent('s3:ObjectCreated:Put', 'human_members/a.yml', 'C1'), auth);
+    expect((await post(url, minioEvent('s3:ObjectCreated:Put', 'human_members/b.yml', 'C2'), auth)).body.records[0].outcome).toBe('invalid');
+    await s3.storage.delete('human_members/a.yml');
+    await post(url, minioEvent('s3:ObjectRemoved:Delete', 'human_members/a.yml', 'C3'), auth);
+    await eventually(async () => expect(await getMember(db, 'human', 'Same')).toMatchObject({ file_uri: 'human_members/b.yml', bio: 'waiting' }));
+  });
+
+  it('heals missed events by reconciling with the bucket', async () => {
+    await s3.storage.write('human_members/missed.yml', human('Missed'));
+    await service.context.reconciler!.run('test');
+    expect(await names('human')).toEqual(['Missed']);
+  });
+
+  it("keeps the database equal to the bucket from s3rver's own notifications", async () => {
+    const deliver = (event: unknown) => void post(url, event, auth);
+    s3.server.on('event', deliver);
+    try {
+      await s3.storage.write('human_members/x.yml', human('X'));
+      await s3.storage.write('virtual_members/y.yml', virtual('Y'));
+      await eventually(async () => expect([await names('human'), await names('virtual')]).toEqual([['X'], ['Y']]));
+      await s3.storage.delete('human_members/x.yml');
+      await eventually(async () => expect(await names('human')).toEqual([]));
+    } finally {
+      s3.server.off('event', deliver);
+    }
+  });
+
+  it('with WEBHOOK_ETAG_CHECK_ENABLED=false a repeated event is processed again', async () => {
+    const again = await serveForTest(db, s3.storage, (config) => {
+      config.storage = s3.config;
+      config.webhook.etagCheck = false;
+    });
+    try {
+      const key = 'human_members/reset.yml';
+      await s3.storage.write(key, human('Reset'));
+      const event = minioEvent('s3:ObjectCreated:Put', key, 'D1');
+      await post(`${again.url}/webhook/storage`, event);
+      // The member tables are reset (the original use case); the event log is not.
+      await db.exec('DELETE FROM human_members; DELETE FROM member_files;');
+      expect((await post(url, event, auth)).body.records[0].outcome).toBe('unchanged');
+      expect((await post(`${again.url}/webhook/storage`, event)).body.records[0].outcome).toBe('created');
+      expect(await names('human')).toEqual(['Reset']);
+    } finally {
+      await again.close();
+    }
+  });
+});
+
+describe.each(engines)('database outage on %s', (engine) => {
+  it('answers 503 with nothing written, then takes the redelivered event', async () => {
+    const s3 = await startS3();
+    const work = await tempDir();
+    // The service reaches the database through a proxy the test can cut.
+    let target: { url: string; close: () => Promise<void> };
+    if (engine === 'postgres') {
+      const server = await freshDatabase('postgres');
+      target = { url: server.url!, close: () => server.close() };
+    } else {
+      const shared = await sharePglite(path.join(work.dir, 'pgdata'), 0, async (direct) => void (await migrate(direct)));
+      target = { url: shared.url, close: () => shared.close() };
+    }
+    const upstream = new URL(target.url);
+    const proxy = await startProxy({ host: upstream.hostname, port: Number(upstream.port) });
+    const viaProxy = new URL(target.url);
+    viaProxy.port = String(proxy.port);
+    const db = await openPostgres(viaProxy.toString());
+    const service = await serveForTest(db, s3.storage, (config) => void (config.storage = s3.config));
+    try {
+      await s3.storage.write('human_members/rin.yml', human('Rin'));
+      const event = minioEvent('s3:ObjectCreated:Put', 'human_members/rin.yml', 'E1');
+      await proxy.cut();
+      const down = await post(`${service.url}/webhook/storage`, event);
+      expect(down.status).toBe(503);
+      expect(down.body.error.code).toBe('unavailable');
+      expect((await get(`${service.url}/ready`)).status).toBe(503);
+      await proxy.restore();
+      const again = await eventually(async () => {
+        const response = await post(`${service.url}/webhook/storage`, event);
+        expect(response.status).toBe(200);
+        return response;
+      });
+      expect(again.body.records[0]).toMatchObject({ outcome: 'created', name: 'Rin' });
+      expect((await get(`${service.url}/ready`)).status).toBe(200);
+    } finally {
+      await service.close();
+      await db.close();
+      await proxy.close().catch(() => {});
+      await target.close();
+      await s3.close();
+      await work.remove();
+    }
+  });
+});
