@@ -39,6 +39,8 @@ export interface Config {
   };
   /** Full sync every so often to heal missed events; 0 turns it off. */
   reconcileIntervalMs: number;
+  /** With folder storage, register changes as they happen (VECR_WATCH, default true). */
+  watch: boolean;
   /** Port on which `vecr serve` shares the embedded database over the PostgreSQL protocol. */
   pgPort: number;
 }
@@ -68,6 +70,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       bucket: storage.kind === 's3' ? storage.bucket : env.MINIO_BUCKET_NAME || defaultBucket,
     },
     reconcileIntervalMs: duration('VECR_RECONCILE_INTERVAL', env.VECR_RECONCILE_INTERVAL, 10 * 60_000),
+    watch: bool('VECR_WATCH', env.VECR_WATCH, true),
     pgPort: port('VECR_PG_PORT', env.VECR_PG_PORT, 55432),
   };
 }

@@ -96,7 +96,7 @@ export async function runService(config: Config, parts: ServiceParts, options: {
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
     reconciler.start();
-    if (config.storage.kind === 'folder') {
+    if (config.storage.kind === 'folder' && config.watch) {
       watcher = watchFolder(
         config.storage.path,
         (changes) => {

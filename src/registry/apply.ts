@@ -57,6 +57,7 @@ export async function applyChanges(tx: Queryable, changes: ChangeSet, key: Upser
   const records: Parameters<typeof recordFiles>[1] = [];
   for (const kind of ['human', 'virtual'] as const) {
     const valid = files.filter((f): f is ReadFile & { ok: true } => f.ok && f.kind === kind);
+    if (valid.length === 0) continue;
     const byUri = new Map(valid.map((f) => [f.file_uri, f]));
     const table = tableOf[kind];
     const claims = valid.map((f) => ({ file_uri: f.file_uri, name: f.value.member.name }));
@@ -108,12 +109,17 @@ export async function applyChanges(tx: Queryable, changes: ChangeSet, key: Upser
   return outcomes;
 }
 
+const lockedTransactions = new WeakSet<Queryable>();
+
 /**
  * Writers take turns: one registry transaction at a time across every process sharing the
- * database, so that name claims are judged against settled state. Held until commit; re-entrant.
+ * database, so that name claims are judged against settled state. Held until commit; taken
+ * once per transaction.
  */
 export async function lockRegistry(tx: Queryable) {
+  if (lockedTransactions.has(tx)) return;
   await tx.query("SELECT pg_advisory_xact_lock(hashtext('vecr_registry'))");
+  lockedTransactions.add(tx);
 }
 
 /** Whether these outcomes may have set a name free (a member deleted, or renamed). */

@@ -3,7 +3,7 @@ import type { Db } from '../db/types.js';
 import { defaultLimits, type ParseLimits } from '../members/parse.js';
 import type { MemberKind } from '../members/schema.js';
 import { applyChanges, lockRegistry, mayFreeNames, type Action, type Outcome } from '../registry/apply.js';
-import { fileRecordsFor, filesWaitingForFreeNames } from '../registry/sql/memberFiles.js';
+import { filesWaitingForFreeNames } from '../registry/sql/memberFiles.js';
 import { appliedEventsFor, recordAppliedEvents, type AppliedEvent } from '../registry/sql/storageEvents.js';
 import type { Storage } from '../storage/types.js';
 import { compareSequencers } from './events.js';
@@ -114,12 +114,10 @@ export class Registrar {
       if (!previous || !isOlder(change, previous)) latest.set(change.key, change);
     }
 
-    // A first look at what was applied, to skip reading storage for repeats and stale events;
-    // judged again under the lock, as another replica may have moved meanwhile.
-    const before = await appliedEventsFor(this.db, keys);
-    const worth = [...latest.values()].filter((c) => this.judge(c, before.get(c.key)) === 'apply');
-    const records = await fileRecordsFor(this.db, worth.map((c) => c.key));
-    const read = await readFiles(this.storage, worth, records, this.limits);
+    // Read before the transaction, to keep it short; whether each event still counts is judged
+    // under the lock. (Every file is parsed: the upsert itself tells unchanged content apart.)
+    const worth = [...latest.values()];
+    const read = await readFiles(this.storage, worth, new Map(), this.limits);
 
     const { outcomes, applied } = await this.db.transaction(async (tx) => {
       await lockRegistry(tx);

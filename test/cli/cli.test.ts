@@ -30,8 +30,8 @@ describe('vecr without a database', () => {
   it('prints help for every command', async () => {
     const help = await vecr('--help');
     expect(help.code).toBe(0);
-    for (const command of ['sync', 'members', 'validate', 'schema', 'db', 'health']) expect(help.stdout).toContain(command);
-    for (const args of [['sync'], ['members', 'list'], ['members', 'show'], ['db', 'backup'], ['db', 'restore'], ['validate'], ['health']]) {
+    for (const command of ['serve', 'sync', 'members', 'validate', 'schema', 'db', 'health']) expect(help.stdout).toContain(command);
+    for (const args of [['serve'], ['sync'], ['members', 'list'], ['members', 'show'], ['db', 'backup'], ['db', 'restore'], ['validate'], ['health']]) {
       const result = await vecr(...args, '--help');
       expect(result.code, args.join(' ')).toBe(0);
       expect(result.stdout).toMatch(/^Usage: vecr/);
@@ -64,6 +64,17 @@ describe('vecr without a database', () => {
     const schema = JSON.parse((await vecr('schema', 'virtual')).stdout);
     expect(schema.required).toEqual(['name', 'llm_model']);
     expect((await vecr('schema', 'robot')).code).toBe(1);
+  });
+
+  it('scripts/minio-setup.sh prints the MinIO steps with the secrets masked', async () => {
+    const script = fileURLToPath(new URL('../../scripts/minio-setup.sh', import.meta.url));
+    const output = await new Promise<string>((resolve, reject) =>
+      execFile('bash', [script], { env: { ...process.env, WEBHOOK_AUTH_TOKEN: 'tok3n', MINIO_ROOT_PASSWORD: 'pa55', WEBHOOK_URL: 'http://svc:3000/webhook/storage' } }, (error, stdout) => (error ? reject(error) : resolve(stdout))),
+    );
+    expect(output).toContain("mc admin config set vecr notify_webhook:vecr endpoint=http://svc:3000/webhook/storage");
+    expect(output).toContain("'auth_token=Bearer ****'");
+    expect(output).toContain('mc event add vecr/vecr-garage-storage arn:minio:sqs::vecr:webhook --event put,delete --suffix .yml');
+    expect(output).not.toMatch(/tok3n|pa55/);
   });
 
   it('health: exit 1 with the reason when the database cannot be reached', async () => {

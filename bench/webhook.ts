@@ -1,0 +1,164 @@
+/**
+ * npm run bench:webhook [-- --events N --clients C]
+ *
+ * Starts `vecr serve` (a process of its own) on the configured engine — DATABASE_URL → a scratch
+ * database on that server, else the embedded database shared as `vecr serve` shares it — over a
+ * folder of N member files, and drives it with single-record PUT events from C concurrent
+ * clients. Reports sustained events/s and p50/p99 latency, next to raw single-row
+ * `INSERT ... ON CONFLICT` transactions from as many clients against the same database.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const events = option('events', 10_000);
+const clients = option('clients', 32);
+const bin = fileURLToPath(new URL('../../bin/vecr.js', import.meta.url));
+
+async function scratchServerDatabase(server: string) {
+  const name = `vecr_bench_webhook_${process.pid}`;
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const again = new pg.Client({ connectionString: server });
+      await again.connect();
+      await again.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await again.end();
+    },
+  };
+}
+
+/** Starts `vecr serve` and waits for its banner: the API URL and, embedded, the database URL. */
+async function startServe(env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []), bin, 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let banner = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      banner += chunk.toString();
+      if (/database: .*\n/.test(banner)) resolve();
+    });
+    child.on('exit', () => reject(new Error(`vecr serve exited:\n${banner}`)));
+  });
+  const url = /listening on (http:\/\/\S+)/.exec(banner)![1]!;
+  const shared = /shared at (postgres:\/\/\S+)/.exec(banner)?.[1];
+  const stop = () => new Promise<void>((resolve) => {
+    child.on('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+  return { url, shared, stop };
+}
+
+function percentile(sorted: number[], p: number) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Runs `task(i)` for i in [0, total) from `concurrency` workers; returns latencies and wall time. */
+async function drive(total: number, concurrency: number, task: (i: number) => Promise<void>) {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const i = next++;
+        const t = performance.now();
+        await task(i);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { rate: total / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), seconds };
+}
+
+function event(i: number) {
+  const key = `human_members/h${i}.yml`;
+  return JSON.stringify({
+    EventName: 's3:ObjectCreated:Put',
+    Key: `vecr-garage-storage/${key}`,
+    Records: [{ eventVersion: '2.0', eventSource: 'minio:s3', eventName: 's3:ObjectCreated:Put', s3: { bucket: { name: 'vecr-garage-storage' }, object: { key, sequencer: (1_000_000 + i).toString(16).toUpperCase() } } }],
+  });
+}
+
+async function main() {
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'vecr-bench-webhook-'));
+  const server = process.env.DATABASE_URL;
+  const scratch = server ? await scratchServerDatabase(server) : undefined;
+  try {
+    await fs.mkdir(path.join(work, 'storage'));
+    // No folder watch: the events alone register the files, written after the service started.
+    const serve = await startServe({
+      ...process.env,
+      PORT: '0',
+      VECR_PG_PORT: '0',
+      VECR_RECONCILE_INTERVAL: '0',
+      VECR_DATA_DIR: path.join(work, 'data'),
+      VECR_STORAGE: path.join(work, 'storage'),
+      LOG_LEVEL: 'warn',
+      VECR_WATCH: 'false',
+      DATABASE_URL: scratch?.url ?? '',
+    });
+    try {
+      await fs.mkdir(path.join(work, 'storage/human_members'));
+      for (let i = 0; i < events; i++) {
+        await fs.writeFile(path.join(work, `storage/human_members/h${i}.yml`), `name: Human ${i}\nrole: Engineer\nskills: [TypeScript, PostgreSQL]\ncontact_email: h${i}@example.com\n`);
+      }
+      const databaseUrl = scratch?.url ?? serve.shared!;
+      const engine = server ? 'PostgreSQL server' : 'PGlite (shared by vecr serve)';
+      console.log(`bench:webhook — ${events} PUT events, ${clients} concurrent clients, ${engine}, ${os.cpus().length} cores, Node ${process.version}`);
+
+      // Baseline: raw single-row upsert transactions, as many clients, same database.
+      const pool = new pg.Pool({ connectionString: databaseUrl, max: clients });
+      await pool.query('CREATE TABLE IF NOT EXISTS bench_raw (file_uri text PRIMARY KEY, name text, n int)');
+      const raw = await drive(events, clients, async (i) => {
+        const client = await pool.connect();
+        try {
+          await client.query('BEGIN');
+          await client.query('INSERT INTO bench_raw VALUES ($1, $2, 1) ON CONFLICT (file_uri) DO UPDATE SET n = bench_raw.n + 1', [`k${i}`, `Human ${i}`]);
+          await client.query('COMMIT');
+        } finally {
+          client.release();
+        }
+      });
+      await pool.query('DROP TABLE bench_raw');
+      await pool.end();
+
+      const results = await drive(events, clients, async (i) => {
+        const response = await fetch(`${serve.url}/webhook/storage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: event(i) });
+        const body = (await response.json()) as { records?: Array<{ outcome: string }> };
+        if (response.status !== 200 || body.records?.[0]?.outcome !== 'created') throw new Error(`event ${i}: ${response.status} ${JSON.stringify(body)}`);
+      });
+      const status = (await (await fetch(`${serve.url}/api/sync/status`)).json()) as { events: { transactions: number; changes: number } };
+
+      const line = (label: string, r: typeof raw, unit: string) =>
+        console.log(`${label.padEnd(44)} ${Math.round(r.rate).toString().padStart(6)} ${unit}   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms`);
+      line('raw INSERT ... ON CONFLICT transactions', raw, 'tx/s    ');
+      line('webhook PUT events (each fetched, parsed, upserted)', results, 'events/s');
+      console.log(`group commit: ${status.events.changes} events in ${status.events.transactions} transactions (${(status.events.changes / status.events.transactions).toFixed(1)} per transaction)`);
+      console.log(`target: ≥ 1000 events/s with p99 < 100 ms — ${results.rate >= 1000 && results.p99 < 100 ? 'met' : 'not met'}`);
+    } finally {
+      await serve.stop();
+    }
+  } finally {
+    await scratch?.drop();
+    await fs.rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();
