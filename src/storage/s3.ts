@@ -57,8 +57,9 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
     },
 
     async write(key, content) {
+      const body = typeof content === 'string' ? Buffer.from(content) : content;
       await client
-        .send(new sdk.PutObjectCommand({ Bucket: config.bucket, Key: prefix + key, Body: content, ContentType: 'application/x-yaml' }))
+        .send(new sdk.PutObjectCommand({ Bucket: config.bucket, Key: prefix + key, Body: body, ContentLength: body.byteLength, ContentType: 'application/x-yaml' }))
         .catch((error: unknown) => fail(key, error));
     },
 
