@@ -43,6 +43,21 @@ export interface Config {
   watch: boolean;
   /** Port on which `vecr serve` shares the embedded database over the PostgreSQL protocol. */
   pgPort: number;
+  chatlog: ChatlogConfig;
+}
+
+export interface ChatlogConfig {
+  table: string;
+  /** DynamoDB endpoint (LocalStack, ...); AWS itself when undefined and not embedded. */
+  endpoint?: string;
+  /** CHATLOG_DYNAMODB_ENDPOINT unset: an in-process DynamoDB-compatible server under VECR_DATA_DIR. */
+  embedded: boolean;
+  region: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Messages and sessions expire this many days after their last write (DynamoDB TTL); off when undefined. */
+  ttlDays?: number;
+  /** Create the table when it is missing (CHATLOG_AUTO_CREATE, default true). */
+  autoCreate: boolean;
 }
 
 export const defaultBucket = 'vecr-garage-storage';
@@ -72,6 +87,26 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     reconcileIntervalMs: duration('VECR_RECONCILE_INTERVAL', env.VECR_RECONCILE_INTERVAL, 10 * 60_000),
     watch: bool('VECR_WATCH', env.VECR_WATCH, true),
     pgPort: port('VECR_PG_PORT', env.VECR_PG_PORT, 55432),
+    chatlog: chatlogConfig(env),
+  };
+}
+
+function chatlogConfig(env: Env): ChatlogConfig {
+  // Unset: embedded. `aws`: AWS DynamoDB with the default credential chain. A URL: that endpoint.
+  const setting = env.CHATLOG_DYNAMODB_ENDPOINT || '';
+  const endpoint = setting && setting !== 'aws' ? setting : undefined;
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  const ttl = env.CHATLOG_TTL_DAYS;
+  const credentials =
+    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } : undefined;
+  return {
+    table: env.CHATLOG_TABLE || 'ChatLogs',
+    ...(endpoint ? { endpoint } : {}),
+    embedded: setting === '',
+    region: region || 'us-east-1',
+    ...(credentials ? { credentials } : {}),
+    ...(ttl ? { ttlDays: positiveInt('CHATLOG_TTL_DAYS', ttl, 0) } : {}),
+    autoCreate: bool('CHATLOG_AUTO_CREATE', env.CHATLOG_AUTO_CREATE, true),
   };
 }
 

@@ -95,7 +95,7 @@ export async function runService(config: Config, parts: ServiceParts, options: {
   let watcher: FolderWatch | undefined;
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
-    reconciler.start();
+    // The watcher first, so that nothing changed during the first full sync goes unseen.
     if (config.storage.kind === 'folder' && config.watch) {
       watcher = watchFolder(
         config.storage.path,
@@ -106,9 +106,14 @@ export async function runService(config: Config, parts: ServiceParts, options: {
           );
         },
         () => void reconciler.run('folder').catch(() => {}),
+        (error) => {
+          http?.log.error({ err: error }, 'watching the folder failed; reconciling instead');
+          void reconciler.run('watch-error').catch(() => {});
+        },
       );
       await watcher.ready;
     }
+    reconciler.start();
   } catch (error) {
     await watcher?.close();
     await reconciler.stop();
@@ -128,10 +133,13 @@ export async function runService(config: Config, parts: ServiceParts, options: {
     http,
     context,
     close() {
+      // New requests stop first; then what is in flight, a full sync at its next batch, and
+      // the writes still queued finish; the database closes last.
       closing ??= (async () => {
+        const stopping = http!.close();
         await watcher?.close();
         await reconciler.stop();
-        await http!.close();
+        await stopping;
         await registrar.idle();
         await parts.onClose?.();
       })();

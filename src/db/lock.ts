@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import { DatabaseUnavailableError } from './types.js';
 
 /** Who holds an embedded data folder, and where it shares it, if it does. */
@@ -16,39 +17,62 @@ const lockFileOf = (dataDir: string) => `${dataDir}.lock`;
  * a process that has died is taken over. `vecr serve` writes its port into it, so that other
  * commands can reach the database through the service instead.
  */
-export async function acquireFolderLock(dataDir: string) {
+export async function acquireFolderLock(
+  dataDir: string,
+  label = { what: 'the embedded database', instead: 'or point DATABASE_URL at a PostgreSQL server' },
+) {
   const lockFile = lockFileOf(dataDir);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await fs.writeFile(lockFile, JSON.stringify({ pid: process.pid } satisfies LockOwner), { flag: 'wx' });
       return {
-        publishPort: (port: number) => fs.writeFile(lockFile, JSON.stringify({ pid: process.pid, port } satisfies LockOwner)),
+        // Replaced in one step: a reader never sees the file half written.
+        publishPort: async (port: number) => {
+          await fs.writeFile(`${lockFile}.${process.pid}`, JSON.stringify({ pid: process.pid, port } satisfies LockOwner));
+          await fs.rename(`${lockFile}.${process.pid}`, lockFile);
+        },
         release: () => fs.rm(lockFile, { force: true }),
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = await lockOwner(dataDir);
       if (owner) {
-        throw new DatabaseUnavailableError(
-          `the embedded database in ${dataDir} is in use by process ${owner.pid}; stop it first, or point DATABASE_URL at a PostgreSQL server`,
-        );
+        const who = Number.isNaN(owner.pid) ? `another process (see ${lockFile})` : `process ${owner.pid}`;
+        throw new DatabaseUnavailableError(`${label.what} in ${dataDir} is in use by ${who}; stop it first, ${label.instead}`);
       }
       await fs.rm(lockFile, { force: true });
     }
   }
-  throw new DatabaseUnavailableError(`cannot lock the embedded database in ${dataDir}`);
+  throw new DatabaseUnavailableError(`cannot lock ${label.what} in ${dataDir}`);
 }
 
-/** The live process holding the folder, if any. */
+/**
+ * The live process holding the folder, if any. A lock naming this very process, or a dead one,
+ * or a port nobody answers on, was left by a process that died (after a restart in a container
+ * the new process often gets the old one's PID).
+ */
 export async function lockOwner(dataDir: string): Promise<LockOwner | undefined> {
-  const text = await fs.readFile(lockFileOf(dataDir), 'utf8').catch(() => '');
-  let owner: LockOwner | undefined;
+  const text = await fs.readFile(lockFileOf(dataDir), 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  let owner: LockOwner;
   try {
     owner = JSON.parse(text) as LockOwner;
   } catch {
-    owner = Number(text) ? { pid: Number(text) } : undefined;
+    // Being written this instant, or damaged: held, to be safe; the message names the file.
+    return { pid: Number.NaN };
   }
-  return owner && isAlive(owner.pid) ? owner : undefined;
+  if (owner.pid === process.pid || !isAlive(owner.pid)) return undefined;
+  if (owner.port !== undefined && !(await answers(owner.port))) return undefined;
+  return owner;
+}
+
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1', timeout: 1000 });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+    socket.once('error', () => resolve(false));
+  });
 }
 
 function isAlive(pid: number): boolean {

@@ -17,7 +17,10 @@ export async function openPostgres(url: string): Promise<Db> {
     types,
     max: 10,
     connectionTimeoutMillis: 5000,
-    options: '-c TimeZone=UTC',
+    // A server that stops answering must turn into an error (a 503), not a request hanging on.
+    query_timeout: 120_000,
+    keepAlive: true,
+    options: '-c TimeZone=UTC -c statement_timeout=120000',
   });
   // An idle client that loses its server must not crash the process.
   pool.on('error', () => {});

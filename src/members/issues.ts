@@ -32,7 +32,7 @@ export type IssueCode =
   | 'format'
   | 'nul'
   | 'both_prompts'
-  | 'uri_too_long'
+  | 'unusable_path'
   | 'unreadable'
   | 'not_a_member_path'
   | 'name_conflict';

@@ -13,3 +13,16 @@ export function memberKindOf(key: string): MemberKind | undefined {
   if (parts.length < 2 || !/^[^.].*\.ya?ml$/i.test(fileName)) return undefined;
   return folders[parts.at(-2) ?? ''];
 }
+
+const maxFileUri = 512;
+
+/**
+ * Why a key cannot be a member's file_uri, if it cannot: too long for the column, or holding
+ * control characters (PostgreSQL text cannot hold NUL; the others have no business in a path).
+ */
+export function unusableKey(key: string): string | undefined {
+  if (key.length > maxFileUri) return `the path is longer than ${maxFileUri} characters (file_uri is VARCHAR(512))`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(key)) return 'the path contains control characters';
+  return undefined;
+}

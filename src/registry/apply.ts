@@ -4,7 +4,7 @@ import type { MemberIssue } from '../members/issues.js';
 import { memberKindOf } from '../members/paths.js';
 import { tableOf, type Member, type MemberKind } from '../members/schema.js';
 import { resolveNameClaims } from './resolveNames.js';
-import { forgetFiles, recordFiles, touchFiles } from './sql/memberFiles.js';
+import { filesWrittenSince, forgetFiles, recordFiles, touchFiles } from './sql/memberFiles.js';
 import { adoptRows, deleteMembersOfFiles, findNameHolders, parkNames } from './sql/memberRows.js';
 import { upsertHumanMembers, type HumanRow } from './sql/upsertHumanMembers.js';
 import { upsertVirtualMembers, type VirtualRow } from './sql/upsertVirtualMembers.js';
@@ -18,6 +18,11 @@ export type ReadFile = {
 } & ({ ok: true; value: Member } | { ok: false; issues: MemberIssue[] });
 
 export interface ChangeSet {
+  /**
+   * When the files were listed (a database timestamp): a file another writer registered since
+   * then is left as that writer left it — this change set was read earlier and may be older.
+   */
+  unchangedSince?: string;
   /** Files read and parsed. */
   files?: readonly ReadFile[];
   /** Files whose bytes are unchanged although their fingerprint moved. */
@@ -41,9 +46,10 @@ export interface Outcome {
  * source, end here. Runs in the caller's transaction, so a batch lands whole or not at all.
  * Deletes come first, so that a name freed by a deleted file passes to its claimant at once.
  */
-export async function applyChanges(tx: Queryable, changes: ChangeSet, key: UpsertKey): Promise<Outcome[]> {
+export async function applyChanges(tx: Queryable, given: ChangeSet, key: UpsertKey): Promise<Outcome[]> {
   await lockRegistry(tx);
-  const outcomes: Outcome[] = [];
+  const { changes, skipped } = await withoutNewerWrites(tx, given);
+  const outcomes: Outcome[] = skipped;
   const deletes = changes.deletes ?? [];
   for (const kind of ['human', 'virtual'] as const) {
     const gone = deletes.filter((uri) => memberKindOf(uri) === kind);
@@ -107,6 +113,26 @@ export async function applyChanges(tx: Queryable, changes: ChangeSet, key: Upser
   await recordFiles(tx, records);
   await touchFiles(tx, changes.touched ?? []);
   return outcomes;
+}
+
+/** Drops what another writer has registered since `unchangedSince`: theirs is the newer read. */
+async function withoutNewerWrites(tx: Queryable, changes: ChangeSet): Promise<{ changes: ChangeSet; skipped: Outcome[] }> {
+  if (!changes.unchangedSince) return { changes, skipped: [] };
+  const uris = [...(changes.files ?? []).map((f) => f.file_uri), ...(changes.touched ?? []).map((f) => f.file_uri), ...(changes.deletes ?? [])];
+  const newer = await filesWrittenSince(tx, uris, changes.unchangedSince);
+  if (newer.size === 0) return { changes, skipped: [] };
+  const skipped = [...newer].flatMap((uri) => {
+    const kind = memberKindOf(uri);
+    return kind ? [{ file_uri: uri, kind, action: 'unchanged' as const }] : [];
+  });
+  return {
+    changes: {
+      files: (changes.files ?? []).filter((f) => !newer.has(f.file_uri)),
+      touched: (changes.touched ?? []).filter((f) => !newer.has(f.file_uri)),
+      deletes: (changes.deletes ?? []).filter((uri) => !newer.has(uri)),
+    },
+    skipped,
+  };
 }
 
 const lockedTransactions = new WeakSet<Queryable>();

@@ -2,9 +2,9 @@ import type { UpsertKey } from '../config.js';
 import type { Db, Queryable } from '../db/types.js';
 import type { MemberIssue } from '../members/issues.js';
 import { defaultLimits, type ParseLimits } from '../members/parse.js';
-import { memberKindOf } from '../members/paths.js';
+import { memberKindOf, unusableKey } from '../members/paths.js';
 import { applyChanges, mayFreeNames, type ChangeSet, type Outcome } from '../registry/apply.js';
-import { fileRecordsFor, filesWaitingForFreeNames, fileUrisAfter } from '../registry/sql/memberFiles.js';
+import { databaseNow, fileRecordsFor, filesWaitingForFreeNames, fileUrisAfter } from '../registry/sql/memberFiles.js';
 import { recordSyncRun } from '../registry/sql/syncRuns.js';
 import type { Storage } from '../storage/types.js';
 import { readFiles, type FileToRead } from './readFiles.js';
@@ -22,6 +22,8 @@ export interface SyncOptions {
   trigger?: string;
   /** Files handled so far, of files listed so far. */
   onProgress?: (done: number, listed: number) => void;
+  /** Stops the run between batches; batches written stay written. */
+  signal?: AbortSignal;
 }
 
 export interface SyncSummary {
@@ -43,7 +45,6 @@ export interface SyncReport extends SyncSummary {
 
 /** Changes listed one by one in a report; beyond that they are only counted (memory stays flat). */
 export const maxReportedChanges = 1000;
-const maxUriLength = 512;
 
 class DryRunRollback extends Error {}
 
@@ -89,12 +90,14 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   let namesMayBeFree = false;
   let listed = 0;
   let done = 0;
+  // Events applied while this run lists and reads are newer than what it read: they stand.
+  let since = await databaseNow(q);
 
   // One batch is written while the next is read: `writing` is the write in flight.
   let writing: Promise<void> = Promise.resolve();
   const write = async (changes: ChangeSet, handled: number) => {
     await writing;
-    writing = inTransaction((tx) => applyChanges(tx, changes, options.key)).then((outcomes) => {
+    writing = inTransaction((tx) => applyChanges(tx, { ...changes, unchangedSince: since }, options.key)).then((outcomes) => {
       namesMayBeFree ||= mayFreeNames(outcomes);
       count(report, outcomes);
       done += handled;
@@ -105,6 +108,7 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   };
 
   const handle = async (batch: Array<FileToRead & { version: string }>, force = false, counted = true) => {
+    options.signal?.throwIfAborted();
     if (batch.length === 0) return;
     const records = await fileRecordsFor(q, batch.map((f) => f.key));
     // Invalid files are always read again: a name conflict may have been settled meanwhile.
@@ -124,8 +128,9 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     const kind = memberKindOf(file.key);
     if (!kind) continue;
     listed++;
-    if (file.key.length > maxUriLength) {
-      count(report, [{ file_uri: file.key, kind, action: 'invalid', issues: [{ file: file.key, code: 'uri_too_long', message: `the path is longer than ${maxUriLength} characters (file_uri is VARCHAR(512))` }] }]);
+    const unusable = unusableKey(file.key);
+    if (unusable) {
+      count(report, [{ file_uri: file.key, kind, action: 'invalid', issues: [{ file: file.key, code: 'unusable_path', message: unusable }] }]);
       done++;
       continue;
     }
@@ -139,6 +144,7 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   await handle(batch);
   await writing;
 
+  options.signal?.throwIfAborted();
   if (options.delete !== false) {
     const gone = await filesNotSeen(q, seen);
     for (let start = 0; start < gone.length; start += batchSize) {
@@ -152,6 +158,7 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   const waiting = (await filesWaitingForFreeNames(q)).filter((f) => seen.has(f.file_uri));
   if (waiting.length === 0) return;
   const retry = new Set(waiting.map((f) => f.file_uri));
+  since = await databaseNow(q);
   report.invalid -= retry.size;
   report.issues = report.issues.filter((issue) => !retry.has(issue.file));
   await handle(waiting.map((f) => ({ key: f.file_uri, kind: f.kind, version: '' })), true, false);

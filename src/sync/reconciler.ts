@@ -2,7 +2,7 @@ import type { Db } from '../db/types.js';
 import { syncStorage, type SyncOptions, type SyncReport } from './reconcile.js';
 import type { Storage } from '../storage/types.js';
 
-export interface ReconcilerOptions extends Omit<SyncOptions, 'trigger' | 'dryRun'> {
+export interface ReconcilerOptions extends Omit<SyncOptions, 'trigger' | 'dryRun' | 'signal'> {
   /** Time between runs; 0 runs only when asked. */
   intervalMs: number;
   onReport?: (report: SyncReport, trigger: string) => void;
@@ -16,6 +16,7 @@ export interface ReconcilerOptions extends Omit<SyncOptions, 'trigger' | 'dryRun
 export class Reconciler {
   private running: Promise<SyncReport> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private readonly stopping = new AbortController();
   lastError: string | undefined;
 
   constructor(
@@ -37,7 +38,8 @@ export class Reconciler {
   }
 
   run(trigger: string): Promise<SyncReport> {
-    this.running ??= syncStorage(this.db, this.storage, { ...this.options, trigger })
+    if (this.stopping.signal.aborted) return Promise.reject(new Error('the service is stopping'));
+    this.running ??= syncStorage(this.db, this.storage, { ...this.options, trigger, signal: this.stopping.signal })
       .then(
         (report) => {
           this.lastError = undefined;
@@ -45,8 +47,10 @@ export class Reconciler {
           return report;
         },
         (error: unknown) => {
-          this.lastError = (error as Error).message;
-          this.options.onError?.(error, trigger);
+          if (!this.stopping.signal.aborted) {
+            this.lastError = (error as Error).message;
+            this.options.onError?.(error, trigger);
+          }
           throw error;
         },
       )
@@ -56,8 +60,10 @@ export class Reconciler {
     return this.running;
   }
 
+  /** Stops the timer, and a run in progress at its next batch (what it wrote stays written). */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.stopping.abort();
     await this.running?.catch(() => {});
   }
 }

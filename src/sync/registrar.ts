@@ -52,6 +52,7 @@ interface Pending {
 export class Registrar {
   private queue: Pending[] = [];
   private draining: Promise<void> | undefined;
+  private handingOver: Promise<unknown> | undefined;
   /** Transactions written and changes they carried: the group commit at work. */
   readonly stats = { transactions: 0, changes: 0 };
   private readonly limits: ParseLimits;
@@ -73,9 +74,12 @@ export class Registrar {
     });
   }
 
-  /** Waits until everything submitted so far is written. */
+  /** Waits until everything submitted so far is written, hand-overs included. */
   async idle(): Promise<void> {
-    while (this.draining) await this.draining;
+    while (this.draining || this.handingOver) {
+      await this.draining;
+      await this.handingOver;
+    }
   }
 
   private async drain() {
@@ -90,15 +94,18 @@ export class Registrar {
       }
       try {
         const outcomes = await this.write(group.flatMap((p) => p.changes));
-        this.stats.transactions++;
-        this.stats.changes += size;
         let offset = 0;
         for (const pending of group) {
           pending.resolve(outcomes.slice(offset, offset + pending.changes.length));
           offset += pending.changes.length;
         }
       } catch (error) {
-        for (const pending of group) pending.reject(error);
+        if (group.length === 1) {
+          group[0]!.reject(error);
+          continue;
+        }
+        // One request's changes must not fail the others': each on its own, once.
+        for (const pending of group) await this.write(pending.changes).then(pending.resolve, pending.reject);
       }
     }
     this.draining = undefined;
@@ -140,6 +147,8 @@ export class Registrar {
       return { outcomes, applied: { now, fresh } };
     });
 
+    this.stats.transactions++;
+    this.stats.changes += changes.length;
     this.handOver(outcomes);
     const byKey = new Map(outcomes.map((o) => [o.file_uri, o]));
     return changes.map((change): ChangeOutcome => {
@@ -165,9 +174,13 @@ export class Registrar {
   /** Files that waited for a name that a delete or a rename just set free: read again, in the next group. */
   private handOver(outcomes: Outcome[]) {
     if (!mayFreeNames(outcomes)) return;
-    filesWaitingForFreeNames(this.db)
+    const handOver = filesWaitingForFreeNames(this.db)
       .then((waiting) => this.submit(waiting.map((f) => ({ key: f.file_uri, kind: f.kind }))))
-      .catch((error: unknown) => this.options.onError?.(error));
+      .catch((error: unknown) => this.options.onError?.(error))
+      .finally(() => {
+        if (this.handingOver === handOver) this.handingOver = undefined;
+      });
+    this.handingOver = handOver;
   }
 }
 

@@ -18,6 +18,7 @@ export function watchFolder(
   root: string,
   onChanges: (changes: FileChange[]) => void,
   onFolderChange: () => void,
+  onError: (error: unknown) => void,
   options: { settleMs?: number } = {},
 ): FolderWatch {
   const settleMs = options.settleMs ?? 100;
@@ -44,6 +45,8 @@ export function watchFolder(
   });
   watcher.on('add', onFile).on('change', onFile).on('unlink', onFile);
   watcher.on('addDir', onFolderChange).on('unlinkDir', onFolderChange);
+  // Out of inotify watches, a folder that cannot be read: keep running; a full sync heals.
+  watcher.on('error', (error) => onError(error));
   const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   return {
     ready,

@@ -8,6 +8,7 @@ import { tempDir, writeFiles, human } from '../helpers/files.js';
 import { eventually, get } from '../helpers/service.js';
 
 const run = promisify(execFile);
+const hasPsql = await run('psql', ['--version']).then(() => true, () => false);
 const bin = fileURLToPath(new URL('../../bin/vecr.js', import.meta.url));
 const samples = fileURLToPath(new URL('../../storage', import.meta.url));
 
@@ -47,7 +48,7 @@ describe('vecr serve, embedded', () => {
     await eventually(async () => expect((await get(`${url}/api/members/human`)).body.members.map((m: { name: string }) => m.name)).toEqual(['Rin', 'Syota']));
   });
 
-  it('lets psql into the running embedded database', async () => {
+  it.runIf(hasPsql)('lets psql into the running embedded database', async () => {
     const psql = (...args: string[]) => run('psql', ['-X', '-h', 'localhost', '-p', pgPort, 'member_db', ...args]).then((r) => r.stdout);
     expect(await psql('-c', '\\dt')).toMatch(/human_members[\s\S]*virtual_members/);
     expect(await psql('-c', '\\d human_members')).toMatch(/name\s+\| character varying\(255\)\s+\|\s+\| not null/);

@@ -150,6 +150,15 @@ describe.each(engines)('webhook on %s', (engine) => {
     expect(response.body.records.map((r: { outcome: string }) => r.outcome)).toEqual(['ignored', 'ignored', 'ignored', 'ignored']);
   });
 
+  it('acknowledges a key that cannot be stored (a NUL in it) without failing the others', async () => {
+    await s3.storage.write('human_members/fine.yml', human('Fine'));
+    const bad = minioEvent('s3:ObjectCreated:Put', 'human_members/x.yml', 'N1');
+    bad.Records[0]!.s3.object.key = 'human_members/bad%00.yml';
+    const response = await post(url, { Records: [...bad.Records, ...minioEvent('s3:ObjectCreated:Put', 'human_members/fine.yml', 'N2').Records] }, auth);
+    expect(response.status).toBe(200);
+    expect(response.body.records).toMatchObject([{ outcome: 'invalid', errors: [{ code: 'unusable_path' }] }, { outcome: 'created', name: 'Fine' }]);
+  });
+
   it('absorbs a burst: concurrent events share transactions', async () => {
     const before = { ...service.context.registrar.stats };
     for (let i = 0; i < 40; i++) await s3.storage.write(`human_members/m${i}.yml`, human(`M${i}`));

@@ -237,3 +237,46 @@ describe.each(engines)('sync on %s', (engine) => {
     expect(await getMember(db, 'human', 'Rin')).toMatchObject({ role: 'Engineer', file_uri: 'human_members/rin.yml' });
   });
 });
+
+describe.each(engines)('sync beside other writers on %s', (engine) => {
+  it('neither deletes a file registered while it listed, nor overwrites a newer registration with its older read', async () => {
+    const db = await freshDatabase(engine);
+    const { dir, remove } = await tempDir();
+    try {
+      await writeFiles(dir, { 'human_members/a.yml': human('Ann', 'bio: first\n') });
+      const files = folderStorage(dir);
+      const other = async (file: string, content: string) => {
+        // Another writer (a webhook) registers the current content of a file, now.
+        await writeFiles(dir, { [file]: content });
+        const read = await files.read(file, 1 << 20);
+        const { parseMemberFile } = await import('../../src/members/parse.js');
+        const { applyChanges } = await import('../../src/registry/apply.js');
+        await db.transaction((tx) =>
+          applyChanges(tx, { files: [{ file_uri: file, kind: 'human', version: read.version, content_hash: 'x', ...parseMemberFile(file, 'human', read.bytes) }] }, 'file_uri'),
+        );
+      };
+      const racing: Storage = {
+        ...files,
+        // While the sync lists, b.yml appears and is registered by the other writer.
+        async *list() {
+          for await (const file of files.list()) yield file;
+          await other('human_members/b.yml', human('Bob'));
+        },
+        // After the sync has read a.yml, the other writer registers a newer version.
+        read: async (key, max) => {
+          const result = await files.read(key, max);
+          if (key === 'human_members/a.yml') await other(key, human('Ann', 'bio: second\n'));
+          return result;
+        },
+      };
+      await syncStorage(db, racing, { key: 'file_uri' });
+      expect((await listMembers(db, 'human')).map((m) => [m.name, m.bio])).toEqual([
+        ['Ann', 'second'],
+        ['Bob', null],
+      ]);
+    } finally {
+      await db.close();
+      await remove();
+    }
+  });
+});

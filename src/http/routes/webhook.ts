@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { FastifyRequest } from 'fastify';
-import { memberKindOf } from '../../members/paths.js';
+import { memberKindOf, unusableKey } from '../../members/paths.js';
 import { normalizeNotification, notificationSchema, type StorageEvent } from '../../sync/events.js';
 import type { FileChange } from '../../sync/registrar.js';
 import type { AppContext } from '../context.js';
@@ -18,8 +18,6 @@ const resultSchema = z.object({
   reason: z.string().optional(),
   errors: z.array(issueSchema).optional(),
 });
-
-const maxFileUri = 512;
 
 /**
  * Storage event notifications (MinIO's webhook target, or AWS S3 through a relay). Every record
@@ -55,8 +53,10 @@ export function webhookRoutes(app: AppContext): FastifyPluginAsyncZod {
           const key = event.key.slice(prefix.length);
           const kind = memberKindOf(key);
           if (!kind) { ignored('not a member file (.yml or .yaml in human_members/ or virtual_members/)'); continue; }
-          if (key.length > maxFileUri) {
-            results.push({ key: event.key, event: event.eventName, outcome: 'invalid', file_uri: key, errors: [{ file: key, code: 'uri_too_long', message: `the path is longer than ${maxFileUri} characters` }] });
+          const unusable = unusableKey(key);
+          if (unusable) {
+            // Acknowledged, not recorded: such a key cannot be stored, and resending will not change it.
+            results.push({ key: event.key, event: event.eventName, outcome: 'invalid', errors: [{ file: key.replace(/[\u0000-\u001f\u007f]/g, '\uFFFD'), code: 'unusable_path', message: unusable }] });
             continue;
           }
           waiting.push(results.length);

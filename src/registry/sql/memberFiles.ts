@@ -31,6 +31,23 @@ export async function fileUrisAfter(db: Queryable, after: string | null, limit: 
   return rows.map((row) => row.file_uri);
 }
 
+/** Which of these files were registered after `since` (a database timestamp). */
+export async function filesWrittenSince(db: Queryable, fileUris: readonly string[], since: string): Promise<Set<string>> {
+  if (fileUris.length === 0) return new Set();
+  const { rows } = await db.query<{ file_uri: string }>(
+    `SELECT file_uri FROM member_files
+     WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) AND checked_at > $2::timestamptz`,
+    [JSON.stringify(fileUris), since],
+  );
+  return new Set(rows.map((row) => row.file_uri));
+}
+
+/** The database's clock, for `ChangeSet.unchangedSince`. */
+export async function databaseNow(db: Queryable): Promise<string> {
+  const { rows } = await db.query<{ now: string }>('SELECT clock_timestamp()::text AS now');
+  return rows[0]!.now;
+}
+
 /** Records the outcome of reading files; `changed_at` moves only when something did change. */
 export async function recordFiles(tx: Queryable, records: Array<Omit<FileRecord, 'errors'> & { errors: MemberIssue[] }>) {
   if (records.length === 0) return;

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+/**
+ * A chat message as clients post it and as it is stored: one item per message in ChatLogs,
+ * attribute names as in the design (snake_case). `timestamp` is assigned when absent.
+ */
+export const messageInputSchema = z
+  .strictObject({
+    timestamp: z.number().positive().optional().describe('Epoch milliseconds; assigned by the service when absent'),
+    speaker_name: z.string().min(1).max(255).describe('Member name, or a Discord display name for people not in the roster'),
+    speaker_type: z.enum(['human', 'virtual']),
+    role: z.enum(['user', 'assistant', 'system']),
+    content: z.string().min(1),
+    source: z.string().min(1).max(64).default('api').describe('discord, api, ...'),
+    channel_id: z.string().min(1).max(128).optional(),
+    thread_id: z.string().min(1).max(128).optional(),
+    message_id: z.string().min(1).max(128).optional().describe('Posting the same message_id again stores nothing new'),
+    llm_model: z.string().min(1).max(255).optional(),
+    input_tokens: z.number().int().nonnegative().optional(),
+    output_tokens: z.number().int().nonnegative().optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+  })
+  .describe('A chat message');
+
+export type MessageInput = z.input<typeof messageInputSchema>;
+
+export const messageSchema = messageInputSchema
+  .extend({
+    session_id: z.string(),
+    timestamp: z.number().describe('Epoch milliseconds, with up to three decimals that keep same-millisecond messages apart'),
+    expires_at: z.number().int().optional().describe('TTL: epoch seconds'),
+  })
+  .describe('A stored chat message');
+
+export type ChatMessage = z.infer<typeof messageSchema>;
+
+export const sessionSchema = z
+  .object({
+    session_id: z.string(),
+    channel_id: z.string().nullable(),
+    thread_id: z.string().nullable(),
+    status: z.enum(['open', 'closed']),
+    created_at: z.number().describe('Epoch milliseconds'),
+    last_activity: z.number().describe('Epoch milliseconds of the latest message'),
+    closed_at: z.number().nullable(),
+    message_count: z.number().int(),
+    members: z.array(z.string()).describe('Speakers so far'),
+  })
+  .describe('A conversation');
+
+export type ChatSession = z.infer<typeof sessionSchema>;
+
+/** Session ids travel in URLs and keys: printable, no slashes, and not our own `#` namespace. */
+export const sessionIdSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[^#/\s][^/\s]*$/, 'a session id has no spaces or slashes and does not start with #');
+
+/** The session of a Discord channel, or of a thread in it. */
+export function discordSessionId(channelId: string, threadId?: string): string {
+  return threadId ? `discord:${channelId}:${threadId}` : `discord:${channelId}`;
+}

@@ -1,0 +1,640 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { messageInputSchema, type ChatMessage, type ChatSession, type MessageInput } from './schema.js';
+
+/**
+ * One table, `ChatLogs` (D12): partition key `session_id` (S), sort key `timestamp` (N).
+ * A session's partition holds, by sort key:
+ *   > 0   its messages, one item each (epoch ms, up to three decimals);
+ *   = 0   its header: channel, status, created_at, last_activity, message_count, members;
+ *   < 0   small index items: one per speaker (for listing sessions by member) and one per
+ *         Discord message_id (so that a repost stores nothing new).
+ * Two sparse indexes: `by_channel` (channel_id, last_activity) holds headers only, since only
+ * they carry last_activity; `by_member` (member_name, session_id) holds the speaker items.
+ */
+
+type Sdk = typeof import('@aws-sdk/client-dynamodb') & typeof import('@aws-sdk/lib-dynamodb');
+
+export class ChatStoreUnavailableError extends Error {
+  override name = 'ChatStoreUnavailableError';
+}
+
+export class ChatRequestError extends Error {
+  override name = 'ChatRequestError';
+  constructor(
+    readonly status: 400 | 404 | 409 | 413,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ReadOptions {
+  limit: number;
+  /** Only messages strictly before / after these epoch milliseconds. */
+  before?: number;
+  after?: number;
+  order: 'asc' | 'desc';
+  cursor?: string;
+}
+
+export interface AppendResult {
+  session: string;
+  messages: Array<ChatMessage & { duplicate?: boolean }>;
+}
+
+/** DynamoDB's limit for one item is 400 KB; what stays below it is a message's room. */
+const maxItemBytes = 400 * 1024;
+const headerFlushMs = 200;
+const headerCacheMs = 5000;
+
+export class ChatStore {
+  private pendingHeaders = new Map<string, PendingHeader>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private knownSessions = new Map<string, { status: 'open' | 'closed'; at: number }>();
+  private knownSpeakers = new Set<string>();
+
+  constructor(
+    private readonly sdk: Sdk,
+    private readonly raw: DynamoDBClient,
+    private readonly doc: DynamoDBDocumentClient,
+    readonly table: string,
+    readonly description: string,
+    private readonly ttlDays: number | undefined,
+    private readonly onClose: () => Promise<void>,
+  ) {}
+
+  // ---- table ---------------------------------------------------------------------------------
+
+  /** Creates the table (and its indexes) when missing; turns TTL on when configured. */
+  async ensureTable(): Promise<{ created: boolean; ttl: 'enabled' | 'off' | 'unsupported' }> {
+    let created = false;
+    try {
+      await this.call(() => this.raw.send(new this.sdk.DescribeTableCommand({ TableName: this.table })));
+    } catch (error) {
+      if (!(error instanceof ChatRequestError && error.status === 404)) throw error;
+      await this.call(() => this.raw.send(new this.sdk.CreateTableCommand(tableDefinition(this.table))));
+      await this.sdk.waitUntilTableExists({ client: this.raw, maxWaitTime: 120 }, { TableName: this.table });
+      created = true;
+    }
+    if (this.ttlDays === undefined) return { created, ttl: 'off' };
+    try {
+      await this.raw.send(new this.sdk.UpdateTimeToLiveCommand({ TableName: this.table, TimeToLiveSpecification: { Enabled: true, AttributeName: 'expires_at' } }));
+      return { created, ttl: 'enabled' };
+    } catch (error) {
+      const name = (error as { name?: string }).name ?? '';
+      // Already on, or an emulator that does not implement TTL (the attribute is written anyway).
+      if (/already enabled/i.test((error as Error).message)) return { created, ttl: 'enabled' };
+      if (name === 'UnknownOperationException' || name === 'UnrecognizedClientException') return { created, ttl: 'unsupported' };
+      throw this.translate(error);
+    }
+  }
+
+  /** The store answers and the table exists. */
+  async check(): Promise<void> {
+    await this.call(() => this.raw.send(new this.sdk.DescribeTableCommand({ TableName: this.table })));
+  }
+
+  // ---- messages ------------------------------------------------------------------------------
+
+  /**
+   * Appends messages to a session, creating it on first use. Each message is written only if no
+   * item holds its key: two messages in the same millisecond get distinct timestamps (the later
+   * one moves up by a thousandth), never overwriting each other.
+   */
+  async append(sessionId: string, inputs: readonly unknown[]): Promise<AppendResult> {
+    const messages = inputs.map((input, i) => {
+      const parsed = messageInputSchema.safeParse(input);
+      if (!parsed.success) {
+        const problem = parsed.error.issues[0]!;
+        throw new ChatRequestError(400, 'bad_message', `messages[${i}].${problem.path.join('.')}: ${problem.message}`);
+      }
+      return parsed.data;
+    });
+    if ((await this.sessionStatus(sessionId)) === 'closed') {
+      throw new ChatRequestError(409, 'session_closed', `session ${sessionId} is closed; start a new one`);
+    }
+    const stored: AppendResult['messages'] = [];
+    for (const message of messages) stored.push(await this.appendOne(sessionId, message));
+    const fresh = stored.filter((m) => !m.duplicate);
+    if (fresh.length > 0) this.touchSession(sessionId, fresh);
+    await Promise.all(
+      [...new Set(fresh.map((m) => `${m.speaker_type}\u0000${m.speaker_name}`))].map((speaker) => {
+        const [type, name] = speaker.split('\u0000') as ['human' | 'virtual', string];
+        return this.rememberSpeaker(sessionId, name, type);
+      }),
+    );
+    return { session: sessionId, messages: stored };
+  }
+
+  private async appendOne(sessionId: string, input: MessageInput & { source: string }): Promise<ChatMessage & { duplicate?: boolean }> {
+    const expires = this.expiresAt();
+    let timestamp = roundTimestamp(input.timestamp ?? Date.now());
+    const item = (): ChatMessage => ({ ...input, session_id: sessionId, timestamp, ...(expires ? { expires_at: expires } : {}) });
+    const size = Buffer.byteLength(JSON.stringify(item()));
+    if (size > maxItemBytes - 1024) {
+      throw new ChatRequestError(413, 'message_too_large', `a message item holds at most ${maxItemBytes - 1024} bytes; this one needs ${size} (split the content into several messages)`);
+    }
+
+    if (input.message_id) {
+      const earlier = await this.claimMessageId(sessionId, input.message_id, timestamp);
+      if (earlier !== undefined) {
+        const existing = await this.getMessage(sessionId, earlier);
+        if (existing) return { ...existing, duplicate: true };
+        timestamp = earlier; // claimed before, never written: write it now, at the claimed key
+      }
+    }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.call(() =>
+          this.doc.send(new this.sdk.PutCommand({
+            TableName: this.table,
+            Item: item(),
+            ConditionExpression: 'attribute_not_exists(session_id)',
+          })),
+        );
+        return item();
+      } catch (error) {
+        if (!isConditionFailure(error) || attempt > 1000) throw error;
+        timestamp = roundTimestamp(timestamp + 0.001);
+      }
+    }
+  }
+
+  /**
+   * Claims a Discord message_id in the session: the first claim wins and records where its
+   * message goes. Answers the timestamp of an earlier claim, if there is one.
+   */
+  private async claimMessageId(sessionId: string, messageId: string, timestamp: number): Promise<number | undefined> {
+    const key = { session_id: sessionId, timestamp: -(2 ** 32 + fnv1a(messageId)) };
+    try {
+      await this.call(() =>
+        this.doc.send(new this.sdk.PutCommand({
+          TableName: this.table,
+          Item: { ...key, item_type: 'message_id', message_id: messageId, message_timestamp: timestamp, ...this.ttlAttribute() },
+          ConditionExpression: 'attribute_not_exists(session_id)',
+        })),
+      );
+      return undefined;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const claim = await this.call(() => this.doc.send(new this.sdk.GetCommand({ TableName: this.table, Key: key, ConsistentRead: true })));
+      // Another id with the same hash: rare, and then this message simply goes undeduplicated.
+      return claim.Item?.message_id === messageId ? (claim.Item.message_timestamp as number) : undefined;
+    }
+  }
+
+  private async getMessage(sessionId: string, timestamp: number): Promise<ChatMessage | undefined> {
+    const result = await this.call(() =>
+      this.doc.send(new this.sdk.GetCommand({ TableName: this.table, Key: { session_id: sessionId, timestamp }, ConsistentRead: true })),
+    );
+    return result.Item as ChatMessage | undefined;
+  }
+
+  /** A page of messages; `next_cursor` is null on the last page. */
+  async readMessages(sessionId: string, options: ReadOptions): Promise<{ messages: ChatMessage[]; next_cursor: string | null }> {
+    let after = Math.max(0, options.after ?? 0);
+    let before = options.before;
+    if (options.cursor) {
+      const position = decodePosition(options.cursor);
+      if (options.order === 'asc') after = Math.max(after, position);
+      else before = before === undefined ? position : Math.min(before, position);
+    }
+    const values: Record<string, unknown> = { ':s': sessionId };
+    let range: string;
+    if (before === undefined) {
+      range = '#ts > :after';
+      values[':after'] = after;
+    } else {
+      const low = roundTimestamp(after + 0.001);
+      const high = roundTimestamp(before - 0.001);
+      if (high < low) return { messages: [], next_cursor: null };
+      range = '#ts BETWEEN :low AND :high';
+      Object.assign(values, { ':low': low, ':high': high });
+    }
+    const result = await this.call(() =>
+      this.doc.send(new this.sdk.QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: `session_id = :s AND ${range}`,
+        ExpressionAttributeNames: { '#ts': 'timestamp' },
+        ExpressionAttributeValues: values,
+        ScanIndexForward: options.order === 'asc',
+        Limit: options.limit + 1,
+      })),
+    );
+    const items = (result.Items ?? []) as ChatMessage[];
+    const page = items.slice(0, options.limit);
+    return { messages: page, next_cursor: items.length > options.limit ? encodePosition(page.at(-1)!.timestamp) : null };
+  }
+
+  /** Every message of a session, oldest first, a page at a time. */
+  async *allMessages(sessionId: string): AsyncIterable<ChatMessage> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.readMessages(sessionId, { limit: 500, order: 'asc', ...(cursor ? { cursor } : {}) });
+      yield* page.messages;
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+  }
+
+  // ---- sessions ------------------------------------------------------------------------------
+
+  /** Starts a session, or answers the existing one (idempotent). */
+  async startSession(sessionId: string, details: { channel_id?: string; thread_id?: string }): Promise<ChatSession> {
+    const now = Date.now();
+    await this.call(() =>
+      this.doc.send(new this.sdk.UpdateCommand({
+        TableName: this.table,
+        Key: { session_id: sessionId, timestamp: 0 },
+        UpdateExpression:
+          'SET item_type = :type, created_at = if_not_exists(created_at, :now), last_activity = if_not_exists(last_activity, :now), #status = if_not_exists(#status, :open), message_count = if_not_exists(message_count, :zero)' +
+          (details.channel_id ? ', channel_id = if_not_exists(channel_id, :channel)' : '') +
+          (details.thread_id ? ', thread_id = if_not_exists(thread_id, :thread)' : '') +
+          (this.ttlDays !== undefined ? ', expires_at = :expires' : ''),
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':type': 'session',
+          ':now': now,
+          ':open': 'open',
+          ':zero': 0,
+          ...(details.channel_id ? { ':channel': details.channel_id } : {}),
+          ...(details.thread_id ? { ':thread': details.thread_id } : {}),
+          ...(this.ttlDays !== undefined ? { ':expires': this.expiresAt() } : {}),
+        },
+      })),
+    );
+    return (await this.getSession(sessionId))!;
+  }
+
+  async getSession(sessionId: string): Promise<ChatSession | undefined> {
+    await this.flush();
+    const result = await this.call(() =>
+      this.doc.send(new this.sdk.GetCommand({ TableName: this.table, Key: { session_id: sessionId, timestamp: 0 }, ConsistentRead: true })),
+    );
+    return result.Item ? toSession(result.Item) : undefined;
+  }
+
+  /** Sessions of a channel, or of a member, or all: the most recent activity first. */
+  async listSessions(filter: { channel_id?: string; member?: string }, page: { limit: number; cursor?: string }): Promise<{ sessions: ChatSession[]; next_cursor: string | null }> {
+    await this.flush();
+    if (filter.channel_id) {
+      const result = await this.call(() =>
+        this.doc.send(new this.sdk.QueryCommand({
+          TableName: this.table,
+          IndexName: 'by_channel',
+          KeyConditionExpression: 'channel_id = :c',
+          ExpressionAttributeValues: { ':c': filter.channel_id },
+          ScanIndexForward: false,
+          Limit: page.limit + 1,
+          ...(page.cursor ? { ExclusiveStartKey: decodeKey(page.cursor) } : {}),
+        })),
+      );
+      const items = result.Items ?? [];
+      const sessions = items.slice(0, page.limit).map(toSession);
+      const last = items[page.limit - 1];
+      const next = items.length > page.limit && last ? encodeKey({ channel_id: last.channel_id, last_activity: last.last_activity, session_id: last.session_id, timestamp: 0 }) : null;
+      return { sessions, next_cursor: next };
+    }
+    const ids = filter.member ? await this.sessionsOfMember(filter.member) : await this.allSessionIds();
+    const headers = await this.headers(ids);
+    headers.sort((a, b) => b.last_activity - a.last_activity || (a.session_id < b.session_id ? -1 : 1));
+    const start = page.cursor ? headers.findIndex((s) => s.session_id === decodeKey(page.cursor!).session_id) + 1 : 0;
+    const sessions = headers.slice(start, start + page.limit);
+    const more = start + page.limit < headers.length;
+    return { sessions, next_cursor: more ? encodeKey({ session_id: sessions.at(-1)!.session_id }) : null };
+  }
+
+  private async sessionsOfMember(member: string): Promise<string[]> {
+    const ids: string[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const result = await this.call(() =>
+        this.doc.send(new this.sdk.QueryCommand({
+          TableName: this.table,
+          IndexName: 'by_member',
+          KeyConditionExpression: 'member_name = :m',
+          ExpressionAttributeValues: { ':m': member },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        })),
+      );
+      for (const item of result.Items ?? []) ids.push(item.session_id as string);
+      start = result.LastEvaluatedKey;
+    } while (start);
+    return [...new Set(ids)];
+  }
+
+  private async allSessionIds(): Promise<string[]> {
+    const ids: string[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const result = await this.call(() =>
+        this.doc.send(new this.sdk.ScanCommand({
+          TableName: this.table,
+          FilterExpression: 'item_type = :session',
+          ExpressionAttributeValues: { ':session': 'session' },
+          ProjectionExpression: 'session_id',
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        })),
+      );
+      for (const item of result.Items ?? []) ids.push(item.session_id as string);
+      start = result.LastEvaluatedKey;
+    } while (start);
+    return ids;
+  }
+
+  private async headers(ids: string[]): Promise<ChatSession[]> {
+    const sessions: ChatSession[] = [];
+    for (let i = 0; i < ids.length; i += 100) {
+      let keys: Array<Record<string, unknown>> = ids.slice(i, i + 100).map((id) => ({ session_id: id, timestamp: 0 }));
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        const result = await this.call(() => this.doc.send(new this.sdk.BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys } } })));
+        sessions.push(...(result.Responses?.[this.table] ?? []).map(toSession));
+        keys = (result.UnprocessedKeys?.[this.table]?.Keys as Array<Record<string, unknown>> | undefined) ?? [];
+        if (keys.length > 0) await backoff(attempt);
+      }
+    }
+    return sessions;
+  }
+
+  async closeSession(sessionId: string): Promise<ChatSession | undefined> {
+    await this.flush();
+    try {
+      await this.call(() =>
+        this.doc.send(new this.sdk.UpdateCommand({
+          TableName: this.table,
+          Key: { session_id: sessionId, timestamp: 0 },
+          UpdateExpression: 'SET #status = :closed, closed_at = if_not_exists(closed_at, :now)',
+          ConditionExpression: 'attribute_exists(session_id)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':closed': 'closed', ':now': Date.now() },
+        })),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+    this.knownSessions.set(sessionId, { status: 'closed', at: Date.now() });
+    return this.getSession(sessionId);
+  }
+
+  /**
+   * Deletes a session with all its items, however many: 25 per batch request, with the items
+   * DynamoDB leaves unprocessed retried. Answers how many messages went.
+   */
+  async deleteSession(sessionId: string): Promise<number | undefined> {
+    await this.flush();
+    let messages = 0;
+    let found = false;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const result = await this.call(() =>
+        this.doc.send(new this.sdk.QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'session_id = :s',
+          ExpressionAttributeValues: { ':s': sessionId },
+          ProjectionExpression: 'session_id, #ts',
+          ExpressionAttributeNames: { '#ts': 'timestamp' },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        })),
+      );
+      const keys = (result.Items ?? []) as Array<{ session_id: string; timestamp: number }>;
+      found ||= keys.length > 0;
+      messages += keys.filter((k) => k.timestamp > 0).length;
+      for (let i = 0; i < keys.length; i += 25) await this.batchDelete(keys.slice(i, i + 25));
+      start = result.LastEvaluatedKey;
+    } while (start);
+    this.knownSessions.delete(sessionId);
+    for (const speaker of [...this.knownSpeakers]) if (speaker.startsWith(`${sessionId}\u0000`)) this.knownSpeakers.delete(speaker);
+    return found ? messages : undefined;
+  }
+
+  private async batchDelete(keys: Array<Record<string, unknown>>) {
+    let requests = keys.map((Key) => ({ DeleteRequest: { Key } }));
+    for (let attempt = 0; requests.length > 0; attempt++) {
+      if (attempt > 12) throw new ChatStoreUnavailableError('the chat log store keeps leaving deletes unprocessed; try again later');
+      const result = await this.call(() => this.doc.send(new this.sdk.BatchWriteCommand({ RequestItems: { [this.table]: requests } })));
+      requests = (result.UnprocessedItems?.[this.table] as typeof requests | undefined) ?? [];
+      if (requests.length > 0) await backoff(attempt);
+    }
+  }
+
+  // ---- session activity, written behind ------------------------------------------------------
+
+  private async sessionStatus(sessionId: string): Promise<'open' | 'closed'> {
+    const known = this.knownSessions.get(sessionId);
+    if (known && Date.now() - known.at < headerCacheMs) return known.status;
+    const result = await this.call(() =>
+      this.doc.send(new this.sdk.GetCommand({ TableName: this.table, Key: { session_id: sessionId, timestamp: 0 }, ProjectionExpression: '#status', ExpressionAttributeNames: { '#status': 'status' } })),
+    );
+    const status = result.Item?.status === 'closed' ? 'closed' : 'open';
+    this.knownSessions.set(sessionId, { status, at: Date.now() });
+    return status;
+  }
+
+  /**
+   * The session header follows its messages within a moment: activity of many messages is
+   * folded into one header write, so that a busy session costs one item write per message.
+   */
+  private touchSession(sessionId: string, messages: ChatMessage[]) {
+    const pending = this.pendingHeaders.get(sessionId) ?? { lastActivity: 0, count: 0, members: new Set<string>() };
+    for (const m of messages) {
+      pending.lastActivity = Math.max(pending.lastActivity, m.timestamp);
+      pending.count++;
+      pending.members.add(m.speaker_name);
+      pending.channel ??= m.channel_id;
+      pending.thread ??= m.thread_id;
+    }
+    this.pendingHeaders.set(sessionId, pending);
+    this.flushTimer ??= setTimeout(() => void this.flush().catch(() => {}), headerFlushMs);
+  }
+
+  /** Writes the pending session headers now. */
+  flush(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = [...this.pendingHeaders];
+    this.pendingHeaders.clear();
+    this.flushing = this.flushing.then(() => Promise.all(batch.map(([id, pending]) => this.writeHeader(id, pending))).then(() => {}));
+    return this.flushing;
+  }
+
+  private async writeHeader(sessionId: string, pending: PendingHeader) {
+    const names: Record<string, string> = { '#status': 'status' };
+    const values: Record<string, unknown> = { ':type': 'session', ':now': Date.now(), ':open': 'open', ':n': pending.count, ':members': pending.members, ':t': pending.lastActivity };
+    const sets = ['item_type = :type', 'created_at = if_not_exists(created_at, :now)', '#status = if_not_exists(#status, :open)'];
+    if (pending.channel) (sets.push('channel_id = if_not_exists(channel_id, :channel)'), (values[':channel'] = pending.channel));
+    if (pending.thread) (sets.push('thread_id = if_not_exists(thread_id, :thread)'), (values[':thread'] = pending.thread));
+    if (this.ttlDays !== undefined) (sets.push('expires_at = :expires'), (values[':expires'] = this.expiresAt()));
+    const update = (withActivity: boolean) =>
+      this.doc.send(new this.sdk.UpdateCommand({
+        TableName: this.table,
+        Key: { session_id: sessionId, timestamp: 0 },
+        UpdateExpression: `SET ${[...sets, ...(withActivity ? ['last_activity = :t'] : [])].join(', ')} ADD message_count :n, members :members`,
+        // last_activity only moves forward (messages may arrive with older timestamps).
+        ...(withActivity ? { ConditionExpression: 'attribute_not_exists(last_activity) OR last_activity < :t' } : {}),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: withActivity ? values : Object.fromEntries(Object.entries(values).filter(([k]) => k !== ':t')),
+      }));
+    try {
+      await this.call(() => update(true));
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      await this.call(() => update(false));
+    }
+  }
+
+  /** One index item per speaker of a session, for listing sessions by member; written once. */
+  private async rememberSpeaker(sessionId: string, name: string, type: 'human' | 'virtual') {
+    const key = `${sessionId}\u0000${name}`;
+    if (this.knownSpeakers.has(key)) return;
+    await this.call(() =>
+      this.doc.send(new this.sdk.PutCommand({
+        TableName: this.table,
+        Item: { session_id: sessionId, timestamp: -(1 + fnv1a(name)), item_type: 'speaker', member_name: name, speaker_type: type, ...this.ttlAttribute() },
+      })),
+    );
+    this.knownSpeakers.add(key);
+  }
+
+  private expiresAt(): number | undefined {
+    return this.ttlDays === undefined ? undefined : Math.floor(Date.now() / 1000) + this.ttlDays * 86_400;
+  }
+
+  private ttlAttribute() {
+    const expires = this.expiresAt();
+    return expires ? { expires_at: expires } : {};
+  }
+
+  async close(): Promise<void> {
+    await this.flush().catch(() => {});
+    this.raw.destroy();
+    await this.onClose();
+  }
+
+  // ---- errors --------------------------------------------------------------------------------
+
+  private async call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw this.translate(error);
+    }
+  }
+
+  /** The SDK's errors as ours: a missing table is 404, an unreachable store is "unavailable". */
+  private translate(error: unknown): unknown {
+    if (error instanceof ChatRequestError || error instanceof ChatStoreUnavailableError) return error;
+    const name = (error as { name?: string }).name ?? '';
+    if (name === 'ConditionalCheckFailedException') return error;
+    if (name === 'ResourceNotFoundException') return new ChatRequestError(404, 'no_table', `the chat log table ${this.table} does not exist (vecr chatlog init creates it)`);
+    if (name === 'ValidationException' && /size/i.test((error as Error).message)) return new ChatRequestError(413, 'message_too_large', (error as Error).message);
+    return new ChatStoreUnavailableError(`the chat log store at ${this.description} is unavailable: ${name}${(error as Error).message ? `: ${(error as Error).message}` : ''}`);
+  }
+}
+
+interface PendingHeader {
+  lastActivity: number;
+  count: number;
+  members: Set<string>;
+  channel?: string | undefined;
+  thread?: string | undefined;
+}
+
+export function tableDefinition(table: string) {
+  return {
+    TableName: table,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: [
+      { AttributeName: 'session_id', AttributeType: 'S' as const },
+      { AttributeName: 'timestamp', AttributeType: 'N' as const },
+      { AttributeName: 'channel_id', AttributeType: 'S' as const },
+      { AttributeName: 'last_activity', AttributeType: 'N' as const },
+      { AttributeName: 'member_name', AttributeType: 'S' as const },
+    ],
+    KeySchema: [
+      { AttributeName: 'session_id', KeyType: 'HASH' as const },
+      { AttributeName: 'timestamp', KeyType: 'RANGE' as const },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: 'by_channel',
+        KeySchema: [
+          { AttributeName: 'channel_id', KeyType: 'HASH' as const },
+          { AttributeName: 'last_activity', KeyType: 'RANGE' as const },
+        ],
+        Projection: { ProjectionType: 'ALL' as const },
+      },
+      {
+        IndexName: 'by_member',
+        KeySchema: [
+          { AttributeName: 'member_name', KeyType: 'HASH' as const },
+          { AttributeName: 'session_id', KeyType: 'RANGE' as const },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' as const },
+      },
+    ],
+  };
+}
+
+function toSession(item: Record<string, unknown>): ChatSession {
+  const members = item.members as Set<string> | string[] | undefined;
+  return {
+    session_id: item.session_id as string,
+    channel_id: (item.channel_id as string | undefined) ?? null,
+    thread_id: (item.thread_id as string | undefined) ?? null,
+    status: item.status === 'closed' ? 'closed' : 'open',
+    created_at: Number(item.created_at ?? 0),
+    last_activity: Number(item.last_activity ?? item.created_at ?? 0),
+    closed_at: item.closed_at === undefined ? null : Number(item.closed_at),
+    message_count: Number(item.message_count ?? 0),
+    members: [...(members ?? [])].sort(),
+  };
+}
+
+/** Thousandths of a millisecond at most: exact in a double at today's epoch, and in DynamoDB. */
+function roundTimestamp(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+function isConditionFailure(error: unknown): boolean {
+  return (error as { name?: string }).name === 'ConditionalCheckFailedException';
+}
+
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(text)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
+}
+
+async function backoff(attempt: number) {
+  await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 20 * 2 ** attempt) * (0.5 + Math.random() / 2)));
+}
+
+function encodePosition(timestamp: number): string {
+  return Buffer.from(JSON.stringify({ ts: timestamp })).toString('base64url');
+}
+
+function decodePosition(cursor: string): number {
+  const value = decodeKey(cursor).ts;
+  if (typeof value !== 'number') throw new ChatRequestError(400, 'bad_cursor', 'cursor is not one this API handed out');
+  return value;
+}
+
+function encodeKey(key: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+function decodeKey(cursor: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (value && typeof value === 'object') return value as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new ChatRequestError(400, 'bad_cursor', 'cursor is not one this API handed out');
+}
