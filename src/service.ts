@@ -6,6 +6,8 @@ import type { Db } from './db/types.js';
 import type { AppContext } from './http/context.js';
 import { buildServer } from './http/server.js';
 import { defaultLimits } from './members/parse.js';
+import { openChatStore } from './chatlog/open.js';
+import type { ChatStore } from './chatlog/store.js';
 import { openStorage } from './storage/open.js';
 import type { Storage } from './storage/types.js';
 import { Reconciler } from './sync/reconciler.js';
@@ -26,6 +28,7 @@ export interface Service {
 export interface ServiceParts {
   db: Db;
   storage: Storage;
+  chat?: ChatStore;
   /** Called last on close, to close what the caller opened (the database). */
   onClose?: () => Promise<void>;
   pgUrl?: string;
@@ -37,6 +40,21 @@ export interface ServiceParts {
  */
 export async function startService(config: Config, options: { logger?: FastifyServerOptions['logger'] } = {}): Promise<Service> {
   const storage = await openStorage(config.storage);
+  const chat = await openChatStore(config);
+  // The registry does not wait for the chat log store: its routes answer 503 until it answers.
+  const chatReady = config.chatlog.autoCreate ? chat.ensureTable().then(() => undefined, (error: unknown) => error) : Promise.resolve(undefined);
+  try {
+    const service = await startWithDatabase(config, storage, chat, options);
+    const problem = await chatReady;
+    if (problem) service.http.log.warn({ err: problem }, 'the chat log store is not ready; chat routes answer 503 until it is');
+    return service;
+  } catch (error) {
+    await chat.close();
+    throw error;
+  }
+}
+
+async function startWithDatabase(config: Config, storage: Storage, chat: ChatStore, options: { logger?: FastifyServerOptions['logger'] }): Promise<Service> {
   if (config.database.engine === 'pglite') {
     const { sharePglite } = await import('./db/pglite.js');
     const { openPostgres } = await import('./db/postgres.js');
@@ -46,8 +64,9 @@ export async function startService(config: Config, options: { logger?: FastifySe
       const onClose = async () => {
         await db.close();
         await shared.close();
+        await chat.close();
       };
-      return await runService(config, { db, storage, onClose, pgUrl: shared.url }, options).catch(async (error: unknown) => {
+      return await runService(config, { db, storage, chat, onClose, pgUrl: shared.url }, options).catch(async (error: unknown) => {
         await db.close();
         throw error;
       });
@@ -57,7 +76,11 @@ export async function startService(config: Config, options: { logger?: FastifySe
     }
   }
   const db = await openDatabase(config.database);
-  return runService(config, { db, storage, onClose: () => db.close() }, options).catch(async (error: unknown) => {
+  const onClose = async () => {
+    await db.close();
+    await chat.close();
+  };
+  return runService(config, { db, storage, chat, onClose }, options).catch(async (error: unknown) => {
     await db.close();
     throw error;
   });
@@ -89,7 +112,7 @@ export async function runService(config: Config, parts: ServiceParts, options: {
     },
     onError: (error, trigger) => log()?.error({ err: error, trigger }, 'reconcile failed; the next run will try again'),
   });
-  const context: AppContext = { config, db, storage, registrar, reconciler };
+  const context: AppContext = { config, db, storage, registrar, reconciler, ...(parts.chat ? { chat: parts.chat } : {}) };
   http = await buildServer(context, { logger: options.logger ?? false });
 
   let watcher: FolderWatch | undefined;

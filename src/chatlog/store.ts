@@ -13,7 +13,9 @@ import { messageInputSchema, type ChatMessage, type ChatSession, type MessageInp
  * they carry last_activity; `by_member` (member_name, session_id) holds the speaker items.
  */
 
-type Sdk = typeof import('@aws-sdk/client-dynamodb') & typeof import('@aws-sdk/lib-dynamodb');
+/** The SDK parts the store uses, loaded on demand by `openChatStore`. */
+export type Sdk = Pick<typeof import('@aws-sdk/client-dynamodb'), 'DescribeTableCommand' | 'CreateTableCommand' | 'UpdateTimeToLiveCommand' | 'waitUntilTableExists'> &
+  Pick<typeof import('@aws-sdk/lib-dynamodb'), 'PutCommand' | 'GetCommand' | 'QueryCommand' | 'UpdateCommand' | 'ScanCommand' | 'BatchGetCommand' | 'BatchWriteCommand'>;
 
 export class ChatStoreUnavailableError extends Error {
   override name = 'ChatStoreUnavailableError';

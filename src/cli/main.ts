@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerChatlog } from './commands/chatlog.js';
 import { registerDb } from './commands/db.js';
 import { registerFiles } from './commands/files.js';
 import { registerHealth } from './commands/health.js';
@@ -21,6 +22,7 @@ registerSync(program);
 registerMembers(program);
 registerFiles(program);
 registerDb(program);
+registerChatlog(program);
 registerHealth(program);
 
 try {

@@ -1,3 +1,4 @@
+import type { ChatStore } from '../chatlog/store.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/types.js';
 import type { Storage } from '../storage/types.js';
@@ -11,4 +12,5 @@ export interface AppContext {
   storage: Storage;
   registrar: Registrar;
   reconciler?: Reconciler;
+  chat?: ChatStore;
 }

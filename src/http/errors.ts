@@ -1,3 +1,4 @@
+import { ChatStoreUnavailableError } from '../chatlog/store.js';
 import { DatabaseUnavailableError } from '../db/types.js';
 import { StorageError } from '../storage/types.js';
 
@@ -25,7 +26,7 @@ const connectionCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPI
  * 503 — for a webhook, "deliver it again".
  */
 export function isUnavailable(error: unknown): boolean {
-  if (error instanceof DatabaseUnavailableError) return true;
+  if (error instanceof DatabaseUnavailableError || error instanceof ChatStoreUnavailableError) return true;
   if (error instanceof StorageError) return error.failure === 'unavailable';
   const e = error as { code?: string; message?: string } | undefined;
   if (!e) return false;

@@ -6,6 +6,8 @@ import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCom
 import { EventFormatError } from '../sync/events.js';
 import type { AppContext } from './context.js';
 import { errorBody, HttpError, isUnavailable } from './errors.js';
+import { ChatRequestError } from '../chatlog/store.js';
+import { chatRoutes } from './routes/chat.js';
 import { healthRoutes } from './routes/health.js';
 import { memberRoutes } from './routes/members.js';
 import { syncRoutes } from './routes/sync.js';
@@ -44,6 +46,7 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
     }
     if (error instanceof HttpError) return reply.code(error.statusCode).send(errorBody(error.code, error.message, error.details));
     if (error instanceof EventFormatError) return reply.code(400).send(errorBody('bad_event', error.message, error.details));
+    if (error instanceof ChatRequestError) return reply.code(error.status === 404 ? 503 : error.status).send(errorBody(error.code, error.message));
     if (isUnavailable(error)) {
       request.log.warn({ err: error }, 'dependency unavailable');
       return reply.code(503).header('retry-after', '5').send(errorBody('unavailable', `a dependency is unavailable: ${(error as Error).message}`));
@@ -72,5 +75,6 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
   await fastify.register(webhookRoutes(app));
   await fastify.register(memberRoutes(app));
   await fastify.register(syncRoutes(app));
+  await fastify.register(chatRoutes(app));
   return fastify as unknown as FastifyInstance;
 }

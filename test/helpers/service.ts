@@ -1,13 +1,15 @@
+import { openChatStore } from '../../src/chatlog/open.js';
+import type { ChatStore } from '../../src/chatlog/store.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Db } from '../../src/db/types.js';
 import { runService, type Service } from '../../src/service.js';
 import type { Storage } from '../../src/storage/types.js';
 
 /** The service on a test database and storage, on a free port, with no periodic reconcile. */
-export async function serveForTest(db: Db, storage: Storage, overrides: (config: Config) => void = () => {}): Promise<Service> {
+export async function serveForTest(db: Db, storage: Storage, overrides: (config: Config) => void = () => {}, chat?: ChatStore): Promise<Service> {
   const config = loadConfig({ PORT: '0', VECR_RECONCILE_INTERVAL: '0', VECR_DATA_DIR: '/nonexistent' });
   overrides(config);
-  const service = await runService(config, { db, storage });
+  const service = await runService(config, { db, storage, ...(chat ? { chat } : {}) });
   await service.context.reconciler!.run('test');
   return service;
 }
@@ -44,4 +46,11 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 10_000)
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
+}
+
+/** A chat log store on the embedded DynamoDB-compatible server (dynalite) in a folder of its own. */
+export async function chatStoreForTest(dataDir: string, env: Record<string, string> = {}): Promise<ChatStore> {
+  const chat = await openChatStore(loadConfig({ VECR_DATA_DIR: dataDir, ...env }));
+  await chat.ensureTable();
+  return chat;
 }

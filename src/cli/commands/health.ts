@@ -7,18 +7,43 @@ import { printJson } from '../output.js';
 export function registerHealth(program: Command) {
   program
     .command('health')
-    .description('exit 0 when the database answers and its schema is current, 1 otherwise, with the reason')
+    .description('exit 0 when the database answers with a current schema and the chat log store answers; 1 otherwise, with the reason')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       const config = configFrom(command.optsWithGlobals());
       const report = await check(config);
       if (options.json) printJson(report);
-      else process.stdout.write(`${report.ok ? 'ok' : 'FAIL'}: ${report.reason}\n`);
+      else process.stdout.write(`${report.checks.database.ok ? 'ok' : 'FAIL'}: ${report.reason}\n`);
       if (!report.ok) process.exitCode = 1;
     });
 }
 
 async function check(config: ReturnType<typeof configFrom>) {
+  const database = await checkDatabase(config);
+  const chatlog = await checkChatlog(config);
+  return {
+    ok: database.ok && chatlog.ok,
+    database: database.database,
+    reason: `${database.reason}\n${chatlog.ok ? 'ok' : 'FAIL'}: ${chatlog.reason}`,
+    checks: { database, chatlog },
+  };
+}
+
+async function checkChatlog(config: ReturnType<typeof configFrom>) {
+  const { openChatStore } = await import('../../chatlog/open.js');
+  let chat;
+  try {
+    chat = await openChatStore(config);
+    await chat.check();
+    return { ok: true, reason: `chat log store ${chat.description} answers` };
+  } catch (error) {
+    return { ok: false, reason: `chat log store: ${(error as Error).message}` };
+  } finally {
+    await chat?.close().catch(() => {});
+  }
+}
+
+async function checkDatabase(config: ReturnType<typeof configFrom>) {
   let db;
   try {
     db = await openDatabase(config.database, { migrate: false });

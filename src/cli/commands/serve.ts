@@ -14,7 +14,7 @@ export function registerServe(program: Command) {
       `
 Logs are JSON lines on standard output, one per request with its request id.
 Environment: PORT, HOST, VECR_STORAGE, WEBHOOK_AUTH_TOKEN, WEBHOOK_ETAG_CHECK_ENABLED,
-VECR_RECONCILE_INTERVAL, VECR_PG_PORT (see README).`,
+VECR_RECONCILE_INTERVAL, VECR_PG_PORT, CHATLOG_DYNAMODB_ENDPOINT, CHATLOG_TABLE, CHATLOG_TTL_DAYS (see README).`,
     )
     .action(async (options: { port?: string; host?: string }, command: Command) => {
       const env = { ...process.env };
@@ -28,6 +28,7 @@ VECR_RECONCILE_INTERVAL, VECR_PG_PORT (see README).`,
         `vecr serve: listening on ${service.url} (API docs: ${service.url}/docs)`,
         `  storage:  ${describeStorage(config.storage)}`,
         `  database: ${service.pgUrl ? `embedded, shared at ${service.pgUrl}` : service.context.db.description}`,
+        `  chat log: ${service.context.chat?.description ?? 'not configured'}`,
       ];
       if (service.pgUrl) {
         const port = new URL(service.pgUrl).port;

@@ -1,0 +1,79 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../config.js';
+import { acquireFolderLock, lockOwner } from '../db/lock.js';
+import { ChatStore, ChatStoreUnavailableError, type Sdk } from './store.js';
+
+/**
+ * The configured chat log store: an endpoint (LocalStack, DynamoDB Local), AWS DynamoDB, or —
+ * with nothing configured — dynalite, a DynamoDB-compatible server, in this process on
+ * `VECR_DATA_DIR/chatlogs`. One code path (AWS SDK v3) for all of them. While a process serves
+ * the embedded store, others reach it through the port it publishes in the lock file.
+ */
+export async function openChatStore(config: Config): Promise<ChatStore> {
+  const chat = config.chatlog;
+  let endpoint = chat.endpoint;
+  let onClose = async () => {};
+  let description = endpoint ?? `AWS DynamoDB (${chat.region})`;
+  if (chat.embedded) {
+    const embedded = await embeddedEndpoint(path.join(config.dataDir, 'chatlogs'));
+    endpoint = embedded.endpoint;
+    onClose = embedded.close;
+    description = embedded.description;
+  }
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const [dynamo, lib] = await Promise.all([import('@aws-sdk/client-dynamodb'), import('@aws-sdk/lib-dynamodb')]);
+  // Emulators take any credentials; AWS uses its default chain unless keys are given.
+  const credentials = chat.credentials ?? (endpoint ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined);
+  const raw = new dynamo.DynamoDBClient({
+    region: chat.region,
+    ...(endpoint ? { endpoint } : {}),
+    ...(credentials ? { credentials } : {}),
+    maxAttempts: 3,
+  });
+  const doc = lib.DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  const sdk: Sdk = {
+    DescribeTableCommand: dynamo.DescribeTableCommand,
+    CreateTableCommand: dynamo.CreateTableCommand,
+    UpdateTimeToLiveCommand: dynamo.UpdateTimeToLiveCommand,
+    waitUntilTableExists: dynamo.waitUntilTableExists,
+    PutCommand: lib.PutCommand,
+    GetCommand: lib.GetCommand,
+    QueryCommand: lib.QueryCommand,
+    UpdateCommand: lib.UpdateCommand,
+    ScanCommand: lib.ScanCommand,
+    BatchGetCommand: lib.BatchGetCommand,
+    BatchWriteCommand: lib.BatchWriteCommand,
+  };
+  return new ChatStore(sdk, raw, doc, chat.table, `${chat.table} at ${description}`, chat.ttlDays, onClose);
+}
+
+async function embeddedEndpoint(dir: string) {
+  const owner = await lockOwner(dir);
+  if (owner?.port) {
+    return { endpoint: `http://127.0.0.1:${owner.port}`, description: `the embedded store of process ${owner.pid}`, close: async () => {} };
+  }
+  await fs.mkdir(path.dirname(dir), { recursive: true });
+  const lock = await acquireFolderLock(dir, { what: 'the embedded chat log store', instead: 'or set CHATLOG_DYNAMODB_ENDPOINT' });
+  try {
+    const { default: dynalite } = await import('dynalite');
+    const server = dynalite({ path: dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const port = (server.address() as { port: number }).port;
+    await lock.publishPort(port);
+    return {
+      endpoint: `http://127.0.0.1:${port}`,
+      description: `embedded (dynalite in ${dir})`,
+      close: async () => {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await lock.release();
+      },
+    };
+  } catch (error) {
+    await lock.release();
+    throw new ChatStoreUnavailableError(`cannot start the embedded chat log store in ${dir}: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,105 @@
+import fs from 'node:fs';
+import { finished } from 'node:stream/promises';
+import type { Command } from 'commander';
+import { exportSession, type ExportFormat } from '../../chatlog/export.js';
+import { openChatStore } from '../../chatlog/open.js';
+import type { ChatStore } from '../../chatlog/store.js';
+import type { Config } from '../../config.js';
+import { configFrom } from '../context.js';
+import { printJson, printTable } from '../output.js';
+
+async function withChat<T>(config: Config, fn: (chat: ChatStore) => Promise<T>): Promise<T> {
+  const chat = await openChatStore(config);
+  try {
+    return await fn(chat);
+  } finally {
+    await chat.close();
+  }
+}
+
+const time = (ms: number | null) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '');
+
+export function registerChatlog(program: Command) {
+  const chatlog = program.command('chatlog').description('the chat logs of the Discord bots (DynamoDB table ChatLogs)');
+
+  chatlog
+    .command('init')
+    .description('create the table and its indexes when missing, and turn TTL on when CHATLOG_TTL_DAYS is set')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const config = configFrom(command.optsWithGlobals());
+      const result = await withChat(config, async (chat) => ({ ...(await chat.ensureTable()), table: chat.description }));
+      if (options.json) printJson(result);
+      else {
+        process.stdout.write(`${result.created ? 'created' : 'exists:'} ${result.table}\n`);
+        if (result.ttl === 'unsupported') process.stdout.write('TTL: this endpoint does not support it; expires_at is written anyway\n');
+        else process.stdout.write(`TTL: ${result.ttl}\n`);
+      }
+    });
+
+  chatlog
+    .command('sessions')
+    .description('sessions, the most recent activity first')
+    .option('--channel <id>', 'sessions of a Discord channel')
+    .option('--member <name>', 'sessions a member spoke in')
+    .option('--limit <n>', 'how many', '50')
+    .option('--json', 'print JSON')
+    .action(async (options: { channel?: string; member?: string; limit: string; json?: boolean }, command: Command) => {
+      const config = configFrom(command.optsWithGlobals());
+      const page = await withChat(config, (chat) =>
+        chat.listSessions({ ...(options.channel ? { channel_id: options.channel } : {}), ...(options.member ? { member: options.member } : {}) }, { limit: Number(options.limit) }),
+      );
+      if (options.json) printJson(page);
+      else printTable(page.sessions.map((s) => ({ ...s, last_activity: time(s.last_activity) })), ['session_id', 'channel_id', 'status', 'message_count', 'last_activity', 'members']);
+    });
+
+  chatlog
+    .command('tail')
+    .argument('<session>', 'session id')
+    .description('the latest messages of a session, oldest first')
+    .option('-n, --lines <n>', 'how many', '20')
+    .option('--json', 'print JSON')
+    .action(async (session: string, options: { lines: string; json?: boolean }, command: Command) => {
+      const config = configFrom(command.optsWithGlobals());
+      const { messages } = await withChat(config, (chat) => chat.readMessages(session, { limit: Number(options.lines), order: 'desc' }));
+      messages.reverse();
+      if (options.json) printJson({ messages });
+      else for (const m of messages) process.stdout.write(`[${time(m.timestamp)}] ${m.speaker_name} (${m.role}): ${m.content}\n`);
+    });
+
+  chatlog
+    .command('export')
+    .argument('<session>', 'session id')
+    .description('a whole session as JSON Lines or Markdown')
+    .option('--format <format>', 'jsonl or md', 'jsonl')
+    .option('--out <file>', 'write to this file instead of standard output')
+    .action(async (session: string, options: { format: string; out?: string }, command: Command) => {
+      if (options.format !== 'jsonl' && options.format !== 'md') throw new Error(`--format must be jsonl or md, not "${options.format}"`);
+      const config = configFrom(command.optsWithGlobals());
+      await withChat(config, async (chat) => {
+        const found = await chat.getSession(session);
+        if (!found) throw new Error(`no session ${session}`);
+        const out = options.out ? fs.createWriteStream(options.out) : process.stdout;
+        for await (const chunk of exportSession(found, chat.allMessages(session), options.format as ExportFormat)) {
+          if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+        }
+        if (options.out) {
+          out.end();
+          await finished(out);
+        }
+      });
+    });
+
+  chatlog
+    .command('delete')
+    .argument('<session>', 'session id')
+    .description('delete a session with all its messages')
+    .option('--json', 'print JSON')
+    .action(async (session: string, options: { json?: boolean }, command: Command) => {
+      const config = configFrom(command.optsWithGlobals());
+      const deleted = await withChat(config, (chat) => chat.deleteSession(session));
+      if (deleted === undefined) throw new Error(`no session ${session}`);
+      if (options.json) printJson({ session_id: session, deleted_messages: deleted });
+      else process.stdout.write(`deleted ${session} (${deleted} messages)\n`);
+    });
+}

@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildContext } from '../../src/chatlog/context.js';
+import { exportSession } from '../../src/chatlog/export.js';
+import type { ChatMessage } from '../../src/chatlog/schema.js';
+import { ChatStoreUnavailableError, type ChatStore } from '../../src/chatlog/store.js';
+import { openChatStore } from '../../src/chatlog/open.js';
+import { loadConfig } from '../../src/config.js';
+import { tempDir } from '../helpers/files.js';
+import { chatStoreForTest } from '../helpers/service.js';
+
+const say = (speaker_name: string, content: string, extra: Record<string, unknown> = {}) => ({
+  speaker_name,
+  speaker_type: 'human' as const,
+  role: 'user' as const,
+  content,
+  ...extra,
+});
+
+describe('chat log store (embedded dynalite)', () => {
+  let work: Awaited<ReturnType<typeof tempDir>>;
+  let chat: ChatStore;
+  beforeAll(async () => {
+    work = await tempDir();
+    chat = await chatStoreForTest(work.dir, { CHATLOG_TTL_DAYS: '7' });
+  });
+  afterAll(async () => {
+    await chat?.close();
+    await work?.remove();
+  });
+
+  it('keeps two messages of the same millisecond apart, in order, never overwriting', async () => {
+    const at = 1_800_000_000_000;
+    await chat.append('same-ms', [say('A', 'first', { timestamp: at }), say('B', 'second', { timestamp: at })]);
+    await Promise.all(Array.from({ length: 8 }, (_, i) => chat.append('same-ms', [say('C', `parallel ${i}`, { timestamp: at })])));
+    const { messages } = await chat.readMessages('same-ms', { limit: 100, order: 'asc' });
+    expect(messages).toHaveLength(10);
+    expect(messages.slice(0, 2).map((m) => [m.timestamp, m.content])).toEqual([
+      [at, 'first'],
+      [at + 0.001, 'second'],
+    ]);
+    expect(new Set(messages.map((m) => m.timestamp)).size).toBe(10);
+  });
+
+  it('stores a repeated Discord message_id once', async () => {
+    const message = say('Rin', 'hi', { source: 'discord', channel_id: 'c', message_id: '1234567890123456789' });
+    const first = await chat.append('dedupe', [message]);
+    const again = await chat.append('dedupe', [message]);
+    expect(again.messages[0]).toMatchObject({ duplicate: true, timestamp: first.messages[0]!.timestamp });
+    expect((await chat.readMessages('dedupe', { limit: 10, order: 'asc' })).messages).toHaveLength(1);
+    expect((await chat.getSession('dedupe'))!.message_count).toBe(1);
+  });
+
+  it('pages through a session in both orders, with before/after bounds, ending with a null cursor', async () => {
+    const at = 1_700_000_000_000;
+    await chat.append('pages', Array.from({ length: 25 }, (_, i) => say('P', `m${i}`, { timestamp: at + i * 1000 })));
+    for (const order of ['asc', 'desc'] as const) {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await chat.readMessages('pages', { limit: 10, order, ...(cursor ? { cursor } : {}) });
+        seen.push(...page.messages.map((m) => m.content));
+        cursor = page.next_cursor ?? undefined;
+        pages++;
+      } while (cursor);
+      const expected = Array.from({ length: 25 }, (_, i) => `m${i}`);
+      expect(pages).toBe(3);
+      expect(seen).toEqual(order === 'asc' ? expected : expected.reverse());
+    }
+    const window = await chat.readMessages('pages', { limit: 100, order: 'asc', after: at + 4000, before: at + 8000 });
+    expect(window.messages.map((m) => m.content)).toEqual(['m5', 'm6', 'm7']);
+  });
+
+  it('lists sessions by channel and by member, the most recent activity first', async () => {
+    await chat.append('chan-old', [say('Ann', 'old', { channel_id: 'chan', timestamp: 1_600_000_000_000 })]);
+    await chat.append('chan-new', [say('Bob', 'new', { channel_id: 'chan', timestamp: 1_600_000_900_000 })]);
+    await chat.append('chan-mid', [say('Ann', 'mid', { channel_id: 'chan', timestamp: 1_600_000_500_000 })]);
+    await chat.append('elsewhere', [say('Ann', 'other', { channel_id: 'other', timestamp: 1_600_000_100_000 })]);
+    const byChannel = await chat.listSessions({ channel_id: 'chan' }, { limit: 2 });
+    expect(byChannel.sessions.map((s) => s.session_id)).toEqual(['chan-new', 'chan-mid']);
+    const rest = await chat.listSessions({ channel_id: 'chan' }, { limit: 2, cursor: byChannel.next_cursor! });
+    expect(rest).toMatchObject({ sessions: [{ session_id: 'chan-old' }], next_cursor: null });
+    const byMember = await chat.listSessions({ member: 'Ann' }, { limit: 10 });
+    expect(byMember.sessions.map((s) => s.session_id)).toEqual(['chan-mid', 'elsewhere', 'chan-old']);
+    expect(byMember.sessions[0]).toMatchObject({ channel_id: 'chan', last_activity: 1_600_000_500_000, members: ['Ann'] });
+  });
+
+  it('sets the TTL attribute (CHATLOG_TTL_DAYS) on messages and sessions', async () => {
+    const { messages } = await chat.append('ttl', [say('T', 'expires')]);
+    const week = Math.floor(Date.now() / 1000) + 7 * 86_400;
+    expect(Math.abs(messages[0]!.expires_at! - week)).toBeLessThan(60);
+  });
+
+  it('closes a session: no more messages', async () => {
+    await chat.append('closing', [say('X', 'bye')]);
+    expect(await chat.closeSession('closing')).toMatchObject({ status: 'closed' });
+    await expect(chat.append('closing', [say('X', 'too late')])).rejects.toMatchObject({ status: 409 });
+    expect(await chat.closeSession('never-was')).toBeUndefined();
+  });
+
+  it('deletes a session of more than 100 messages with everything in it', async () => {
+    for (let i = 0; i < 130; i += 50) {
+      await chat.append('big', Array.from({ length: Math.min(50, 130 - i) }, (_, j) => say(`S${j % 3}`, `n${i + j}`, { message_id: `id${i + j}` })));
+    }
+    expect(await chat.deleteSession('big')).toBe(130);
+    expect(await chat.getSession('big')).toBeUndefined();
+    expect((await chat.readMessages('big', { limit: 10, order: 'asc' })).messages).toEqual([]);
+    expect((await chat.listSessions({ member: 'S1' }, { limit: 10 })).sessions).toEqual([]);
+    expect(await chat.deleteSession('big')).toBeUndefined();
+  });
+
+  it('refuses a message larger than one item holds, with a clear error', async () => {
+    await expect(chat.append('huge', [say('H', 'x'.repeat(400 * 1024))])).rejects.toMatchObject({ status: 413, code: 'message_too_large' });
+    await expect(chat.append('huge', [{ speaker_name: 'H' }])).rejects.toMatchObject({ status: 400 });
+  });
+
+  it('exports a session as JSON Lines and as Markdown', async () => {
+    await chat.append('export', [say('Rin', 'hello'), { speaker_name: '華扇', speaker_type: 'virtual', role: 'assistant', content: 'Show me the diff.', llm_model: 'm' }]);
+    const session = (await chat.getSession('export'))!;
+    const collect = async (format: 'jsonl' | 'md') => {
+      let text = '';
+      for await (const chunk of exportSession(session, chat.allMessages('export'), format)) text += chunk;
+      return text;
+    };
+    const lines = (await collect('jsonl')).trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines.map((m) => m.content)).toEqual(['hello', 'Show me the diff.']);
+    const markdown = await collect('md');
+    expect(markdown).toMatch(/^# Session export\n/);
+    expect(markdown).toContain('## 華扇 (AI, m) — ');
+    expect(markdown.indexOf('hello')).toBeLessThan(markdown.indexOf('Show me the diff.'));
+  });
+
+  it('reports an unreachable store as unavailable', async () => {
+    const nowhere = await openChatStore(loadConfig({ CHATLOG_DYNAMODB_ENDPOINT: 'http://127.0.0.1:1' }));
+    try {
+      await expect(nowhere.check()).rejects.toBeInstanceOf(ChatStoreUnavailableError);
+      await expect(nowhere.append('x', [say('A', 'b')])).rejects.toBeInstanceOf(ChatStoreUnavailableError);
+    } finally {
+      await nowhere.close();
+    }
+  });
+});
+
+describe('buildContext', () => {
+  const kasen = { name: '華扇', llm_model: 'claude-sonnet-4-5', system_prompt: 'You review code.', personality_traits: ['calm'], expertise_areas: ['Python'] };
+  const message = (speaker_name: string, content: string, virtual = false): ChatMessage =>
+    ({ session_id: 's', timestamp: 1, speaker_name, speaker_type: virtual ? 'virtual' : 'human', role: virtual ? 'assistant' : 'user', content, source: 'api' }) as ChatMessage;
+
+  it('weaves personality and expertise into the system prompt, oldest turn first, own replies as assistant', () => {
+    const latestFirst = [message('華扇', 'Looks good.', true), message('Rin', 'Review this?')];
+    expect(buildContext(kasen, latestFirst, { maxChars: 1000 })).toEqual({
+      model: 'claude-sonnet-4-5',
+      system: 'You review code.\n\nYour personality: calm.\n\nYour areas of expertise: Python.',
+      messages: [
+        { role: 'user', content: 'Rin: Review this?' },
+        { role: 'assistant', content: 'Looks good.' },
+      ],
+    });
+  });
+
+  it('trims to the budget from the oldest end', () => {
+    const latestFirst = [message('Rin', 'newest'), message('Rin', 'middle'), message('Rin', 'oldest')];
+    expect(buildContext(kasen, latestFirst, { maxChars: 25 }).messages.map((m) => m.content)).toEqual(['Rin: middle', 'Rin: newest']);
+  });
+});
