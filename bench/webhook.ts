@@ -7,12 +7,11 @@
  * clients. Reports sustained events/s and p50/p99 latency, next to raw single-row
  * `INSERT ... ON CONFLICT` transactions from as many clients against the same database.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { drive, startServe } from './serve.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -21,7 +20,6 @@ const option = (name: string, fallback: number) => {
 };
 const events = option('events', 10_000);
 const clients = option('clients', 32);
-const bin = fileURLToPath(new URL('../../bin/vecr.js', import.meta.url));
 
 async function scratchServerDatabase(server: string) {
   const name = `vecr_bench_webhook_${process.pid}`;
@@ -41,50 +39,6 @@ async function scratchServerDatabase(server: string) {
       await again.end();
     },
   };
-}
-
-/** Starts `vecr serve` and waits for its banner: the API URL and, embedded, the database URL. */
-async function startServe(env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []), bin, 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let banner = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      banner += chunk.toString();
-      if (/database: .*\n/.test(banner)) resolve();
-    });
-    child.on('exit', () => reject(new Error(`vecr serve exited:\n${banner}`)));
-  });
-  const url = /listening on (http:\/\/\S+)/.exec(banner)![1]!;
-  const shared = /shared at (postgres:\/\/\S+)/.exec(banner)?.[1];
-  const stop = () => new Promise<void>((resolve) => {
-    child.on('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-  return { url, shared, stop };
-}
-
-function percentile(sorted: number[], p: number) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-/** Runs `task(i)` for i in [0, total) from `concurrency` workers; returns latencies and wall time. */
-async function drive(total: number, concurrency: number, task: (i: number) => Promise<void>) {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        const i = next++;
-        const t = performance.now();
-        await task(i);
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { rate: total / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), seconds };
 }
 
 function event(i: number) {

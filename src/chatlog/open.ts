@@ -56,19 +56,25 @@ async function embeddedEndpoint(dir: string) {
   await fs.mkdir(path.dirname(dir), { recursive: true });
   const lock = await acquireFolderLock(dir, { what: 'the embedded chat log store', instead: 'or set CHATLOG_DYNAMODB_ENDPOINT' });
   try {
-    const { default: dynalite } = await import('dynalite');
-    const server = dynalite({ path: dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
+    const { Worker } = await import('node:worker_threads');
+    const script = new URL(import.meta.url.endsWith('.ts') ? './embeddedServer.ts' : './embeddedServer.js', import.meta.url);
+    // From TypeScript sources (tests), the worker first registers the same loader.
+    const worker = script.pathname.endsWith('.ts')
+      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(script.href)}); })`, { eval: true, workerData: { path: dir } })
+      : new Worker(script, { workerData: { path: dir } });
+    const port = await new Promise<number>((resolve, reject) => {
+      worker.once('message', (message: { port?: number; error?: string }) => (message.port ? resolve(message.port) : reject(new Error(message.error))));
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`the embedded store stopped (exit code ${code})`)));
     });
-    const port = (server.address() as { port: number }).port;
     await lock.publishPort(port);
     return {
       endpoint: `http://127.0.0.1:${port}`,
       description: `embedded (dynalite in ${dir})`,
       close: async () => {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        const exited = new Promise((resolve) => worker.once('exit', resolve));
+        worker.postMessage('stop');
+        await exited;
         await lock.release();
       },
     };

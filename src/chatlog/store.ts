@@ -1,6 +1,20 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { z } from 'zod';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { messageInputSchema, type ChatMessage, type ChatSession, type MessageInput } from './schema.js';
+import { messageInputSchema, type ChatMessage, type ChatSession } from './schema.js';
+
+/** A message as `messageInputSchema` leaves it: validated, defaults filled in. */
+export type ValidMessage = z.output<typeof messageInputSchema>;
+
+/** Validates messages from outside (a request body, a file); the error names the first problem. */
+export function validateMessages(inputs: readonly unknown[]): ValidMessage[] {
+  return inputs.map((input, i) => {
+    const parsed = messageInputSchema.safeParse(input);
+    if (parsed.success) return parsed.data;
+    const problem = parsed.error.issues[0]!;
+    throw new ChatRequestError(400, 'bad_message', `messages[${i}].${problem.path.join('.')}: ${problem.message}`);
+  });
+}
 
 /**
  * One table, `ChatLogs` (D12): partition key `session_id` (S), sort key `timestamp` (N).
@@ -48,7 +62,7 @@ export interface AppendResult {
 
 /** DynamoDB's limit for one item is 400 KB; what stays below it is a message's room. */
 const maxItemBytes = 400 * 1024;
-const headerFlushMs = 200;
+const headerFlushMs = 1000;
 const headerCacheMs = 5000;
 
 export class ChatStore {
@@ -106,15 +120,7 @@ export class ChatStore {
    * item holds its key: two messages in the same millisecond get distinct timestamps (the later
    * one moves up by a thousandth), never overwriting each other.
    */
-  async append(sessionId: string, inputs: readonly unknown[]): Promise<AppendResult> {
-    const messages = inputs.map((input, i) => {
-      const parsed = messageInputSchema.safeParse(input);
-      if (!parsed.success) {
-        const problem = parsed.error.issues[0]!;
-        throw new ChatRequestError(400, 'bad_message', `messages[${i}].${problem.path.join('.')}: ${problem.message}`);
-      }
-      return parsed.data;
-    });
+  async append(sessionId: string, messages: readonly ValidMessage[]): Promise<AppendResult> {
     if ((await this.sessionStatus(sessionId)) === 'closed') {
       throw new ChatRequestError(409, 'session_closed', `session ${sessionId} is closed; start a new one`);
     }
@@ -131,7 +137,7 @@ export class ChatStore {
     return { session: sessionId, messages: stored };
   }
 
-  private async appendOne(sessionId: string, input: MessageInput & { source: string }): Promise<ChatMessage & { duplicate?: boolean }> {
+  private async appendOne(sessionId: string, input: ValidMessage): Promise<ChatMessage & { duplicate?: boolean }> {
     const expires = this.expiresAt();
     let timestamp = roundTimestamp(input.timestamp ?? Date.now());
     const item = (): ChatMessage => ({ ...input, session_id: sessionId, timestamp, ...(expires ? { expires_at: expires } : {}) });

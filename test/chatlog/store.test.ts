@@ -2,19 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildContext } from '../../src/chatlog/context.js';
 import { exportSession } from '../../src/chatlog/export.js';
 import type { ChatMessage } from '../../src/chatlog/schema.js';
-import { ChatStoreUnavailableError, type ChatStore } from '../../src/chatlog/store.js';
+import { ChatStoreUnavailableError, validateMessages, type ChatStore } from '../../src/chatlog/store.js';
 import { openChatStore } from '../../src/chatlog/open.js';
 import { loadConfig } from '../../src/config.js';
 import { tempDir } from '../helpers/files.js';
 import { chatStoreForTest } from '../helpers/service.js';
 
-const say = (speaker_name: string, content: string, extra: Record<string, unknown> = {}) => ({
-  speaker_name,
-  speaker_type: 'human' as const,
-  role: 'user' as const,
-  content,
-  ...extra,
-});
+const say = (speaker_name: string, content: string, extra: Record<string, unknown> = {}) =>
+  validateMessages([{ speaker_name, speaker_type: 'human', role: 'user', content, ...extra }])[0]!;
 
 describe('chat log store (embedded dynalite)', () => {
   let work: Awaited<ReturnType<typeof tempDir>>;
@@ -111,11 +106,11 @@ describe('chat log store (embedded dynalite)', () => {
 
   it('refuses a message larger than one item holds, with a clear error', async () => {
     await expect(chat.append('huge', [say('H', 'x'.repeat(400 * 1024))])).rejects.toMatchObject({ status: 413, code: 'message_too_large' });
-    await expect(chat.append('huge', [{ speaker_name: 'H' }])).rejects.toMatchObject({ status: 400 });
+    expect(() => validateMessages([{ speaker_name: 'H' }])).toThrow(/messages\[0\]/);
   });
 
   it('exports a session as JSON Lines and as Markdown', async () => {
-    await chat.append('export', [say('Rin', 'hello'), { speaker_name: '華扇', speaker_type: 'virtual', role: 'assistant', content: 'Show me the diff.', llm_model: 'm' }]);
+    await chat.append('export', [say('Rin', 'hello'), ...validateMessages([{ speaker_name: '華扇', speaker_type: 'virtual', role: 'assistant', content: 'Show me the diff.', llm_model: 'm' }])]);
     const session = (await chat.getSession('export'))!;
     const collect = async (format: 'jsonl' | 'md') => {
       let text = '';

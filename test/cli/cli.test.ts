@@ -4,7 +4,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engines, freshDatabase, type TestDatabase } from '../helpers/databases.js';
+import { validateMessages } from '../../src/chatlog/store.js';
 import { human, tempDir, writeFiles } from '../helpers/files.js';
+import { chatStoreForTest } from '../helpers/service.js';
 
 // The CLI as users run it: the built bin (npm test builds first), in a process of its own.
 const bin = fileURLToPath(new URL('../../bin/vecr.js', import.meta.url));
@@ -151,10 +153,15 @@ describe.each(engines)('vecr on %s', (engine) => {
     expect((await vecr('db', 'describe', 'nope')).code).toBe(1);
   });
 
-  it('health passes, db migrate is a no-op', async () => {
+  it('health checks the database and the chat log store; db migrate is a no-op', async () => {
+    const before = await vecr('health');
+    expect(before.code).toBe(1);
+    expect(before.stdout).toMatch(/^ok: .* schema current/);
+    expect(before.stdout).toContain('FAIL: chat log store: the chat log table ChatLogs does not exist (vecr chatlog init creates it)');
+    expect((await vecr('chatlog', 'init')).stdout).toMatch(/^created ChatLogs/);
     const health = await vecr('health');
     expect(health.code).toBe(0);
-    expect(health.stdout).toMatch(/^ok: .* schema current/);
+    expect(health.stdout).toMatch(/^ok: .* schema current.*\nok: chat log store/);
     expect((await vecr('db', 'migrate')).stdout).toContain('nothing to apply');
   });
 
@@ -174,6 +181,36 @@ describe.each(engines)('vecr on %s', (engine) => {
       expect(JSON.parse((await other('members', 'list', '--json')).stdout)).toEqual(JSON.parse((await vecr('members', 'list', '--json')).stdout));
     } finally {
       await target?.close();
+    }
+  });
+});
+
+describe('vecr chatlog', () => {
+  it('lists, tails, exports and deletes sessions, reaching a store another process holds through its port', async () => {
+    const work = await tempDir();
+    const chat = await chatStoreForTest(path.join(work.dir, 'data'));
+    try {
+      await chat.append('discord:c1', validateMessages([
+        { speaker_name: 'Rin', speaker_type: 'human', role: 'user', content: 'hello', channel_id: 'c1' },
+        { speaker_name: '華扇', speaker_type: 'virtual', role: 'assistant', content: 'Show me the diff.', channel_id: 'c1' },
+      ]));
+      await chat.flush();
+      const vecr = vecrIn({ VECR_DATA_DIR: path.join(work.dir, 'data') }, work.dir);
+      const sessions = JSON.parse((await vecr('chatlog', 'sessions', '--channel', 'c1', '--json')).stdout);
+      expect(sessions.sessions).toMatchObject([{ session_id: 'discord:c1', message_count: 2, members: ['Rin', '華扇'] }]);
+      expect((await vecr('chatlog', 'tail', 'discord:c1', '-n', '1')).stdout).toMatch(/華扇 \(assistant\): Show me the diff\.\n$/);
+      const md = await vecr('chatlog', 'export', 'discord:c1', '--format', 'md');
+      expect(md.stdout).toContain('# Session discord:c1');
+      const file = path.join(work.dir, 'out.jsonl');
+      await vecr('chatlog', 'export', 'discord:c1', '--out', file);
+      expect((await fs.readFile(file, 'utf8')).trim().split('\n')).toHaveLength(2);
+      expect((await vecr('chatlog', 'delete', 'discord:c1')).stdout).toBe('deleted discord:c1 (2 messages)\n');
+      const again = await vecr('chatlog', 'delete', 'discord:c1');
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain('no session discord:c1');
+    } finally {
+      await chat.close();
+      await work.remove();
     }
   });
 });

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { buildContext } from '../../chatlog/context.js';
 import { exportSession } from '../../chatlog/export.js';
 import { discordSessionId, messageInputSchema, messageSchema, sessionIdSchema, sessionSchema } from '../../chatlog/schema.js';
-import type { ChatStore } from '../../chatlog/store.js';
+import type { ChatStore, ValidMessage } from '../../chatlog/store.js';
 import { getMember } from '../../registry/read.js';
 import type { AppContext } from '../context.js';
 import { HttpError } from '../errors.js';
@@ -48,9 +48,9 @@ export function chatRoutes(app: AppContext): FastifyPluginAsyncZod {
         },
       },
     }, async (request, reply) => {
-      const body = request.body as { messages?: unknown[] };
-      const inputs = Array.isArray(body.messages) ? body.messages : [body];
-      const result = await store().append(request.params.id, inputs);
+      // Validated by the route schema on the way in.
+      const body = request.body as ValidMessage | { messages: ValidMessage[] };
+      const result = await store().append(request.params.id, 'messages' in body ? body.messages : [body]);
       return reply.code(201).send({ session_id: result.session, messages: result.messages });
     });
 

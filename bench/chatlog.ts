@@ -1,0 +1,124 @@
+/**
+ * npm run bench:chatlog [-- --messages N --appends N --reads N --clients C]
+ *
+ * Starts `vecr serve` (its own process) with the chat log store as configured —
+ * CHATLOG_DYNAMODB_ENDPOINT, or the embedded DynamoDB-compatible server by default — fills the
+ * table with N messages (default 200,000) in 1,000 sessions, then measures, against the same
+ * endpoint in the same run:
+ *   - messages appended per second: POST /api/chat/sessions/ID/messages beside raw PutItem;
+ *   - reading the latest 50 messages of a session: GET .../messages?order=desc&limit=50 beside
+ *     a raw Query, p50 and p99.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { BatchWriteItemCommand, DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { drive, startServe, type DriveResult } from './serve.js';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const total = option('messages', 200_000);
+const appends = option('appends', 2_000);
+const reads = option('reads', 300);
+const clients = option('clients', 16);
+const sessions = 1000;
+const table = process.env.CHATLOG_TABLE || 'ChatLogs';
+
+const content = (i: number) => `Message ${i}: the registry keeps the member database in step with the files. `.repeat(2);
+
+async function main() {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'vecr-bench-chatlog-'));
+  await fs.mkdir(path.join(work, 'storage'));
+  const serve = await startServe({
+    ...process.env,
+    PORT: '0',
+    VECR_PG_PORT: '0',
+    VECR_RECONCILE_INTERVAL: '0',
+    VECR_WATCH: 'false',
+    VECR_DATA_DIR: path.join(work, 'data'),
+    VECR_STORAGE: path.join(work, 'storage'),
+    LOG_LEVEL: 'warn',
+  });
+  try {
+    // The same endpoint the service uses: the configured one, or the one it published.
+    const endpoint = process.env.CHATLOG_DYNAMODB_ENDPOINT || `http://127.0.0.1:${JSON.parse(await fs.readFile(path.join(work, 'data', 'chatlogs.lock'), 'utf8')).port}`;
+    const client = new DynamoDBClient({ endpoint, region: process.env.AWS_REGION || 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    console.log(`bench:chatlog — ${total} messages in ${sessions} sessions, ${endpoint}, ${clients} concurrent clients, ${os.cpus().length} cores, Node ${process.version}`);
+
+    const started = performance.now();
+    const base = 1_700_000_000_000;
+    const item = (session: number, i: number) => ({
+      session_id: { S: `bench-${session}` },
+      timestamp: { N: String(base + i) },
+      speaker_name: { S: i % 2 ? 'Rin' : '華扇' },
+      speaker_type: { S: i % 2 ? 'human' : 'virtual' },
+      role: { S: i % 2 ? 'user' : 'assistant' },
+      content: { S: content(i) },
+      source: { S: 'api' },
+    });
+    await drive(Math.ceil(total / 25), 4, async (batch) => {
+      let requests = Array.from({ length: Math.min(25, total - batch * 25) }, (_, k) => {
+        const i = batch * 25 + k;
+        return { PutRequest: { Item: item(i % sessions, i) } };
+      });
+      while (requests.length > 0) {
+        const result = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: requests } }));
+        requests = (result.UnprocessedItems?.[table] as typeof requests | undefined) ?? [];
+      }
+    });
+    console.log(`filled in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+
+    // Appends: 50 active conversations, as a busy Discord server would have.
+    const rawAppend = await drive(appends, clients, async (i) => {
+      await client.send(new PutItemCommand({
+        TableName: table,
+        Item: { ...item(i % 50, 0), session_id: { S: `raw-${i % 50}` }, timestamp: { N: String(Date.now() + i / 1000) } },
+        ConditionExpression: 'attribute_not_exists(session_id)',
+      }));
+    });
+    const apiAppend = await drive(appends, clients, async (i) => {
+      const response = await fetch(`${serve.url}/api/chat/sessions/api-${i % 50}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ speaker_name: 'Rin', speaker_type: 'human', role: 'user', content: content(i), source: 'api' }),
+      });
+      if (response.status !== 201) throw new Error(`append ${i}: ${response.status} ${await response.text()}`);
+      await response.arrayBuffer();
+    });
+
+    const rawRead = await drive(reads, 1, async (i) => {
+      await client.send(new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'session_id = :s AND #ts > :zero',
+        ExpressionAttributeNames: { '#ts': 'timestamp' },
+        ExpressionAttributeValues: { ':s': { S: `bench-${(i * 7) % sessions}` }, ':zero': { N: '0' } },
+        ScanIndexForward: false,
+        Limit: 50,
+      }));
+    });
+    const apiRead = await drive(reads, 1, async (i) => {
+      const response = await fetch(`${serve.url}/api/chat/sessions/bench-${(i * 7) % sessions}/messages?order=desc&limit=50`);
+      const body = (await response.json()) as { messages: unknown[] };
+      if (body.messages.length !== Math.min(50, Math.floor(total / sessions))) throw new Error(`read ${i}: ${body.messages.length} messages`);
+    });
+
+    const line = (label: string, r: DriveResult, unit: string) =>
+      console.log(`${label.padEnd(40)} ${Math.round(r.rate).toString().padStart(6)} ${unit}   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms`);
+    line('raw PutItem (conditional)', rawAppend, 'msg/s  ');
+    line('API append (POST, one message)', apiAppend, 'msg/s  ');
+    line('raw Query, latest 50', rawRead, 'reads/s');
+    line('API read, latest 50 (GET)', apiRead, 'reads/s');
+    const appendCost = rawAppend.rate / apiAppend.rate - 1;
+    const readCost = apiRead.p50 / rawRead.p50 - 1;
+    console.log(`API over raw: append +${Math.round(appendCost * 100)}% per message, read +${Math.round(readCost * 100)}% at p50 (target: at most +50% each)`);
+  } finally {
+    await serve.stop();
+    await fs.rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();

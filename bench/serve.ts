@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../../bin/vecr.js', import.meta.url));
+
+/** Starts `vecr serve` in a process of its own and waits for its banner. */
+export async function startServe(env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []), bin, 'serve'], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let banner = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      banner += chunk.toString();
+      if (/chat log: .*\n/.test(banner)) resolve();
+    });
+    child.on('exit', () => reject(new Error(`vecr serve exited:\n${banner}`)));
+  });
+  const url = /listening on (http:\/\/\S+)/.exec(banner)![1]!;
+  const shared = /shared at (postgres:\/\/\S+)/.exec(banner)?.[1];
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      child.on('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  return { url, shared, stop };
+}
+
+function percentile(sorted: number[], p: number) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Runs `task(i)` for i in [0, total) from `concurrency` workers; rate and latency percentiles. */
+export async function drive(total: number, concurrency: number, task: (i: number) => Promise<void>) {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const i = next++;
+        const t = performance.now();
+        await task(i);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { rate: total / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), seconds };
+}
+
+export type DriveResult = Awaited<ReturnType<typeof drive>>;
