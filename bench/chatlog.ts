@@ -13,13 +13,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { BatchWriteItemCommand, DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { drive, startServe, type DriveResult } from './serve.js';
+import { drive, option, startServe, type DriveResult } from './support.js';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
 const total = option('messages', 200_000);
 const appends = option('appends', 2_000);
 const reads = option('reads', 300);

@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
+import { option, scratchServerDatabase } from './support.js';
 import { migrate } from '../src/db/migrate.js';
 import { openPglite } from '../src/db/pglite.js';
 import { openPostgres } from '../src/db/postgres.js';
@@ -21,9 +21,9 @@ import { syncStorage } from '../src/sync/reconcile.js';
 
 const run = promisify(execFile);
 const args = process.argv.slice(2);
-const option = (name: string, fallback: string) => {
+const text = (name: string) => {
   const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
+  return i >= 0 ? args[i + 1] ?? '' : '';
 };
 
 const humanFile = (i: number) =>
@@ -48,24 +48,14 @@ async function scratchDatabase(work: string, label: string): Promise<{ db: Db; d
     await migrate(db);
     return { db, drop: () => db.close() };
   }
-  const name = `vecr_bench_${process.pid}_${label}`;
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(server);
-  url.pathname = `/${name}`;
-  const db = await openPostgres(url.toString());
+  const scratch = await scratchServerDatabase(server, label);
+  const db = await openPostgres(scratch.url);
   await migrate(db);
   return {
     db,
     drop: async () => {
       await db.close();
-      const again = new pg.Client({ connectionString: server });
-      await again.connect();
-      await again.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await again.end();
+      await scratch.drop();
     },
   };
 }
@@ -126,10 +116,10 @@ async function child(phase: string, work: string, count: number) {
 }
 
 async function main() {
-  const count = Number(option('count', '20000'));
-  const phase = option('phase', '');
+  const count = option('count', 20_000);
+  const phase = text('phase');
   if (phase) {
-    const work = option('work', '');
+    const work = text('work');
     const result = phase === 'raw' ? await phaseRaw(work, count) : await phaseSync(work);
     process.stdout.write(JSON.stringify(result) + '\n');
     return;

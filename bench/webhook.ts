@@ -11,35 +11,10 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { drive, startServe } from './serve.js';
+import { drive, option, scratchServerDatabase, startServe } from './support.js';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
 const events = option('events', 10_000);
 const clients = option('clients', 32);
-
-async function scratchServerDatabase(server: string) {
-  const name = `vecr_bench_webhook_${process.pid}`;
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(server);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const again = new pg.Client({ connectionString: server });
-      await again.connect();
-      await again.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await again.end();
-    },
-  };
-}
 
 function event(i: number) {
   const key = `human_members/h${i}.yml`;
@@ -53,7 +28,7 @@ function event(i: number) {
 async function main() {
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'vecr-bench-webhook-'));
   const server = process.env.DATABASE_URL;
-  const scratch = server ? await scratchServerDatabase(server) : undefined;
+  const scratch = server ? await scratchServerDatabase(server, 'webhook') : undefined;
   try {
     await fs.mkdir(path.join(work, 'storage'));
     // No folder watch: the events alone register the files, written after the service started.
