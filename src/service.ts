@@ -41,17 +41,41 @@ export interface ServiceParts {
 export async function startService(config: Config, options: { logger?: FastifyServerOptions['logger'] } = {}): Promise<Service> {
   const storage = await openStorage(config.storage);
   const chat = await openChatStore(config);
-  // The registry does not wait for the chat log store: its routes answer 503 until it answers.
-  const chatReady = config.chatlog.autoCreate ? chat.ensureTable().then(() => undefined, (error: unknown) => error) : Promise.resolve(undefined);
   try {
     const service = await startWithDatabase(config, storage, chat, options);
-    const problem = await chatReady;
-    if (problem) service.http.log.warn({ err: problem }, 'the chat log store is not ready; chat routes answer 503 until it is');
-    return service;
+    if (!config.chatlog.autoCreate) return service;
+    const stopTrying = prepareChatTable(chat, service);
+    const close = service.close;
+    return {
+      ...service,
+      close: () => {
+        stopTrying();
+        return close();
+      },
+    };
   } catch (error) {
     await chat.close();
     throw error;
   }
+}
+
+/**
+ * The registry does not wait for the chat log store: until its table is there, chat routes
+ * answer 503, and creating it is tried again every few seconds.
+ */
+function prepareChatTable(chat: ChatStore, service: Service): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const attempt = () =>
+    chat.ensureTable().then(
+      () => service.http.log.info({ table: chat.description }, 'chat log table ready'),
+      (error: unknown) => {
+        service.http.log.warn({ err: error }, 'the chat log store is not ready; chat routes answer 503 until it is, trying again in 10 s');
+        timer = setTimeout(attempt, 10_000);
+        timer.unref();
+      },
+    );
+  void attempt();
+  return () => clearTimeout(timer);
 }
 
 async function startWithDatabase(config: Config, storage: Storage, chat: ChatStore, options: { logger?: FastifyServerOptions['logger'] }): Promise<Service> {

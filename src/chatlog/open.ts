@@ -30,15 +30,19 @@ export async function openChatStore(config: Config): Promise<ChatStore> {
     ...(endpoint ? { endpoint } : {}),
     ...(credentials ? { credentials } : {}),
     maxAttempts: 3,
+    // An endpoint that stops answering becomes an error (a 503) within seconds, not minutes.
+    requestHandler: { connectionTimeout: 3000, requestTimeout: 10_000 },
   });
   const doc = lib.DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   const sdk: Sdk = {
     DescribeTableCommand: dynamo.DescribeTableCommand,
     CreateTableCommand: dynamo.CreateTableCommand,
+    UpdateTableCommand: dynamo.UpdateTableCommand,
     UpdateTimeToLiveCommand: dynamo.UpdateTimeToLiveCommand,
     waitUntilTableExists: dynamo.waitUntilTableExists,
     PutCommand: lib.PutCommand,
     GetCommand: lib.GetCommand,
+    DeleteCommand: lib.DeleteCommand,
     QueryCommand: lib.QueryCommand,
     UpdateCommand: lib.UpdateCommand,
     ScanCommand: lib.ScanCommand,

@@ -6,7 +6,7 @@ import { z } from 'zod';
  */
 export const messageInputSchema = z
   .strictObject({
-    timestamp: z.number().positive().optional().describe('Epoch milliseconds; assigned by the service when absent'),
+    timestamp: z.number().min(1).max(9e12).optional().describe('Epoch milliseconds; assigned by the service when absent'),
     speaker_name: z.string().min(1).max(255).describe('Member name, or a Discord display name for people not in the roster'),
     speaker_type: z.enum(['human', 'virtual']),
     role: z.enum(['user', 'assistant', 'system']),

@@ -28,8 +28,8 @@ export function validateMessages(inputs: readonly unknown[]): ValidMessage[] {
  */
 
 /** The SDK parts the store uses, loaded on demand by `openChatStore`. */
-export type Sdk = Pick<typeof import('@aws-sdk/client-dynamodb'), 'DescribeTableCommand' | 'CreateTableCommand' | 'UpdateTimeToLiveCommand' | 'waitUntilTableExists'> &
-  Pick<typeof import('@aws-sdk/lib-dynamodb'), 'PutCommand' | 'GetCommand' | 'QueryCommand' | 'UpdateCommand' | 'ScanCommand' | 'BatchGetCommand' | 'BatchWriteCommand'>;
+export type Sdk = Pick<typeof import('@aws-sdk/client-dynamodb'), 'DescribeTableCommand' | 'CreateTableCommand' | 'UpdateTableCommand' | 'UpdateTimeToLiveCommand' | 'waitUntilTableExists'> &
+  Pick<typeof import('@aws-sdk/lib-dynamodb'), 'PutCommand' | 'GetCommand' | 'DeleteCommand' | 'QueryCommand' | 'UpdateCommand' | 'ScanCommand' | 'BatchGetCommand' | 'BatchWriteCommand'>;
 
 export class ChatStoreUnavailableError extends Error {
   override name = 'ChatStoreUnavailableError';
@@ -88,9 +88,10 @@ export class ChatStore {
   async ensureTable(): Promise<{ created: boolean; ttl: 'enabled' | 'off' | 'unsupported' }> {
     let created = false;
     try {
-      await this.call(() => this.raw.send(new this.sdk.DescribeTableCommand({ TableName: this.table })));
+      const described = await this.call(() => this.raw.send(new this.sdk.DescribeTableCommand({ TableName: this.table })));
+      await this.addMissingIndexes(new Set((described.Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName)));
     } catch (error) {
-      if (!(error instanceof ChatRequestError && error.status === 404)) throw error;
+      if (!(error instanceof ChatRequestError && error.status === 404 && error.code === 'no_table')) throw error;
       await this.call(() => this.raw.send(new this.sdk.CreateTableCommand(tableDefinition(this.table))));
       await this.sdk.waitUntilTableExists({ client: this.raw, maxWaitTime: 120 }, { TableName: this.table });
       created = true;
@@ -108,6 +109,22 @@ export class ChatStore {
     }
   }
 
+  /** A table made by other tools (D12 names no index) gets the two indexes listing needs. */
+  private async addMissingIndexes(existing: Set<string | undefined>) {
+    const definition = tableDefinition(this.table);
+    for (const index of definition.GlobalSecondaryIndexes) {
+      if (existing.has(index.IndexName)) continue;
+      await this.call(() =>
+        this.raw.send(new this.sdk.UpdateTableCommand({
+          TableName: this.table,
+          AttributeDefinitions: definition.AttributeDefinitions,
+          GlobalSecondaryIndexUpdates: [{ Create: index }],
+        })),
+      );
+      await this.sdk.waitUntilTableExists({ client: this.raw, maxWaitTime: 300 }, { TableName: this.table });
+    }
+  }
+
   /** The store answers and the table exists. */
   async check(): Promise<void> {
     await this.call(() => this.raw.send(new this.sdk.DescribeTableCommand({ TableName: this.table })));
@@ -121,13 +138,25 @@ export class ChatStore {
    * one moves up by a thousandth), never overwriting each other.
    */
   async append(sessionId: string, messages: readonly ValidMessage[]): Promise<AppendResult> {
+    // Every message is checked before any is written: a batch is refused whole, not half stored.
+    messages.forEach((message, i) => {
+      const size = Buffer.byteLength(JSON.stringify(message)) + 256;
+      if (size > maxItemBytes - 1024) {
+        throw new ChatRequestError(413, 'message_too_large', `messages[${i}]: a message item holds at most ${maxItemBytes - 1024} bytes; this one needs ${size} (split the content into several messages)`);
+      }
+    });
     if ((await this.sessionStatus(sessionId)) === 'closed') {
       throw new ChatRequestError(409, 'session_closed', `session ${sessionId} is closed; start a new one`);
     }
     const stored: AppendResult['messages'] = [];
-    for (const message of messages) stored.push(await this.appendOne(sessionId, message));
+    try {
+      for (const message of messages) stored.push(await this.appendOne(sessionId, message));
+    } finally {
+      // What was stored belongs to its session even when a later message failed.
+      const written = stored.filter((m) => !m.duplicate);
+      if (written.length > 0) this.touchSession(sessionId, written);
+    }
     const fresh = stored.filter((m) => !m.duplicate);
-    if (fresh.length > 0) this.touchSession(sessionId, fresh);
     await Promise.all(
       [...new Set(fresh.map((m) => `${m.speaker_type}\u0000${m.speaker_name}`))].map((speaker) => {
         const [type, name] = speaker.split('\u0000') as ['human' | 'virtual', string];
@@ -141,17 +170,11 @@ export class ChatStore {
     const expires = this.expiresAt();
     let timestamp = roundTimestamp(input.timestamp ?? Date.now());
     const item = (): ChatMessage => ({ ...input, session_id: sessionId, timestamp, ...(expires ? { expires_at: expires } : {}) });
-    const size = Buffer.byteLength(JSON.stringify(item()));
-    if (size > maxItemBytes - 1024) {
-      throw new ChatRequestError(413, 'message_too_large', `a message item holds at most ${maxItemBytes - 1024} bytes; this one needs ${size} (split the content into several messages)`);
-    }
-
     if (input.message_id) {
-      const earlier = await this.claimMessageId(sessionId, input.message_id, timestamp);
+      const earlier = await this.findClaim(sessionId, input.message_id);
       if (earlier !== undefined) {
         const existing = await this.getMessage(sessionId, earlier);
         if (existing) return { ...existing, duplicate: true };
-        timestamp = earlier; // claimed before, never written: write it now, at the claimed key
       }
     }
     for (let attempt = 0; ; attempt++) {
@@ -163,20 +186,42 @@ export class ChatStore {
             ConditionExpression: 'attribute_not_exists(session_id)',
           })),
         );
-        return item();
+        break;
       } catch (error) {
         if (!isConditionFailure(error) || attempt > 1000) throw error;
         timestamp = roundTimestamp(timestamp + 0.001);
       }
     }
+    if (input.message_id) {
+      // The message is written; now its id is claimed, pointing at where it landed. Two posts of
+      // one id at the same moment both get here: the claim decides, and the loser takes its
+      // copy back and answers the winner's.
+      const winner = await this.claimMessageId(sessionId, input.message_id, timestamp);
+      if (winner !== undefined && winner !== timestamp) {
+        await this.call(() => this.doc.send(new this.sdk.DeleteCommand({ TableName: this.table, Key: { session_id: sessionId, timestamp } })));
+        const existing = await this.getMessage(sessionId, winner);
+        if (existing) return { ...existing, duplicate: true };
+      }
+    }
+    return item();
+  }
+
+  private messageIdKey(sessionId: string, messageId: string) {
+    return { session_id: sessionId, timestamp: -(2 ** 32 + fnv1a(messageId)) };
+  }
+
+  /** Where the message with this id was stored, if it was. */
+  private async findClaim(sessionId: string, messageId: string): Promise<number | undefined> {
+    const claim = await this.call(() => this.doc.send(new this.sdk.GetCommand({ TableName: this.table, Key: this.messageIdKey(sessionId, messageId), ConsistentRead: true })));
+    return claim.Item?.message_id === messageId ? (claim.Item.message_timestamp as number) : undefined;
   }
 
   /**
-   * Claims a Discord message_id in the session: the first claim wins and records where its
-   * message goes. Answers the timestamp of an earlier claim, if there is one.
+   * Claims a Discord message_id in the session for the message stored at `timestamp`: the first
+   * claim wins. Answers the timestamp the winning claim points at.
    */
   private async claimMessageId(sessionId: string, messageId: string, timestamp: number): Promise<number | undefined> {
-    const key = { session_id: sessionId, timestamp: -(2 ** 32 + fnv1a(messageId)) };
+    const key = this.messageIdKey(sessionId, messageId);
     try {
       await this.call(() =>
         this.doc.send(new this.sdk.PutCommand({
@@ -216,25 +261,33 @@ export class ChatStore {
       range = '#ts > :after';
       values[':after'] = after;
     } else {
-      const low = roundTimestamp(after + 0.001);
+      const low = roundTimestamp(Math.floor(after * 1000) / 1000 + 0.001);
       const high = roundTimestamp(before - 0.001);
       if (high < low) return { messages: [], next_cursor: null };
       range = '#ts BETWEEN :low AND :high';
       Object.assign(values, { ':low': low, ':high': high });
     }
-    const result = await this.call(() =>
-      this.doc.send(new this.sdk.QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: `session_id = :s AND ${range}`,
-        ExpressionAttributeNames: { '#ts': 'timestamp' },
-        ExpressionAttributeValues: values,
-        ScanIndexForward: options.order === 'asc',
-        Limit: options.limit + 1,
-      })),
-    );
-    const items = (result.Items ?? []) as ChatMessage[];
+    // DynamoDB stops a page at 1 MB: go on until the page is full or the session ends.
+    const items: ChatMessage[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const result = await this.call(() =>
+        this.doc.send(new this.sdk.QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: `session_id = :s AND ${range}`,
+          ExpressionAttributeNames: { '#ts': 'timestamp' },
+          ExpressionAttributeValues: values,
+          ScanIndexForward: options.order === 'asc',
+          Limit: options.limit + 1 - items.length,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        })),
+      );
+      items.push(...((result.Items ?? []) as ChatMessage[]));
+      start = result.LastEvaluatedKey;
+    } while (start && items.length <= options.limit);
     const page = items.slice(0, options.limit);
-    return { messages: page, next_cursor: items.length > options.limit ? encodePosition(page.at(-1)!.timestamp) : null };
+    const more = items.length > options.limit && page.length > 0;
+    return { messages: page, next_cursor: more ? encodePosition(page.at(-1)!.timestamp) : null };
   }
 
   /** Every message of a session, oldest first, a page at a time. */
@@ -287,7 +340,9 @@ export class ChatStore {
   /** Sessions of a channel, or of a member, or all: the most recent activity first. */
   async listSessions(filter: { channel_id?: string; member?: string }, page: { limit: number; cursor?: string }): Promise<{ sessions: ChatSession[]; next_cursor: string | null }> {
     await this.flush();
-    if (filter.channel_id) {
+    const channel = filter.channel_id;
+    if (channel) {
+      const start = page.cursor ? channelCursor(page.cursor, channel) : undefined;
       const result = await this.call(() =>
         this.doc.send(new this.sdk.QueryCommand({
           TableName: this.table,
@@ -296,7 +351,7 @@ export class ChatStore {
           ExpressionAttributeValues: { ':c': filter.channel_id },
           ScanIndexForward: false,
           Limit: page.limit + 1,
-          ...(page.cursor ? { ExclusiveStartKey: decodeKey(page.cursor) } : {}),
+          ...(start ? { ExclusiveStartKey: start } : {}),
         })),
       );
       const items = result.Items ?? [];
@@ -308,10 +363,18 @@ export class ChatStore {
     const ids = filter.member ? await this.sessionsOfMember(filter.member) : await this.allSessionIds();
     const headers = await this.headers(ids);
     headers.sort((a, b) => b.last_activity - a.last_activity || (a.session_id < b.session_id ? -1 : 1));
-    const start = page.cursor ? headers.findIndex((s) => s.session_id === decodeKey(page.cursor!).session_id) + 1 : 0;
+    // Resume after the position of the cursor in this order, whether or not that session still exists.
+    let start = 0;
+    if (page.cursor) {
+      const { last_activity: at, session_id: id } = decodeKey(page.cursor);
+      if (typeof at !== 'number' || typeof id !== 'string') throw new ChatRequestError(400, 'bad_cursor', 'cursor is not one this API handed out');
+      start = headers.findIndex((s) => s.last_activity < at || (s.last_activity === at && s.session_id > id));
+      if (start < 0) start = headers.length;
+    }
     const sessions = headers.slice(start, start + page.limit);
-    const more = start + page.limit < headers.length;
-    return { sessions, next_cursor: more ? encodeKey({ session_id: sessions.at(-1)!.session_id }) : null };
+    const last = sessions.at(-1);
+    const more = start + page.limit < headers.length && last;
+    return { sessions, next_cursor: more ? encodeKey({ last_activity: last.last_activity, session_id: last.session_id }) : null };
   }
 
   private async sessionsOfMember(member: string): Promise<string[]> {
@@ -464,7 +527,15 @@ export class ChatStore {
     this.flushTimer = undefined;
     const batch = [...this.pendingHeaders];
     this.pendingHeaders.clear();
-    this.flushing = this.flushing.then(() => Promise.all(batch.map(([id, pending]) => this.writeHeader(id, pending))).then(() => {}));
+    // A header write that fails goes back in the queue for the next flush; it is not lost, and
+    // it does not poison the flushes after it.
+    const writes = batch.map(([id, pending]) =>
+      this.writeHeader(id, pending).catch((error: unknown) => {
+        this.requeue(id, pending);
+        throw error;
+      }),
+    );
+    this.flushing = this.flushing.catch(() => {}).then(() => Promise.all(writes).then(() => {}));
     return this.flushing;
   }
 
@@ -491,6 +562,20 @@ export class ChatStore {
       if (!isConditionFailure(error)) throw error;
       await this.call(() => update(false));
     }
+  }
+
+  private requeue(sessionId: string, failed: PendingHeader) {
+    const pending = this.pendingHeaders.get(sessionId);
+    if (!pending) {
+      this.pendingHeaders.set(sessionId, failed);
+    } else {
+      pending.lastActivity = Math.max(pending.lastActivity, failed.lastActivity);
+      pending.count += failed.count;
+      for (const member of failed.members) pending.members.add(member);
+      pending.channel ??= failed.channel;
+      pending.thread ??= failed.thread;
+    }
+    this.flushTimer ??= setTimeout(() => void this.flush().catch(() => {}), headerFlushMs);
   }
 
   /** One index item per speaker of a session, for listing sessions by member; written once. */
@@ -538,6 +623,7 @@ export class ChatStore {
     if (name === 'ConditionalCheckFailedException') return error;
     if (name === 'ResourceNotFoundException') return new ChatRequestError(404, 'no_table', `the chat log table ${this.table} does not exist (vecr chatlog init creates it)`);
     if (name === 'ValidationException' && /size/i.test((error as Error).message)) return new ChatRequestError(413, 'message_too_large', (error as Error).message);
+    if (name === 'ValidationException') return new ChatRequestError(400, 'bad_request', (error as Error).message);
     return new ChatStoreUnavailableError(`the chat log store at ${this.description} is unavailable: ${name}${(error as Error).message ? `: ${(error as Error).message}` : ''}`);
   }
 }
@@ -631,6 +717,14 @@ function decodePosition(cursor: string): number {
   const value = decodeKey(cursor).ts;
   if (typeof value !== 'number') throw new ChatRequestError(400, 'bad_cursor', 'cursor is not one this API handed out');
   return value;
+}
+
+function channelCursor(cursor: string, channelId: string): Record<string, unknown> {
+  const key = decodeKey(cursor);
+  if (key.channel_id !== channelId || typeof key.last_activity !== 'number' || typeof key.session_id !== 'string' || key.timestamp !== 0) {
+    throw new ChatRequestError(400, 'bad_cursor', 'cursor is not one this API handed out for this channel');
+  }
+  return key;
 }
 
 function encodeKey(key: Record<string, unknown>): string {

@@ -158,3 +158,56 @@ describe('buildContext', () => {
     expect(buildContext(kasen, latestFirst, { maxChars: 25 }).messages.map((m) => m.content)).toEqual(['Rin: middle', 'Rin: newest']);
   });
 });
+
+describe('chat log store, the hard cases', () => {
+  let work: Awaited<ReturnType<typeof tempDir>>;
+  let chat: ChatStore;
+  beforeAll(async () => {
+    work = await tempDir();
+    chat = await chatStoreForTest(work.dir);
+  });
+  afterAll(async () => {
+    await chat?.close();
+    await work?.remove();
+  });
+
+  it('stores a message_id posted twice at the same moment once, and a repost answers that very message', async () => {
+    const post = (content: string) => chat.append('race', [say('Rin', content, { message_id: 'snow', timestamp: 1_750_000_000_000 })]);
+    await chat.append('race', [say('Other', 'same millisecond', { timestamp: 1_750_000_000_000 })]);
+    const results = await Promise.all([post('hello'), post('hello')]);
+    const { messages } = await chat.readMessages('race', { limit: 10, order: 'asc' });
+    expect(messages.filter((m) => m.message_id === 'snow')).toHaveLength(1);
+    const stored = messages.find((m) => m.message_id === 'snow')!;
+    for (const result of results) expect(result.messages[0]).toMatchObject({ timestamp: stored.timestamp, content: 'hello' });
+    expect((await post('hello')).messages[0]).toMatchObject({ duplicate: true, timestamp: stored.timestamp, speaker_name: 'Rin' });
+  });
+
+  it('refuses a batch with one oversized message whole: nothing of it is stored', async () => {
+    await expect(chat.append('whole', [say('A', 'fine'), say('A', 'x'.repeat(401 * 1024))])).rejects.toMatchObject({ status: 413 });
+    expect((await chat.readMessages('whole', { limit: 10, order: 'asc' })).messages).toEqual([]);
+  });
+
+  it('pages and exports past DynamoDB’s 1 MB page', async () => {
+    await chat.append('large', Array.from({ length: 6 }, (_, i) => say('L', `${i}`.padEnd(300 * 1024, '.'), { timestamp: 1_760_000_000_000 + i })));
+    let count = 0;
+    for await (const message of chat.allMessages('large')) count += message.content.length > 0 ? 1 : 0;
+    expect(count).toBe(6);
+  });
+
+  it('resumes a member listing after a session that was deleted meanwhile, and refuses forged cursors', async () => {
+    for (const [id, at] of [['m1', 1], ['m2', 2], ['m3', 3]] as const) await chat.append(id, [say('Mia', 'hi', { timestamp: 1_770_000_000_000 + at * 1000, channel_id: 'mc' })]);
+    const first = await chat.listSessions({ member: 'Mia' }, { limit: 2 });
+    expect(first.sessions.map((s) => s.session_id)).toEqual(['m3', 'm2']);
+    await chat.deleteSession('m2');
+    const second = await chat.listSessions({ member: 'Mia' }, { limit: 2, cursor: first.next_cursor! });
+    expect(second).toMatchObject({ sessions: [{ session_id: 'm1' }], next_cursor: null });
+    const forged = Buffer.from(JSON.stringify({ a: 1 })).toString('base64url');
+    await expect(chat.listSessions({ channel_id: 'mc' }, { limit: 2, cursor: forged })).rejects.toMatchObject({ status: 400, code: 'bad_cursor' });
+    await expect(chat.listSessions({ member: 'Mia' }, { limit: 2, cursor: forged })).rejects.toMatchObject({ status: 400 });
+  });
+
+  it('keeps the header slot and impossible times out of reach', () => {
+    expect(() => validateMessages([{ speaker_name: 'A', speaker_type: 'human', role: 'user', content: 'x', timestamp: 0.0004 }])).toThrow(/timestamp/);
+    expect(() => validateMessages([{ speaker_name: 'A', speaker_type: 'human', role: 'user', content: 'x', timestamp: 1e15 }])).toThrow(/timestamp/);
+  });
+});

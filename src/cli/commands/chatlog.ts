@@ -46,8 +46,10 @@ export function registerChatlog(program: Command) {
     .option('--json', 'print JSON')
     .action(async (options: { channel?: string; member?: string; limit: string; json?: boolean }, command: Command) => {
       const config = configFrom(command.optsWithGlobals());
+      const limit = Number(options.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new Error(`--limit must be a positive number, not "${options.limit}"`);
       const page = await withChat(config, (chat) =>
-        chat.listSessions({ ...(options.channel ? { channel_id: options.channel } : {}), ...(options.member ? { member: options.member } : {}) }, { limit: Number(options.limit) }),
+        chat.listSessions({ ...(options.channel ? { channel_id: options.channel } : {}), ...(options.member ? { member: options.member } : {}) }, { limit }),
       );
       if (options.json) printJson(page);
       else printTable(page.sessions.map((s) => ({ ...s, last_activity: time(s.last_activity) })), ['session_id', 'channel_id', 'status', 'message_count', 'last_activity', 'members']);
@@ -61,7 +63,9 @@ export function registerChatlog(program: Command) {
     .option('--json', 'print JSON')
     .action(async (session: string, options: { lines: string; json?: boolean }, command: Command) => {
       const config = configFrom(command.optsWithGlobals());
-      const { messages } = await withChat(config, (chat) => chat.readMessages(session, { limit: Number(options.lines), order: 'desc' }));
+      const lines = Number(options.lines);
+      if (!Number.isInteger(lines) || lines < 1) throw new Error(`--lines must be a positive number, not "${options.lines}"`);
+      const { messages } = await withChat(config, (chat) => chat.readMessages(session, { limit: lines, order: 'desc' }));
       messages.reverse();
       if (options.json) printJson({ messages });
       else for (const m of messages) process.stdout.write(`[${time(m.timestamp)}] ${m.speaker_name} (${m.role}): ${m.content}\n`);
