@@ -22,8 +22,6 @@ export const messageInputSchema = z
   })
   .describe('A chat message');
 
-export type MessageInput = z.input<typeof messageInputSchema>;
-
 export const messageSchema = messageInputSchema
   .extend({
     session_id: z.string(),

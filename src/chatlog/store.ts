@@ -636,7 +636,7 @@ interface PendingHeader {
   thread?: string | undefined;
 }
 
-export function tableDefinition(table: string) {
+function tableDefinition(table: string) {
   return {
     TableName: table,
     BillingMode: 'PAY_PER_REQUEST' as const,

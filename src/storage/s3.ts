@@ -92,6 +92,6 @@ async function readAtMost(body: AsyncIterable<Uint8Array> & { destroy?: () => vo
 }
 
 /** ETags come quoted from some places and bare from others. */
-export function unquote(etag: string): string {
+function unquote(etag: string): string {
   return etag.replace(/^"(.*)"$/, '$1');
 }
