@@ -562,6 +562,24 @@ export class ChatStore {
       if (!isConditionFailure(error)) throw error;
       await this.call(() => update(false));
     }
+    // Under TTL, a session's speaker items live as long as its header.
+    if (this.ttlDays !== undefined) {
+      await Promise.all(
+        [...pending.members].map((name) =>
+          this.call(() =>
+            this.doc.send(new this.sdk.UpdateCommand({
+              TableName: this.table,
+              Key: { session_id: sessionId, timestamp: speakerSlot(name) },
+              UpdateExpression: 'SET expires_at = :expires',
+              ConditionExpression: 'attribute_exists(session_id)',
+              ExpressionAttributeValues: { ':expires': values[':expires'] },
+            })),
+          ).catch((error: unknown) => {
+            if (!isConditionFailure(error)) throw error;
+          }),
+        ),
+      );
+    }
   }
 
   private requeue(sessionId: string, failed: PendingHeader) {
@@ -585,7 +603,7 @@ export class ChatStore {
     await this.call(() =>
       this.doc.send(new this.sdk.PutCommand({
         TableName: this.table,
-        Item: { session_id: sessionId, timestamp: -(1 + fnv1a(name)), item_type: 'speaker', member_name: name, speaker_type: type, ...this.ttlAttribute() },
+        Item: { session_id: sessionId, timestamp: speakerSlot(name), item_type: 'speaker', member_name: name, speaker_type: type, ...this.ttlAttribute() },
       })),
     );
     this.knownSpeakers.add(key);
@@ -694,6 +712,11 @@ function roundTimestamp(value: number): number {
 
 function isConditionFailure(error: unknown): boolean {
   return (error as { name?: string }).name === 'ConditionalCheckFailedException';
+}
+
+/** The sort key of a speaker's index item in a session: a small negative number per name. */
+function speakerSlot(name: string): number {
+  return -(1 + fnv1a(name));
 }
 
 function fnv1a(text: string): number {

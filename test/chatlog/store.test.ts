@@ -80,10 +80,19 @@ describe('chat log store (embedded dynalite)', () => {
     expect(byMember.sessions[0]).toMatchObject({ channel_id: 'chan', last_activity: 1_600_000_500_000, members: ['Ann'] });
   });
 
-  it('sets the TTL attribute (CHATLOG_TTL_DAYS) on messages and sessions', async () => {
-    const { messages } = await chat.append('ttl', [say('T', 'expires')]);
+  it('sets the TTL attribute (CHATLOG_TTL_DAYS) on every item of a session', async () => {
+    const { messages } = await chat.append('ttl', [say('T', 'expires', { message_id: 'ttl-1' })]);
+    await chat.flush();
     const week = Math.floor(Date.now() / 1000) + 7 * 86_400;
     expect(Math.abs(messages[0]!.expires_at! - week)).toBeLessThan(60);
+    // Every item in the partition: the message, its header, the speaker and message_id index items.
+    const { DynamoDBClient, QueryCommand } = await import('@aws-sdk/client-dynamodb');
+    const port = JSON.parse(await (await import('node:fs/promises')).readFile(`${work.dir}/chatlogs.lock`, 'utf8')).port;
+    const client = new DynamoDBClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const { Items } = await client.send(new QueryCommand({ TableName: 'ChatLogs', KeyConditionExpression: 'session_id = :s', ExpressionAttributeValues: { ':s': { S: 'ttl' } } }));
+    client.destroy();
+    expect(Items).toHaveLength(4);
+    for (const item of Items!) expect(Math.abs(Number(item.expires_at?.N) - week)).toBeLessThan(60);
   });
 
   it('closes a session: no more messages', async () => {
