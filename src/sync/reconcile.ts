@@ -123,46 +123,51 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     await write({ files, touched, deletes: options.delete === false ? [] : vanished }, counted ? batch.length : 0);
   };
 
-  let batch: Array<FileToRead & { version: string }> = [];
-  for await (const file of storage.list()) {
-    const kind = memberKindOf(file.key);
-    if (!kind) continue;
-    listed++;
-    const unusable = unusableKey(file.key);
-    if (unusable) {
-      count(report, [{ file_uri: file.key, kind, action: 'invalid', issues: [{ file: file.key, code: 'unusable_path', message: unusable }] }]);
-      done++;
-      continue;
+  try {
+    let batch: Array<FileToRead & { version: string }> = [];
+    for await (const file of storage.list()) {
+      const kind = memberKindOf(file.key);
+      if (!kind) continue;
+      listed++;
+      const unusable = unusableKey(file.key);
+      if (unusable) {
+        count(report, [{ file_uri: file.key, kind, action: 'invalid', issues: [{ file: file.key, code: 'unusable_path', message: unusable }] }]);
+        done++;
+        continue;
+      }
+      seen.add(file.key);
+      batch.push({ key: file.key, kind, version: file.version });
+      if (batch.length >= batchSize) {
+        await handle(batch);
+        batch = [];
+      }
     }
-    seen.add(file.key);
-    batch.push({ key: file.key, kind, version: file.version });
-    if (batch.length >= batchSize) {
-      await handle(batch);
-      batch = [];
-    }
-  }
-  await handle(batch);
-  await writing;
-
-  options.signal?.throwIfAborted();
-  if (options.delete !== false) {
-    const gone = await filesNotSeen(q, seen);
-    for (let start = 0; start < gone.length; start += batchSize) {
-      await write({ deletes: gone.slice(start, start + batchSize) }, 0);
-    }
+    await handle(batch);
     await writing;
+
+    options.signal?.throwIfAborted();
+    if (options.delete !== false) {
+      const gone = await filesNotSeen(q, seen);
+      for (let start = 0; start < gone.length; start += batchSize) {
+        await write({ deletes: gone.slice(start, start + batchSize) }, 0);
+      }
+      await writing;
+    }
+    // Files refused in this run for a name that a later batch (a delete, a rename) set free:
+    // their turn now, not at the next run.
+    if (!namesMayBeFree || !report.issues.some((issue) => issue.code === 'name_conflict')) return;
+    const waiting = (await filesWaitingForFreeNames(q)).filter((f) => seen.has(f.file_uri));
+    if (waiting.length === 0) return;
+    const retry = new Set(waiting.map((f) => f.file_uri));
+    since = await databaseNow(q);
+    report.invalid -= retry.size;
+    report.issues = report.issues.filter((issue) => !retry.has(issue.file));
+    await handle(waiting.map((f) => ({ key: f.file_uri, kind: f.kind, version: '' })), true, false);
+    await writing;
+  } finally {
+    // Never leave a batch being written behind when stopping early (abort, storage failure).
+    await writing.catch(() => {});
   }
-  // Files refused in this run for a name that a later batch (a delete, a rename) set free:
-  // their turn now, not at the next run.
-  if (!namesMayBeFree || !report.issues.some((issue) => issue.code === 'name_conflict')) return;
-  const waiting = (await filesWaitingForFreeNames(q)).filter((f) => seen.has(f.file_uri));
-  if (waiting.length === 0) return;
-  const retry = new Set(waiting.map((f) => f.file_uri));
-  since = await databaseNow(q);
-  report.invalid -= retry.size;
-  report.issues = report.issues.filter((issue) => !retry.has(issue.file));
-  await handle(waiting.map((f) => ({ key: f.file_uri, kind: f.kind, version: '' })), true, false);
-  await writing;
 }
 
 /** Files the database knows that the listing did not show, read a page at a time. */
