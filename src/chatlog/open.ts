@@ -21,7 +21,6 @@ export async function openChatStore(config: Config): Promise<ChatStore> {
     onClose = embedded.close;
     description = embedded.description;
   }
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const [dynamo, lib] = await Promise.all([import('@aws-sdk/client-dynamodb'), import('@aws-sdk/lib-dynamodb')]);
   // Emulators take any credentials; AWS uses its default chain unless keys are given.
   const credentials = chat.credentials ?? (endpoint ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined);

@@ -7,6 +7,10 @@ import { registerMembers } from './commands/members.js';
 import { registerServe } from './commands/serve.js';
 import { registerSync } from './commands/sync.js';
 
+// The AWS SDK announces, on every start, that later releases will need Node.js 22; the versions
+// in the lock file work on Node.js 20, so a command's output is not cluttered with it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const program = new Command('vecr')
   .description('VECR Garage member registry: keeps the member database in step with the YAML member files')
   .option('--database-url <url>', 'PostgreSQL server to use (default: $DATABASE_URL, else MEMBER_DB_*, else embedded PGlite)')
