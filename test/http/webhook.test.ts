@@ -221,6 +221,25 @@ describe.each(engines)('webhook on %s', (engine) => {
   });
 });
 
+describe('storage outage', () => {
+  it('answers 503 when the object cannot be fetched, so that the event comes again', async () => {
+    const db = await freshDatabase('pglite');
+    const { s3Storage } = await import('../../src/storage/s3.js');
+    const s3 = await startS3();
+    const dead = { ...s3.config, endpoint: 'http://127.0.0.1:1' };
+    await s3.close();
+    const service = await serveForTest(db, await s3Storage(dead), (config) => void (config.storage = dead));
+    try {
+      const response = await post(`${service.url}/webhook/storage`, minioEvent('s3:ObjectCreated:Put', 'human_members/rin.yml', 'S1'));
+      expect(response).toMatchObject({ status: 503, body: { error: { code: 'unavailable' } } });
+      expect((await db.query('SELECT * FROM storage_events')).rows).toEqual([]);
+    } finally {
+      await service.close();
+      await db.close();
+    }
+  });
+});
+
 describe.each(engines)('database outage on %s', (engine) => {
   it('answers 503 with nothing written, then takes the redelivered event', async () => {
     const s3 = await startS3();
