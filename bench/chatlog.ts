@@ -28,16 +28,7 @@ async function main() {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'vecr-bench-chatlog-'));
   await fs.mkdir(path.join(work, 'storage'));
-  const serve = await startServe({
-    ...process.env,
-    PORT: '0',
-    VECR_PG_PORT: '0',
-    VECR_RECONCILE_INTERVAL: '0',
-    VECR_WATCH: 'false',
-    VECR_DATA_DIR: path.join(work, 'data'),
-    VECR_STORAGE: path.join(work, 'storage'),
-    LOG_LEVEL: 'warn',
-  });
+  const serve = await startServe(work);
   try {
     // The same endpoint the service uses: the configured one, or the one it published.
     const endpoint = process.env.CHATLOG_DYNAMODB_ENDPOINT || `http://127.0.0.1:${JSON.parse(await fs.readFile(path.join(work, 'data', 'chatlogs.lock'), 'utf8')).port}`;

@@ -30,8 +30,22 @@ export async function scratchServerDatabase(server: string, label: string) {
 
 const bin = fileURLToPath(new URL('../../bin/vecr.js', import.meta.url));
 
-/** Starts `vecr serve` in a process of its own and waits for its banner. */
-export async function startServe(env: NodeJS.ProcessEnv) {
+/**
+ * Starts `vecr serve` in a process of its own on `work/storage` and `work/data`, free ports, no
+ * periodic sync and no folder watch, and waits for its banner.
+ */
+export async function startServe(work: string, env: NodeJS.ProcessEnv = {}) {
+  env = {
+    ...process.env,
+    PORT: '0',
+    VECR_PG_PORT: '0',
+    VECR_RECONCILE_INTERVAL: '0',
+    VECR_WATCH: 'false',
+    VECR_DATA_DIR: `${work}/data`,
+    VECR_STORAGE: `${work}/storage`,
+    LOG_LEVEL: 'warn',
+    ...env,
+  };
   const child = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []), bin, 'serve'], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -32,17 +32,7 @@ async function main() {
   try {
     await fs.mkdir(path.join(work, 'storage'));
     // No folder watch: the events alone register the files, written after the service started.
-    const serve = await startServe({
-      ...process.env,
-      PORT: '0',
-      VECR_PG_PORT: '0',
-      VECR_RECONCILE_INTERVAL: '0',
-      VECR_DATA_DIR: path.join(work, 'data'),
-      VECR_STORAGE: path.join(work, 'storage'),
-      LOG_LEVEL: 'warn',
-      VECR_WATCH: 'false',
-      DATABASE_URL: scratch?.url ?? '',
-    });
+    const serve = await startServe(work, { DATABASE_URL: scratch?.url ?? '' });
     try {
       await fs.mkdir(path.join(work, 'storage/human_members'));
       for (let i = 0; i < events; i++) {
