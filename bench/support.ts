@@ -48,7 +48,7 @@ export async function startServe(work: string, env: NodeJS.ProcessEnv = {}) {
   };
   const child = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []), bin, 'serve'], {
     env,
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', process.env.BENCH_LOG ? 'inherit' : 'ignore', 'pipe'],
   });
   let banner = '';
   await new Promise<void>((resolve, reject) => {
@@ -60,6 +60,13 @@ export async function startServe(work: string, env: NodeJS.ProcessEnv = {}) {
   });
   const url = /listening on (http:\/\/\S+)/.exec(banner)![1]!;
   const shared = /shared at (postgres:\/\/\S+)/.exec(banner)?.[1];
+  // The first full sync runs in the background: a benchmark starts once it has finished.
+  for (let tries = 0; ; tries++) {
+    const status = (await (await fetch(`${url}/api/sync/status`)).json()) as { last_sync: unknown };
+    if (status.last_sync) break;
+    if (tries > 300) throw new Error('vecr serve did not finish its first sync');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   const stop = () =>
     new Promise<void>((resolve) => {
       child.on('exit', () => resolve());
