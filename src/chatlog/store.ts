@@ -377,42 +377,42 @@ export class ChatStore {
     return { sessions, next_cursor: more ? encodeKey({ last_activity: last.last_activity, session_id: last.session_id }) : null };
   }
 
-  private async sessionsOfMember(member: string): Promise<string[]> {
-    const ids: string[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const result = await this.call(() =>
-        this.doc.send(new this.sdk.QueryCommand({
-          TableName: this.table,
-          IndexName: 'by_member',
-          KeyConditionExpression: 'member_name = :m',
-          ExpressionAttributeValues: { ':m': member },
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        })),
-      );
-      for (const item of result.Items ?? []) ids.push(item.session_id as string);
-      start = result.LastEvaluatedKey;
-    } while (start);
-    return [...new Set(ids)];
+  private sessionsOfMember(member: string): Promise<string[]> {
+    return this.sessionIds((start) =>
+      this.doc.send(new this.sdk.QueryCommand({
+        TableName: this.table,
+        IndexName: 'by_member',
+        KeyConditionExpression: 'member_name = :m',
+        ExpressionAttributeValues: { ':m': member },
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      })),
+    );
   }
 
-  private async allSessionIds(): Promise<string[]> {
-    const ids: string[] = [];
+  private allSessionIds(): Promise<string[]> {
+    return this.sessionIds((start) =>
+      this.doc.send(new this.sdk.ScanCommand({
+        TableName: this.table,
+        FilterExpression: 'item_type = :session',
+        ExpressionAttributeValues: { ':session': 'session' },
+        ProjectionExpression: 'session_id',
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      })),
+    );
+  }
+
+  /** The distinct session ids of every page a query or scan answers. */
+  private async sessionIds(
+    page: (start: Record<string, unknown> | undefined) => Promise<{ Items?: Array<Record<string, unknown>>; LastEvaluatedKey?: Record<string, unknown> }>,
+  ): Promise<string[]> {
+    const ids = new Set<string>();
     let start: Record<string, unknown> | undefined;
     do {
-      const result = await this.call(() =>
-        this.doc.send(new this.sdk.ScanCommand({
-          TableName: this.table,
-          FilterExpression: 'item_type = :session',
-          ExpressionAttributeValues: { ':session': 'session' },
-          ProjectionExpression: 'session_id',
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        })),
-      );
-      for (const item of result.Items ?? []) ids.push(item.session_id as string);
+      const result = await this.call(() => page(start));
+      for (const item of result.Items ?? []) ids.add(item.session_id as string);
       start = result.LastEvaluatedKey;
     } while (start);
-    return ids;
+    return [...ids];
   }
 
   private async headers(ids: string[]): Promise<ChatSession[]> {

@@ -82,13 +82,14 @@ async function writeRows(db: Queryable, table: TableInfo, write: (text: string) 
   const columnList = table.columns.map(quoteIdent).join(', ');
   const values = table.columns.map((c) => `quote_nullable(${quoteIdent(c)})`).join(" || ', ' || ");
   const key = quoteIdent(table.key);
+  const type = await keyType(db, table);
   let after: string | null = null;
   let total = 0;
   for (;;) {
     // Keyset pagination on the primary key: each page costs the same however deep it is.
     const page: { rows: Array<{ key: string; tuple: string }> } = await db.query<{ key: string; tuple: string }>(
       `SELECT ${key}::text AS key, '(' || ${values} || ')' AS tuple FROM ${quoteIdent(table.name)}
-       WHERE $1::text IS NULL OR ${key} > $1::text::${await keyType(db, table)}
+       WHERE $1::text IS NULL OR ${key} > $1::text::${type}
        ORDER BY ${key} LIMIT ${pageSize}`,
       [after],
     );

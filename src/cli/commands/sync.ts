@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { describeStorage, parseUpsertKey, storageConfig } from '../../config.js';
 import { formatIssue } from '../../members/issues.js';
+import { defaultLimits } from '../../members/parse.js';
 import { openStorage } from '../../storage/open.js';
 import { maxReportedChanges, syncStorage } from '../../sync/reconcile.js';
 import { configFrom, withDatabase } from '../context.js';
@@ -28,7 +29,7 @@ export function registerSync(program: Command) {
       const report = await withDatabase(config, (db) =>
         syncStorage(db, files, {
           key,
-          limits: { maxBytes: config.maxFileBytes, maxAliases: 50, maxDepth: 16 },
+          limits: { ...defaultLimits, maxBytes: config.maxFileBytes },
           dryRun: !!options.dryRun,
           delete: options.delete,
           trigger: 'cli',
