@@ -1,5 +1,5 @@
 /**
- * npm run bench:chatlog [-- --messages N --appends N --reads N --clients C]
+ * npm run bench:chatlog [-- --messages N --appends N --reads N --clients C --rounds R]
  *
  * Starts `vecr serve` (its own process) with the chat log store as configured —
  * CHATLOG_DYNAMODB_ENDPOINT, or the embedded DynamoDB-compatible server by default — fills the
@@ -8,17 +8,20 @@
  *   - messages appended per second: POST /api/chat/sessions/ID/messages beside raw PutItem;
  *   - reading the latest 50 messages of a session: GET .../messages?order=desc&limit=50 beside
  *     a raw Query, p50 and p99.
+ * Raw and API calls alternate in R rounds (default 4), so that a noisy machine weighs on both alike.
+ * The API is called with node:http, the HTTP client the SDK uses for the raw calls.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { BatchWriteItemCommand, DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { drive, option, startServe, type DriveResult } from './support.js';
+import { drive, driveAlternating, option, request, startServe, type DriveResult } from './support.js';
 
 const total = option('messages', 200_000);
 const appends = option('appends', 2_000);
-const reads = option('reads', 300);
+const reads = option('reads', 1_000);
 const clients = option('clients', 16);
+const rounds = option('rounds', 4);
 const sessions = 1000;
 const table = process.env.CHATLOG_TABLE || 'ChatLogs';
 
@@ -59,47 +62,49 @@ async function main() {
     console.log(`filled in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 
     // Appends: 50 active conversations, as a busy Discord server would have.
-    const rawAppend = await drive(appends, clients, async (i) => {
-      await client.send(new PutItemCommand({
-        TableName: table,
-        Item: { ...item(i % 50, 0), session_id: { S: `raw-${i % 50}` }, timestamp: { N: String(Date.now() + i / 1000) } },
-        ConditionExpression: 'attribute_not_exists(session_id)',
-      }));
-    });
-    const apiAppend = await drive(appends, clients, async (i) => {
-      const response = await fetch(`${serve.url}/api/chat/sessions/api-${i % 50}/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ speaker_name: 'Rin', speaker_type: 'human', role: 'user', content: content(i), source: 'api' }),
-      });
-      if (response.status !== 201) throw new Error(`append ${i}: ${response.status} ${await response.text()}`);
-      await response.arrayBuffer();
+    const appended = await driveAlternating(rounds, appends, clients, {
+      raw: async (i) => {
+        await client.send(new PutItemCommand({
+          TableName: table,
+          Item: { ...item(i % 50, 0), session_id: { S: `raw-${i % 50}` }, timestamp: { N: String(Date.now() + i / 1000) } },
+          ConditionExpression: 'attribute_not_exists(session_id)',
+        }));
+      },
+      api: async (i) => {
+        const response = await request(`${serve.url}/api/chat/sessions/api-${i % 50}/messages`, {
+          method: 'POST',
+          body: JSON.stringify({ speaker_name: 'Rin', speaker_type: 'human', role: 'user', content: content(i), source: 'api' }),
+        });
+        if (response.status !== 201) throw new Error(`append ${i}: ${response.status} ${response.body}`);
+      },
     });
 
-    const rawRead = await drive(reads, 1, async (i) => {
-      await client.send(new QueryCommand({
-        TableName: table,
-        KeyConditionExpression: 'session_id = :s AND #ts > :zero',
-        ExpressionAttributeNames: { '#ts': 'timestamp' },
-        ExpressionAttributeValues: { ':s': { S: `bench-${(i * 7) % sessions}` }, ':zero': { N: '0' } },
-        ScanIndexForward: false,
-        Limit: 50,
-      }));
-    });
-    const apiRead = await drive(reads, 1, async (i) => {
-      const response = await fetch(`${serve.url}/api/chat/sessions/bench-${(i * 7) % sessions}/messages?order=desc&limit=50`);
-      const body = (await response.json()) as { messages: unknown[] };
-      if (body.messages.length !== Math.min(50, Math.floor(total / sessions))) throw new Error(`read ${i}: ${body.messages.length} messages`);
+    const read = await driveAlternating(rounds, reads, 1, {
+      raw: async (i) => {
+        await client.send(new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: 'session_id = :s AND #ts > :zero',
+          ExpressionAttributeNames: { '#ts': 'timestamp' },
+          ExpressionAttributeValues: { ':s': { S: `bench-${(i * 7) % sessions}` }, ':zero': { N: '0' } },
+          ScanIndexForward: false,
+          Limit: 50,
+        }));
+      },
+      api: async (i) => {
+        const response = await request(`${serve.url}/api/chat/sessions/bench-${(i * 7) % sessions}/messages?order=desc&limit=50`);
+        const body = JSON.parse(response.body) as { messages: unknown[] };
+        if (body.messages.length !== Math.min(50, Math.floor(total / sessions))) throw new Error(`read ${i}: ${body.messages.length} messages`);
+      },
     });
 
     const line = (label: string, r: DriveResult, unit: string) =>
       console.log(`${label.padEnd(40)} ${Math.round(r.rate).toString().padStart(6)} ${unit}   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms`);
-    line('raw PutItem (conditional)', rawAppend, 'msg/s  ');
-    line('API append (POST, one message)', apiAppend, 'msg/s  ');
-    line('raw Query, latest 50', rawRead, 'reads/s');
-    line('API read, latest 50 (GET)', apiRead, 'reads/s');
-    const appendCost = rawAppend.rate / apiAppend.rate - 1;
-    const readCost = apiRead.p50 / rawRead.p50 - 1;
+    line('raw PutItem (conditional)', appended.raw, 'msg/s  ');
+    line('API append (POST, one message)', appended.api, 'msg/s  ');
+    line('raw Query, latest 50', read.raw, 'reads/s');
+    line('API read, latest 50 (GET)', read.api, 'reads/s');
+    const appendCost = appended.raw.rate / appended.api.rate - 1;
+    const readCost = read.api.p50 / read.raw.p50 - 1;
     console.log(`API over raw: append +${Math.round(appendCost * 100)}% per message, read +${Math.round(readCost * 100)}% at p50 (target: at most +50% each)`);
   } finally {
     await serve.stop();

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
@@ -95,8 +96,59 @@ export async function drive(total: number, concurrency: number, task: (i: number
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { rate: total / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), seconds };
+  return summarize(latencies, seconds);
 }
 
-export type DriveResult = Awaited<ReturnType<typeof drive>>;
+function summarize(latencies: number[], seconds: number) {
+  latencies.sort((a, b) => a - b);
+  return { rate: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), seconds, latencies };
+}
+
+export type DriveResult = ReturnType<typeof summarize>;
+
+/**
+ * Measures several contenders (a baseline and what is compared with it) in alternating rounds,
+ * `total` calls each, so that the drift of a shared machine falls on all of them alike.
+ */
+export async function driveAlternating<K extends string>(
+  rounds: number,
+  total: number,
+  concurrency: number,
+  tasks: Record<K, (i: number) => Promise<void>>,
+): Promise<Record<K, DriveResult>> {
+  const runs = Object.keys(tasks).map((name) => ({ name: name as K, latencies: [] as number[], seconds: 0 }));
+  for (let round = 0; round < rounds; round++) {
+    const share = Math.floor(total / rounds) + (round < total % rounds ? 1 : 0);
+    for (const run of runs) {
+      const offset = run.latencies.length;
+      const result = await drive(share, concurrency, (i) => tasks[run.name](offset + i));
+      run.latencies.push(...result.latencies);
+      run.seconds += result.seconds;
+    }
+  }
+  return Object.fromEntries(runs.map((run) => [run.name, summarize(run.latencies, run.seconds)])) as Record<K, DriveResult>;
+}
+
+const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+/**
+ * One HTTP request over a keep-alive `node:http` connection: the client the AWS SDK itself uses,
+ * so that an API call and a raw SDK call are measured with the same kind of client (`fetch` costs
+ * this machine about three times as much CPU per request).
+ */
+export function request(url: string, options: { method?: string; body?: string } = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, {
+      method: options.method ?? 'GET',
+      agent: keepAlive,
+      headers: options.body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(options.body) },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}

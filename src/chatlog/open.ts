@@ -32,7 +32,9 @@ export async function openChatStore(config: Config): Promise<ChatStore> {
     // An endpoint that stops answering becomes an error (a 503) within seconds, not minutes.
     requestHandler: { connectionTimeout: 3000, requestTimeout: 10_000 },
   });
-  const doc = lib.DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  // Numbers come from JSON and are doubles already: storing a large one as it is loses nothing
+  // more, and one beyond DynamoDB's range is refused by the store as a bad request.
+  const doc = lib.DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true, allowImpreciseNumbers: true } });
   const sdk: Sdk = {
     DescribeTableCommand: dynamo.DescribeTableCommand,
     CreateTableCommand: dynamo.CreateTableCommand,

@@ -1,6 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { z } from 'zod';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriter } from './batchWriter.js';
+import { WriterLanes } from './lanes.js';
 import { messageInputSchema, type ChatMessage, type ChatSession } from './schema.js';
 
 /** A message as `messageInputSchema` leaves it: validated, defaults filled in. */
@@ -19,7 +21,7 @@ export function validateMessages(inputs: readonly unknown[]): ValidMessage[] {
 /**
  * One table, `ChatLogs` (D12): partition key `session_id` (S), sort key `timestamp` (N).
  * A session's partition holds, by sort key:
- *   > 0   its messages, one item each (epoch ms, up to three decimals);
+ *   > 0   its messages, one item each (epoch ms, up to three decimals: see lanes.ts);
  *   = 0   its header: channel, status, created_at, last_activity, message_count, members;
  *   < 0   small index items: one per speaker (for listing sessions by member) and one per
  *         Discord message_id (so that a repost stores nothing new).
@@ -71,6 +73,8 @@ export class ChatStore {
   private flushing: Promise<void> = Promise.resolve();
   private knownSessions = new Map<string, { status: 'open' | 'closed'; at: number }>();
   private knownSpeakers = new Set<string>();
+  private readonly lanes: WriterLanes;
+  private readonly writer: BatchWriter;
 
   constructor(
     private readonly sdk: Sdk,
@@ -80,7 +84,13 @@ export class ChatStore {
     readonly description: string,
     private readonly ttlDays: number | undefined,
     private readonly onClose: () => Promise<void>,
-  ) {}
+  ) {
+    this.lanes = new WriterLanes(sdk, doc, table);
+    this.writer = new BatchWriter(async (items) => {
+      const result = await this.call(() => this.doc.send(new this.sdk.BatchWriteCommand({ RequestItems: { [this.table]: items.map((Item) => ({ PutRequest: { Item } })) } })));
+      return (result.UnprocessedItems?.[this.table] ?? []).map((request) => request.PutRequest!.Item!);
+    });
+  }
 
   // ---- table ---------------------------------------------------------------------------------
 
@@ -133,9 +143,10 @@ export class ChatStore {
   // ---- messages ------------------------------------------------------------------------------
 
   /**
-   * Appends messages to a session, creating it on first use. Each message is written only if no
-   * item holds its key: two messages in the same millisecond get distinct timestamps (the later
-   * one moves up by a thousandth), never overwriting each other.
+   * Appends messages to a session, creating it on first use. No message ever overwrites another:
+   * messages the service times get a timestamp in this process's lane and are written together
+   * with those of concurrent appends; messages with a timestamp of their own are written only if
+   * no item holds it, and otherwise move up a millisecond (lanes.ts).
    */
   async append(sessionId: string, messages: readonly ValidMessage[]): Promise<AppendResult> {
     // Every message is checked before any is written: a batch is refused whole, not half stored.
@@ -148,15 +159,24 @@ export class ChatStore {
     if ((await this.sessionStatus(sessionId)) === 'closed') {
       throw new ChatRequestError(409, 'session_closed', `session ${sessionId} is closed; start a new one`);
     }
-    const stored: AppendResult['messages'] = [];
-    try {
-      for (const message of messages) stored.push(await this.appendOne(sessionId, message));
-    } finally {
-      // What was stored belongs to its session even when a later message failed.
-      const written = stored.filter((m) => !m.duplicate);
-      if (written.length > 0) this.touchSession(sessionId, written);
-    }
+    const lane = await this.lanes.ready();
+    // Lane timestamps are taken now, in the order of the request; conditional writes go one after
+    // another, so that given timestamps that meet keep that order too.
+    let conditional = Promise.resolve();
+    const results = await Promise.allSettled(
+      messages.map((message) => {
+        if (message.timestamp === undefined && lane !== undefined) return this.appendOne(sessionId, message, this.lanes.stamp(sessionId, lane));
+        const next = conditional.then(() => this.appendOne(sessionId, message));
+        conditional = next.then(() => {}, () => {});
+        return next;
+      }),
+    );
+    const stored = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+    // What was stored belongs to its session even when another message failed.
     const fresh = stored.filter((m) => !m.duplicate);
+    if (fresh.length > 0) this.touchSession(sessionId, fresh);
+    const failed = results.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
     await Promise.all(
       [...new Set(fresh.map((m) => `${m.speaker_type}\u0000${m.speaker_name}`))].map((speaker) => {
         const [type, name] = speaker.split('\u0000') as ['human' | 'virtual', string];
@@ -166,9 +186,10 @@ export class ChatStore {
     return { session: sessionId, messages: stored };
   }
 
-  private async appendOne(sessionId: string, input: ValidMessage): Promise<ChatMessage & { duplicate?: boolean }> {
+  /** Writes one message: at `laneStamp` in a batch, or else conditionally. */
+  private async appendOne(sessionId: string, input: ValidMessage, laneStamp?: number): Promise<ChatMessage & { duplicate?: boolean }> {
     const expires = this.expiresAt();
-    let timestamp = roundTimestamp(input.timestamp ?? Date.now());
+    let timestamp = laneStamp ?? input.timestamp ?? Date.now();
     const item = (): ChatMessage => ({ ...input, session_id: sessionId, timestamp, ...(expires ? { expires_at: expires } : {}) });
     if (input.message_id) {
       const earlier = await this.findClaim(sessionId, input.message_id);
@@ -177,19 +198,23 @@ export class ChatStore {
         if (existing) return { ...existing, duplicate: true };
       }
     }
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.call(() =>
-          this.doc.send(new this.sdk.PutCommand({
-            TableName: this.table,
-            Item: item(),
-            ConditionExpression: 'attribute_not_exists(session_id)',
-          })),
-        );
-        break;
-      } catch (error) {
-        if (!isConditionFailure(error) || attempt > 1000) throw error;
-        timestamp = roundTimestamp(timestamp + 0.001);
+    if (laneStamp !== undefined) {
+      await this.writer.write(item());
+    } else {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.call(() =>
+            this.doc.send(new this.sdk.PutCommand({
+              TableName: this.table,
+              Item: item(),
+              ConditionExpression: 'attribute_not_exists(session_id)',
+            })),
+          );
+          break;
+        } catch (error) {
+          if (!isConditionFailure(error) || attempt > 1000) throw error;
+          timestamp += 1;
+        }
       }
     }
     if (input.message_id) {
@@ -620,6 +645,7 @@ export class ChatStore {
 
   async close(): Promise<void> {
     await this.flush().catch(() => {});
+    await this.lanes.release();
     this.raw.destroy();
     await this.onClose();
   }

@@ -31,7 +31,7 @@ describe('chat log store (embedded dynalite)', () => {
     expect(messages).toHaveLength(10);
     expect(messages.slice(0, 2).map((m) => [m.timestamp, m.content])).toEqual([
       [at, 'first'],
-      [at + 0.001, 'second'],
+      [at + 1, 'second'],
     ]);
     expect(new Set(messages.map((m) => m.timestamp)).size).toBe(10);
   });

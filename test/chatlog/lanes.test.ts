@@ -1,0 +1,121 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WriterLanes } from '../../src/chatlog/lanes.js';
+import { validateMessages, type ChatStore } from '../../src/chatlog/store.js';
+import { tempDir } from '../helpers/files.js';
+import { chatStoreForTest } from '../helpers/service.js';
+
+const say = (speaker_name: string, content: string, extra: Record<string, unknown> = {}) =>
+  validateMessages([{ speaker_name, speaker_type: 'human', role: 'user', content, ...extra }])[0]!;
+
+/** The thousandths of a timestamp: the lane that stamped it. */
+const laneOf = (timestamp: number) => Math.round((timestamp % 1) * 1000);
+
+describe('messages the service times: lanes and batched writes', () => {
+  let work: Awaited<ReturnType<typeof tempDir>>;
+  let chat: ChatStore;
+  let other: ChatStore;
+  let doc: DynamoDBDocumentClient;
+  beforeAll(async () => {
+    work = await tempDir();
+    chat = await chatStoreForTest(work.dir);
+    const { port } = JSON.parse(await fs.readFile(path.join(work.dir, 'chatlogs.lock'), 'utf8')) as { port: number };
+    const endpoint = `http://127.0.0.1:${port}`;
+    // A second process on the same table, as another replica of the service would be.
+    other = await chatStoreForTest(work.dir, { CHATLOG_DYNAMODB_ENDPOINT: endpoint });
+    doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }));
+  });
+  afterAll(async () => {
+    await other?.close();
+    await chat?.close();
+    doc?.destroy();
+    await work?.remove();
+  });
+
+  it('keeps hundreds of simultaneous messages of one session apart, in this process’s lane', async () => {
+    const results = await Promise.all(Array.from({ length: 300 }, (_, i) => chat.append('burst', [say('B', `m${i}`)])));
+    const { messages } = await chat.readMessages('burst', { limit: 500, order: 'asc' });
+    expect(messages).toHaveLength(300);
+    expect(new Set(messages.map((m) => m.timestamp)).size).toBe(300);
+    const lanes = new Set(messages.map((m) => laneOf(m.timestamp)));
+    expect(lanes.size).toBe(1);
+    expect([...lanes][0]).toBeGreaterThan(0);
+    // What each append answered is what was stored.
+    const stored = new Map(messages.map((m) => [m.content, m.timestamp]));
+    for (const result of results) expect(stored.get(result.messages[0]!.content)).toBe(result.messages[0]!.timestamp);
+  });
+
+  it('gives two processes different lanes, so their same-millisecond messages never overwrite each other', async () => {
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) => [chat.append('shared', [say('A', `a${i}`)]), other.append('shared', [say('O', `o${i}`)])]).flat(),
+    );
+    await other.flush();
+    const { messages } = await chat.readMessages('shared', { limit: 500, order: 'asc' });
+    expect(messages).toHaveLength(200);
+    const laneA = new Set(messages.filter((m) => m.speaker_name === 'A').map((m) => laneOf(m.timestamp)));
+    const laneO = new Set(messages.filter((m) => m.speaker_name === 'O').map((m) => laneOf(m.timestamp)));
+    expect(laneA.size).toBe(1);
+    expect(laneO.size).toBe(1);
+    expect([...laneA][0]).not.toBe([...laneO][0]);
+    expect((await chat.getSession('shared'))!.message_count).toBe(200);
+  });
+
+  it('keeps a message given its own time in whole milliseconds, moved up one when taken', async () => {
+    const at = 1_790_000_000_000;
+    await chat.append('given', [say('A', 'first', { timestamp: at }), say('B', 'second', { timestamp: at })]);
+    const { messages } = await chat.readMessages('given', { limit: 10, order: 'asc' });
+    expect(messages.map((m) => [m.timestamp, m.content])).toEqual([
+      [at, 'first'],
+      [at + 1, 'second'],
+    ]);
+    expect(() => validateMessages([{ speaker_name: 'A', speaker_type: 'human', role: 'user', content: 'x', timestamp: at + 0.5 }])).toThrow(/timestamp/);
+  });
+
+  it('stores a message_id posted twice at once without a time of its own once', async () => {
+    const post = () => chat.append('race-lane', [say('Rin', 'hello', { message_id: 'lane-snow' })]);
+    const results = await Promise.all([post(), post(), post()]);
+    const { messages } = await chat.readMessages('race-lane', { limit: 10, order: 'asc' });
+    expect(messages).toHaveLength(1);
+    for (const result of results) expect(result.messages[0]!.timestamp).toBe(messages[0]!.timestamp);
+    expect((await chat.getSession('race-lane'))!.message_count).toBe(1);
+  });
+
+  it('fails only the message the store refuses when it was sent together with others', async () => {
+    const results = await Promise.allSettled([
+      ...Array.from({ length: 10 }, (_, i) => chat.append('mixed', [say('M', `fine ${i}`)])),
+      chat.append('mixed', [say('M', 'bad', { metadata: { size: 1e200 } })]),
+    ]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(10);
+    expect(results.at(-1)).toMatchObject({ status: 'rejected', reason: { status: 400 } });
+    expect((await chat.readMessages('mixed', { limit: 20, order: 'asc' })).messages.map((m) => m.content).sort()).toEqual(
+      Array.from({ length: 10 }, (_, i) => `fine ${i}`).sort(),
+    );
+  });
+
+  it('gives a lane up when another process took it over, and records how far it got on release', async () => {
+    const lanes = new WriterLanes({ UpdateCommand }, doc, chat.table, 600);
+    const lane = (await lanes.ready())!;
+    expect(lane).toBeGreaterThan(0);
+    let last = 0;
+    for (let i = 0; i < 50; i++) last = lanes.stamp('far', lane);
+    const rival = new WriterLanes({ UpdateCommand }, doc, chat.table, 600);
+    expect(await rival.ready()).not.toBe(lane);
+    await rival.release();
+
+    // Another process takes the lane (as it may once a lease lapsed): the renewal finds out.
+    await doc.send(new UpdateCommand({ TableName: chat.table, Key: { session_id: '#lanes', timestamp: lane }, UpdateExpression: 'SET lease_owner = :x', ExpressionAttributeValues: { ':x': 'someone else' } }));
+    await lanes.renew();
+    expect(lanes.current()).not.toBe(lane);
+    await lanes.release();
+
+    const mine = new WriterLanes({ UpdateCommand }, doc, chat.table, 600);
+    const held = (await mine.ready())!;
+    for (let i = 0; i < 50; i++) last = mine.stamp('far', held);
+    await mine.release();
+    const item = (await doc.send(new GetCommand({ TableName: chat.table, Key: { session_id: '#lanes', timestamp: held } }))).Item!;
+    expect(item).toMatchObject({ lease_until: 0, high_water: Math.floor(last) });
+  });
+});
