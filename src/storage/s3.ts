@@ -41,7 +41,7 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
         }
         for (const object of page!.Contents ?? []) {
           if (!object.Key || object.Key.endsWith('/')) continue;
-          yield { key: object.Key.slice(prefix.length), version: unquote(object.ETag ?? ''), size: object.Size ?? 0 };
+          yield { key: object.Key.slice(prefix.length), version: unquote(object.ETag ?? '') };
         }
         token = page!.IsTruncated ? page!.NextContinuationToken : undefined;
       } while (token);
@@ -52,6 +52,16 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
         const object = await client.send(new sdk.GetObjectCommand({ Bucket: config.bucket, Key: prefix + key }));
         return { bytes: await readAtMost(object.Body as AsyncIterable<Uint8Array> & { destroy?: () => void }, maxBytes + 1), version: unquote(object.ETag ?? '') };
       } catch (error) {
+        return fail(key, error);
+      }
+    },
+
+    async versionOf(key) {
+      try {
+        const head = await client.send(new sdk.HeadObjectCommand({ Bucket: config.bucket, Key: prefix + key }));
+        return unquote(head.ETag ?? '');
+      } catch (error) {
+        if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
         return fail(key, error);
       }
     },

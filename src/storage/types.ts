@@ -2,9 +2,12 @@
 export interface StoredFile {
   /** Path below the storage root, `/`-separated: `human_members/rin.yml`. This is the member's file_uri. */
   key: string;
-  /** Changes whenever the content may have changed: size and mtime of a file, ETag of an object. */
-  version: string;
-  size: number;
+  /**
+   * Changes whenever the content may have changed: inode, size and mtime of a file, ETag of an
+   * object. Absent where the listing would have to ask file by file (a folder): `versionOf`
+   * answers then, for the files that need it.
+   */
+  version?: string;
 }
 
 /** Where member files live. The sync only lists and reads; tools and tests also write and delete. */
@@ -17,6 +20,8 @@ export interface Storage {
    * its version, as the listing would show it. Throws a StorageError, `notFound` when it is gone.
    */
   read(key: string, maxBytes: number): Promise<{ bytes: Uint8Array; version: string }>;
+  /** The file's version as `read` would report it, without reading it; undefined when it is gone. */
+  versionOf(key: string): Promise<string | undefined>;
   /** Whether the storage answers (for readiness checks). */
   check(): Promise<void>;
   write(key: string, content: string | Uint8Array): Promise<void>;

@@ -107,14 +107,19 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     writing.catch(() => {});
   };
 
-  const handle = async (batch: Array<FileToRead & { version: string }>, force = false, counted = true) => {
+  const handle = async (batch: Array<FileToRead & { version?: string | undefined }>, force = false, counted = true) => {
     options.signal?.throwIfAborted();
     if (batch.length === 0) return;
     const records = await fileRecordsFor(q, batch.map((f) => f.key));
+    // A listing without versions (a folder): only files registered before need theirs, to be
+    // skipped unread when unchanged; any other file is read, which tells its version anyway.
+    for (const f of batch) {
+      if (f.version === undefined && !force && records.get(f.key)?.status === 'registered') f.version = await storage.versionOf(f.key);
+    }
     // Invalid files are always read again: a name conflict may have been settled meanwhile.
     const toRead = force ? batch : batch.filter((f) => {
       const record = records.get(f.key);
-      return !(record?.status === 'registered' && record.version === f.version);
+      return !(record?.status === 'registered' && f.version !== undefined && record.version === f.version);
     });
     report.unchanged += batch.length - toRead.length;
     const { files, touched, vanished } = await readFiles(storage, toRead, records, limits);
@@ -124,7 +129,7 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   };
 
   try {
-    let batch: Array<FileToRead & { version: string }> = [];
+    let batch: Array<FileToRead & { version?: string | undefined }> = [];
     for await (const file of storage.list()) {
       const kind = memberKindOf(file.key);
       if (!kind) continue;
@@ -162,7 +167,7 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     since = await databaseNow(q);
     report.invalid -= retry.size;
     report.issues = report.issues.filter((issue) => !retry.has(issue.file));
-    await handle(waiting.map((f) => ({ key: f.file_uri, kind: f.kind, version: '' })), true, false);
+    await handle(waiting.map((f) => ({ key: f.file_uri, kind: f.kind })), true, false);
     await writing;
   } finally {
     // Never leave a batch being written behind when stopping early (abort, storage failure).
