@@ -1,19 +1,21 @@
+type Item = Record<string, unknown>;
+
 /**
  * Group commit for message items: the items of concurrent appends go out together, up to 25 in
- * one BatchWriteItem, one request out at a time. While a request is out, the next batch fills up;
- * a lone append goes out at once (two or four requests out at a time measured slower here). Only
- * items whose keys nobody else can write come here (see lanes.ts): a batch write has no conditions.
+ * one BatchWriteItem, one batch at a time. While a batch is out, the next one fills up; a lone
+ * append goes out at once (two or four batches out at a time measured slower here). Only items
+ * whose keys nobody else can write come here (see lanes.ts): a batch write has no conditions.
  */
 export class BatchWriter {
-  private queue: Array<{ item: Record<string, unknown>; done: (error?: unknown) => void }> = [];
+  private queue: Array<{ item: Item; done: (error?: unknown) => void }> = [];
   private running = false;
 
   constructor(
     /** Writes the items; answers those the store left unprocessed. */
-    private readonly send: (items: Array<Record<string, unknown>>) => Promise<Array<Record<string, unknown>>>,
+    private readonly send: (items: Item[]) => Promise<Item[]>,
   ) {}
 
-  write(item: Record<string, unknown>): Promise<void> {
+  write(item: Item): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ item, done: (error) => (error === undefined ? resolve() : reject(error)) });
       if (!this.running) void this.run();
@@ -24,27 +26,48 @@ export class BatchWriter {
     this.running = true;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, 25);
-      try {
-        await this.writeAll(batch.map((entry) => entry.item));
-        for (const entry of batch) entry.done();
-      } catch (error) {
-        const status = (error as { status?: number }).status;
-        if (batch.length > 1 && (status === 400 || status === 413)) {
-          // One bad item fails the request: each is tried on its own, so only it fails.
-          await Promise.all(batch.map((entry) => this.writeAll([entry.item]).then(() => entry.done(), entry.done)));
-        } else {
-          for (const entry of batch) entry.done(error);
-        }
+      const failed = await this.writeAll(batch.map((entry) => entry.item));
+      if (batch.length > 1 && failed.size === batch.length && [...failed.values()].every(isRefusal)) {
+        // The store refused the request for one of its items: each is sent on its own, so that
+        // only the one at fault fails.
+        for (const entry of batch) entry.done((await this.writeAll([entry.item])).get(entry.item));
+        continue;
       }
+      for (const entry of batch) entry.done(failed.get(entry.item));
     }
     this.running = false;
   }
 
-  private async writeAll(items: Array<Record<string, unknown>>) {
-    for (let attempt = 0; items.length > 0; attempt++) {
-      if (attempt > 12) throw new Error('the chat log store keeps leaving writes unprocessed; try again later');
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 20 * 2 ** attempt) * (0.5 + Math.random() / 2)));
-      items = await this.send(items);
+  /**
+   * Writes the items, retrying what the store leaves unprocessed. Answers the items not written,
+   * each with its error; those the store took before a failure count as written.
+   */
+  private async writeAll(items: Item[]): Promise<Map<Item, unknown>> {
+    // The store answers unprocessed items as copies: they are matched to ours by key.
+    const byKey = new Map(items.map((item) => [keyOf(item), item]));
+    let pending = items;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 12) {
+        const error = new Error('the chat log store keeps leaving writes unprocessed; try again later');
+        return new Map(pending.map((item) => [item, error]));
+      }
+      if (attempt > 0) await backoff(attempt);
+      try {
+        pending = (await this.send(pending)).map((copy) => byKey.get(keyOf(copy)) ?? copy);
+      } catch (error) {
+        return new Map(pending.map((item) => [item, error]));
+      }
     }
+    return new Map();
   }
+}
+
+const keyOf = (item: Item) => `${String(item.session_id)}\u0000${String(item.timestamp)}`;
+
+/** A request the store refused as bad (400, 413), rather than failed to serve. */
+const isRefusal = (error: unknown) => [400, 413].includes((error as { status?: number }).status ?? 0);
+
+/** Waits before retry `attempt`: exponential, at most a second, with jitter. */
+export async function backoff(attempt: number) {
+  await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 20 * 2 ** attempt) * (0.5 + Math.random() / 2)));
 }

@@ -14,21 +14,23 @@ import type { Sdk } from './store.js';
  *                 table, taken and renewed with conditional writes), which stamps the messages
  *                 it times itself `ms + L/1000` — one per session per millisecond — and writes
  *                 them unconditionally.
- * A lease lasts `leaseMs` and is renewed every `leaseMs / 6`; a lane is used only while its last
- * renewal is younger than `leaseMs / 2`, so a stalled process stops using its lane well before
- * anyone else may take it. The lease item keeps the latest millisecond the lane stamped, and the
- * next holder starts after it.
+ * Safety rests on the stamps, not on when a write lands: a holder never stamps a millisecond
+ * twice (its stamps only go up, even when the clock steps back), and a new holder starts after
+ * everything the previous one may have stamped — after the end of its lease, and after the
+ * latest millisecond it recorded. A lease lasts `leaseMs` and is renewed every `leaseMs / 6`; a
+ * holder stops stamping once its last renewal is `leaseMs / 2` old, well before the lease ends.
  */
 export class WriterLanes {
   private held: { lane: number; renewedAt: number } | undefined;
   private acquiring: Promise<void> | undefined;
   private lastAttempt = 0;
+  private closed = false;
   private timer: NodeJS.Timeout | undefined;
-  /** The latest millisecond stamped per session, and overall. */
+  /** The latest millisecond stamped per session, while it is ahead of the clock. */
   private lastStamp = new Map<string, number>();
-  private highWater = 0;
-  /** The first millisecond this holder may stamp: after everything the lane's previous holder did. */
+  /** No stamp is below this: after the previous holder's, and after every stamp forgotten. */
   private floor = 0;
+  private highWater = 0;
   private readonly owner = randomUUID();
 
   constructor(
@@ -42,13 +44,13 @@ export class WriterLanes {
   current(): number | undefined {
     const held = this.held;
     if (held && Date.now() - held.renewedAt < this.leaseMs / 2) return held.lane;
-    if (!held && !this.acquiring && Date.now() - this.lastAttempt > this.leaseMs / 6) {
+    if (!held && !this.closed && !this.acquiring && Date.now() - this.lastAttempt > this.leaseMs / 6) {
       this.acquiring = this.acquire().finally(() => (this.acquiring = undefined));
     }
     return undefined;
   }
 
-  /** Waits for a lane (tests, and the first append of a process). */
+  /** The lane, once an attempt to take one under way has ended. */
   async ready(): Promise<number | undefined> {
     this.current();
     await this.acquiring;
@@ -59,6 +61,7 @@ export class WriterLanes {
   stamp(session: string, lane: number): number {
     const ms = Math.max(Date.now(), (this.lastStamp.get(session) ?? 0) + 1, this.floor);
     this.lastStamp.set(session, ms);
+    if (ms > this.highWater) this.highWater = ms;
     return (ms * 1000 + lane) / 1000;
   }
 
@@ -67,7 +70,7 @@ export class WriterLanes {
     // Lanes are tried from a random start, so that processes starting together spread out; twenty
     // taken ones in a row mean a crowded table, and this process writes conditionally instead.
     const start = 1 + Math.floor(Math.random() * 999);
-    for (let k = 0; k < 20 && !this.held; k++) {
+    for (let k = 0; k < 20 && !this.held && !this.closed; k++) {
       const lane = 1 + ((start - 1 + k) % 999);
       const now = Date.now();
       try {
@@ -79,10 +82,11 @@ export class WriterLanes {
           ExpressionAttributeValues: { ':type': 'lane', ':me': this.owner, ':until': now + this.leaseMs, ':now': now },
           ReturnValues: 'ALL_OLD',
         }));
-        const previous = Number(result.Attributes?.high_water ?? 0);
-        this.floor = previous + 1;
-        this.highWater = Math.max(this.highWater, previous);
+        const previous = result.Attributes ?? {};
+        this.floor = Math.max(this.floor, Number(previous.high_water ?? 0) + 1, Number(previous.lease_until ?? 0));
         this.held = { lane, renewedAt: now };
+        // Closed meanwhile: `release`, waiting for this attempt, hands the lane back.
+        if (this.closed) return;
         this.timer = setInterval(() => void this.renew(), this.leaseMs / 6);
         this.timer.unref();
       } catch (error) {
@@ -102,18 +106,20 @@ export class WriterLanes {
         TableName: this.table,
         Key: { session_id: '#lanes', timestamp: held.lane },
         UpdateExpression: 'SET lease_until = :until, high_water = :high',
-        ConditionExpression: 'lease_owner = :me',
-        ExpressionAttributeValues: { ':me': this.owner, ':until': now + this.leaseMs, ':high': this.stampedUpTo() },
+        ConditionExpression: 'lease_owner = :me AND lease_until > :zero',
+        ExpressionAttributeValues: { ':me': this.owner, ':until': now + this.leaseMs, ':high': this.highWater, ':zero': 0 },
       }));
-      held.renewedAt = now;
+      if (this.held === held) held.renewedAt = now;
     } catch (error) {
-      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') this.drop();
-      // Otherwise the store is unreachable: the lane stays ours until the lease would lapse.
+      if ((error as { name?: string }).name === 'ConditionalCheckFailedException' && this.held === held) this.drop();
+      // Otherwise the store is unreachable: the lane stays usable until its renewal is too old.
     }
   }
 
-  /** Hands the lane back, remembering how far it got. */
+  /** Hands the lane back for good (the store is closing), recording how far it got. */
   async release(): Promise<void> {
+    this.closed = true;
+    await this.acquiring;
     const held = this.held;
     if (!held) return;
     this.drop();
@@ -123,7 +129,7 @@ export class WriterLanes {
         Key: { session_id: '#lanes', timestamp: held.lane },
         UpdateExpression: 'SET lease_until = :zero, high_water = :high',
         ConditionExpression: 'lease_owner = :me',
-        ExpressionAttributeValues: { ':me': this.owner, ':zero': 0, ':high': this.stampedUpTo() },
+        ExpressionAttributeValues: { ':me': this.owner, ':zero': 0, ':high': this.highWater },
       }))
       .catch(() => {});
   }
@@ -133,14 +139,12 @@ export class WriterLanes {
     this.held = undefined;
   }
 
-  private stampedUpTo(): number {
-    for (const ms of this.lastStamp.values()) this.highWater = Math.max(this.highWater, ms);
-    return this.highWater;
-  }
-
-  /** A session whose last stamp is behind the clock needs no memory: the clock alone is later. */
+  /** A session stamped behind the clock needs no memory of its own: the floor keeps it. */
   private forgetOldStamps(now: number) {
-    this.stampedUpTo();
-    for (const [session, ms] of this.lastStamp) if (ms < now) this.lastStamp.delete(session);
+    for (const [session, ms] of this.lastStamp) {
+      if (ms >= now) continue;
+      this.lastStamp.delete(session);
+      if (ms + 1 > this.floor) this.floor = ms + 1;
+    }
   }
 }

@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { z } from 'zod';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BatchWriter } from './batchWriter.js';
+import { backoff, BatchWriter } from './batchWriter.js';
 import { WriterLanes } from './lanes.js';
 import { messageInputSchema, type ChatMessage, type ChatSession } from './schema.js';
 
@@ -149,9 +149,11 @@ export class ChatStore {
    * no item holds it, and otherwise move up a millisecond (lanes.ts).
    */
   async append(sessionId: string, messages: readonly ValidMessage[]): Promise<AppendResult> {
-    // Every message is checked before any is written: a batch is refused whole, not half stored.
+    checkSessionId(sessionId);
+    // Every message is checked against what the store accepts before any is written: a request
+    // is refused whole, never half stored.
     messages.forEach((message, i) => {
-      const size = Buffer.byteLength(JSON.stringify(message)) + 256;
+      const size = itemBytes(message, `messages[${i}]`) + 256;
       if (size > maxItemBytes - 1024) {
         throw new ChatRequestError(413, 'message_too_large', `messages[${i}]: a message item holds at most ${maxItemBytes - 1024} bytes; this one needs ${size} (split the content into several messages)`);
       }
@@ -159,7 +161,7 @@ export class ChatStore {
     if ((await this.sessionStatus(sessionId)) === 'closed') {
       throw new ChatRequestError(409, 'session_closed', `session ${sessionId} is closed; start a new one`);
     }
-    const lane = await this.lanes.ready();
+    const lane = messages.some((m) => m.timestamp === undefined) ? await this.lanes.ready() : undefined;
     // Lane timestamps are taken now, in the order of the request; conditional writes go one after
     // another, so that given timestamps that meet keep that order too.
     let conditional = Promise.resolve();
@@ -199,7 +201,7 @@ export class ChatStore {
       }
     }
     if (laneStamp !== undefined) {
-      await this.writer.write(item());
+      await this.call(() => this.writer.write(item()));
     } else {
       for (let attempt = 0; ; attempt++) {
         try {
@@ -329,6 +331,7 @@ export class ChatStore {
 
   /** Starts a session, or answers the existing one (idempotent). */
   async startSession(sessionId: string, details: { channel_id?: string; thread_id?: string }): Promise<ChatSession> {
+    checkSessionId(sessionId);
     const now = Date.now();
     await this.call(() =>
       this.doc.send(new this.sdk.UpdateCommand({
@@ -455,6 +458,7 @@ export class ChatStore {
   }
 
   async closeSession(sessionId: string): Promise<ChatSession | undefined> {
+    checkSessionId(sessionId);
     await this.flush();
     try {
       await this.call(() =>
@@ -480,6 +484,7 @@ export class ChatStore {
    * DynamoDB leaves unprocessed retried. Answers how many messages went.
    */
   async deleteSession(sessionId: string): Promise<number | undefined> {
+    checkSessionId(sessionId);
     await this.flush();
     let messages = 0;
     let found = false;
@@ -731,6 +736,34 @@ function toSession(item: Record<string, unknown>): ChatSession {
   };
 }
 
+/** Ids starting with `#` are the store's own items (writer lanes): no client reaches or removes them. */
+function checkSessionId(sessionId: string) {
+  if (sessionId.startsWith('#') || sessionId === '') throw new ChatRequestError(400, 'bad_session_id', `"${sessionId}" is not a session id: ids starting with # belong to the store`);
+}
+
+/**
+ * The size DynamoDB counts for a value, from above (a number counts its largest, 21 bytes), and
+ * the limits it puts on values: numbers within ±1e126 and above 1e-130 in magnitude, at most 32
+ * levels of nesting. A message that passes is never refused by the store.
+ */
+function itemBytes(value: unknown, where: string, depth = 0): number {
+  if (typeof value === 'string') return Buffer.byteLength(value);
+  if (typeof value === 'number') {
+    const magnitude = Math.abs(value);
+    if (magnitude !== 0 && (magnitude >= 1e126 || magnitude < 1e-130)) throw new ChatRequestError(400, 'bad_message', `${where}: ${value} is beyond the numbers DynamoDB stores (magnitude 1e-130 to 1e126)`);
+    return 21;
+  }
+  if (value === null || typeof value === 'boolean' || value === undefined) return 1;
+  if (depth >= 32) throw new ChatRequestError(400, 'bad_message', `${where}: nested deeper than the 32 levels DynamoDB stores`);
+  let size = 3;
+  if (Array.isArray(value)) {
+    value.forEach((element, i) => (size += 1 + itemBytes(element, `${where}[${i}]`, depth + 1)));
+  } else {
+    for (const [key, element] of Object.entries(value as Record<string, unknown>)) size += 1 + Buffer.byteLength(key) + itemBytes(element, `${where}.${key}`, depth + 1);
+  }
+  return size;
+}
+
 /** Thousandths of a millisecond at most: exact in a double at today's epoch, and in DynamoDB. */
 function roundTimestamp(value: number): number {
   return Math.round(value * 1000) / 1000;
@@ -754,9 +787,6 @@ function fnv1a(text: string): number {
   return hash;
 }
 
-async function backoff(attempt: number) {
-  await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 20 * 2 ** attempt) * (0.5 + Math.random() / 2)));
-}
 
 function encodePosition(timestamp: number): string {
   return Buffer.from(JSON.stringify({ ts: timestamp })).toString('base64url');

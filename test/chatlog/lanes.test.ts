@@ -2,7 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { BatchWriter } from '../../src/chatlog/batchWriter.js';
 import { WriterLanes } from '../../src/chatlog/lanes.js';
 import { validateMessages, type ChatStore } from '../../src/chatlog/store.js';
 import { tempDir } from '../helpers/files.js';
@@ -83,16 +84,12 @@ describe('messages the service times: lanes and batched writes', () => {
     expect((await chat.getSession('race-lane'))!.message_count).toBe(1);
   });
 
-  it('fails only the message the store refuses when it was sent together with others', async () => {
-    const results = await Promise.allSettled([
-      ...Array.from({ length: 10 }, (_, i) => chat.append('mixed', [say('M', `fine ${i}`)])),
-      chat.append('mixed', [say('M', 'bad', { metadata: { size: 1e200 } })]),
-    ]);
-    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(10);
-    expect(results.at(-1)).toMatchObject({ status: 'rejected', reason: { status: 400 } });
-    expect((await chat.readMessages('mixed', { limit: 20, order: 'asc' })).messages.map((m) => m.content).sort()).toEqual(
-      Array.from({ length: 10 }, (_, i) => `fine ${i}`).sort(),
-    );
+  it('refuses, before writing anything, a message the store would refuse', async () => {
+    await expect(chat.append('refused', [say('M', 'fine'), say('M', 'bad', { metadata: { size: 1e200 } })])).rejects.toMatchObject({ status: 400, code: 'bad_message', message: expect.stringContaining('messages[1].metadata.size') });
+    // Counted as DynamoDB counts it: a list of small numbers takes more room than its JSON.
+    await expect(chat.append('refused', [say('M', 'many numbers', { metadata: { n: Array.from({ length: 150_000 }, () => 1) } })])).rejects.toMatchObject({ status: 413 });
+    expect((await chat.readMessages('refused', { limit: 10, order: 'asc' })).messages).toEqual([]);
+    await expect(chat.deleteSession('#lanes')).rejects.toMatchObject({ status: 400, code: 'bad_session_id' });
   });
 
   it('gives a lane up when another process took it over, and records how far it got on release', async () => {
@@ -117,5 +114,53 @@ describe('messages the service times: lanes and batched writes', () => {
     await mine.release();
     const item = (await doc.send(new GetCommand({ TableName: chat.table, Key: { session_id: '#lanes', timestamp: held } }))).Item!;
     expect(item).toMatchObject({ lease_until: 0, high_water: Math.floor(last) });
+  });
+
+  it('never stamps a millisecond twice, even when the clock steps back', async () => {
+    const lanes = new WriterLanes({ UpdateCommand }, doc, chat.table, 600);
+    const lane = (await lanes.ready())!;
+    const now = Date.now();
+    const clock = vi.spyOn(Date, 'now');
+    try {
+      clock.mockReturnValue(now + 1000);
+      const first = lanes.stamp('clock', lane);
+      clock.mockReturnValue(now + 2000);
+      await lanes.renew(); // forgets the session's stamp: it is behind the clock
+      clock.mockReturnValue(now);
+      expect(lanes.stamp('clock', lane)).toBeGreaterThan(first);
+    } finally {
+      clock.mockRestore();
+      await lanes.release();
+    }
+  });
+});
+
+describe('batch writer', () => {
+  const item = (n: number) => ({ session_id: 's', timestamp: n });
+
+  it('fails only the item the store refuses when it was sent together with others', async () => {
+    const sent: number[] = [];
+    const writer = new BatchWriter(async (items) => {
+      sent.push(items.length);
+      if (items.some((i) => i.timestamp === 3)) throw Object.assign(new Error('refused'), { status: 400 });
+      return [];
+    });
+    const results = await Promise.allSettled([1, 2, 3, 4, 5].map((n) => writer.write(item(n))));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(sent[0]).toBe(1); // the first goes out at once; the others wait for it and go together
+    expect(sent[1]).toBe(4);
+  });
+
+  it('counts items the store took before it failed as written, and fails the others', async () => {
+    let call = 0;
+    const writer = new BatchWriter(async (items) => {
+      call++;
+      if (call === 1) return []; // the first write goes out alone
+      if (call === 2) return [{ ...items[0]! }]; // of the next two, one is left unprocessed (a copy, as the SDK answers)
+      throw new Error('store down');
+    });
+    const results = await Promise.allSettled([writer.write(item(1)), writer.write(item(2)), writer.write(item(3))]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(results[1]).toMatchObject({ reason: { message: 'store down' } });
   });
 });
