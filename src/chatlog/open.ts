@@ -21,7 +21,7 @@ export async function openChatStore(config: Config): Promise<ChatStore> {
     onClose = embedded.close;
     description = embedded.description;
   }
-  const [dynamo, lib] = await Promise.all([import('@aws-sdk/client-dynamodb'), import('@aws-sdk/lib-dynamodb')]);
+  const [dynamo, lib, util] = await Promise.all([import('@aws-sdk/client-dynamodb'), import('@aws-sdk/lib-dynamodb'), import('@aws-sdk/util-dynamodb')]);
   // Emulators take any credentials; AWS uses its default chain unless keys are given.
   const credentials = chat.credentials ?? (endpoint ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined);
   const raw = new dynamo.DynamoDBClient({
@@ -32,9 +32,12 @@ export async function openChatStore(config: Config): Promise<ChatStore> {
     // An endpoint that stops answering becomes an error (a 503) within seconds, not minutes.
     requestHandler: { connectionTimeout: 3000, requestTimeout: 10_000 },
   });
-  // Numbers come from JSON and are doubles already: storing a large one as it is loses nothing
-  // more, and one beyond DynamoDB's range is refused by the store as a bad request.
-  const doc = lib.DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true, allowImpreciseNumbers: true } });
+  // Numbers come from JSON and go back as JSON: doubles both ways (not BigInts, which JSON lacks).
+  const numbers = { allowImpreciseNumbers: true, wrapNumbers: (value: string) => Number(value) };
+  const doc = lib.DynamoDBDocumentClient.from(raw, {
+    marshallOptions: { removeUndefinedValues: true, allowImpreciseNumbers: numbers.allowImpreciseNumbers },
+    unmarshallOptions: { wrapNumbers: numbers.wrapNumbers },
+  });
   const sdk: Sdk = {
     DescribeTableCommand: dynamo.DescribeTableCommand,
     CreateTableCommand: dynamo.CreateTableCommand,
@@ -49,6 +52,9 @@ export async function openChatStore(config: Config): Promise<ChatStore> {
     ScanCommand: lib.ScanCommand,
     BatchGetCommand: lib.BatchGetCommand,
     BatchWriteCommand: lib.BatchWriteCommand,
+    PlainQueryCommand: dynamo.QueryCommand,
+    toAttributes: (values) => util.marshall(values, { allowImpreciseNumbers: numbers.allowImpreciseNumbers }),
+    fromAttributes: (item) => util.unmarshall(item, { wrapNumbers: numbers.wrapNumbers }),
   };
   return new ChatStore(sdk, raw, doc, chat.table, `${chat.table} at ${description}`, chat.ttlDays, onClose);
 }

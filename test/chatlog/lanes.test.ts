@@ -84,6 +84,14 @@ describe('messages the service times: lanes and batched writes', () => {
     expect((await chat.getSession('race-lane'))!.message_count).toBe(1);
   });
 
+  it('keeps numbers as JSON has them, large ones too', async () => {
+    const metadata = { big: 2 ** 60, small: 0.25, list: [1e100, -3] };
+    const [stored] = (await chat.append('numbers', [say('N', 'numbers', { metadata, message_id: 'n1' })])).messages;
+    expect((await chat.readMessages('numbers', { limit: 5, order: 'asc' })).messages[0]!.metadata).toEqual(metadata);
+    // A repost answers the stored message, read through the document client.
+    expect((await chat.append('numbers', [say('N', 'numbers', { metadata, message_id: 'n1' })])).messages[0]).toMatchObject({ duplicate: true, timestamp: stored!.timestamp, metadata });
+  });
+
   it('refuses, before writing anything, a message the store would refuse', async () => {
     await expect(chat.append('refused', [say('M', 'fine'), say('M', 'bad', { metadata: { size: 1e200 } })])).rejects.toMatchObject({ status: 400, code: 'bad_message', message: expect.stringContaining('messages[1].metadata.size') });
     // Counted as DynamoDB counts it: a list of small numbers takes more room than its JSON.
