@@ -56,14 +56,17 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
       }
     },
 
-    async versionOf(key) {
-      try {
-        const head = await client.send(new sdk.HeadObjectCommand({ Bucket: config.bucket, Key: prefix + key }));
-        return unquote(head.ETag ?? '');
-      } catch (error) {
-        if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
-        return fail(key, error);
+    async versionsOf(keys) {
+      const versions = new Map<string, string>();
+      for (const key of keys) {
+        try {
+          const head = await client.send(new sdk.HeadObjectCommand({ Bucket: config.bucket, Key: prefix + key }));
+          versions.set(key, unquote(head.ETag ?? ''));
+        } catch (error) {
+          if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) fail(key, error);
+        }
       }
+      return versions;
     },
 
     async write(key, content) {

@@ -4,7 +4,7 @@ export interface StoredFile {
   key: string;
   /**
    * Changes whenever the content may have changed: inode, size and mtime of a file, ETag of an
-   * object. Absent where the listing would have to ask file by file (a folder): `versionOf`
+   * object. Absent where the listing would have to ask file by file (a folder): `versionsOf`
    * answers then, for the files that need it.
    */
   version?: string;
@@ -20,8 +20,8 @@ export interface Storage {
    * its version, as the listing would show it. Throws a StorageError, `notFound` when it is gone.
    */
   read(key: string, maxBytes: number): Promise<{ bytes: Uint8Array; version: string }>;
-  /** The file's version as `read` would report it, without reading it; undefined when it is gone. */
-  versionOf(key: string): Promise<string | undefined>;
+  /** The files' versions as `read` would report them, without reading them; files gone are left out. */
+  versionsOf(keys: readonly string[]): Promise<Map<string, string>>;
   /** Whether the storage answers (for readiness checks). */
   check(): Promise<void>;
   write(key: string, content: string | Uint8Array): Promise<void>;

@@ -113,8 +113,10 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     const records = await fileRecordsFor(q, batch.map((f) => f.key));
     // A listing without versions (a folder): only files registered before need theirs, to be
     // skipped unread when unchanged; any other file is read, which tells its version anyway.
-    for (const f of batch) {
-      if (f.version === undefined && !force && records.get(f.key)?.status === 'registered') f.version = await storage.versionOf(f.key);
+    const unversioned = force ? [] : batch.filter((f) => f.version === undefined && records.get(f.key)?.status === 'registered');
+    if (unversioned.length > 0) {
+      const versions = await storage.versionsOf(unversioned.map((f) => f.key));
+      for (const f of unversioned) f.version = versions.get(f.key);
     }
     // Invalid files are always read again: a name conflict may have been settled meanwhile.
     const toRead = force ? batch : batch.filter((f) => {

@@ -29,10 +29,10 @@ describe('S3 storage (s3rver)', () => {
     const read = await s3.storage.read('human_members/rin.yml', 1024);
     expect(Buffer.from(read.bytes).toString()).toBe(human('Rin'));
     expect(read.version).toBe(listed[0]!.version);
-    expect(await s3.storage.versionOf('human_members/rin.yml')).toBe(read.version);
+    expect(await s3.storage.versionsOf(['human_members/rin.yml'])).toEqual(new Map([['human_members/rin.yml', read.version]]));
     await s3.storage.delete('human_members/rin.yml');
     await expect(s3.storage.read('human_members/rin.yml', 1024)).rejects.toMatchObject({ failure: 'not_found' });
-    expect(await s3.storage.versionOf('human_members/rin.yml')).toBeUndefined();
+    expect(await s3.storage.versionsOf(['human_members/rin.yml'])).toEqual(new Map());
     await s3.storage.delete('virtual_members/華扇.yml');
   });
 

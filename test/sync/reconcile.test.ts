@@ -61,8 +61,8 @@ describe.each(engines)('sync on %s', (engine) => {
     expect(storage.reads).toEqual(['human_members/rin.yml']);
     expect(await getMember(db, 'human', 'Rin')).toMatchObject({ bio: 'edited' });
     // A folder lists no versions; they are asked for one file at a time, as a read would tell them.
-    expect(await storage.versionOf('human_members/rin.yml')).toBe((await storage.read('human_members/rin.yml', 1024)).version);
-    expect(await storage.versionOf('human_members/nobody.yml')).toBeUndefined();
+    const versions = await storage.versionsOf(['human_members/rin.yml', 'human_members/nobody.yml']);
+    expect([...versions]).toEqual([['human_members/rin.yml', (await storage.read('human_members/rin.yml', 1024)).version]]);
   });
 
   it('a file touched without a change in content counts as unchanged and keeps updated_at', async () => {

@@ -12,23 +12,27 @@ export interface FileRecord {
   errors: MemberIssue[];
 }
 
-/** What the sync last saw of these files. */
+/**
+ * What the sync last saw of these files. Thousands of rows come back as one JSON value: decoding
+ * it is far cheaper than decoding as many protocol rows (a third of a no-op sync on PGlite).
+ */
 export async function fileRecordsFor(db: Queryable, fileUris: readonly string[]) {
-  const { rows } = await db.query<Pick<FileRecord, 'file_uri' | 'version' | 'content_hash' | 'status'>>(
-    `SELECT file_uri, version, content_hash, status FROM member_files
+  const { rows } = await db.query<{ records: Array<[string, string | null, string | null, FileRecord['status']]> | null }>(
+    `SELECT json_agg(json_build_array(file_uri, version, content_hash, status)) AS records FROM member_files
      WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))`,
     [JSON.stringify(fileUris)],
   );
-  return new Map(rows.map(({ file_uri, ...rest }) => [file_uri, rest]));
+  return new Map((rows[0]?.records ?? []).map(([file_uri, version, content_hash, status]) => [file_uri, { version, content_hash, status }]));
 }
 
-/** A page of known file URIs, in order, after `after` (keyset pagination). */
+/** A page of known file URIs, in order, after `after` (keyset pagination), as one JSON value. */
 export async function fileUrisAfter(db: Queryable, after: string | null, limit: number): Promise<string[]> {
-  const { rows } = await db.query<{ file_uri: string }>(
-    'SELECT file_uri FROM member_files WHERE $1::text IS NULL OR file_uri > $1 ORDER BY file_uri LIMIT $2',
+  const { rows } = await db.query<{ uris: string[] | null }>(
+    `SELECT json_agg(file_uri ORDER BY file_uri) AS uris FROM
+       (SELECT file_uri FROM member_files WHERE $1::text IS NULL OR file_uri > $1 ORDER BY file_uri LIMIT $2) AS page`,
     [after, limit],
   );
-  return rows.map((row) => row.file_uri);
+  return rows[0]?.uris ?? [];
 }
 
 /** Which of these files were registered after `since` (a database timestamp). */

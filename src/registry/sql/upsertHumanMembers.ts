@@ -5,6 +5,7 @@ import type { HumanMember } from '../../members/schema.js';
 export type HumanRow = HumanMember & { file_uri: string };
 
 const byFileUri = `
+WITH written AS (
 INSERT INTO human_members AS m (name, role, skills, bio, contact_email, github_username, file_uri)
 SELECT r.name, r.role, r.skills, r.bio, r.contact_email, r.github_username, r.file_uri
 FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, skills text[], bio text,
@@ -16,9 +17,11 @@ ON CONFLICT (file_uri) DO UPDATE SET
 WHERE (m.name, m.role, m.skills, m.bio, m.contact_email, m.github_username)
       IS DISTINCT FROM
       (EXCLUDED.name, EXCLUDED.role, EXCLUDED.skills, EXCLUDED.bio, EXCLUDED.contact_email, EXCLUDED.github_username)
-RETURNING m.file_uri, (m.xmax = 0) AS created`;
+RETURNING m.file_uri, (m.xmax = 0) AS created)
+SELECT json_agg(json_build_array(file_uri, created)) AS written FROM written`;
 
 const byName = `
+WITH written AS (
 INSERT INTO human_members AS m (name, role, skills, bio, contact_email, github_username, file_uri)
 SELECT r.name, r.role, r.skills, r.bio, r.contact_email, r.github_username, r.file_uri
 FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, skills text[], bio text,
@@ -30,7 +33,8 @@ ON CONFLICT (name) DO UPDATE SET
 WHERE (m.role, m.skills, m.bio, m.contact_email, m.github_username, m.file_uri)
       IS DISTINCT FROM
       (EXCLUDED.role, EXCLUDED.skills, EXCLUDED.bio, EXCLUDED.contact_email, EXCLUDED.github_username, EXCLUDED.file_uri)
-RETURNING m.file_uri, (m.xmax = 0) AS created`;
+RETURNING m.file_uri, (m.xmax = 0) AS created)
+SELECT json_agg(json_build_array(file_uri, created)) AS written FROM written`;
 
 /**
  * Inserts or updates many humans in one statement. Rows whose content is unchanged are not
@@ -38,6 +42,7 @@ RETURNING m.file_uri, (m.xmax = 0) AS created`;
  */
 export async function upsertHumanMembers(tx: Queryable, rows: readonly HumanRow[], key: UpsertKey) {
   if (rows.length === 0) return [];
-  const result = await tx.query<{ file_uri: string; created: boolean }>(key === 'name' ? byName : byFileUri, [JSON.stringify(rows)]);
-  return result.rows;
+  // The rows written come back as one JSON value: cheaper to decode than as many protocol rows.
+  const result = await tx.query<{ written: Array<[string, boolean]> | null }>(key === 'name' ? byName : byFileUri, [JSON.stringify(rows)]);
+  return (result.rows[0]?.written ?? []).map(([file_uri, created]) => ({ file_uri, created }));
 }

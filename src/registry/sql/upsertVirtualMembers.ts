@@ -5,6 +5,7 @@ import type { VirtualMember } from '../../members/schema.js';
 export type VirtualRow = VirtualMember & { file_uri: string };
 
 const byFileUri = `
+WITH written AS (
 INSERT INTO virtual_members AS m (name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri)
 SELECT r.name, r.role, r.llm_model, r.system_prompt, r.personality_traits, r.expertise_areas, r.file_uri
 FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, llm_model text, system_prompt text,
@@ -16,9 +17,11 @@ ON CONFLICT (file_uri) DO UPDATE SET
 WHERE (m.name, m.role, m.llm_model, m.system_prompt, m.personality_traits, m.expertise_areas)
       IS DISTINCT FROM
       (EXCLUDED.name, EXCLUDED.role, EXCLUDED.llm_model, EXCLUDED.system_prompt, EXCLUDED.personality_traits, EXCLUDED.expertise_areas)
-RETURNING m.file_uri, (m.xmax = 0) AS created`;
+RETURNING m.file_uri, (m.xmax = 0) AS created)
+SELECT json_agg(json_build_array(file_uri, created)) AS written FROM written`;
 
 const byName = `
+WITH written AS (
 INSERT INTO virtual_members AS m (name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri)
 SELECT r.name, r.role, r.llm_model, r.system_prompt, r.personality_traits, r.expertise_areas, r.file_uri
 FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, llm_model text, system_prompt text,
@@ -30,7 +33,8 @@ ON CONFLICT (name) DO UPDATE SET
 WHERE (m.role, m.llm_model, m.system_prompt, m.personality_traits, m.expertise_areas, m.file_uri)
       IS DISTINCT FROM
       (EXCLUDED.role, EXCLUDED.llm_model, EXCLUDED.system_prompt, EXCLUDED.personality_traits, EXCLUDED.expertise_areas, EXCLUDED.file_uri)
-RETURNING m.file_uri, (m.xmax = 0) AS created`;
+RETURNING m.file_uri, (m.xmax = 0) AS created)
+SELECT json_agg(json_build_array(file_uri, created)) AS written FROM written`;
 
 /**
  * Inserts or updates many AI members in one statement. Rows whose content is unchanged are not
@@ -38,6 +42,7 @@ RETURNING m.file_uri, (m.xmax = 0) AS created`;
  */
 export async function upsertVirtualMembers(tx: Queryable, rows: readonly VirtualRow[], key: UpsertKey) {
   if (rows.length === 0) return [];
-  const result = await tx.query<{ file_uri: string; created: boolean }>(key === 'name' ? byName : byFileUri, [JSON.stringify(rows)]);
-  return result.rows;
+  // The rows written come back as one JSON value: cheaper to decode than as many protocol rows.
+  const result = await tx.query<{ written: Array<[string, boolean]> | null }>(key === 'name' ? byName : byFileUri, [JSON.stringify(rows)]);
+  return (result.rows[0]?.written ?? []).map(([file_uri, created]) => ({ file_uri, created }));
 }
