@@ -97,7 +97,10 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   let writing: Promise<void> = Promise.resolve();
   const write = async (changes: ChangeSet, handled: number) => {
     await writing;
-    writing = inTransaction((tx) => applyChanges(tx, { ...changes, unchangedSince: since }, options.key)).then((outcomes) => {
+    // A batch of unchanged files has nothing to write: no transaction for it.
+    const nothing = !changes.files?.length && !changes.touched?.length && !changes.deletes?.length;
+    const applied = nothing ? Promise.resolve([]) : inTransaction((tx) => applyChanges(tx, { ...changes, unchangedSince: since }, options.key));
+    writing = applied.then((outcomes) => {
       namesMayBeFree ||= mayFreeNames(outcomes);
       count(report, outcomes);
       done += handled;
