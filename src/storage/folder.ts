@@ -39,7 +39,7 @@ export function folderStorage(root: string): Storage {
       throw new StorageError(`invalid key: ${JSON.stringify(key)}`, 'unreadable');
     }
     // The parts are plain names, so joining them needs no normalising.
-    return base + path.sep + parts.join(path.sep);
+    return join(base, parts.join(path.sep));
   }
 
   // A sync reads thousands of files from the same few folders: resolving a folder's real path
@@ -71,7 +71,7 @@ export function folderStorage(root: string): Storage {
             sinceYield = 0;
             await yieldToEventLoop();
           }
-          const full = dir + path.sep + entry.name;
+          const full = join(dir, entry.name);
           const key = prefix ? `${prefix}/${entry.name}` : entry.name;
           if (entry.isFile()) {
             yield { key };
@@ -145,14 +145,24 @@ export function folderStorage(root: string): Storage {
     },
 
     async versionsOf(keys) {
-      // Only compared with the version of an earlier read, which checked where links lead: a file
-      // that now leads elsewhere has another inode, so it is read again, and checked again.
+      // As `read` would see them: through links only while they stay inside the folder. A file
+      // that cannot be told (a link that leads out, a loop, no permission) is left out, so that
+      // it is read, and reported, on its own.
       const versions = new Map<string, string>();
       for (const key of keys) {
         try {
-          versions.set(key, versionFromStat(fs.statSync(pathOf(key), { bigint: true })));
+          const file = pathOf(key);
+          if (!folderIsInside(path.dirname(file))) continue;
+          let stat = fs.lstatSync(file, { bigint: true });
+          if (stat.isSymbolicLink()) {
+            const real = fs.realpathSync.native(file);
+            if (!inside(realBase(), real)) continue;
+            stat = fs.statSync(real, { bigint: true });
+          }
+          versions.set(key, versionFromStat(stat));
         } catch (error) {
-          if (!gone(error)) throw failure(key, error);
+          const problem = error instanceof StorageError ? error : failure(key, error);
+          if (problem.failure === 'unavailable') throw problem;
         }
       }
       return versions;
@@ -173,6 +183,9 @@ export function folderStorage(root: string): Storage {
     },
   };
 }
+
+/** Two paths joined; `dir` is absolute and `name` holds no `.` or `..` parts, so nothing to normalise. */
+const join = (dir: string, name: string) => (dir.endsWith(path.sep) ? dir + name : dir + path.sep + name);
 
 const gone = (error: unknown) => ['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '');
 

@@ -17,7 +17,7 @@ export interface Storage {
   list(): AsyncIterable<StoredFile>;
   /**
    * The file's bytes — at most `maxBytes + 1` of them, enough to tell that it is too large — and
-   * its version, as the listing would show it. Throws a StorageError, `notFound` when it is gone.
+   * its version, as `versionsOf` (or a listing that shows versions) would tell it. Throws a StorageError, `notFound` when it is gone.
    */
   read(key: string, maxBytes: number): Promise<{ bytes: Uint8Array; version: string }>;
   /** The files' versions as `read` would report them, without reading them; files gone are left out. */

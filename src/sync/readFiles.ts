@@ -1,4 +1,4 @@
-import { hash as digest } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { parseMemberFile, type ParseLimits } from '../members/parse.js';
 import type { MemberKind } from '../members/schema.js';
@@ -44,7 +44,7 @@ export async function readFiles(
       else result.files.push({ ...file, file_uri: file.key, version: null, content_hash: null, ok: false, issues: [{ file: file.key, code: 'unreadable', message: `cannot be read: ${error.message}` }] });
       return;
     }
-    const hash = digest('sha256', read.bytes, 'hex');
+    const hash = createHash('sha256').update(read.bytes).digest('hex');
     const record = records.get(file.key);
     if (record?.status === 'registered' && record.content_hash === hash) {
       result.touched.push({ file_uri: file.key, version: read.version });

@@ -53,7 +53,7 @@ class DryRunRollback extends Error {}
  * change, whatever was missed. Works through the listing a batch at a time, so memory does not
  * grow with the number of files (but for the set of keys seen, needed to find deletions):
  *
- * - a file whose fingerprint (size + mtime, or ETag) matches its record is not read;
+ * - a file whose fingerprint (inode, size and mtime, or ETag) matches its record is not read;
  * - a file whose content hash matches is not parsed;
  * - each batch is one transaction, written while the next batch is read and parsed;
  * - then members whose files are gone are deleted, and files refused for a name held by a file

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { applyChanges, type ChangeSet } from '../../src/registry/apply.js';
 import { getMember, listMembers } from '../../src/registry/read.js';
-import { listInvalidFiles } from '../../src/registry/sql/memberFiles.js';
+import { fileRecordsFor, fileUrisAfter, listInvalidFiles } from '../../src/registry/sql/memberFiles.js';
 import type { UpsertKey } from '../../src/config.js';
 import { engines, freshDatabase, resetDatabase, type TestDatabase } from '../helpers/databases.js';
 import { human, readFile, virtual } from '../helpers/files.js';
@@ -19,6 +19,26 @@ describe.each(engines)('registry on %s', (engine) => {
     Object.fromEntries(outcomes.map((o) => [o.file_uri, o.action]));
   const rowsOf = async (table: 'human_members' | 'virtual_members') =>
     (await db.query<{ id: number; name: string; file_uri: string | null }>(`SELECT id, name, file_uri FROM ${table} ORDER BY id`)).rows;
+
+  it('pages through the known files in the order of the database, and answers their records', async () => {
+    const uris = ['human_members/b.yml', 'human_members/A.yml', 'human_members/ä.yml', 'human_members/a b.yml', 'human_members/a-c.yml', 'virtual_members/z.yml', 'virtual_members/m.yml'];
+    await apply({ files: uris.map((uri, i) => readFile(uri, uri.startsWith('human') ? human(`H${i}`) : virtual(`V${i}`))) });
+    const paged: string[] = [];
+    for (let after: string | null = null; ; ) {
+      const page = await fileUrisAfter(db, after, 3);
+      if (page.length === 0) break;
+      expect(page.length).toBeLessThanOrEqual(3);
+      paged.push(...page);
+      after = page.at(-1)!;
+    }
+    const ordered = (await db.query<{ file_uri: string }>('SELECT file_uri FROM member_files ORDER BY file_uri')).rows.map((r) => r.file_uri);
+    expect(paged).toEqual(ordered);
+    expect(new Set(paged)).toEqual(new Set(uris));
+
+    const records = await fileRecordsFor(db, ['human_members/b.yml', 'human_members/none.yml']);
+    expect([...records]).toEqual([['human_members/b.yml', { version: 'v1', content_hash: expect.any(String), status: 'registered' }]]);
+    expect(await fileRecordsFor(db, [])).toEqual(new Map());
+  });
 
   it('inserts, then updates by file_uri, then reports unchanged', async () => {
     expect(actions(await apply({ files: [readFile('human_members/rin.yml', human('Rin')), readFile('virtual_members/k.yml', virtual('華扇'))] }))).toEqual({

@@ -10,16 +10,22 @@ import { syncStorage, type SyncOptions } from '../../src/sync/reconcile.js';
 import { engines, freshDatabase, resetDatabase, type TestDatabase } from '../helpers/databases.js';
 import { human, tempDir, virtual, writeFiles } from '../helpers/files.js';
 
-/** The real folder storage, counting how often each file is read. */
-function countingStorage(root: string): Storage & { reads: string[] } {
+/** The real folder storage, counting which files are read and which are asked for versions. */
+function countingStorage(root: string): Storage & { reads: string[]; versionsAsked: string[] } {
   const inner = folderStorage(root);
   const reads: string[] = [];
+  const versionsAsked: string[] = [];
   return {
     ...inner,
     reads,
+    versionsAsked,
     read: (key, maxBytes) => {
       reads.push(key);
       return inner.read(key, maxBytes);
+    },
+    versionsOf: (keys) => {
+      versionsAsked.push(...keys);
+      return inner.versionsOf(keys);
     },
   };
 }
@@ -60,9 +66,42 @@ describe.each(engines)('sync on %s', (engine) => {
     expect(await sync()).toMatchObject({ created: 0, updated: 1, unchanged: 2 });
     expect(storage.reads).toEqual(['human_members/rin.yml']);
     expect(await getMember(db, 'human', 'Rin')).toMatchObject({ bio: 'edited' });
-    // A folder lists no versions; they are asked for one file at a time, as a read would tell them.
+    // A folder lists no versions; they are asked for, as a read would tell them, for registered files only.
     const versions = await storage.versionsOf(['human_members/rin.yml', 'human_members/nobody.yml']);
     expect([...versions]).toEqual([['human_members/rin.yml', (await storage.read('human_members/rin.yml', 1024)).version]]);
+    storage.versionsAsked.length = 0;
+    await writeFiles(dir, { 'human_members/new.yml': human('Nell'), 'human_members/broken.yml': 'name: [' });
+    await sync();
+    expect(storage.versionsAsked.sort()).toEqual(['human_members/rin.yml', 'human_members/syota.yml', 'virtual_members/kasen.yml']);
+  });
+
+  it('skips unchanged files reached through links without reading them, and reads them when the link moves', async () => {
+    await writeFiles(dir, { 'real/a.yml': human('Ann'), 'real/b.yml': human('Bob'), 'real/ai/k.yml': virtual('Kei') });
+    await fs.mkdir(path.join(dir, 'human_members'));
+    await fs.symlink(path.join(dir, 'real/a.yml'), path.join(dir, 'human_members/a.yml'));
+    await fs.symlink(path.join(dir, 'real/ai'), path.join(dir, 'virtual_members'));
+    expect(await sync()).toMatchObject({ created: 2 });
+    storage.reads.length = 0;
+    expect(await sync()).toMatchObject({ created: 0, updated: 0, unchanged: 2 });
+    expect(storage.reads).toEqual([]);
+    await fs.rm(path.join(dir, 'human_members/a.yml'));
+    await fs.symlink(path.join(dir, 'real/b.yml'), path.join(dir, 'human_members/a.yml'));
+    expect(await sync()).toMatchObject({ updated: 1, unchanged: 1 });
+    expect(storage.reads).toEqual(['human_members/a.yml']);
+    expect(await names('human')).toEqual(['Bob']);
+  });
+
+  it('a registered file that turns into a link loop stops nothing: it counts as gone, the others go on', async () => {
+    await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'human_members/b.yml': human('Bob') });
+    await sync();
+    await fs.rm(path.join(dir, 'human_members/a.yml'));
+    await fs.symlink(path.join(dir, 'human_members/a.yml'), path.join(dir, 'human_members/a.yml'));
+    // Listed a moment before it turned into a loop: neither its version nor its bytes can be had.
+    const looping: Storage = { ...storage, async *list() { yield { key: 'human_members/a.yml' }; yield { key: 'human_members/b.yml' }; } };
+    const report = await syncStorage(db, looping, { key: 'file_uri' });
+    // A loop leads nowhere: the file counts as gone, as a listing that follows links has it.
+    expect(report).toMatchObject({ unchanged: 1, deleted: 1, invalid: 0 });
+    expect(await names('human')).toEqual(['Bob']);
   });
 
   it('a file touched without a change in content counts as unchanged and keeps updated_at', async () => {
