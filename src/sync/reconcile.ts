@@ -133,6 +133,16 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     await write({ files, touched, deletes: options.delete === false ? [] : vanished }, counted ? batch.length : 0);
   };
 
+  // The listing goes on while a batch is handled (its records looked up, its files read): a
+  // batch starts once the one before it has been handed to the writer.
+  let handling: Promise<void> = Promise.resolve();
+  const handleNext = async (batch: Array<FileToRead & { version?: string | undefined }>) => {
+    await handling;
+    handling = handle(batch);
+    // A failure surfaces at the next `await handling`; until then it is held, not lost.
+    handling.catch(() => {});
+  };
+
   try {
     let batch: Array<FileToRead & { version?: string | undefined }> = [];
     for await (const file of storage.list()) {
@@ -148,11 +158,12 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
       seen.add(file.key);
       batch.push({ key: file.key, kind, version: file.version });
       if (batch.length >= batchSize) {
-        await handle(batch);
+        await handleNext(batch);
         batch = [];
       }
     }
-    await handle(batch);
+    await handleNext(batch);
+    await handling;
     await writing;
 
     options.signal?.throwIfAborted();
@@ -175,7 +186,8 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     await handle(waiting.map((f) => ({ key: f.file_uri, kind: f.kind })), true, false);
     await writing;
   } finally {
-    // Never leave a batch being written behind when stopping early (abort, storage failure).
+    // Never leave a batch being read or written behind when stopping early (abort, storage failure).
+    await handling.catch(() => {});
     await writing.catch(() => {});
   }
 }
