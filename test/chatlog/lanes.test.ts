@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BatchWriter } from '../../src/chatlog/batchWriter.js';
 import { WriterLanes } from '../../src/chatlog/lanes.js';
@@ -122,6 +122,45 @@ describe('messages the service times: lanes and batched writes', () => {
     await mine.release();
     const item = (await doc.send(new GetCommand({ TableName: chat.table, Key: { session_id: '#lanes', timestamp: held } }))).Item!;
     expect(item).toMatchObject({ lease_until: 0, high_water: Math.floor(last) });
+  });
+
+  const activeLeases = async () =>
+    ((await doc.send(new QueryCommand({ TableName: chat.table, KeyConditionExpression: 'session_id = :l', ExpressionAttributeValues: { ':l': '#lanes' } }))).Items ?? [])
+      .filter((item) => Number(item.lease_until) > Date.now())
+      .map((item) => `${item.timestamp}:${item.lease_owner}`)
+      .sort();
+
+  it('hands back a lane taken while it was closing', async () => {
+    const before = await activeLeases();
+    const lanes = new WriterLanes({ UpdateCommand }, doc, chat.table, 600);
+    expect(lanes.current()).toBeUndefined(); // asks for a lane in the background
+    await lanes.release();
+    expect(lanes.current()).toBeUndefined();
+    expect(await activeLeases()).toEqual(before);
+  });
+
+  it('starts a lane after the end of the previous holder’s lease, even when its own clock steps back', async () => {
+    const lanes = new WriterLanes({ UpdateCommand }, doc, chat.table, 600);
+    const lane = (await lanes.ready())!;
+    await lanes.release();
+    // The lane's holder crashed: its lease ended a moment ago, and nothing recorded how far it got.
+    const now = Date.now();
+    await doc.send(new UpdateCommand({ TableName: chat.table, Key: { session_id: '#lanes', timestamp: lane }, UpdateExpression: 'SET lease_owner = :o, lease_until = :u, high_water = :h', ExpressionAttributeValues: { ':o': 'crashed', ':u': now - 1, ':h': 0 } }));
+    const next = new WriterLanes({ UpdateCommand }, doc, chat.table, 600);
+    const pick = vi.spyOn(Math, 'random').mockReturnValue((lane - 1) / 999); // that lane is tried first
+    try {
+      expect(await next.ready()).toBe(lane);
+    } finally {
+      pick.mockRestore();
+    }
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(now - 30_000);
+    try {
+      // The crashed holder may have stamped up to its lease's end: nothing before it.
+      expect(next.stamp('after-crash', lane)).toBeGreaterThanOrEqual(now - 1);
+    } finally {
+      clock.mockRestore();
+      await next.release();
+    }
   });
 
   it('never stamps a millisecond twice, even when the clock steps back', async () => {
