@@ -147,7 +147,7 @@ describe('messages the service times: lanes and batched writes', () => {
     const now = Date.now();
     await doc.send(new UpdateCommand({ TableName: chat.table, Key: { session_id: '#lanes', timestamp: lane }, UpdateExpression: 'SET lease_owner = :o, lease_until = :u, high_water = :h', ExpressionAttributeValues: { ':o': 'crashed', ':u': now - 1, ':h': 0 } }));
     const next = new WriterLanes({ UpdateCommand }, doc, chat.table, 600);
-    const pick = vi.spyOn(Math, 'random').mockReturnValue((lane - 1) / 999); // that lane is tried first
+    const pick = vi.spyOn(Math, 'random').mockReturnValue((lane - 0.5) / 999); // that lane is tried first
     try {
       expect(await next.ready()).toBe(lane);
     } finally {
