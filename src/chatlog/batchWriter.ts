@@ -46,20 +46,30 @@ export class BatchWriter {
     // The store answers unprocessed items as copies: they are matched to ours by key.
     const byKey = new Map(items.map((item) => [keyOf(item), item]));
     let pending = items;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 12) {
-        const error = new Error('the chat log store keeps leaving writes unprocessed; try again later');
-        return new Map(pending.map((item) => [item, error]));
-      }
-      if (attempt > 0) await backoff(attempt);
-      try {
-        pending = (await this.send(pending)).map((copy) => byKey.get(keyOf(copy)) ?? copy);
-      } catch (error) {
-        return new Map(pending.map((item) => [item, error]));
-      }
+    try {
+      const left = await untilProcessed(items, async (batch) => {
+        pending = batch;
+        return (await this.send(batch)).map((copy) => byKey.get(keyOf(copy)) ?? copy);
+      });
+      const error = new Error('the chat log store keeps leaving writes unprocessed; try again later');
+      return new Map(left.map((item) => [item, error]));
+    } catch (error) {
+      return new Map(pending.map((item) => [item, error]));
     }
-    return new Map();
   }
+}
+
+/**
+ * Sends `items`, then again what the store leaves unprocessed, backing off between tries, at
+ * most 13 tries in all (about 8 s). Answers what is still unprocessed then; throws what `send` throws.
+ */
+export async function untilProcessed<T>(items: T[], send: (items: T[]) => Promise<T[]>): Promise<T[]> {
+  let pending = items;
+  for (let attempt = 0; pending.length > 0 && attempt < 13; attempt++) {
+    if (attempt > 0) await backoff(attempt);
+    pending = await send(pending);
+  }
+  return pending;
 }
 
 const keyOf = (item: Item) => `${String(item.session_id)}\u0000${String(item.timestamp)}`;
@@ -68,6 +78,6 @@ const keyOf = (item: Item) => `${String(item.session_id)}\u0000${String(item.tim
 const isRefusal = (error: unknown) => [400, 413].includes((error as { status?: number }).status ?? 0);
 
 /** Waits before retry `attempt`: exponential, at most a second, with jitter. */
-export async function backoff(attempt: number) {
+async function backoff(attempt: number) {
   await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 20 * 2 ** attempt) * (0.5 + Math.random() / 2)));
 }

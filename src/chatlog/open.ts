@@ -2,7 +2,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { acquireFolderLock, lockOwner } from '../db/lock.js';
-import { startWorker } from '../workerThread.js';
 import { ChatStore, ChatStoreUnavailableError, type Sdk } from './store.js';
 
 /**
@@ -34,11 +33,10 @@ export async function openChatStore(config: Config): Promise<ChatStore> {
     requestHandler: { connectionTimeout: 3000, requestTimeout: 10_000 },
   });
   // Numbers come from JSON and go back as JSON: doubles both ways (not BigInts, which JSON lacks).
-  const numbers = { allowImpreciseNumbers: true, wrapNumbers: (value: string) => Number(value) };
-  const doc = lib.DynamoDBDocumentClient.from(raw, {
-    marshallOptions: { removeUndefinedValues: true, allowImpreciseNumbers: numbers.allowImpreciseNumbers },
-    unmarshallOptions: { wrapNumbers: numbers.wrapNumbers },
-  });
+  const toStore = { allowImpreciseNumbers: true };
+  const fromStore = { wrapNumbers: (value: string) => Number(value) };
+  // (Copies: the document client writes into the option objects it is given.)
+  const doc = lib.DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true, ...toStore }, unmarshallOptions: { ...fromStore } });
   const sdk: Sdk = {
     DescribeTableCommand: dynamo.DescribeTableCommand,
     CreateTableCommand: dynamo.CreateTableCommand,
@@ -54,8 +52,8 @@ export async function openChatStore(config: Config): Promise<ChatStore> {
     BatchGetCommand: lib.BatchGetCommand,
     BatchWriteCommand: lib.BatchWriteCommand,
     PlainQueryCommand: dynamo.QueryCommand,
-    toAttributes: (values) => util.marshall(values, { allowImpreciseNumbers: numbers.allowImpreciseNumbers }),
-    fromAttributes: (item) => util.unmarshall(item, { wrapNumbers: numbers.wrapNumbers }),
+    toAttributes: (values) => util.marshall(values, toStore),
+    fromAttributes: (item) => util.unmarshall(item, fromStore),
   };
   return new ChatStore(sdk, raw, doc, chat.table, `${chat.table} at ${description}`, chat.ttlDays, onClose);
 }
@@ -68,7 +66,12 @@ async function embeddedEndpoint(dir: string) {
   await fs.mkdir(path.dirname(dir), { recursive: true });
   const lock = await acquireFolderLock(dir, { what: 'the embedded chat log store', instead: 'or set CHATLOG_DYNAMODB_ENDPOINT' });
   try {
-    const worker = startWorker(import.meta.url, 'embeddedServer', { path: dir });
+    const { Worker } = await import('node:worker_threads');
+    const script = new URL(import.meta.url.endsWith('.ts') ? './embeddedServer.ts' : './embeddedServer.js', import.meta.url);
+    // From TypeScript sources (tests), the worker first registers the same loader.
+    const worker = script.pathname.endsWith('.ts')
+      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(script.href)}); })`, { eval: true, workerData: { path: dir } })
+      : new Worker(script, { workerData: { path: dir } });
     const port = await new Promise<number>((resolve, reject) => {
       worker.once('message', (message: { port?: number; error?: string }) => (message.port ? resolve(message.port) : reject(new Error(message.error))));
       worker.once('error', reject);

@@ -1,7 +1,7 @@
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { z } from 'zod';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { backoff, BatchWriter } from './batchWriter.js';
+import { BatchWriter, untilProcessed } from './batchWriter.js';
 import { WriterLanes } from './lanes.js';
 import { messageInputSchema, type ChatMessage, type ChatSession } from './schema.js';
 
@@ -457,13 +457,13 @@ export class ChatStore {
   private async headers(ids: string[]): Promise<ChatSession[]> {
     const sessions: ChatSession[] = [];
     for (let i = 0; i < ids.length; i += 100) {
-      let keys: Array<Record<string, unknown>> = ids.slice(i, i + 100).map((id) => ({ session_id: id, timestamp: 0 }));
-      for (let attempt = 0; keys.length > 0; attempt++) {
-        const result = await this.call(() => this.doc.send(new this.sdk.BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys } } })));
+      const keys: Array<Record<string, unknown>> = ids.slice(i, i + 100).map((id) => ({ session_id: id, timestamp: 0 }));
+      const left = await untilProcessed(keys, async (batch) => {
+        const result = await this.call(() => this.doc.send(new this.sdk.BatchGetCommand({ RequestItems: { [this.table]: { Keys: batch } } })));
         sessions.push(...(result.Responses?.[this.table] ?? []).map(toSession));
-        keys = (result.UnprocessedKeys?.[this.table]?.Keys as Array<Record<string, unknown>> | undefined) ?? [];
-        if (keys.length > 0) await backoff(attempt);
-      }
+        return (result.UnprocessedKeys?.[this.table]?.Keys as Array<Record<string, unknown>> | undefined) ?? [];
+      });
+      if (left.length > 0) throw new ChatStoreUnavailableError('the chat log store keeps leaving reads unprocessed; try again later');
     }
     return sessions;
   }
@@ -523,13 +523,12 @@ export class ChatStore {
   }
 
   private async batchDelete(keys: Array<Record<string, unknown>>) {
-    let requests = keys.map((Key) => ({ DeleteRequest: { Key } }));
-    for (let attempt = 0; requests.length > 0; attempt++) {
-      if (attempt > 12) throw new ChatStoreUnavailableError('the chat log store keeps leaving deletes unprocessed; try again later');
-      const result = await this.call(() => this.doc.send(new this.sdk.BatchWriteCommand({ RequestItems: { [this.table]: requests } })));
-      requests = (result.UnprocessedItems?.[this.table] as typeof requests | undefined) ?? [];
-      if (requests.length > 0) await backoff(attempt);
-    }
+    const requests = keys.map((Key) => ({ DeleteRequest: { Key } }));
+    const left = await untilProcessed(requests, async (batch) => {
+      const result = await this.call(() => this.doc.send(new this.sdk.BatchWriteCommand({ RequestItems: { [this.table]: batch } })));
+      return (result.UnprocessedItems?.[this.table] as typeof requests | undefined) ?? [];
+    });
+    if (left.length > 0) throw new ChatStoreUnavailableError('the chat log store keeps leaving deletes unprocessed; try again later');
   }
 
   // ---- session activity, written behind ------------------------------------------------------
