@@ -91,7 +91,11 @@ export async function applyChanges(tx: Queryable, given: ChangeSet, key: UpsertK
     if (key === 'file_uri') await parkNames(tx, table, renamed);
     else await deleteMembersOfFiles(tx, table, renamed);
 
-    const rows = accepted.map((c) => ({ ...byUri.get(c.file_uri)!.value.member, file_uri: c.file_uri }));
+    // The accepted files are recorded as registered by the upsert itself, in the same statement.
+    const rows = accepted.map((c) => {
+      const file = byUri.get(c.file_uri)!;
+      return { ...file.value.member, file_uri: c.file_uri, version: file.version, content_hash: file.content_hash };
+    });
     const written =
       kind === 'human'
         ? await upsertHumanMembers(tx, rows as HumanRow[], key)
@@ -101,7 +105,6 @@ export async function applyChanges(tx: Queryable, given: ChangeSet, key: UpsertK
       const wasCreated = created.get(claim.file_uri);
       const action: Action = wasCreated === undefined ? (claim.adopts ? 'updated' : 'unchanged') : wasCreated ? 'created' : 'updated';
       outcomes.push({ file_uri: claim.file_uri, kind, action, name: claim.name });
-      records.push({ ...fingerprint(byUri.get(claim.file_uri)!), status: 'registered', member_name: claim.name, errors: [] });
     }
   }
 

@@ -172,6 +172,28 @@ describe.each(engines)('registry on %s', (engine) => {
     expect(invalid).toMatchObject({ file_uri: 'human_members/rin.yml', status: 'invalid', errors: [{ field: 'skils', code: 'unknown_field', line: 2 }] });
   });
 
+  it('records each registered file with its fingerprint; changed_at moves only when what was read changed', async () => {
+    type Row = { version: string; content_hash: string; status: string; member_name: string; errors: unknown[]; changed_at: string };
+    const record = async () =>
+      (await db.query<Row>("SELECT version, content_hash, status, member_name, errors, changed_at::text FROM member_files WHERE file_uri = 'human_members/rin.yml'")).rows[0];
+    const as = (file: ReturnType<typeof readFile>, version: string, content_hash: string) => ({ ...file, version, content_hash });
+    await apply({ files: [as(readFile('human_members/rin.yml', human('Rin')), 'v1', 'h1')] });
+    expect(await record()).toMatchObject({ version: 'v1', content_hash: 'h1', status: 'registered', member_name: 'Rin', errors: [] });
+
+    await db.exec("UPDATE member_files SET changed_at = '2020-01-01 00:00:00+00'");
+    await apply({ files: [as(readFile('human_members/rin.yml', human('Rin')), 'v2', 'h1')] });
+    expect(await record()).toMatchObject({ version: 'v2', content_hash: 'h1', changed_at: '2020-01-01 00:00:00+00' });
+
+    await apply({ files: [as(readFile('human_members/rin.yml', 'name: Rin\nskils: [x]\n'), 'v3', 'h2')] });
+    expect(await record()).toMatchObject({ version: 'v3', status: 'invalid', errors: [{ code: 'unknown_field' }] });
+
+    await db.exec("UPDATE member_files SET changed_at = '2020-01-01 00:00:00+00'");
+    await apply({ files: [as(readFile('human_members/rin.yml', human('Rina')), 'v4', 'h3')] });
+    const fixed = (await record())!;
+    expect(fixed).toMatchObject({ version: 'v4', content_hash: 'h3', status: 'registered', member_name: 'Rina', errors: [] });
+    expect(fixed.changed_at > '2025').toBe(true);
+  });
+
   it('deletes the member of a deleted file, and only that one', async () => {
     await apply({ files: [readFile('human_members/a.yml', human('Ann')), readFile('human_members/b.yml', human('Bob'))] });
     expect(actions(await apply({ deletes: ['human_members/a.yml'] }))).toEqual({ 'human_members/a.yml': 'deleted' });

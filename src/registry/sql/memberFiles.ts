@@ -52,7 +52,10 @@ export async function databaseNow(db: Queryable): Promise<string> {
   return rows[0]!.now;
 }
 
-/** Records the outcome of reading files; `changed_at` moves only when something did change. */
+/**
+ * Records the outcome of reading files; `changed_at` moves only when something did change.
+ * (Files registered with their members are recorded by the member upsert: `recordRegisteredFiles`.)
+ */
 export async function recordFiles(tx: Queryable, records: Array<Omit<FileRecord, 'errors'> & { errors: MemberIssue[] }>) {
   if (records.length === 0) return;
   await tx.query(
@@ -69,6 +72,20 @@ export async function recordFiles(tx: Queryable, records: Array<Omit<FileRecord,
     [JSON.stringify(records.map((r) => ({ ...r, errors: r.errors.map(storableIssue) })))],
   );
 }
+
+/**
+ * A `WITH` item that records the files of `input` (file_uri, name, version, content_hash) as
+ * registered: for the member upserts, which write a batch's members and their records in one
+ * statement. `changed_at` moves as in `recordFiles`.
+ */
+export const recordRegisteredFiles = (kind: MemberKind) => `recorded AS (
+INSERT INTO member_files AS f (file_uri, kind, version, content_hash, status, member_name)
+SELECT file_uri, '${kind}', version, content_hash, 'registered', name FROM input
+ON CONFLICT (file_uri) DO UPDATE SET
+    version = EXCLUDED.version, content_hash = EXCLUDED.content_hash, status = 'registered',
+    member_name = EXCLUDED.member_name, errors = '[]', checked_at = now(),
+    changed_at = CASE WHEN (f.content_hash, f.status, f.errors) IS DISTINCT FROM (EXCLUDED.content_hash, 'registered', '[]'::jsonb)
+                      THEN now() ELSE f.changed_at END)`;
 
 /** Files whose bytes are known and unchanged: only their storage fingerprint moves. */
 export async function touchFiles(tx: Queryable, files: ReadonlyArray<{ file_uri: string; version: string }>) {

@@ -1,15 +1,19 @@
 import type { UpsertKey } from '../../config.js';
 import type { Queryable } from '../../db/types.js';
 import type { HumanMember } from '../../members/schema.js';
+import { recordRegisteredFiles } from './memberFiles.js';
 
-export type HumanRow = HumanMember & { file_uri: string };
+/** A member with its file's fingerprint, recorded with it. */
+export type HumanRow = HumanMember & { file_uri: string; version: string | null; content_hash: string | null };
 
 const byFileUri = `
-WITH written AS (
+WITH input AS MATERIALIZED (
+SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, skills text[], bio text,
+                                        contact_email text, github_username text, file_uri text,
+                                        version text, content_hash text)
+), written AS (
 INSERT INTO human_members AS m (name, role, skills, bio, contact_email, github_username, file_uri)
-SELECT r.name, r.role, r.skills, r.bio, r.contact_email, r.github_username, r.file_uri
-FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, skills text[], bio text,
-                                        contact_email text, github_username text, file_uri text)
+SELECT name, role, skills, bio, contact_email, github_username, file_uri FROM input
 ON CONFLICT (file_uri) DO UPDATE SET
     name = EXCLUDED.name, role = EXCLUDED.role, skills = EXCLUDED.skills, bio = EXCLUDED.bio,
     contact_email = EXCLUDED.contact_email, github_username = EXCLUDED.github_username,
@@ -17,15 +21,18 @@ ON CONFLICT (file_uri) DO UPDATE SET
 WHERE (m.name, m.role, m.skills, m.bio, m.contact_email, m.github_username)
       IS DISTINCT FROM
       (EXCLUDED.name, EXCLUDED.role, EXCLUDED.skills, EXCLUDED.bio, EXCLUDED.contact_email, EXCLUDED.github_username)
-RETURNING m.file_uri, (m.xmax = 0) AS created)
+RETURNING m.file_uri, (m.xmax = 0) AS created
+), ${recordRegisteredFiles('human')}
 SELECT json_agg(json_build_array(file_uri, created)) AS written FROM written`;
 
 const byName = `
-WITH written AS (
+WITH input AS MATERIALIZED (
+SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, skills text[], bio text,
+                                        contact_email text, github_username text, file_uri text,
+                                        version text, content_hash text)
+), written AS (
 INSERT INTO human_members AS m (name, role, skills, bio, contact_email, github_username, file_uri)
-SELECT r.name, r.role, r.skills, r.bio, r.contact_email, r.github_username, r.file_uri
-FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, skills text[], bio text,
-                                        contact_email text, github_username text, file_uri text)
+SELECT name, role, skills, bio, contact_email, github_username, file_uri FROM input
 ON CONFLICT (name) DO UPDATE SET
     role = EXCLUDED.role, skills = EXCLUDED.skills, bio = EXCLUDED.bio,
     contact_email = EXCLUDED.contact_email, github_username = EXCLUDED.github_username,
@@ -33,12 +40,13 @@ ON CONFLICT (name) DO UPDATE SET
 WHERE (m.role, m.skills, m.bio, m.contact_email, m.github_username, m.file_uri)
       IS DISTINCT FROM
       (EXCLUDED.role, EXCLUDED.skills, EXCLUDED.bio, EXCLUDED.contact_email, EXCLUDED.github_username, EXCLUDED.file_uri)
-RETURNING m.file_uri, (m.xmax = 0) AS created)
+RETURNING m.file_uri, (m.xmax = 0) AS created
+), ${recordRegisteredFiles('human')}
 SELECT json_agg(json_build_array(file_uri, created)) AS written FROM written`;
 
 /**
- * Inserts or updates many humans in one statement. Rows whose content is unchanged are not
- * touched (updated_at stays) and are not returned.
+ * Inserts or updates many humans in one statement, and records their files as registered.
+ * Rows whose content is unchanged are not touched (updated_at stays) and are not returned.
  */
 export async function upsertHumanMembers(tx: Queryable, rows: readonly HumanRow[], key: UpsertKey) {
   if (rows.length === 0) return [];

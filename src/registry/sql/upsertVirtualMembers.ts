@@ -1,15 +1,19 @@
 import type { UpsertKey } from '../../config.js';
 import type { Queryable } from '../../db/types.js';
 import type { VirtualMember } from '../../members/schema.js';
+import { recordRegisteredFiles } from './memberFiles.js';
 
-export type VirtualRow = VirtualMember & { file_uri: string };
+/** A member with its file's fingerprint, recorded with it. */
+export type VirtualRow = VirtualMember & { file_uri: string; version: string | null; content_hash: string | null };
 
 const byFileUri = `
-WITH written AS (
+WITH input AS MATERIALIZED (
+SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, llm_model text, system_prompt text,
+                                        personality_traits text[], expertise_areas text[], file_uri text,
+                                        version text, content_hash text)
+), written AS (
 INSERT INTO virtual_members AS m (name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri)
-SELECT r.name, r.role, r.llm_model, r.system_prompt, r.personality_traits, r.expertise_areas, r.file_uri
-FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, llm_model text, system_prompt text,
-                                        personality_traits text[], expertise_areas text[], file_uri text)
+SELECT name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri FROM input
 ON CONFLICT (file_uri) DO UPDATE SET
     name = EXCLUDED.name, role = EXCLUDED.role, llm_model = EXCLUDED.llm_model,
     system_prompt = EXCLUDED.system_prompt, personality_traits = EXCLUDED.personality_traits,
@@ -17,15 +21,18 @@ ON CONFLICT (file_uri) DO UPDATE SET
 WHERE (m.name, m.role, m.llm_model, m.system_prompt, m.personality_traits, m.expertise_areas)
       IS DISTINCT FROM
       (EXCLUDED.name, EXCLUDED.role, EXCLUDED.llm_model, EXCLUDED.system_prompt, EXCLUDED.personality_traits, EXCLUDED.expertise_areas)
-RETURNING m.file_uri, (m.xmax = 0) AS created)
+RETURNING m.file_uri, (m.xmax = 0) AS created
+), ${recordRegisteredFiles('virtual')}
 SELECT json_agg(json_build_array(file_uri, created)) AS written FROM written`;
 
 const byName = `
-WITH written AS (
+WITH input AS MATERIALIZED (
+SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, llm_model text, system_prompt text,
+                                        personality_traits text[], expertise_areas text[], file_uri text,
+                                        version text, content_hash text)
+), written AS (
 INSERT INTO virtual_members AS m (name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri)
-SELECT r.name, r.role, r.llm_model, r.system_prompt, r.personality_traits, r.expertise_areas, r.file_uri
-FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, llm_model text, system_prompt text,
-                                        personality_traits text[], expertise_areas text[], file_uri text)
+SELECT name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri FROM input
 ON CONFLICT (name) DO UPDATE SET
     role = EXCLUDED.role, llm_model = EXCLUDED.llm_model, system_prompt = EXCLUDED.system_prompt,
     personality_traits = EXCLUDED.personality_traits, expertise_areas = EXCLUDED.expertise_areas,
@@ -33,12 +40,13 @@ ON CONFLICT (name) DO UPDATE SET
 WHERE (m.role, m.llm_model, m.system_prompt, m.personality_traits, m.expertise_areas, m.file_uri)
       IS DISTINCT FROM
       (EXCLUDED.role, EXCLUDED.llm_model, EXCLUDED.system_prompt, EXCLUDED.personality_traits, EXCLUDED.expertise_areas, EXCLUDED.file_uri)
-RETURNING m.file_uri, (m.xmax = 0) AS created)
+RETURNING m.file_uri, (m.xmax = 0) AS created
+), ${recordRegisteredFiles('virtual')}
 SELECT json_agg(json_build_array(file_uri, created)) AS written FROM written`;
 
 /**
- * Inserts or updates many AI members in one statement. Rows whose content is unchanged are not
- * touched (updated_at stays) and are not returned.
+ * Inserts or updates many AI members in one statement, and records their files as registered.
+ * Rows whose content is unchanged are not touched (updated_at stays) and are not returned.
  */
 export async function upsertVirtualMembers(tx: Queryable, rows: readonly VirtualRow[], key: UpsertKey) {
   if (rows.length === 0) return [];
