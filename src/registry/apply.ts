@@ -6,8 +6,8 @@ import { tableOf, type Member, type MemberKind } from '../members/schema.js';
 import { resolveNameClaims } from './resolveNames.js';
 import { filesWrittenSince, forgetFiles, recordFiles, touchFiles } from './sql/memberFiles.js';
 import { adoptRows, deleteMembersOfFiles, findNameHolders, parkNames } from './sql/memberRows.js';
-import { upsertHumanMembers, type HumanRow } from './sql/upsertHumanMembers.js';
-import { upsertVirtualMembers, type VirtualRow } from './sql/upsertVirtualMembers.js';
+import { upsertHumanMembers, type HumanFile } from './sql/upsertHumanMembers.js';
+import { upsertVirtualMembers, type VirtualFile } from './sql/upsertVirtualMembers.js';
 
 /** A member file as read from storage: its fingerprint and either its member or its problems. */
 export type ReadFile = {
@@ -92,14 +92,14 @@ export async function applyChanges(tx: Queryable, given: ChangeSet, key: UpsertK
     else await deleteMembersOfFiles(tx, table, renamed);
 
     // The accepted files are recorded as registered by the upsert itself, in the same statement.
-    const rows = accepted.map((c) => {
+    const toWrite = accepted.map((c) => {
       const file = byUri.get(c.file_uri)!;
-      return { ...file.value.member, file_uri: c.file_uri, version: file.version, content_hash: file.content_hash };
+      return { member: file.value.member, file_uri: c.file_uri, version: file.version, content_hash: file.content_hash };
     });
     const written =
       kind === 'human'
-        ? await upsertHumanMembers(tx, rows as HumanRow[], key)
-        : await upsertVirtualMembers(tx, rows as VirtualRow[], key);
+        ? await upsertHumanMembers(tx, toWrite as HumanFile[], key)
+        : await upsertVirtualMembers(tx, toWrite as VirtualFile[], key);
     const created = new Map(written.map((w) => [w.file_uri, w.created]));
     for (const claim of accepted) {
       const wasCreated = created.get(claim.file_uri);

@@ -54,12 +54,13 @@ export function resolveNameClaims(claims: readonly NameClaim[], holders: readonl
       }
       const heldBy = blocked.get(claim.file_uri);
       if (heldBy !== undefined) {
-        rejected.push({ ...claim, heldBy });
+        rejected.push({ file_uri: claim.file_uri, name: claim.name, heldBy });
         continue;
       }
       claimedBy.set(claim.name, claim.file_uri);
       const previous = currentName.get(claim.file_uri);
-      accepted.push({ ...claim, adopts: holderOf.has(claim.name) && holder === null, renames: previous !== undefined && previous !== claim.name });
+      // Built field by field, not spread: this runs for every file of a sync.
+      accepted.push({ file_uri: claim.file_uri, name: claim.name, adopts: holderOf.has(claim.name) && holder === null, renames: previous !== undefined && previous !== claim.name });
     }
   }
   return { accepted, rejected };

@@ -50,7 +50,15 @@ export async function readFiles(
       result.touched.push({ file_uri: file.key, version: read.version });
       return;
     }
-    result.files.push({ file_uri: file.key, kind: file.kind, version: read.version, content_hash: hash, ...parseMemberFile(file.key, file.kind, read.bytes, limits) });
+    const parsed = parseMemberFile(file.key, file.kind, read.bytes, limits);
+    // Built field by field, not spread: this runs for every file of a sync.
+    const { key: file_uri, kind } = file;
+    const { version } = read;
+    result.files.push(
+      parsed.ok
+        ? { file_uri, kind, version, content_hash: hash, ok: true, value: parsed.value }
+        : { file_uri, kind, version, content_hash: hash, ok: false, issues: parsed.issues },
+    );
   });
   return result;
 }

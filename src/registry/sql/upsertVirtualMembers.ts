@@ -3,8 +3,13 @@ import type { Queryable } from '../../db/types.js';
 import type { VirtualMember } from '../../members/schema.js';
 import { recordRegisteredFiles } from './memberFiles.js';
 
-/** A member with its file's fingerprint, recorded with it. */
-export type VirtualRow = VirtualMember & { file_uri: string; version: string | null; content_hash: string | null };
+/** A member and its file, whose fingerprint is recorded with it. */
+export interface VirtualFile {
+  member: VirtualMember;
+  file_uri: string;
+  version: string | null;
+  content_hash: string | null;
+}
 
 const byFileUri = `
 WITH input AS MATERIALIZED (
@@ -48,8 +53,20 @@ SELECT json_agg(json_build_array(file_uri, created)) AS written FROM written`;
  * Inserts or updates many AI members in one statement, and records their files as registered.
  * Rows whose content is unchanged are not touched (updated_at stays) and are not returned.
  */
-export async function upsertVirtualMembers(tx: Queryable, rows: readonly VirtualRow[], key: UpsertKey) {
-  if (rows.length === 0) return [];
+export async function upsertVirtualMembers(tx: Queryable, files: readonly VirtualFile[], key: UpsertKey) {
+  if (files.length === 0) return [];
+  // Rows of one shape, built field by field: a spread per file costs more than the rest of this.
+  const rows = files.map(({ member: m, file_uri, version, content_hash }) => ({
+    name: m.name,
+    role: m.role,
+    llm_model: m.llm_model,
+    system_prompt: m.system_prompt,
+    personality_traits: m.personality_traits,
+    expertise_areas: m.expertise_areas,
+    file_uri,
+    version,
+    content_hash,
+  }));
   // The rows written come back as one JSON value: cheaper to decode than as many protocol rows.
   const result = await tx.query<{ written: Array<[string, boolean]> | null }>(key === 'name' ? byName : byFileUri, [JSON.stringify(rows)]);
   return (result.rows[0]?.written ?? []).map(([file_uri, created]) => ({ file_uri, created }));
