@@ -15,8 +15,13 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { BatchWriteItemCommand, DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { drive, driveAlternating, option, request, startServe, type DriveResult } from './support.js';
+import { drive, driveAlternating, helpOnRequest, option, request, startServe, type DriveResult } from './support.js';
 
+helpOnRequest(`Usage: npm run bench:chatlog [-- --messages N --appends N --reads N --clients C --rounds R]
+
+Chat log appends/s and latest-50 reads (p50/p99) through \`vecr serve\`'s API, next to raw PutItem
+and Query against the same store (defaults: 200000 messages, 2000 appends, 1000 reads,
+16 clients, 4 alternating rounds). Store: CHATLOG_DYNAMODB_ENDPOINT, else the embedded one.`);
 const total = option('messages', 200_000);
 const appends = option('appends', 2_000);
 const reads = option('reads', 1_000);

@@ -4,6 +4,14 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
 /** `--name value` from the command line, as a number. */
+/** Prints the usage and exits when asked with --help or -h: a benchmark takes a while to start. */
+export function helpOnRequest(usage: string) {
+  const args = process.argv.slice(2);
+  if (!args.includes('--help') && !args.includes('-h')) return;
+  process.stdout.write(usage.trim() + '\n');
+  process.exit(0);
+}
+
 export function option(name: string, fallback: number): number {
   const args = process.argv.slice(2);
   const i = args.indexOf(`--${name}`);

@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { option, scratchServerDatabase } from './support.js';
+import { helpOnRequest, option, scratchServerDatabase } from './support.js';
 import { migrate } from '../src/db/migrate.js';
 import { openPglite } from '../src/db/pglite.js';
 import { openPostgres } from '../src/db/postgres.js';
@@ -116,6 +116,11 @@ async function child(phase: string, work: string, count: number) {
 }
 
 async function main() {
+  helpOnRequest(`Usage: npm run bench:sync [-- --count N]
+
+Full sync, no-op re-sync, rows/s and peak RSS of \`vecr sync\` over N generated member files
+(default 20000), next to one raw set-based INSERT of the same rows in the same run.
+Engine: DATABASE_URL → a scratch database on that server; unset → PGlite in a scratch folder.`);
   const count = option('count', 20_000);
   const phase = text('phase');
   if (phase) {

@@ -11,8 +11,13 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { drive, option, scratchServerDatabase, startServe } from './support.js';
+import { drive, helpOnRequest, option, scratchServerDatabase, startServe } from './support.js';
 
+helpOnRequest(`Usage: npm run bench:webhook [-- --events N --clients C]
+
+Sustained storage events/s and p50/p99 latency of \`vecr serve\`'s webhook (default 10000 events
+from 32 clients), next to raw single-row INSERT ... ON CONFLICT transactions from as many clients.
+Engine: DATABASE_URL → a scratch database on that server; unset → the embedded database.`);
 const events = option('events', 10_000);
 const clients = option('clients', 32);
 
