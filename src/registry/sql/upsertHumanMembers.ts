@@ -11,7 +11,8 @@ export interface HumanFile {
   content_hash: string | null;
 }
 
-const byFileUri = `
+// Both keys read the batch the same way and record the files the same way; only the conflict differs.
+const head = `
 WITH input AS MATERIALIZED (
 SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, skills text[], bio text,
                                         contact_email text, github_username text, file_uri text,
@@ -19,35 +20,31 @@ SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, skills te
 ), written AS (
 INSERT INTO human_members AS m (name, role, skills, bio, contact_email, github_username, file_uri)
 SELECT name, role, skills, bio, contact_email, github_username, file_uri FROM input
-ON CONFLICT (file_uri) DO UPDATE SET
+`;
+
+const tail = `RETURNING m.file_uri, (m.xmax = 0) AS created
+), ${recordRegisteredFiles('human')}
+SELECT json_agg(json_build_array(file_uri, created)) AS written FROM written`;
+
+const byFileUri = `
+${head}ON CONFLICT (file_uri) DO UPDATE SET
     name = EXCLUDED.name, role = EXCLUDED.role, skills = EXCLUDED.skills, bio = EXCLUDED.bio,
     contact_email = EXCLUDED.contact_email, github_username = EXCLUDED.github_username,
     updated_at = CURRENT_TIMESTAMP
 WHERE (m.name, m.role, m.skills, m.bio, m.contact_email, m.github_username)
       IS DISTINCT FROM
       (EXCLUDED.name, EXCLUDED.role, EXCLUDED.skills, EXCLUDED.bio, EXCLUDED.contact_email, EXCLUDED.github_username)
-RETURNING m.file_uri, (m.xmax = 0) AS created
-), ${recordRegisteredFiles('human')}
-SELECT json_agg(json_build_array(file_uri, created)) AS written FROM written`;
+${tail}`;
 
 const byName = `
-WITH input AS MATERIALIZED (
-SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, skills text[], bio text,
-                                        contact_email text, github_username text, file_uri text,
-                                        version text, content_hash text)
-), written AS (
-INSERT INTO human_members AS m (name, role, skills, bio, contact_email, github_username, file_uri)
-SELECT name, role, skills, bio, contact_email, github_username, file_uri FROM input
-ON CONFLICT (name) DO UPDATE SET
+${head}ON CONFLICT (name) DO UPDATE SET
     role = EXCLUDED.role, skills = EXCLUDED.skills, bio = EXCLUDED.bio,
     contact_email = EXCLUDED.contact_email, github_username = EXCLUDED.github_username,
     file_uri = EXCLUDED.file_uri, updated_at = CURRENT_TIMESTAMP
 WHERE (m.role, m.skills, m.bio, m.contact_email, m.github_username, m.file_uri)
       IS DISTINCT FROM
       (EXCLUDED.role, EXCLUDED.skills, EXCLUDED.bio, EXCLUDED.contact_email, EXCLUDED.github_username, EXCLUDED.file_uri)
-RETURNING m.file_uri, (m.xmax = 0) AS created
-), ${recordRegisteredFiles('human')}
-SELECT json_agg(json_build_array(file_uri, created)) AS written FROM written`;
+${tail}`;
 
 /**
  * Inserts or updates many humans in one statement, and records their files as registered.

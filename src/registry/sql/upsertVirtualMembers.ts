@@ -11,7 +11,8 @@ export interface VirtualFile {
   content_hash: string | null;
 }
 
-const byFileUri = `
+// Both keys read the batch the same way and record the files the same way; only the conflict differs.
+const head = `
 WITH input AS MATERIALIZED (
 SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, llm_model text, system_prompt text,
                                         personality_traits text[], expertise_areas text[], file_uri text,
@@ -19,35 +20,31 @@ SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, llm_model
 ), written AS (
 INSERT INTO virtual_members AS m (name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri)
 SELECT name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri FROM input
-ON CONFLICT (file_uri) DO UPDATE SET
+`;
+
+const tail = `RETURNING m.file_uri, (m.xmax = 0) AS created
+), ${recordRegisteredFiles('virtual')}
+SELECT json_agg(json_build_array(file_uri, created)) AS written FROM written`;
+
+const byFileUri = `
+${head}ON CONFLICT (file_uri) DO UPDATE SET
     name = EXCLUDED.name, role = EXCLUDED.role, llm_model = EXCLUDED.llm_model,
     system_prompt = EXCLUDED.system_prompt, personality_traits = EXCLUDED.personality_traits,
     expertise_areas = EXCLUDED.expertise_areas, updated_at = CURRENT_TIMESTAMP
 WHERE (m.name, m.role, m.llm_model, m.system_prompt, m.personality_traits, m.expertise_areas)
       IS DISTINCT FROM
       (EXCLUDED.name, EXCLUDED.role, EXCLUDED.llm_model, EXCLUDED.system_prompt, EXCLUDED.personality_traits, EXCLUDED.expertise_areas)
-RETURNING m.file_uri, (m.xmax = 0) AS created
-), ${recordRegisteredFiles('virtual')}
-SELECT json_agg(json_build_array(file_uri, created)) AS written FROM written`;
+${tail}`;
 
 const byName = `
-WITH input AS MATERIALIZED (
-SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, llm_model text, system_prompt text,
-                                        personality_traits text[], expertise_areas text[], file_uri text,
-                                        version text, content_hash text)
-), written AS (
-INSERT INTO virtual_members AS m (name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri)
-SELECT name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri FROM input
-ON CONFLICT (name) DO UPDATE SET
+${head}ON CONFLICT (name) DO UPDATE SET
     role = EXCLUDED.role, llm_model = EXCLUDED.llm_model, system_prompt = EXCLUDED.system_prompt,
     personality_traits = EXCLUDED.personality_traits, expertise_areas = EXCLUDED.expertise_areas,
     file_uri = EXCLUDED.file_uri, updated_at = CURRENT_TIMESTAMP
 WHERE (m.role, m.llm_model, m.system_prompt, m.personality_traits, m.expertise_areas, m.file_uri)
       IS DISTINCT FROM
       (EXCLUDED.role, EXCLUDED.llm_model, EXCLUDED.system_prompt, EXCLUDED.personality_traits, EXCLUDED.expertise_areas, EXCLUDED.file_uri)
-RETURNING m.file_uri, (m.xmax = 0) AS created
-), ${recordRegisteredFiles('virtual')}
-SELECT json_agg(json_build_array(file_uri, created)) AS written FROM written`;
+${tail}`;
 
 /**
  * Inserts or updates many AI members in one statement, and records their files as registered.
