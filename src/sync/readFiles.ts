@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { parseMemberFile, type ParseLimits } from '../members/parse.js';
 import type { MemberKind } from '../members/schema.js';
 import type { ReadFile } from '../registry/apply.js';
 import type { FileRecord } from '../registry/sql/memberFiles.js';
 import { StorageError, type Storage } from '../storage/types.js';
+import { pacer } from './pacer.js';
 
 export interface FileToRead {
   key: string;
@@ -32,9 +32,11 @@ export async function readFiles(
   limits: ParseLimits,
 ): Promise<ReadResult> {
   const result: ReadResult = { files: [], touched: [], vanished: [] };
-  await forEachLimit(batch, 16, async (file, index) => {
-    // Reading a folder is synchronous: give the event loop (and a batch being written) a turn.
-    if (index % 64 === 63) await yieldToEventLoop();
+  // Reading a folder is synchronous: the event loop (and a batch being written) gets a turn
+  // every couple of milliseconds.
+  const pause = pacer(2);
+  await forEachLimit(batch, 16, async (file) => {
+    await pause();
     let read;
     try {
       read = await storage.read(file.key, limits.maxBytes);
@@ -63,13 +65,10 @@ export async function readFiles(
   return result;
 }
 
-async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>) {
+async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
   let next = 0;
   const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      await fn(items[index]!, index);
-    }
+    while (next < items.length) await fn(items[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

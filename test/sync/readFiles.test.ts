@@ -1,0 +1,54 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defaultLimits } from '../../src/members/parse.js';
+import { folderStorage } from '../../src/storage/folder.js';
+import { pacer } from '../../src/sync/pacer.js';
+import { readFiles } from '../../src/sync/readFiles.js';
+import { human, tempDir, writeFiles } from '../helpers/files.js';
+
+describe('reading a batch of files', () => {
+  let dir: string;
+  let remove: () => Promise<void>;
+  beforeEach(async () => {
+    ({ dir, remove } = await tempDir());
+  });
+  afterEach(() => remove());
+
+  it('gives the event loop turns all along, not only once most files are read', async () => {
+    const count = 1000;
+    await writeFiles(dir, Object.fromEntries(Array.from({ length: count }, (_, i) => [`human_members/h${i}.yml`, human(`Human ${i}`)])));
+    const inner = folderStorage(dir);
+    let reads = 0;
+    const storage = { ...inner, read: (key: string, maxBytes: number) => (reads++, inner.read(key, maxBytes)) };
+    // What the event loop sees: how many files had been read at each of its turns.
+    const turns: number[] = [];
+    let reading = true;
+    const turn = () => {
+      turns.push(reads);
+      if (reading) setImmediate(turn);
+    };
+    setImmediate(turn);
+    const batch = Array.from({ length: count }, (_, i) => ({ key: `human_members/h${i}.yml`, kind: 'human' as const }));
+    const { files } = await readFiles(storage, batch, new Map(), defaultLimits);
+    reading = false;
+    expect(files.filter((f) => f.ok)).toHaveLength(count);
+    // A query answer or an HTTP request waits no longer than a few files' reading.
+    expect(turns.some((n) => n > 0 && n < count / 2)).toBe(true);
+  });
+});
+
+describe('pacer', () => {
+  it('lets work go on until the interval has passed, then stops every caller for the same turn', async () => {
+    let clock = 0;
+    const pause = pacer(2, () => clock);
+    expect(pause()).toBeUndefined();
+    let waitingWorkRan = false;
+    setImmediate(() => (waitingWorkRan = true));
+    clock = 2;
+    const first = pause();
+    expect(first).toBeInstanceOf(Promise);
+    expect(pause()).toBe(first);
+    await first;
+    expect(waitingWorkRan).toBe(true);
+    expect(pause()).toBeUndefined();
+  });
+});
