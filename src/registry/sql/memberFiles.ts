@@ -12,14 +12,17 @@ export interface FileRecord {
   errors: MemberIssue[];
 }
 
+/** What a sync needs of a file's record to skip it: unread when the version matches, unparsed when the hash does. */
+export type KnownFile = Pick<FileRecord, 'version' | 'content_hash' | 'status'>;
+
 /**
  * What the sync last saw of these files. Thousands of rows come back as one JSON value: decoding
  * it is far cheaper than decoding as many protocol rows (a third of a no-op sync on PGlite).
  */
-export async function fileRecordsFor(db: Queryable, fileUris: readonly string[]) {
+export async function fileRecordsFor(db: Queryable, fileUris: readonly string[]): Promise<Map<string, KnownFile>> {
   const { rows } = await db.query<{ records: Array<[string, string | null, string | null, FileRecord['status']]> | null }>(
     `SELECT json_agg(json_build_array(file_uri, version, content_hash, status)) AS records FROM member_files
-     WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))`,
+     WHERE file_uri IN (SELECT jsonb_array_elements_text($1::jsonb))`,
     [JSON.stringify(fileUris)],
   );
   return new Map((rows[0]?.records ?? []).map(([file_uri, version, content_hash, status]) => [file_uri, { version, content_hash, status }]));
@@ -40,7 +43,7 @@ export async function filesWrittenSince(db: Queryable, fileUris: readonly string
   if (fileUris.length === 0) return new Set();
   const { rows } = await db.query<{ file_uri: string }>(
     `SELECT file_uri FROM member_files
-     WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) AND checked_at > $2::timestamptz`,
+     WHERE file_uri IN (SELECT jsonb_array_elements_text($1::jsonb)) AND checked_at > $2::timestamptz`,
     [JSON.stringify(fileUris), since],
   );
   return new Set(rows.map((row) => row.file_uri));
