@@ -3,8 +3,8 @@ import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { StorageError, type Storage, type StorageFailure, type StoredFile } from './types.js';
 
-/** Entries stat'ed between two yields to the event loop while listing. */
-const listChunk = 256;
+/** Entries looked at per page of a listing; the event loop gets a turn between two pages. */
+const pageSize = 1000;
 
 /**
  * A local folder as storage. Symbolic links are followed only while they stay inside the
@@ -51,12 +51,13 @@ export function folderStorage(root: string): Storage {
   return {
     description: base,
 
-    async *list(): AsyncIterable<StoredFile> {
+    async *list(): AsyncIterable<StoredFile[]> {
       const realRoot = realBase();
       const visited = new Set<string>([realRoot]);
-      let sinceYield = 0;
+      let page: StoredFile[] = [];
+      let examined = 0;
       // Depth-first over sorted entries; directories reached through links are visited once.
-      const walk = async function* (dir: string, prefix: string): AsyncGenerator<StoredFile> {
+      const walk = async function* (dir: string, prefix: string): AsyncGenerator<StoredFile[]> {
         let entries: fs.Dirent[];
         try {
           entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -67,14 +68,16 @@ export function folderStorage(root: string): Storage {
           throw new StorageError(`cannot list ${dir}: ${(error as Error).message}`, 'unavailable', { cause: error });
         }
         for (const entry of entries) {
-          if (++sinceYield >= listChunk) {
-            sinceYield = 0;
+          if (++examined > pageSize) {
+            if (page.length > 0) yield page;
+            page = [];
+            examined = 1;
             await yieldToEventLoop();
           }
           const full = join(dir, entry.name);
           const key = prefix ? `${prefix}/${entry.name}` : entry.name;
           if (entry.isFile()) {
-            yield { key };
+            page.push({ key });
             continue;
           }
           let target = full;
@@ -99,11 +102,12 @@ export function folderStorage(root: string): Storage {
             }
             yield* walk(full, key);
           } else if (stat.isFile()) {
-            yield { key };
+            page.push({ key });
           }
         }
       };
       yield* walk(realRoot, '');
+      if (page.length > 0) yield page;
     },
 
     async read(key, maxBytes) {

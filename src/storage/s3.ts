@@ -30,7 +30,7 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
   return {
     description: config.endpoint ? `${where} at ${config.endpoint}` : where,
 
-    async *list(): AsyncIterable<StoredFile> {
+    async *list(): AsyncIterable<StoredFile[]> {
       let token: string | undefined;
       do {
         let page;
@@ -39,10 +39,12 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
         } catch (error) {
           fail('', error);
         }
+        const files: StoredFile[] = [];
         for (const object of page!.Contents ?? []) {
           if (!object.Key || object.Key.endsWith('/')) continue;
-          yield { key: object.Key.slice(prefix.length), version: unquote(object.ETag ?? '') };
+          files.push({ key: object.Key.slice(prefix.length), version: unquote(object.ETag ?? '') });
         }
+        if (files.length > 0) yield files;
         token = page!.IsTruncated ? page!.NextContinuationToken : undefined;
       } while (token);
     },

@@ -13,8 +13,8 @@ export interface StoredFile {
 /** Where member files live. The sync only lists and reads; tools and tests also write and delete. */
 export interface Storage {
   readonly description: string;
-  /** Every file below the root, in key order. */
-  list(): AsyncIterable<StoredFile>;
+  /** Every file below the root, in key order, a page at a time (an object store's listing pages; a folder's, 1,000 files). */
+  list(): AsyncIterable<StoredFile[]>;
   /**
    * The file's bytes — at most `maxBytes + 1` of them, enough to tell that it is too large — and
    * its version, as `versionsOf` (or a listing that shows versions) would tell it. Throws a StorageError, `notFound` when it is gone.

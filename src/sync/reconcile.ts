@@ -145,21 +145,23 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
 
   try {
     let batch: Array<FileToRead & { version?: string | undefined }> = [];
-    for await (const file of storage.list()) {
-      const kind = memberKindOf(file.key);
-      if (!kind) continue;
-      listed++;
-      const unusable = unusableKey(file.key);
-      if (unusable) {
-        count(report, [{ file_uri: file.key, kind, action: 'invalid', issues: [{ file: file.key, code: 'unusable_path', message: unusable }] }]);
-        done++;
-        continue;
-      }
-      seen.add(file.key);
-      batch.push({ key: file.key, kind, version: file.version });
-      if (batch.length >= batchSize) {
-        await handleNext(batch);
-        batch = [];
+    for await (const page of storage.list()) {
+      for (const file of page) {
+        const kind = memberKindOf(file.key);
+        if (!kind) continue;
+        listed++;
+        const unusable = unusableKey(file.key);
+        if (unusable) {
+          count(report, [{ file_uri: file.key, kind, action: 'invalid', issues: [{ file: file.key, code: 'unusable_path', message: unusable }] }]);
+          done++;
+          continue;
+        }
+        seen.add(file.key);
+        batch.push({ key: file.key, kind, version: file.version });
+        if (batch.length >= batchSize) {
+          await handleNext(batch);
+          batch = [];
+        }
       }
     }
     await handleNext(batch);

@@ -54,7 +54,7 @@ describe.each(engines)('webhook on %s', (engine) => {
   });
   beforeEach(async () => {
     await resetDatabase(db);
-    for await (const file of s3.storage.list()) await s3.storage.delete(file.key);
+    for await (const page of s3.storage.list()) for (const file of page) await s3.storage.delete(file.key);
   });
 
   const names = async (kind: 'human' | 'virtual') => (await listMembers(db, kind)).map((m) => m.name);

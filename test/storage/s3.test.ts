@@ -9,7 +9,7 @@ import { startS3, type TestS3 } from '../helpers/s3.js';
 
 async function keysOf(storage: Storage) {
   const keys = [];
-  for await (const file of storage.list()) keys.push(file);
+  for await (const page of storage.list()) keys.push(...page);
   return keys;
 }
 

@@ -97,7 +97,7 @@ describe.each(engines)('sync on %s', (engine) => {
     await fs.rm(path.join(dir, 'human_members/a.yml'));
     await fs.symlink(path.join(dir, 'human_members/a.yml'), path.join(dir, 'human_members/a.yml'));
     // Listed a moment before it turned into a loop: neither its version nor its bytes can be had.
-    const looping: Storage = { ...storage, async *list() { yield { key: 'human_members/a.yml' }; yield { key: 'human_members/b.yml' }; } };
+    const looping: Storage = { ...storage, async *list() { yield [{ key: 'human_members/a.yml' }, { key: 'human_members/b.yml' }]; } };
     const report = await syncStorage(db, looping, { key: 'file_uri' });
     // A loop leads nowhere: the file counts as gone, as a listing that follows links has it.
     expect(report).toMatchObject({ unchanged: 1, deleted: 1, invalid: 0 });
@@ -229,8 +229,8 @@ describe.each(engines)('sync on %s', (engine) => {
     const failing: Storage = {
       ...storage,
       async *list() {
-        for await (const file of storage.list()) {
-          yield file;
+        for await (const page of storage.list()) {
+          yield page.slice(0, 1);
           throw new StorageError('disk on fire', 'unavailable');
         }
       },
@@ -301,7 +301,7 @@ describe.each(engines)('sync beside other writers on %s', (engine) => {
         ...files,
         // While the sync lists, b.yml appears and is registered by the other writer.
         async *list() {
-          for await (const file of files.list()) yield file;
+          for await (const page of files.list()) yield page;
           await other('human_members/b.yml', human('Bob'));
         },
         // After the sync has read a.yml, the other writer registers a newer version.

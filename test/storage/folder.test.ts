@@ -1,0 +1,26 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { folderStorage } from '../../src/storage/folder.js';
+import { tempDir, writeFiles } from '../helpers/files.js';
+
+describe('folder storage', () => {
+  let dir: string;
+  let remove: () => Promise<void>;
+  beforeEach(async () => {
+    ({ dir, remove } = await tempDir());
+  });
+  afterEach(() => remove());
+
+  it('lists every file below the root once, in key order, a page at a time', async () => {
+    const keys = [
+      ...Array.from({ length: 2100 }, (_, i) => `human_members/h${String(i).padStart(4, '0')}.yml`),
+      'notes/readme.txt',
+      ...Array.from({ length: 5 }, (_, i) => `virtual_members/v${i}.yml`),
+    ];
+    await writeFiles(dir, Object.fromEntries(keys.map((key) => [key, 'name: x\n'])));
+    const pages: string[][] = [];
+    for await (const page of folderStorage(dir).list()) pages.push(page.map((file) => file.key));
+    expect(pages.flat()).toEqual(keys);
+    expect(pages.length).toBeGreaterThan(1);
+    expect(Math.max(...pages.map((page) => page.length))).toBeLessThanOrEqual(1000);
+  });
+});
