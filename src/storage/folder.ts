@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { StorageError, type Storage, type StorageFailure, type StoredFile } from './types.js';
+import { compareKeys, StorageError, type Storage, type StorageFailure, type StoredFile } from './types.js';
 
 /** Entries looked at per page of a listing; the event loop gets a turn between two pages. */
 const pageSize = 1000;
@@ -56,30 +56,26 @@ export function folderStorage(root: string): Storage {
       const visited = new Set<string>([realRoot]);
       let page: StoredFile[] = [];
       let examined = 0;
-      // Depth-first over sorted entries; directories reached through links are visited once.
+      // Depth-first; directories reached through links are visited once. A folder's entries are
+      // sorted as their keys sort — a folder `a` as `a/`, after `a-b.yml` — so that the whole
+      // listing comes in key order.
       const walk = async function* (dir: string, prefix: string): AsyncGenerator<StoredFile[]> {
-        let entries: fs.Dirent[];
+        let dirents: fs.Dirent[];
         try {
-          entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+          dirents = fs.readdirSync(dir, { withFileTypes: true });
         } catch (error) {
           // Gone while we walked: nothing to list. Anything else must stop the listing: a folder
           // that cannot be read would otherwise look empty, and its members would be deleted.
           if (gone(error)) return;
           throw new StorageError(`cannot list ${dir}: ${(error as Error).message}`, 'unavailable', { cause: error });
         }
-        for (const entry of entries) {
-          if (++examined > pageSize) {
-            if (page.length > 0) yield page;
-            page = [];
-            examined = 1;
-            await yieldToEventLoop();
-          }
-          const full = join(dir, entry.name);
-          const key = prefix ? `${prefix}/${entry.name}` : entry.name;
+        const entries: Array<{ name: string; order: string; folder?: { path: string; linkedTo?: string } }> = [];
+        for (const entry of dirents) {
           if (entry.isFile()) {
-            page.push({ key });
+            entries.push({ name: entry.name, order: entry.name });
             continue;
           }
+          const full = join(dir, entry.name);
           let target = full;
           if (entry.isSymbolicLink()) {
             const real = tryOr(() => fs.realpathSync.native(full));
@@ -96,14 +92,30 @@ export function folderStorage(root: string): Storage {
             throw new StorageError(`cannot list ${full}: ${(error as Error).message}`, 'unavailable', { cause: error });
           }
           if (stat.isDirectory()) {
-            if (entry.isSymbolicLink()) {
-              if (visited.has(target)) continue;
-              visited.add(target);
-            }
-            yield* walk(full, key);
+            entries.push({ name: entry.name, order: `${entry.name}/`, folder: entry.isSymbolicLink() ? { path: full, linkedTo: target } : { path: full } });
           } else if (stat.isFile()) {
-            page.push({ key });
+            entries.push({ name: entry.name, order: entry.name });
           }
+        }
+        entries.sort((a, b) => compareKeys(a.order, b.order));
+        for (const entry of entries) {
+          if (++examined > pageSize) {
+            if (page.length > 0) yield page;
+            page = [];
+            examined = 1;
+            await yieldToEventLoop();
+          }
+          const key = prefix ? `${prefix}/${entry.name}` : entry.name;
+          if (!entry.folder) {
+            page.push({ key });
+            continue;
+          }
+          const { linkedTo } = entry.folder;
+          if (linkedTo !== undefined) {
+            if (visited.has(linkedTo)) continue;
+            visited.add(linkedTo);
+          }
+          yield* walk(entry.folder.path, key);
         }
       };
       yield* walk(realRoot, '');

@@ -13,7 +13,10 @@ export interface StoredFile {
 /** Where member files live. The sync only lists and reads; tools and tests also write and delete. */
 export interface Storage {
   readonly description: string;
-  /** Every file below the root, in key order, a page at a time (an object store's listing pages; a folder's, 1,000 files). */
+  /**
+   * Every file below the root, in key order (`compareKeys`), a page at a time (an object
+   * store's listing pages; a folder's, 1,000 entries).
+   */
   list(): AsyncIterable<StoredFile[]>;
   /**
    * The file's bytes — at most `maxBytes + 1` of them, enough to tell that it is too large — and
@@ -50,3 +53,20 @@ export class StorageError extends Error {
     return this.failure === 'not_found';
   }
 }
+
+/**
+ * The order of a listing: UTF-8 byte order, in which object stores list keys and PostgreSQL's
+ * "C" collation sorts. JavaScript's `<` compares UTF-16 units, which puts characters beyond
+ * U+FFFF (stored as surrogates) before U+E000–U+FFFF; here they come after, as their bytes do.
+ */
+export function compareKeys(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return byteOrderRank(x) - byteOrderRank(y);
+  }
+  return a.length - b.length;
+}
+
+const byteOrderRank = (unit: number) => (unit < 0xd800 ? unit : unit < 0xe000 ? unit + 0x2000 : unit - 0x800);

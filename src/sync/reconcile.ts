@@ -4,9 +4,9 @@ import type { MemberIssue } from '../members/issues.js';
 import { defaultLimits, type ParseLimits } from '../members/parse.js';
 import { memberKindOf, unusableKey } from '../members/paths.js';
 import { applyChanges, mayFreeNames, type ChangeSet, type Outcome } from '../registry/apply.js';
-import { databaseNow, fileRecordsFor, filesWaitingForFreeNames, fileUrisAfter } from '../registry/sql/memberFiles.js';
+import { databaseNow, fileRecordsBetween, fileRecordsFor, filesWaitingForFreeNames, type KnownFile } from '../registry/sql/memberFiles.js';
 import { recordSyncRun } from '../registry/sql/syncRuns.js';
-import type { Storage } from '../storage/types.js';
+import { compareKeys, StorageError, type Storage } from '../storage/types.js';
 import { readFiles, type FileToRead } from './readFiles.js';
 
 export interface SyncOptions {
@@ -50,14 +50,16 @@ class DryRunRollback extends Error {}
 
 /**
  * Reconciles the database with a full listing of storage: the healing path that catches every
- * change, whatever was missed. Works through the listing a batch at a time, so memory does not
- * grow with the number of files (but for the set of keys seen, needed to find deletions):
+ * change, whatever was missed. Walks the listing and the file records side by side, both in key
+ * order, a batch at a time, so memory does not grow with the number of files:
  *
  * - a file whose fingerprint (inode, size and mtime, or ETag) matches its record is not read;
  * - a file whose content hash matches is not parsed;
+ * - a record between a batch's keys that the listing did not show is a file gone: its member
+ *   is deleted with the batch;
  * - each batch is one transaction, written while the next batch is read and parsed;
- * - then members whose files are gone are deleted, and files refused for a name held by a file
- *   now gone are read once more, so the name passes on in the same run.
+ * - then files refused for a name held by a file now gone are read once more, so the name
+ *   passes on in the same run.
  */
 export async function syncStorage(db: Db, storage: Storage, options: SyncOptions): Promise<SyncReport> {
   const started = new Date();
@@ -83,10 +85,12 @@ export async function syncStorage(db: Db, storage: Storage, options: SyncOptions
 
 type InTransaction = <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>;
 
+/** A file as listed: a version when the listing tells it (an ETag), else none until asked. */
+type Listed = FileToRead & { version?: string | undefined };
+
 async function reconcile(q: Queryable, inTransaction: InTransaction, storage: Storage, options: SyncOptions, report: SyncReport) {
   const limits = options.limits ?? defaultLimits;
   const batchSize = options.batchSize ?? 2000;
-  const seen = new Set<string>();
   let namesMayBeFree = false;
   let listed = 0;
   let done = 0;
@@ -110,10 +114,12 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     writing.catch(() => {});
   };
 
-  const handle = async (batch: Array<FileToRead & { version?: string | undefined }>, force = false, counted = true) => {
+  const handle = async (batch: Listed[], known: () => Promise<Known>, force = false, counted = true) => {
     options.signal?.throwIfAborted();
-    if (batch.length === 0) return;
-    const records = await fileRecordsFor(q, batch.map((f) => f.key));
+    const { records, gone } = await known();
+    // Files gone from storage, unless deletes are off; a mass delete is written a batch at a time.
+    const deletes = options.delete === false ? [] : gone;
+    while (deletes.length > batchSize) await write({ deletes: deletes.splice(0, batchSize) }, 0);
     // A listing without versions (a folder): only files registered before need theirs, to be
     // skipped unread when unchanged; any other file is read, which tells its version anyway.
     const unversioned = force ? [] : batch.filter((f) => f.version === undefined && records.get(f.key)?.status === 'registered');
@@ -129,24 +135,36 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     report.unchanged += batch.length - toRead.length;
     const { files, touched, vanished } = await readFiles(storage, toRead, records, limits);
     report.unchanged += touched.length;
-    // A file gone between listing and reading is a delete, unless deletes are off.
-    await write({ files, touched, deletes: options.delete === false ? [] : vanished }, counted ? batch.length : 0);
+    // A file gone between listing and reading is a delete too.
+    if (options.delete !== false) deletes.push(...vanished);
+    await write({ files, touched, deletes }, counted ? batch.length : 0);
   };
 
-  // The listing goes on while a batch is handled (its records looked up, its files read): a
-  // batch starts once the one before it has been handed to the writer.
+  // The listing and member_files are walked side by side, both in key order: a batch's records
+  // are those in the stretch of keys the batch covers, and a record there that the listing did
+  // not show is a file gone. The listing goes on while a batch is handled (its records looked
+  // up, its files read): a batch starts once the one before it has been handed to the writer.
   let handling: Promise<void> = Promise.resolve();
-  const handleNext = async (batch: Array<FileToRead & { version?: string | undefined }>) => {
+  let coveredUpTo: string | null = null;
+  const handleNext = async (batch: Listed[], upTo: string | null) => {
+    const after = coveredUpTo;
+    coveredUpTo = upTo;
     await handling;
-    handling = handle(batch);
+    handling = handle(batch, () => knownBetween(q, after, upTo, batch, batchSize));
     // A failure surfaces at the next `await handling`; until then it is held, not lost.
     handling.catch(() => {});
   };
 
   try {
-    let batch: Array<FileToRead & { version?: string | undefined }> = [];
+    let batch: Listed[] = [];
+    let previous: string | undefined;
     for await (const page of storage.list()) {
       for (const file of page) {
+        if (previous !== undefined && compareKeys(previous, file.key) >= 0) {
+          // Out of order, the walk beside member_files would take files for gone: stop, delete nothing.
+          throw new StorageError(`the listing of ${storage.description} is not in key order: ${JSON.stringify(file.key)} after ${JSON.stringify(previous)}`, 'unavailable');
+        }
+        previous = file.key;
         const kind = memberKindOf(file.key);
         if (!kind) continue;
         listed++;
@@ -156,36 +174,32 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
           done++;
           continue;
         }
-        seen.add(file.key);
         batch.push({ key: file.key, kind, version: file.version });
         if (batch.length >= batchSize) {
-          await handleNext(batch);
+          await handleNext(batch, file.key);
           batch = [];
         }
       }
     }
-    await handleNext(batch);
+    options.signal?.throwIfAborted();
+    // The last batch covers the rest: every record after the last file listed is a file gone.
+    await handleNext(batch, null);
     await handling;
     await writing;
 
-    options.signal?.throwIfAborted();
-    if (options.delete !== false) {
-      const gone = await filesNotSeen(q, seen);
-      for (let start = 0; start < gone.length; start += batchSize) {
-        await write({ deletes: gone.slice(start, start + batchSize) }, 0);
-      }
-      await writing;
-    }
     // Files refused in this run for a name that a later batch (a delete, a rename) set free:
     // their turn now, not at the next run.
-    if (!namesMayBeFree || !report.issues.some((issue) => issue.code === 'name_conflict')) return;
-    const waiting = (await filesWaitingForFreeNames(q)).filter((f) => seen.has(f.file_uri));
+    if (!namesMayBeFree) return;
+    const refused = new Set(report.issues.filter((issue) => issue.code === 'name_conflict').map((issue) => issue.file));
+    if (refused.size === 0) return;
+    const waiting = (await filesWaitingForFreeNames(q)).filter((f) => refused.has(f.file_uri));
     if (waiting.length === 0) return;
     const retry = new Set(waiting.map((f) => f.file_uri));
     since = await databaseNow(q);
     report.invalid -= retry.size;
     report.issues = report.issues.filter((issue) => !retry.has(issue.file));
-    await handle(waiting.map((f) => ({ key: f.file_uri, kind: f.kind })), true, false);
+    const retried = waiting.map((f) => ({ key: f.file_uri, kind: f.kind }));
+    await handle(retried, async () => ({ records: await fileRecordsFor(q, [...retry]), gone: [] }), true, false);
     await writing;
   } finally {
     // Never leave a batch being read or written behind when stopping early (abort, storage failure).
@@ -194,14 +208,24 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   }
 }
 
-/** Files the database knows that the listing did not show, read a page at a time. */
-async function filesNotSeen(q: Queryable, seen: ReadonlySet<string>): Promise<string[]> {
-  const gone: string[] = [];
-  for (let after: string | null = null; ; ) {
-    const page: string[] = await fileUrisAfter(q, after, 5000);
-    if (page.length === 0) return gone;
-    for (const uri of page) if (!seen.has(uri)) gone.push(uri);
-    after = page.at(-1)!;
+/** What member_files knows of a batch: the records of its files, and the files gone from storage. */
+interface Known {
+  records: Map<string, KnownFile>;
+  gone: string[];
+}
+
+/** The records in (`after`, `upTo`], a page at a time, split into the batch's files and files gone. */
+async function knownBetween(q: Queryable, after: string | null, upTo: string | null, batch: readonly Listed[], pageSize: number): Promise<Known> {
+  const listedKeys = new Set(batch.map((f) => f.key));
+  const known: Known = { records: new Map(), gone: [] };
+  for (let from = after; ; ) {
+    const page = await fileRecordsBetween(q, from, upTo, pageSize);
+    for (const record of page) {
+      if (listedKeys.has(record.file_uri)) known.records.set(record.file_uri, record);
+      else known.gone.push(record.file_uri);
+    }
+    if (page.length < pageSize) return known;
+    from = page.at(-1)!.file_uri;
   }
 }
 

@@ -83,7 +83,7 @@ describe.each(engines)('schema on %s', (engine) => {
     expect(await migrate(db)).toEqual([]);
     const status = await schemaStatus(db);
     expect(status.current).toBe(true);
-    expect(status.applied).toEqual([1, 2, 3]);
+    expect(status.applied).toEqual([1, 2, 3, 4]);
   });
 
   it('reports an empty database as not current', async () => {
@@ -91,8 +91,8 @@ describe.each(engines)('schema on %s', (engine) => {
     try {
       const status = await schemaStatus(empty);
       expect(status.current).toBe(false);
-      expect(status.pending.map((m) => m.version)).toEqual([1, 2, 3]);
-      expect((await migrate(empty)).map((m) => m.name)).toEqual(['members', 'member_files', 'storage_events']);
+      expect(status.pending.map((m) => m.version)).toEqual([1, 2, 3, 4]);
+      expect((await migrate(empty)).map((m) => m.name)).toEqual(['members', 'member_files', 'storage_events', 'member_files_key_order']);
       expect((await schemaStatus(empty)).current).toBe(true);
     } finally {
       await empty.close();

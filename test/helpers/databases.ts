@@ -20,8 +20,11 @@ let migratedSnapshot: Promise<Blob> | undefined;
 let emptySnapshot: Promise<Blob> | undefined;
 let counter = 0;
 
-/** A new database of its own: migrated unless `empty`. Closing it drops it. */
-export async function freshDatabase(engine: Engine, options: { empty?: boolean } = {}): Promise<TestDatabase> {
+/**
+ * A new database of its own: migrated unless `empty`. Closing it drops it. On the server,
+ * `icuLocale` makes it sort text as people of that locale do (`en-US`: `A ä a b a-c b`).
+ */
+export async function freshDatabase(engine: Engine, options: { empty?: boolean; icuLocale?: string } = {}): Promise<TestDatabase> {
   if (engine === 'pglite') {
     const snapshot = options.empty
       ? (emptySnapshot ??= pgliteSnapshot(async () => {}))
@@ -30,7 +33,8 @@ export async function freshDatabase(engine: Engine, options: { empty?: boolean }
   }
   const admin = process.env.TEST_DATABASE_URL!;
   const name = `vecr_test_${process.pid}_${Date.now().toString(36)}_${counter++}`;
-  await adminQuery(admin, `CREATE DATABASE ${name}`);
+  const locale = options.icuLocale ? ` LOCALE_PROVIDER icu ICU_LOCALE '${options.icuLocale}' LOCALE 'C.UTF-8' TEMPLATE template0` : '';
+  await adminQuery(admin, `CREATE DATABASE ${name}${locale}`);
   const url = new URL(admin);
   url.pathname = `/${name}`;
   const db = await openPostgres(url.toString());

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { applyChanges, type ChangeSet } from '../../src/registry/apply.js';
 import { getMember, listMembers } from '../../src/registry/read.js';
-import { fileRecordsFor, fileUrisAfter, listInvalidFiles } from '../../src/registry/sql/memberFiles.js';
+import { fileRecordsBetween, fileRecordsFor, listInvalidFiles } from '../../src/registry/sql/memberFiles.js';
 import type { UpsertKey } from '../../src/config.js';
 import { engines, freshDatabase, resetDatabase, type TestDatabase } from '../helpers/databases.js';
 import { human, readFile, virtual } from '../helpers/files.js';
@@ -20,20 +20,24 @@ describe.each(engines)('registry on %s', (engine) => {
   const rowsOf = async (table: 'human_members' | 'virtual_members') =>
     (await db.query<{ id: number; name: string; file_uri: string | null }>(`SELECT id, name, file_uri FROM ${table} ORDER BY id`)).rows;
 
-  it('pages through the known files in the order of the database, and answers their records', async () => {
-    const uris = ['human_members/b.yml', 'human_members/A.yml', 'human_members/ä.yml', 'human_members/a b.yml', 'human_members/a-c.yml', 'virtual_members/z.yml', 'virtual_members/m.yml'];
+  it('walks the known files in key order (UTF-8 bytes, as storage lists them) between two keys, and answers their records', async () => {
+    const uris = ['human_members/b.yml', 'human_members/A.yml', 'human_members/ä.yml', 'human_members/a b.yml', 'human_members/a-c.yml', 'human_members/\u{1F600}.yml', 'human_members/\uE000.yml', 'virtual_members/z.yml', 'virtual_members/m.yml'];
     await apply({ files: uris.map((uri, i) => readFile(uri, uri.startsWith('human') ? human(`H${i}`) : virtual(`V${i}`))) });
-    const paged: string[] = [];
-    for (let after: string | null = null; ; ) {
-      const page = await fileUrisAfter(db, after, 3);
-      if (page.length === 0) break;
-      expect(page.length).toBeLessThanOrEqual(3);
-      paged.push(...page);
-      after = page.at(-1)!;
-    }
-    const ordered = (await db.query<{ file_uri: string }>('SELECT file_uri FROM member_files ORDER BY file_uri')).rows.map((r) => r.file_uri);
-    expect(paged).toEqual(ordered);
-    expect(new Set(paged)).toEqual(new Set(uris));
+    const byteOrder = [...uris].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const walk = async (after: string | null, upTo: string | null) => {
+      const walked: string[] = [];
+      for (let from = after; ; ) {
+        const page = await fileRecordsBetween(db, from, upTo, 3);
+        expect(page.length).toBeLessThanOrEqual(3);
+        walked.push(...page.map((record) => record.file_uri));
+        if (page.length < 3) return walked;
+        from = page.at(-1)!.file_uri;
+      }
+    };
+    expect(await walk(null, null)).toEqual(byteOrder);
+    expect(await walk(byteOrder[1]!, byteOrder[5]!)).toEqual(byteOrder.slice(2, 6));
+    expect(await walk(byteOrder[6]!, null)).toEqual(byteOrder.slice(7));
+    expect((await fileRecordsBetween(db, null, byteOrder[0]!, 10))[0]).toEqual({ file_uri: byteOrder[0], version: 'v1', content_hash: expect.any(String), status: 'registered' });
 
     const records = await fileRecordsFor(db, ['human_members/b.yml', 'human_members/none.yml']);
     expect([...records]).toEqual([['human_members/b.yml', { version: 'v1', content_hash: expect.any(String), status: 'registered' }]]);

@@ -10,12 +10,17 @@ describe('folder storage', () => {
   });
   afterEach(() => remove());
 
-  it('lists every file below the root once, in key order, a page at a time', async () => {
+  it('lists every file below the root once, in key order (UTF-8 bytes), a page at a time', async () => {
     const keys = [
       ...Array.from({ length: 2100 }, (_, i) => `human_members/h${String(i).padStart(4, '0')}.yml`),
+      // A folder's files sort as their keys: `a/x` after `a-b`, `😀` (beyond U+FFFF) after U+E000.
+      'human_members/a/x.yml',
+      'human_members/a-b.yml',
+      'human_members/\u{1F600}.yml',
+      'human_members/\uE000.yml',
       'notes/readme.txt',
       ...Array.from({ length: 5 }, (_, i) => `virtual_members/v${i}.yml`),
-    ];
+    ].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     await writeFiles(dir, Object.fromEntries(keys.map((key) => [key, 'name: x\n'])));
     const pages: string[][] = [];
     for await (const page of folderStorage(dir).list()) pages.push(page.map((file) => file.key));

@@ -239,6 +239,19 @@ describe.each(engines)('sync on %s', (engine) => {
     expect(await names('human')).toEqual(['Ann', 'Bob']);
   });
 
+  it('a listing out of key order stops the sync before anything is deleted', async () => {
+    await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'human_members/b.yml': human('Bob') });
+    await sync();
+    const shuffled: Storage = {
+      ...storage,
+      async *list() {
+        yield [{ key: 'human_members/b.yml' }, { key: 'human_members/a.yml' }];
+      },
+    };
+    await expect(syncStorage(db, shuffled, { key: 'file_uri' })).rejects.toThrow('not in key order');
+    expect(await names('human')).toEqual(['Ann', 'Bob']);
+  });
+
   it('files that vanish between listing and reading are deleted, but not with --no-delete', async () => {
     await writeFiles(dir, { 'human_members/a.yml': human('Ann') });
     await sync();
@@ -322,3 +335,25 @@ describe.each(engines)('sync beside other writers on %s', (engine) => {
     }
   });
 });
+
+describe.each(engines.filter((engine) => engine === 'postgres'))('sync on a %s database that sorts text as people do (ICU en-US)', (engine) => {
+  it('finds every file its own and deletes only the files gone, across batches', async () => {
+    const db = await freshDatabase(engine, { icuLocale: 'en-US' });
+    const { dir, remove } = await tempDir();
+    try {
+      // In en-US order these go A, ä, a b, a-c, b; in storage's (byte) order A, a b, a-c, b, ä.
+      const keys = ['A', 'ä', 'a b', 'a-c', 'b'].map((name) => `human_members/${name}.yml`);
+      await writeFiles(dir, Object.fromEntries(keys.map((key, i) => [key, human(`Human ${i}`)])));
+      const sync = () => syncStorage(db, folderStorage(dir), { key: 'file_uri', batchSize: 2 });
+      expect(await sync()).toMatchObject({ created: 5, deleted: 0 });
+      expect(await sync()).toMatchObject({ created: 0, updated: 0, unchanged: 5, deleted: 0, invalid: 0 });
+      await fs.rm(path.join(dir, 'human_members/a b.yml'));
+      expect(await sync()).toMatchObject({ unchanged: 4, deleted: 1 });
+      expect((await listMembers(db, 'human')).map((m) => m.name).sort()).toEqual(['Human 0', 'Human 1', 'Human 3', 'Human 4']);
+    } finally {
+      await remove();
+      await db.close();
+    }
+  });
+});
+

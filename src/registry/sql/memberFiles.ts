@@ -28,14 +28,25 @@ export async function fileRecordsFor(db: Queryable, fileUris: readonly string[])
   return new Map((rows[0]?.records ?? []).map(([file_uri, version, content_hash, status]) => [file_uri, { version, content_hash, status }]));
 }
 
-/** A page of known file URIs, in order, after `after` (keyset pagination), as one JSON value. */
-export async function fileUrisAfter(db: Queryable, after: string | null, limit: number): Promise<string[]> {
-  const { rows } = await db.query<{ uris: string[] | null }>(
-    `SELECT json_agg(file_uri ORDER BY file_uri) AS uris FROM
-       (SELECT file_uri FROM member_files WHERE $1::text IS NULL OR file_uri > $1 ORDER BY file_uri LIMIT $2) AS page`,
-    [after, limit],
+/**
+ * The records of the files in (`after`, `upTo`], in key order ("C" collation: UTF-8 byte order,
+ * as storage lists keys), at most `limit` of them; `null` leaves an end open. A sync walks these
+ * beside the listing, to find each listed file's record and the records of files gone.
+ */
+export async function fileRecordsBetween(
+  db: Queryable,
+  after: string | null,
+  upTo: string | null,
+  limit: number,
+): Promise<Array<KnownFile & { file_uri: string }>> {
+  const { rows } = await db.query<{ records: Array<[string, string | null, string | null, FileRecord['status']]> | null }>(
+    `SELECT json_agg(json_build_array(file_uri, version, content_hash, status) ORDER BY file_uri) AS records
+     FROM (SELECT file_uri, version, content_hash, status FROM member_files
+           WHERE ($1::text IS NULL OR file_uri > $1) AND ($2::text IS NULL OR file_uri <= $2)
+           ORDER BY file_uri LIMIT $3) AS page`,
+    [after, upTo, limit],
   );
-  return rows[0]?.uris ?? [];
+  return (rows[0]?.records ?? []).map(([file_uri, version, content_hash, status]) => ({ file_uri, version, content_hash, status }));
 }
 
 /** Which of these files were registered after `since` (a database timestamp). */
