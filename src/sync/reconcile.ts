@@ -114,9 +114,9 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     writing.catch(() => {});
   };
 
-  const handle = async (batch: Listed[], known: () => Promise<Known>, force = false, counted = true) => {
+  const handle = async (batch: Listed[], known: Promise<Known>, force = false, counted = true) => {
     options.signal?.throwIfAborted();
-    const { records, gone } = await known();
+    const { records, gone } = await known;
     // Files gone from storage, unless deletes are off; a mass delete is written a batch at a time.
     const deletes = options.delete === false ? [] : gone;
     while (deletes.length > batchSize) await write({ deletes: deletes.splice(0, batchSize) }, 0);
@@ -141,17 +141,19 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   };
 
   // The listing and member_files are walked side by side, both in key order: a batch's records
-  // are those in the stretch of keys the batch covers, and a record there that the listing did
-  // not show is a file gone. The listing goes on while a batch is handled (its records looked
-  // up, its files read): a batch starts once the one before it has been handed to the writer.
+  // are those in the stretch of keys the batch covers (a page one larger than a batch takes a
+  // full batch's in one query), and a record there that the listing did not show is a file
+  // gone. The listing goes on while a batch is handled: its records are looked up at once, and
+  // it is read once the batch before it has been handed to the writer.
   let handling: Promise<void> = Promise.resolve();
   let coveredUpTo: string | null = null;
   const handleNext = async (batch: Listed[], upTo: string | null) => {
-    const after = coveredUpTo;
+    const known = knownBetween(q, coveredUpTo, upTo, batch, batchSize + 1);
     coveredUpTo = upTo;
+    // Failures surface where they are awaited; until then they are held, not lost.
+    known.catch(() => {});
     await handling;
-    handling = handle(batch, () => knownBetween(q, after, upTo, batch, batchSize));
-    // A failure surfaces at the next `await handling`; until then it is held, not lost.
+    handling = handle(batch, known);
     handling.catch(() => {});
   };
 
@@ -199,7 +201,7 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     report.invalid -= retry.size;
     report.issues = report.issues.filter((issue) => !retry.has(issue.file));
     const retried = waiting.map((f) => ({ key: f.file_uri, kind: f.kind }));
-    await handle(retried, async () => ({ records: await fileRecordsFor(q, [...retry]), gone: [] }), true, false);
+    await handle(retried, fileRecordsFor(q, [...retry]).then((records) => ({ records, gone: [] })), true, false);
     await writing;
   } finally {
     // Never leave a batch being read or written behind when stopping early (abort, storage failure).
