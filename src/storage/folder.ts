@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -60,9 +61,9 @@ export function folderStorage(root: string): Storage {
       // sorted as their keys sort — a folder `a` as `a/`, after `a-b.yml` — so that the whole
       // listing comes in key order.
       const walk = async function* (dir: string, prefix: string): AsyncGenerator<StoredFile[]> {
-        let dirents: fs.Dirent[];
+        let dirents: DirEntry[];
         try {
-          dirents = fs.readdirSync(dir, { withFileTypes: true });
+          dirents = entriesOf(dir);
         } catch (error) {
           // Gone while we walked: nothing to list. Anything else must stop the listing: a folder
           // that cannot be read would otherwise look empty, and its members would be deleted.
@@ -71,11 +72,12 @@ export function folderStorage(root: string): Storage {
         }
         const entries: Array<{ name: string; order: string; folder?: { path: string; linkedTo?: string } }> = [];
         for (const entry of dirents) {
+          const { name } = entry;
           if (entry.isFile()) {
-            entries.push({ name: entry.name, order: entry.name });
+            entries.push({ name, order: name });
             continue;
           }
-          const full = join(dir, entry.name);
+          const full = join(dir, name);
           let target = full;
           if (entry.isSymbolicLink()) {
             const real = tryOr(() => fs.realpathSync.native(full));
@@ -92,9 +94,9 @@ export function folderStorage(root: string): Storage {
             throw new StorageError(`cannot list ${full}: ${(error as Error).message}`, 'unavailable', { cause: error });
           }
           if (stat.isDirectory()) {
-            entries.push({ name: entry.name, order: `${entry.name}/`, folder: entry.isSymbolicLink() ? { path: full, linkedTo: target } : { path: full } });
+            entries.push({ name, order: `${name}/`, folder: entry.isSymbolicLink() ? { path: full, linkedTo: target } : { path: full } });
           } else if (stat.isFile()) {
-            entries.push({ name: entry.name, order: entry.name });
+            entries.push({ name, order: name });
           }
         }
         entries.sort((a, b) => compareKeys(a.order, b.order));
@@ -198,6 +200,27 @@ export function folderStorage(root: string): Storage {
       await fs.promises.rm(pathOf(key), { force: true });
     },
   };
+}
+
+type DirEntry = Pick<fs.Dirent, 'name' | 'isFile' | 'isDirectory' | 'isSymbolicLink'>;
+
+/**
+ * A folder's entries whose names are UTF-8. Node decodes names as UTF-8, with U+FFFD for bytes
+ * that are not; such a name cannot be a key (an object store's keys are UTF-8): decoded, it
+ * names no file, or the same key as another name. Only then are the raw names read.
+ */
+function entriesOf(dir: string): DirEntry[] {
+  const entries = fs.readdirSync(dir, { withFileTypes: true });
+  if (!entries.some((entry) => entry.name.includes('\uFFFD'))) return entries;
+  return fs
+    .readdirSync(dir, { withFileTypes: true, encoding: 'buffer' })
+    .filter((entry) => isUtf8(entry.name))
+    .map((entry) => ({
+      name: entry.name.toString(),
+      isFile: () => entry.isFile(),
+      isDirectory: () => entry.isDirectory(),
+      isSymbolicLink: () => entry.isSymbolicLink(),
+    }));
 }
 
 /** Two paths joined; `dir` is absolute and `name` holds no `.` or `..` parts, so nothing to normalise. */

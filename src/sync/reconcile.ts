@@ -51,13 +51,14 @@ class DryRunRollback extends Error {}
 /**
  * Reconciles the database with a full listing of storage: the healing path that catches every
  * change, whatever was missed. Walks the listing and the file records side by side, both in key
- * order, a batch at a time, so memory does not grow with the number of files:
+ * order, a batch at a time, so memory does not grow with the number of files listed:
  *
  * - a file whose fingerprint (inode, size and mtime, or ETag) matches its record is not read;
  * - a file whose content hash matches is not parsed;
- * - a record between a batch's keys that the listing did not show is a file gone: its member
- *   is deleted with the batch;
  * - each batch is one transaction, written while the next batch is read and parsed;
+ * - a record between two listed keys that the listing did not show is a file gone: once the
+ *   whole listing has been walked, in order, the members of files gone are deleted (memory
+ *   grows with the files gone, not with the files listed);
  * - then files refused for a name held by a file now gone are read once more, so the name
  *   passes on in the same run.
  */
@@ -91,6 +92,10 @@ type Listed = FileToRead & { version?: string | undefined };
 async function reconcile(q: Queryable, inTransaction: InTransaction, storage: Storage, options: SyncOptions, report: SyncReport) {
   const limits = options.limits ?? defaultLimits;
   const batchSize = options.batchSize ?? 2000;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a whole number of files, at least 1: ${batchSize}`);
+  // Files whose records the walk found between listed keys: deleted once the whole listing has
+  // been walked in order (a listing that breaks off, or turns out of order, deletes nothing).
+  const gone: string[] = [];
   let namesMayBeFree = false;
   let listed = 0;
   let done = 0;
@@ -116,10 +121,8 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
 
   const handle = async (batch: Listed[], known: Promise<Known>, force = false, counted = true) => {
     options.signal?.throwIfAborted();
-    const { records, gone } = await known;
-    // Files gone from storage, unless deletes are off; a mass delete is written a batch at a time.
-    const deletes = options.delete === false ? [] : gone;
-    while (deletes.length > batchSize) await write({ deletes: deletes.splice(0, batchSize) }, 0);
+    const { records, gone: goneHere } = await known;
+    if (options.delete !== false) gone.push(...goneHere);
     // A listing without versions (a folder): only files registered before need theirs, to be
     // skipped unread when unchanged; any other file is read, which tells its version anyway.
     const unversioned = force ? [] : batch.filter((f) => f.version === undefined && records.get(f.key)?.status === 'registered');
@@ -135,9 +138,8 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     report.unchanged += batch.length - toRead.length;
     const { files, touched, vanished } = await readFiles(storage, toRead, records, limits);
     report.unchanged += touched.length;
-    // A file gone between listing and reading is a delete too.
-    if (options.delete !== false) deletes.push(...vanished);
-    await write({ files, touched, deletes }, counted ? batch.length : 0);
+    // A file gone between listing and reading, a read found gone: a delete, unless deletes are off.
+    await write({ files, touched, deletes: options.delete === false ? [] : vanished }, counted ? batch.length : 0);
   };
 
   // The listing and member_files are walked side by side, both in key order: a batch's records
@@ -146,10 +148,12 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   // gone. The listing goes on while a batch is handled: its records are looked up at once, and
   // it is read once the batch before it has been handed to the writer.
   let handling: Promise<void> = Promise.resolve();
+  let lookingUp: Promise<unknown> = Promise.resolve();
   let coveredUpTo: string | null = null;
   const handleNext = async (batch: Listed[], upTo: string | null) => {
     const known = knownBetween(q, coveredUpTo, upTo, batch, batchSize + 1);
     coveredUpTo = upTo;
+    lookingUp = known;
     // Failures surface where they are awaited; until then they are held, not lost.
     known.catch(() => {});
     await handling;
@@ -162,11 +166,6 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     let previous: string | undefined;
     for await (const page of storage.list()) {
       for (const file of page) {
-        if (previous !== undefined && compareKeys(previous, file.key) >= 0) {
-          // Out of order, the walk beside member_files would take files for gone: stop, delete nothing.
-          throw new StorageError(`the listing of ${storage.description} is not in key order: ${JSON.stringify(file.key)} after ${JSON.stringify(previous)}`, 'unavailable');
-        }
-        previous = file.key;
         const kind = memberKindOf(file.key);
         if (!kind) continue;
         listed++;
@@ -176,6 +175,11 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
           done++;
           continue;
         }
+        if (previous !== undefined && compareKeys(previous, file.key) >= 0) {
+          // Out of order, the walk beside member_files would take files for gone: stop here.
+          throw new StorageError(`the listing of ${storage.description} is not in key order: ${JSON.stringify(file.key)} after ${JSON.stringify(previous)}`, 'unavailable');
+        }
+        previous = file.key;
         batch.push({ key: file.key, kind, version: file.version });
         if (batch.length >= batchSize) {
           await handleNext(batch, file.key);
@@ -187,6 +191,8 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     // The last batch covers the rest: every record after the last file listed is a file gone.
     await handleNext(batch, null);
     await handling;
+    options.signal?.throwIfAborted();
+    for (let start = 0; start < gone.length; start += batchSize) await write({ deletes: gone.slice(start, start + batchSize) }, 0);
     await writing;
 
     // Files refused in this run for a name that a later batch (a delete, a rename) set free:
@@ -204,7 +210,9 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     await handle(retried, fileRecordsFor(q, [...retry]).then((records) => ({ records, gone: [] })), true, false);
     await writing;
   } finally {
-    // Never leave a batch being read or written behind when stopping early (abort, storage failure).
+    // Never leave a batch being looked up, read or written behind when stopping early (abort,
+    // storage failure): a dry run's transaction ends with this function.
+    await lookingUp.catch(() => {});
     await handling.catch(() => {});
     await writing.catch(() => {});
   }

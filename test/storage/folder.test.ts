@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { folderStorage } from '../../src/storage/folder.js';
 import { tempDir, writeFiles } from '../helpers/files.js';
@@ -27,5 +28,14 @@ describe('folder storage', () => {
     expect(pages.flat()).toEqual(keys);
     expect(pages.length).toBeGreaterThan(1);
     expect(Math.max(...pages.map((page) => page.length))).toBeLessThanOrEqual(1000);
+  });
+
+  it('leaves out names that are not UTF-8: they cannot be keys', async () => {
+    await writeFiles(dir, { 'human_members/ann.yml': 'name: Ann\n', 'human_members/zoe.yml': 'name: Zoe\n' });
+    // Two Latin-1 names that a UTF-8 decoder would both turn into `caf\uFFFD.yml`.
+    for (const byte of [0xe8, 0xe9]) fs.writeFileSync(Buffer.concat([Buffer.from(`${dir}/human_members/caf`), Buffer.from([byte]), Buffer.from('.yml')]), 'name: x\n');
+    const keys: string[] = [];
+    for await (const page of folderStorage(dir).list()) keys.push(...page.map((file) => file.key));
+    expect(keys).toEqual(['human_members/ann.yml', 'human_members/zoe.yml']);
   });
 });

@@ -240,16 +240,23 @@ describe.each(engines)('sync on %s', (engine) => {
   });
 
   it('a listing out of key order stops the sync before anything is deleted', async () => {
-    await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'human_members/b.yml': human('Bob') });
+    await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'human_members/b.yml': human('Bob'), 'human_members/c.yml': human('Cid') });
     await sync();
+    // A whole batch (c) is walked before the listing turns back (a): a and b, whose records lie
+    // before c, looked gone for a moment.
     const shuffled: Storage = {
       ...storage,
       async *list() {
-        yield [{ key: 'human_members/b.yml' }, { key: 'human_members/a.yml' }];
+        yield [{ key: 'human_members/c.yml' }];
+        yield [{ key: 'human_members/a.yml' }, { key: 'human_members/b.yml' }];
       },
     };
-    await expect(syncStorage(db, shuffled, { key: 'file_uri' })).rejects.toThrow('not in key order');
-    expect(await names('human')).toEqual(['Ann', 'Bob']);
+    await expect(syncStorage(db, shuffled, { key: 'file_uri', batchSize: 1 })).rejects.toThrow('not in key order');
+    expect(await names('human')).toEqual(['Ann', 'Bob', 'Cid']);
+  });
+
+  it('refuses a batch size that is not a whole number of files', async () => {
+    await expect(sync({ batchSize: 0 })).rejects.toThrow(RangeError);
   });
 
   it('files that vanish between listing and reading are deleted, but not with --no-delete', async () => {
