@@ -22,7 +22,7 @@ export type KnownFile = Pick<FileRecord, 'version' | 'content_hash' | 'status'>;
 export async function fileRecordsFor(db: Queryable, fileUris: readonly string[]): Promise<Map<string, KnownFile>> {
   const { rows } = await db.query<{ records: Array<[string, string | null, string | null, FileRecord['status']]> | null }>(
     `SELECT json_agg(json_build_array(file_uri, version, content_hash, status)) AS records FROM member_files
-     WHERE file_uri IN (SELECT jsonb_array_elements_text($1::jsonb))`,
+     WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))`,
     [JSON.stringify(fileUris)],
   );
   return new Map((rows[0]?.records ?? []).map(([file_uri, version, content_hash, status]) => [file_uri, { version, content_hash, status }]));
@@ -54,7 +54,7 @@ export async function filesWrittenSince(db: Queryable, fileUris: readonly string
   if (fileUris.length === 0) return new Set();
   const { rows } = await db.query<{ file_uri: string }>(
     `SELECT file_uri FROM member_files
-     WHERE file_uri IN (SELECT jsonb_array_elements_text($1::jsonb)) AND checked_at > $2::timestamptz`,
+     WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) AND checked_at > $2::timestamptz`,
     [JSON.stringify(fileUris), since],
   );
   return new Set(rows.map((row) => row.file_uri));
@@ -114,7 +114,7 @@ export async function touchFiles(tx: Queryable, files: ReadonlyArray<{ file_uri:
 
 export async function forgetFiles(tx: Queryable, fileUris: readonly string[]) {
   if (fileUris.length === 0) return;
-  await tx.query('DELETE FROM member_files WHERE file_uri IN (SELECT jsonb_array_elements_text($1::jsonb))', [JSON.stringify(fileUris)]);
+  await tx.query('DELETE FROM member_files WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))', [JSON.stringify(fileUris)]);
 }
 
 /** Invalid files with their reasons, for people to see, by file_uri. */

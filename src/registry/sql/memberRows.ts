@@ -15,9 +15,9 @@ export async function findNameHolders(tx: Queryable, table: MemberTable, names: 
   const { rows } = await tx.query<NameHolder>(
     // Two index lookups: with OR the planner scans the whole table.
     `SELECT m.name, m.file_uri, EXISTS (SELECT 1 FROM member_files f WHERE f.file_uri = m.file_uri) AS registered
-     FROM (SELECT name, file_uri FROM ${table} WHERE name IN (SELECT jsonb_array_elements_text($1::jsonb))
+     FROM (SELECT name, file_uri FROM ${table} WHERE name = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
            UNION
-           SELECT name, file_uri FROM ${table} WHERE file_uri IN (SELECT jsonb_array_elements_text($2::jsonb))) AS m`,
+           SELECT name, file_uri FROM ${table} WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))) AS m`,
     [JSON.stringify(names), JSON.stringify(fileUris)],
   );
   return rows;
@@ -46,7 +46,7 @@ export async function adoptRows(tx: Queryable, table: MemberTable, claims: Array
 export async function parkNames(tx: Queryable, table: MemberTable, fileUris: string[]) {
   if (fileUris.length === 0) return;
   await tx.query(
-    `UPDATE ${table} SET name = chr(1) || id::text WHERE file_uri IN (SELECT jsonb_array_elements_text($1::jsonb))`,
+    `UPDATE ${table} SET name = chr(1) || id::text WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))`,
     [JSON.stringify(fileUris)],
   );
 }
@@ -55,7 +55,7 @@ export async function parkNames(tx: Queryable, table: MemberTable, fileUris: str
 export async function deleteMembersOfFiles(tx: Queryable, table: MemberTable, fileUris: string[]) {
   if (fileUris.length === 0) return [];
   const { rows } = await tx.query<{ file_uri: string; name: string }>(
-    `DELETE FROM ${table} WHERE file_uri IN (SELECT jsonb_array_elements_text($1::jsonb)) RETURNING file_uri, name`,
+    `DELETE FROM ${table} WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) RETURNING file_uri, name`,
     [JSON.stringify(fileUris)],
   );
   return rows;

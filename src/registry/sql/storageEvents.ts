@@ -11,7 +11,7 @@ export async function appliedEventsFor(db: Queryable, fileUris: readonly string[
   if (fileUris.length === 0) return new Map();
   const { rows } = await db.query<AppliedEvent>(
     `SELECT file_uri, sequencer, etag, event_name FROM storage_events
-     WHERE file_uri IN (SELECT jsonb_array_elements_text($1::jsonb))`,
+     WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))`,
     [JSON.stringify(fileUris)],
   );
   return new Map(rows.map((row) => [row.file_uri, row]));
