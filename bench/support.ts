@@ -3,7 +3,6 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
-/** `--name value` from the command line, as a number. */
 /** Prints the usage and exits when asked with --help or -h: a benchmark takes a while to start. */
 export function helpOnRequest(usage: string) {
   const args = process.argv.slice(2);
@@ -12,6 +11,7 @@ export function helpOnRequest(usage: string) {
   process.exit(0);
 }
 
+/** `--name value` from the command line, as a number. */
 export function option(name: string, fallback: number): number {
   const args = process.argv.slice(2);
   const i = args.indexOf(`--${name}`);

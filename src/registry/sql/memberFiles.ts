@@ -20,12 +20,12 @@ export type KnownFile = Pick<FileRecord, 'version' | 'content_hash' | 'status'>;
  * it is far cheaper than decoding as many protocol rows (a third of a no-op sync on PGlite).
  */
 export async function fileRecordsFor(db: Queryable, fileUris: readonly string[]): Promise<Map<string, KnownFile>> {
-  const { rows } = await db.query<{ records: Array<[string, string | null, string | null, FileRecord['status']]> | null }>(
+  const { rows } = await db.query<KnownFilesRow>(
     `SELECT json_agg(json_build_array(file_uri, version, content_hash, status)) AS records FROM member_files
      WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))`,
     [JSON.stringify(fileUris)],
   );
-  return new Map((rows[0]?.records ?? []).map(([file_uri, version, content_hash, status]) => [file_uri, { version, content_hash, status }]));
+  return new Map(knownFilesOf(rows).map(({ file_uri, version, content_hash, status }) => [file_uri, { version, content_hash, status }]));
 }
 
 /**
@@ -39,15 +39,21 @@ export async function fileRecordsBetween(
   upTo: string | null,
   limit: number,
 ): Promise<Array<KnownFile & { file_uri: string }>> {
-  const { rows } = await db.query<{ records: Array<[string, string | null, string | null, FileRecord['status']]> | null }>(
+  const { rows } = await db.query<KnownFilesRow>(
     `SELECT json_agg(json_build_array(file_uri, version, content_hash, status) ORDER BY file_uri) AS records
      FROM (SELECT file_uri, version, content_hash, status FROM member_files
            WHERE ($1::text IS NULL OR file_uri > $1) AND ($2::text IS NULL OR file_uri <= $2)
            ORDER BY file_uri LIMIT $3) AS page`,
     [after, upTo, limit],
   );
-  return (rows[0]?.records ?? []).map(([file_uri, version, content_hash, status]) => ({ file_uri, version, content_hash, status }));
+  return knownFilesOf(rows);
 }
+
+/** Records as one JSON value of `[file_uri, version, content_hash, status]` tuples. */
+type KnownFilesRow = { records: Array<[string, string | null, string | null, FileRecord['status']]> | null };
+
+const knownFilesOf = (rows: KnownFilesRow[]) =>
+  (rows[0]?.records ?? []).map(([file_uri, version, content_hash, status]) => ({ file_uri, version, content_hash, status }));
 
 /** Which of these files were registered after `since` (a database timestamp). */
 export async function filesWrittenSince(db: Queryable, fileUris: readonly string[], since: string): Promise<Set<string>> {
@@ -85,6 +91,24 @@ export async function recordFiles(tx: Queryable, records: Array<Omit<FileRecord,
                            THEN now() ELSE f.changed_at END`,
     [JSON.stringify(records.map((r) => ({ ...r, errors: r.errors.map(storableIssue) })))],
   );
+}
+
+/** A member and its file, whose fingerprint the member upserts record with it. */
+export interface MemberWithFile<M> {
+  member: M;
+  file_uri: string;
+  version: string | null;
+  content_hash: string | null;
+}
+
+/**
+ * Runs a member upsert over a batch sent as one JSON payload; answers the files whose rows were
+ * written, and whether each was created. (They come back as one JSON value: cheaper to decode
+ * than as many protocol rows.)
+ */
+export async function upsertMembersWithFiles(tx: Queryable, sql: string, rows: readonly object[]) {
+  const result = await tx.query<{ written: Array<[string, boolean]> | null }>(sql, [JSON.stringify(rows)]);
+  return (result.rows[0]?.written ?? []).map(([file_uri, created]) => ({ file_uri, created }));
 }
 
 /**

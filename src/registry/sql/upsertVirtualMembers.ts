@@ -1,15 +1,9 @@
 import type { UpsertKey } from '../../config.js';
 import type { Queryable } from '../../db/types.js';
 import type { VirtualMember } from '../../members/schema.js';
-import { recordRegisteredFiles } from './memberFiles.js';
+import { recordRegisteredFiles, upsertMembersWithFiles, type MemberWithFile } from './memberFiles.js';
 
-/** A member and its file, whose fingerprint is recorded with it. */
-export interface VirtualFile {
-  member: VirtualMember;
-  file_uri: string;
-  version: string | null;
-  content_hash: string | null;
-}
+export type VirtualFile = MemberWithFile<VirtualMember>;
 
 // Both keys read the batch the same way and record the files the same way; only the conflict differs.
 const head = `
@@ -64,7 +58,5 @@ export async function upsertVirtualMembers(tx: Queryable, files: readonly Virtua
     version,
     content_hash,
   }));
-  // The rows written come back as one JSON value: cheaper to decode than as many protocol rows.
-  const result = await tx.query<{ written: Array<[string, boolean]> | null }>(key === 'name' ? byName : byFileUri, [JSON.stringify(rows)]);
-  return (result.rows[0]?.written ?? []).map(([file_uri, created]) => ({ file_uri, created }));
+  return upsertMembersWithFiles(tx, key === 'name' ? byName : byFileUri, rows);
 }
