@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { acquireFolderLock, lockOwner } from '../db/lock.js';
+import { startWorker } from '../workerThread.js';
 import { ChatStore, ChatStoreUnavailableError, type Sdk } from './store.js';
 
 /**
@@ -66,12 +67,7 @@ async function embeddedEndpoint(dir: string) {
   await fs.mkdir(path.dirname(dir), { recursive: true });
   const lock = await acquireFolderLock(dir, { what: 'the embedded chat log store', instead: 'or set CHATLOG_DYNAMODB_ENDPOINT' });
   try {
-    const { Worker } = await import('node:worker_threads');
-    const script = new URL(import.meta.url.endsWith('.ts') ? './embeddedServer.ts' : './embeddedServer.js', import.meta.url);
-    // From TypeScript sources (tests), the worker first registers the same loader.
-    const worker = script.pathname.endsWith('.ts')
-      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(script.href)}); })`, { eval: true, workerData: { path: dir } })
-      : new Worker(script, { workerData: { path: dir } });
+    const worker = startWorker(import.meta.url, 'embeddedServer', { path: dir });
     const port = await new Promise<number>((resolve, reject) => {
       worker.once('message', (message: { port?: number; error?: string }) => (message.port ? resolve(message.port) : reject(new Error(message.error))));
       worker.once('error', reject);

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { StorageConfig } from '../config.js';
-import { StorageError, type Storage, type StoredFile } from './types.js';
+import { StorageError, type FileRead, type Storage, type StoredFile } from './types.js';
 
 type S3Config = Extract<StorageConfig, { kind: 's3' }>;
 
@@ -27,6 +27,15 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
     throw new StorageError(`${where}${key}: ${e.name ?? 'error'}${e.message ? `: ${e.message}` : ''}`, notFound ? 'not_found' : 'unavailable', { cause: error });
   };
 
+  const read = async (key: string, maxBytes: number) => {
+    try {
+      const object = await client.send(new sdk.GetObjectCommand({ Bucket: config.bucket, Key: prefix + key }));
+      return { bytes: await readAtMost(object.Body as AsyncIterable<Uint8Array> & { destroy?: () => void }, maxBytes + 1), version: unquote(object.ETag ?? '') };
+    } catch (error) {
+      return fail(key, error);
+    }
+  };
+
   return {
     description: config.endpoint ? `${where} at ${config.endpoint}` : where,
 
@@ -49,13 +58,11 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
       } while (token);
     },
 
-    async read(key, maxBytes) {
-      try {
-        const object = await client.send(new sdk.GetObjectCommand({ Bucket: config.bucket, Key: prefix + key }));
-        return { bytes: await readAtMost(object.Body as AsyncIterable<Uint8Array> & { destroy?: () => void }, maxBytes + 1), version: unquote(object.ETag ?? '') };
-      } catch (error) {
-        return fail(key, error);
-      }
+    read,
+
+    async *readMany(keys, maxBytes) {
+      // Sixteen requests in flight: each waits mostly for the network.
+      yield* readConcurrently(keys, 16, (key) => read(key, maxBytes));
     },
 
     async versionsOf(keys) {
@@ -91,6 +98,52 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
       await client.send(new sdk.HeadBucketCommand({ Bucket: config.bucket })).catch((error: unknown) => fail('', error));
     },
   };
+}
+
+/**
+ * Reads with up to `limit` requests in flight, answering each file as it arrives (with the
+ * others that arrived meanwhile). A failure of the storage itself stops the whole read.
+ */
+async function* readConcurrently(
+  keys: readonly string[],
+  limit: number,
+  read: (key: string) => Promise<{ bytes: Uint8Array; version: string }>,
+): AsyncIterable<FileRead[]> {
+  let next = 0;
+  let running = 0;
+  let arrived: FileRead[] = [];
+  let failed: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const start = () => {
+    while (running < limit && next < keys.length && !failed) {
+      const key = keys[next++]!;
+      running++;
+      read(key)
+        .then(
+          (file) => arrived.push({ key, ...file }),
+          (error: unknown) => {
+            if (error instanceof StorageError && error.failure !== 'unavailable') arrived.push({ key, error });
+            else failed ??= { error };
+          },
+        )
+        .finally(() => {
+          running--;
+          start();
+          wake?.();
+        });
+    }
+  };
+  start();
+  while (running > 0 || arrived.length > 0) {
+    if (arrived.length === 0 && !failed) await new Promise<void>((resolve) => (wake = resolve));
+    if (failed) {
+      // Reads still in flight are left to finish on their own; their answers are not wanted.
+      throw failed.error;
+    }
+    const group = arrived;
+    arrived = [];
+    if (group.length > 0) yield group;
+  }
 }
 
 /**

@@ -10,6 +10,9 @@ export interface StoredFile {
   version?: string;
 }
 
+/** A file of `Storage.readMany`: its bytes and version, or why it could not be read. */
+export type FileRead = { key: string; bytes: Uint8Array; version: string; error?: undefined } | { key: string; error: StorageError };
+
 /** Where member files live. The sync only lists and reads; tools and tests also write and delete. */
 export interface Storage {
   readonly description: string;
@@ -23,6 +26,12 @@ export interface Storage {
    * its version, as `versionsOf` (or a listing that shows versions) would tell it. Throws a StorageError, `notFound` when it is gone.
    */
   read(key: string, maxBytes: number): Promise<{ bytes: Uint8Array; version: string }>;
+  /**
+   * Many files as `read` reads them, a group at a time as they arrive, in no particular order.
+   * A file that cannot be read comes with its StorageError (`not_found`, `unreadable`); when the
+   * storage itself fails (`unavailable`), the iteration throws.
+   */
+  readMany(keys: readonly string[], maxBytes: number): AsyncIterable<FileRead[]>;
   /** The files' versions as `read` would report them, without reading them; files gone are left out. */
   versionsOf(keys: readonly string[]): Promise<Map<string, string>>;
   /** Whether the storage answers (for readiness checks). */

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import { parseMemberFile, type ParseLimits } from '../members/parse.js';
 import type { MemberKind } from '../members/schema.js';
 import type { ReadFile } from '../registry/apply.js';
 import type { FileRecord } from '../registry/sql/memberFiles.js';
-import { StorageError, type Storage } from '../storage/types.js';
+import type { Storage } from '../storage/types.js';
 import { pacer } from './pacer.js';
 
 export interface FileToRead {
@@ -32,43 +32,36 @@ export async function readFiles(
   limits: ParseLimits,
 ): Promise<ReadResult> {
   const result: ReadResult = { files: [], touched: [], vanished: [] };
-  // Reading a folder is synchronous: the event loop (and a batch being written) gets a turn
-  // every couple of milliseconds.
+  const kinds = new Map(batch.map((file) => [file.key, file.kind]));
+  // Parsing is synchronous: the event loop (and a batch being written) gets a turn every couple
+  // of milliseconds.
   const pause = pacer(2);
-  await forEachLimit(batch, 16, async (file) => {
-    await pause();
-    let read;
-    try {
-      read = await storage.read(file.key, limits.maxBytes);
-    } catch (error) {
-      if (!(error instanceof StorageError) || error.failure === 'unavailable') throw error;
-      if (error.failure === 'not_found') result.vanished.push(file.key);
-      else result.files.push({ ...file, file_uri: file.key, version: null, content_hash: null, ok: false, issues: [{ file: file.key, code: 'unreadable', message: `cannot be read: ${error.message}` }] });
-      return;
+  for await (const group of storage.readMany([...kinds.keys()], limits.maxBytes)) {
+    for (const read of group) {
+      const turn = pause();
+      if (turn) await turn;
+      const { key: file_uri } = read;
+      const kind = kinds.get(file_uri)!;
+      if (read.error) {
+        if (read.error.failure === 'not_found') result.vanished.push(file_uri);
+        else result.files.push({ file_uri, kind, version: null, content_hash: null, ok: false, issues: [{ file: file_uri, code: 'unreadable', message: `cannot be read: ${read.error.message}` }] });
+        continue;
+      }
+      const hash = digest('sha256', read.bytes, 'hex');
+      const record = records.get(file_uri);
+      if (record?.status === 'registered' && record.content_hash === hash) {
+        result.touched.push({ file_uri, version: read.version });
+        continue;
+      }
+      const parsed = parseMemberFile(file_uri, kind, read.bytes, limits);
+      // Built field by field, not spread: this runs for every file of a sync.
+      const { version } = read;
+      result.files.push(
+        parsed.ok
+          ? { file_uri, kind, version, content_hash: hash, ok: true, value: parsed.value }
+          : { file_uri, kind, version, content_hash: hash, ok: false, issues: parsed.issues },
+      );
     }
-    const hash = createHash('sha256').update(read.bytes).digest('hex');
-    const record = records.get(file.key);
-    if (record?.status === 'registered' && record.content_hash === hash) {
-      result.touched.push({ file_uri: file.key, version: read.version });
-      return;
-    }
-    const parsed = parseMemberFile(file.key, file.kind, read.bytes, limits);
-    // Built field by field, not spread: this runs for every file of a sync.
-    const { key: file_uri, kind } = file;
-    const { version } = read;
-    result.files.push(
-      parsed.ok
-        ? { file_uri, kind, version, content_hash: hash, ok: true, value: parsed.value }
-        : { file_uri, kind, version, content_hash: hash, ok: false, issues: parsed.issues },
-    );
-  });
+  }
   return result;
-}
-
-async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

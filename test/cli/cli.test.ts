@@ -144,6 +144,18 @@ describe.each(engines)('vecr on %s', (engine) => {
     expect(healed).toMatchObject({ deleted: 1, invalid: 0 });
   });
 
+  it('syncs a folder of many files, read on its reading thread', async () => {
+    const many = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`many/human_members/m${i}.yml`, human(`Many ${i}`)]));
+    await writeFiles(work.dir, many);
+    await vecr('sync');
+    const first = await vecr('sync', '--storage', 'many', '--json');
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ created: 150, deleted: 4, invalid: 0 });
+    expect(JSON.parse((await vecr('members', 'count', '--json')).stdout)).toEqual({ human_members: 150, virtual_members: 0 });
+    expect(JSON.parse((await vecr('sync', '--storage', 'many', '--json')).stdout)).toMatchObject({ created: 0, unchanged: 150 });
+    expect(JSON.parse((await vecr('sync', '--json')).stdout)).toMatchObject({ created: 4, deleted: 150 });
+  });
+
   it('db tables and db describe show what \\dt and \\d show', async () => {
     const tables = JSON.parse((await vecr('db', 'tables', '--json')).stdout);
     expect(tables.tables).toContainEqual({ name: 'human_members', rows: 2 });

@@ -1,7 +1,31 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { folderStorage } from '../../src/storage/folder.js';
+import type { FileRead, Storage } from '../../src/storage/types.js';
 import { tempDir, writeFiles } from '../helpers/files.js';
+
+/** What became of each file read, comparable across ways of reading. */
+async function outcomes(reads: AsyncIterable<FileRead[]>) {
+  const seen: Array<[string, string]> = [];
+  for await (const group of reads) {
+    for (const file of group) seen.push([file.key, file.error ? file.error.failure : `${Buffer.from(file.bytes).toString()} @ ${file.version}`]);
+  }
+  return seen;
+}
+
+/** The same, reading the files one at a time. */
+async function outcomesOneByOne(storage: Storage, keys: string[], maxBytes: number) {
+  const seen: Array<[string, string]> = [];
+  for (const key of keys) {
+    const outcome = await storage.read(key, maxBytes).then(
+      (file) => `${Buffer.from(file.bytes).toString()} @ ${file.version}`,
+      (error: { failure: string }) => error.failure,
+    );
+    seen.push([key, outcome]);
+  }
+  return seen;
+}
 
 describe('folder storage', () => {
   let dir: string;
@@ -37,5 +61,52 @@ describe('folder storage', () => {
     const keys: string[] = [];
     for await (const page of folderStorage(dir).list()) keys.push(...page.map((file) => file.key));
     expect(keys).toEqual(['human_members/ann.yml', 'human_members/zoe.yml']);
+  });
+
+  it('reads many files on its reading thread exactly as it reads one: links that lead out, folders, bad keys, size limit', async () => {
+    const outside = await tempDir();
+    try {
+      const plain = Array.from({ length: 70 }, (_, i) => `human_members/m${i}.yml`);
+      await writeFiles(dir, { ...Object.fromEntries(plain.map((key) => [key, `name: ${key}\n`])), 'real/inside.yml': 'name: Inside\n', 'human_members/big.yml': 'x'.repeat(100) });
+      await writeFiles(outside.dir, { 'secret.yml': 'name: Secret\n', 'human_members/s.yml': 'name: S\n' });
+      await fs.promises.symlink(path.join(dir, 'real/inside.yml'), path.join(dir, 'human_members/inside-link.yml'));
+      await fs.promises.symlink(path.join(outside.dir, 'secret.yml'), path.join(dir, 'human_members/secret-link.yml'));
+      await fs.promises.symlink(path.join(outside.dir, 'human_members'), path.join(dir, 'elsewhere'));
+      await fs.promises.mkdir(path.join(dir, 'human_members/folder.yml'));
+      const special = ['human_members/inside-link.yml', 'human_members/secret-link.yml', 'elsewhere/s.yml', 'human_members/folder.yml', 'human_members/missing.yml', 'human_members/../x.yml', 'human_members/big.yml'];
+      const keys = [...plain, ...special];
+      const storage = folderStorage(dir);
+      const expected = await outcomesOneByOne(storage, keys, 50);
+      expect(Object.fromEntries(expected.filter(([key]) => special.includes(key)))).toEqual({
+        'human_members/inside-link.yml': expect.stringMatching(/^name: Inside\n @ /),
+        'human_members/secret-link.yml': 'not_found',
+        'elsewhere/s.yml': 'not_found',
+        'human_members/folder.yml': 'unreadable',
+        'human_members/missing.yml': 'not_found',
+        'human_members/../x.yml': 'unreadable',
+        'human_members/big.yml': `${'x'.repeat(51)} @ ${(await storage.versionsOf(['human_members/big.yml'])).get('human_members/big.yml')}`,
+      });
+      // On the thread (many files), and in the calling thread (a few).
+      expect(await outcomes(storage.readMany(keys, 50))).toEqual(expected);
+      expect(await outcomes(storage.readMany(special, 50))).toEqual(expected.slice(plain.length));
+      // Versions the same way, on the thread and in the calling thread; for files, as `read` tells them.
+      const onThread = await storage.versionsOf(keys);
+      const inCallingThread = new Map([...(await storage.versionsOf(plain.slice(0, 35))), ...(await storage.versionsOf(plain.slice(35))), ...(await storage.versionsOf(special))]);
+      expect(onThread).toEqual(inCallingThread);
+      for (const [key, outcome] of expected) {
+        if (outcome.includes(' @ ')) expect(onThread.get(key)).toBe(outcome.split(' @ ')[1]);
+        else expect(onThread.has(key)).toBe(key === 'human_members/folder.yml');
+      }
+    } finally {
+      await outside.remove();
+    }
+  });
+
+  it('a storage folder that is gone fails a read of many files as unavailable: nothing looks deleted', async () => {
+    await writeFiles(dir, Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`human_members/m${i}.yml`, 'name: x\n'])));
+    const storage = folderStorage(dir);
+    const keys = Array.from({ length: 70 }, (_, i) => `human_members/m${i}.yml`);
+    await remove();
+    await expect(outcomes(storage.readMany(keys, 1024))).rejects.toMatchObject({ failure: 'unavailable' });
   });
 });

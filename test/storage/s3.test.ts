@@ -1,16 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3Storage } from '../../src/storage/s3.js';
-import { StorageError, type Storage } from '../../src/storage/types.js';
+import { StorageError, type FileRead, type Storage } from '../../src/storage/types.js';
 import { syncStorage } from '../../src/sync/reconcile.js';
 import { listMembers } from '../../src/registry/read.js';
 import { engines, freshDatabase } from '../helpers/databases.js';
 import { human } from '../helpers/files.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
+import { readingThrough } from '../helpers/storage.js';
 
 async function keysOf(storage: Storage) {
   const keys = [];
   for await (const page of storage.list()) keys.push(...page);
   return keys;
+}
+
+async function allRead(groups: AsyncIterable<FileRead[]>) {
+  const files: FileRead[] = [];
+  for await (const group of groups) files.push(...group);
+  return files;
 }
 
 describe('S3 storage (s3rver)', () => {
@@ -45,6 +52,19 @@ describe('S3 storage (s3rver)', () => {
     await s3.storage.delete('human_members/empty.yml');
   });
 
+  it('reads many objects at once: each with its bytes and ETag, a missing one as not found', async () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `human_members/m${i}.yml`);
+    for (const key of keys) await s3.storage.write(key, human(key));
+    const read = await allRead(s3.storage.readMany([...keys, 'human_members/missing.yml'], 1024));
+    expect(read.map((f) => f.key).sort()).toEqual([...keys, 'human_members/missing.yml'].sort());
+    const versions = new Map((await keysOf(s3.storage)).map((f) => [f.key, f.version]));
+    for (const file of read) {
+      if (file.error) expect([file.key, file.error.failure]).toEqual(['human_members/missing.yml', 'not_found']);
+      else expect([Buffer.from(file.bytes).toString(), file.version]).toEqual([human(file.key), versions.get(file.key)]);
+    }
+    for (const key of keys) await s3.storage.delete(key);
+  });
+
   it('works below a prefix: keys, and so file_uris, are relative to it', async () => {
     const scoped = await s3Storage({ ...s3.config, prefix: 'team/a' });
     await scoped.write('human_members/x.yml', human('X'));
@@ -58,6 +78,7 @@ describe('S3 storage (s3rver)', () => {
   it('reports an unreachable endpoint or a missing bucket as unavailable, not as a missing file', async () => {
     const nowhere = await s3Storage({ ...s3.config, endpoint: 'http://127.0.0.1:1' });
     await expect(nowhere.read('human_members/x.yml', 10)).rejects.toMatchObject({ failure: 'unavailable' });
+    await expect(allRead(nowhere.readMany(['human_members/x.yml', 'human_members/y.yml'], 10))).rejects.toMatchObject({ failure: 'unavailable' });
     await expect(keysOf(nowhere)).rejects.toBeInstanceOf(StorageError);
     const noBucket = await s3Storage({ ...s3.config, bucket: 'no-such-bucket' });
     await expect(noBucket.check()).rejects.toMatchObject({ failure: 'unavailable' });
@@ -74,7 +95,7 @@ describe.each(engines)('vecr sync on a bucket, %s', (engine) => {
       await s3.storage.write('data/samples/human_members/syota.yml', human('Syota'));
       await s3.storage.write('virtual_members/notes.txt', 'not a member');
       const reads: string[] = [];
-      const counting: Storage = { ...s3.storage, read: (key, max) => (reads.push(key), s3.storage.read(key, max)) };
+      const counting = readingThrough(s3.storage, (file) => (reads.push(file.key), file));
       expect(await syncStorage(db, counting, { key: 'file_uri' })).toMatchObject({ created: 2, invalid: 0 });
       expect(reads.sort()).toEqual(['data/samples/human_members/syota.yml', 'human_members/rin.yml']);
       reads.length = 0;

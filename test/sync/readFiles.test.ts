@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultLimits } from '../../src/members/parse.js';
 import { folderStorage } from '../../src/storage/folder.js';
 import { pacer } from '../../src/sync/pacer.js';
+import type { FileRead, Storage } from '../../src/storage/types.js';
 import { readFiles } from '../../src/sync/readFiles.js';
 import { human, tempDir, writeFiles } from '../helpers/files.js';
 
@@ -13,17 +14,36 @@ describe('reading a batch of files', () => {
   });
   afterEach(() => remove());
 
-  it('gives the event loop turns all along, not only once most files are read', async () => {
+  it('gives the event loop turns all along while it parses, not only once most files are parsed', async () => {
     const count = 1000;
     await writeFiles(dir, Object.fromEntries(Array.from({ length: count }, (_, i) => [`human_members/h${i}.yml`, human(`Human ${i}`)])));
     const inner = folderStorage(dir);
-    let reads = 0;
-    const storage = { ...inner, read: (key: string, maxBytes: number) => (reads++, inner.read(key, maxBytes)) };
-    // What the event loop sees: how many files had been read at each of its turns.
+    // Every file read before parsing starts, all handed over at once: only readFiles can pace.
+    let parsed = 0;
+    const storage: Storage = {
+      ...inner,
+      async *readMany(keys, maxBytes) {
+        const all: FileRead[] = [];
+        for await (const group of inner.readMany(keys, maxBytes)) all.push(...group);
+        yield all.map((file) => {
+          if (file.error) return file;
+          let taken = false;
+          return {
+            ...file,
+            get bytes() {
+              if (!taken) parsed++;
+              taken = true;
+              return file.bytes;
+            },
+          };
+        });
+      },
+    };
+    // What the event loop sees: how many files had been taken up at each of its turns.
     const turns: number[] = [];
     let reading = true;
     const turn = () => {
-      turns.push(reads);
+      turns.push(parsed);
       if (reading) setImmediate(turn);
     };
     setImmediate(turn);
@@ -31,7 +51,7 @@ describe('reading a batch of files', () => {
     const { files } = await readFiles(storage, batch, new Map(), defaultLimits);
     reading = false;
     expect(files.filter((f) => f.ok)).toHaveLength(count);
-    // A query answer or an HTTP request waits no longer than a few files' reading.
+    // A query answer or an HTTP request waits no longer than a few files' parsing.
     expect(turns.some((n) => n > 0 && n < count / 2)).toBe(true);
   });
 });

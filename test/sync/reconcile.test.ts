@@ -9,6 +9,7 @@ import { StorageError, type Storage } from '../../src/storage/types.js';
 import { syncStorage, type SyncOptions } from '../../src/sync/reconcile.js';
 import { engines, freshDatabase, resetDatabase, type TestDatabase } from '../helpers/databases.js';
 import { human, tempDir, virtual, writeFiles } from '../helpers/files.js';
+import { readingThrough } from '../helpers/storage.js';
 
 /** The real folder storage, counting which files are read and which are asked for versions. */
 function countingStorage(root: string): Storage & { reads: string[]; versionsAsked: string[] } {
@@ -16,13 +17,9 @@ function countingStorage(root: string): Storage & { reads: string[]; versionsAsk
   const reads: string[] = [];
   const versionsAsked: string[] = [];
   return {
-    ...inner,
+    ...readingThrough(inner, (file) => (reads.push(file.key), file)),
     reads,
     versionsAsked,
-    read: (key, maxBytes) => {
-      reads.push(key);
-      return inner.read(key, maxBytes);
-    },
     versionsOf: (keys) => {
       versionsAsked.push(...keys);
       return inner.versionsOf(keys);
@@ -263,7 +260,7 @@ describe.each(engines)('sync on %s', (engine) => {
     await writeFiles(dir, { 'human_members/a.yml': human('Ann') });
     await sync();
     await writeFiles(dir, { 'human_members/a.yml': human('Ann', 'bio: edited\n') });
-    const vanishing: Storage = { ...storage, read: async (key) => { throw new StorageError(`${key}: gone`, 'not_found'); } };
+    const vanishing = readingThrough(storage, ({ key }) => ({ key, error: new StorageError(`${key}: gone`, 'not_found') }));
     expect(await syncStorage(db, vanishing, { key: 'file_uri', delete: false })).toMatchObject({ deleted: 0 });
     expect(await names('human')).toEqual(['Ann']);
     expect(await syncStorage(db, vanishing, { key: 'file_uri' })).toMatchObject({ deleted: 1 });
@@ -272,13 +269,9 @@ describe.each(engines)('sync on %s', (engine) => {
 
   it('a file that cannot be read is invalid on its own', async () => {
     await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'human_members/b.yml': human('Bob') });
-    const picky: Storage = {
-      ...storage,
-      read: async (key, max) => {
-        if (key.endsWith('b.yml')) throw new StorageError(`${key}: permission denied`, 'unreadable');
-        return storage.read(key, max);
-      },
-    };
+    const picky = readingThrough(storage, (file) =>
+      file.key.endsWith('b.yml') ? { key: file.key, error: new StorageError(`${file.key}: permission denied`, 'unreadable') } : file,
+    );
     const report = await syncStorage(db, picky, { key: 'file_uri' });
     expect(report).toMatchObject({ created: 1, invalid: 1 });
     expect(report.issues[0]).toMatchObject({ file: 'human_members/b.yml', code: 'unreadable' });
@@ -318,17 +311,15 @@ describe.each(engines)('sync beside other writers on %s', (engine) => {
         );
       };
       const racing: Storage = {
-        ...files,
+        // After the sync has read a.yml, the other writer registers a newer version.
+        ...readingThrough(files, async (file) => {
+          if (file.key === 'human_members/a.yml') await other(file.key, human('Ann', 'bio: second\n'));
+          return file;
+        }),
         // While the sync lists, b.yml appears and is registered by the other writer.
         async *list() {
           for await (const page of files.list()) yield page;
           await other('human_members/b.yml', human('Bob'));
-        },
-        // After the sync has read a.yml, the other writer registers a newer version.
-        read: async (key, max) => {
-          const result = await files.read(key, max);
-          if (key === 'human_members/a.yml') await other(key, human('Ann', 'bio: second\n'));
-          return result;
         },
       };
       await syncStorage(db, racing, { key: 'file_uri' });

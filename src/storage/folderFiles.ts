@@ -1,0 +1,164 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { StorageError, type StorageFailure } from './types.js';
+
+/**
+ * Reading files of a storage folder, synchronously: the one place that decides what may be read
+ * there, for the folder storage on the main thread and for its reading thread alike. Symbolic
+ * links are followed only while they stay inside the folder: a link to /etc/passwd is not a
+ * member file.
+ *
+ * Member files are small and many, and for small files Node's synchronous fs calls cost a tenth
+ * of the promise API's (measured: 16 µs against 137 µs per file). A file read costs no stat of
+ * its own: its version comes from an fstat of the open file.
+ */
+export interface FolderFiles {
+  /** The folder, as an absolute path. */
+  readonly base: string;
+  /** The folder with its links resolved; StorageError `unavailable` when it cannot be read. */
+  realBase(): string;
+  /** The path of a key; StorageError `unreadable` for a key that is no plain relative path. */
+  pathOf(key: string): string;
+  /** At most `maxBytes + 1` bytes of a file, and its version. Throws a StorageError. */
+  read(key: string, maxBytes: number): { bytes: Buffer; version: string };
+  /**
+   * A file's version as `read` would tell it, without reading it; undefined when it cannot be
+   * told (gone, a link that leads out, no permission: reading it reports why). Throws only when
+   * the storage fails.
+   */
+  versionOf(key: string): string | undefined;
+}
+
+export function folderFiles(root: string): FolderFiles {
+  const base = path.resolve(root);
+
+  let knownRoot: { real: string; at: number } | undefined;
+  function realBase(): string {
+    if (knownRoot && Date.now() - knownRoot.at < 1000) return knownRoot.real;
+    try {
+      knownRoot = { real: fs.realpathSync.native(base), at: Date.now() };
+      return knownRoot.real;
+    } catch (error) {
+      throw new StorageError(`storage folder ${base} cannot be read: ${(error as Error).message}`, 'unavailable', { cause: error });
+    }
+  }
+
+  function pathOf(key: string): string {
+    const parts = key.split('/');
+    if (key === '' || parts.some((part) => part === '' || part === '.' || part === '..') || key.includes('\0')) {
+      throw new StorageError(`invalid key: ${JSON.stringify(key)}`, 'unreadable');
+    }
+    // The parts are plain names, so joining them needs no normalising.
+    return join(base, parts.join(path.sep));
+  }
+
+  // A sync reads thousands of files from the same few folders: resolving a folder's real path
+  // for each file would cost more than reading it, so the answer is kept for a second.
+  const folderIsInside = rememberFor(1000, (dir: string) => isInside(realBase(), fs.realpathSync.native(dir)));
+
+  const failure = (key: string, error: unknown) => new StorageError(`${key}: ${(error as Error).message}`, failureOf(error), { cause: error });
+
+  return {
+    base,
+    realBase,
+    pathOf,
+
+    read(key, maxBytes) {
+      const file = pathOf(key);
+      const realRoot = realBase();
+      // The folders on the way must lead to a place inside the storage folder...
+      if (!folderIsInside(path.dirname(file))) {
+        throw new StorageError(`${key}: links outside the storage folder`, 'not_found');
+      }
+      // ...and so must the file: opened without following a link, a link is resolved and checked.
+      let fd: number;
+      try {
+        fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw failure(key, error);
+        const real = tryOr(() => fs.realpathSync.native(file));
+        if (!real || !isInside(realRoot, real)) throw new StorageError(`${key}: links outside the storage folder`, 'not_found');
+        try {
+          fd = fs.openSync(real, 'r');
+        } catch (inner) {
+          throw failure(key, inner);
+        }
+      }
+      try {
+        const stat = fs.fstatSync(fd, { bigint: true });
+        // At most maxBytes + 1: enough to tell a file is too large without reading all of it.
+        const wanted = Math.min(Number(stat.size), maxBytes + 1);
+        const buffer = Buffer.allocUnsafeSlow(wanted);
+        let length = 0;
+        while (length < wanted) {
+          const n = fs.readSync(fd, buffer, length, wanted - length, length);
+          if (n === 0) break;
+          length += n;
+        }
+        return { bytes: buffer.subarray(0, length), version: versionFromStat(stat) };
+      } catch (error) {
+        throw failure(key, error);
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+
+    versionOf(key) {
+      try {
+        const file = pathOf(key);
+        if (!folderIsInside(path.dirname(file))) return undefined;
+        let stat = fs.lstatSync(file, { bigint: true });
+        if (stat.isSymbolicLink()) {
+          const real = fs.realpathSync.native(file);
+          if (!isInside(realBase(), real)) return undefined;
+          stat = fs.statSync(real, { bigint: true });
+        }
+        return versionFromStat(stat);
+      } catch (error) {
+        const problem = error instanceof StorageError ? error : failure(key, error);
+        if (problem.failure === 'unavailable') throw problem;
+        return undefined;
+      }
+    },
+  };
+}
+
+/** Whether `target` is `realRoot` or lies below it. */
+export const isInside = (realRoot: string, target: string) => target === realRoot || target.startsWith(realRoot + path.sep);
+
+/** Two paths joined; `dir` is absolute and `name` holds no `.` or `..` parts, so nothing to normalise. */
+export const join = (dir: string, name: string) => (dir.endsWith(path.sep) ? dir + name : dir + path.sep + name);
+
+/** Whether an error says the file or folder is gone. */
+export const gone = (error: unknown) => ['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '');
+
+/** Gone, this file's own problem (permissions, a folder where a file was), or the disk failing. */
+export function failureOf(error: unknown): StorageFailure {
+  if (gone(error)) return 'not_found';
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  return ['EACCES', 'EPERM', 'EISDIR', 'ELOOP', 'ENAMETOOLONG'].includes(code) ? 'unreadable' : 'unavailable';
+}
+
+/** Changes whenever the content may have: a rewrite, an edit, or a file saved by rename. */
+const versionFromStat = (stat: fs.BigIntStats) => `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
+
+/** `check` with its answers kept for `ttlMs`; a check that throws answers false. */
+function rememberFor(ttlMs: number, check: (key: string) => boolean): (key: string) => boolean {
+  const answers = new Map<string, { value: boolean; at: number }>();
+  return (key) => {
+    const now = Date.now();
+    const known = answers.get(key);
+    if (known && now - known.at < ttlMs) return known.value;
+    const value = tryOr(() => check(key)) ?? false;
+    answers.set(key, { value, at: now });
+    return value;
+  };
+}
+
+export function tryOr<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}
