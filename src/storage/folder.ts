@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { folderFiles, gone, isInside, join, tryOr } from './folderFiles.js';
-import { readInThread, versionsInThread } from './readerThread.js';
+import { readInThread, startReaderThread, versionsInThread } from './readerThread.js';
 import { compareKeys, StorageError, type FileRead, type Storage, type StoredFile } from './types.js';
 
 /** Entries looked at per page of a listing; the event loop gets a turn between two pages. */
@@ -33,6 +33,7 @@ export function folderStorage(root: string): Storage {
 
     async *list(): AsyncIterable<StoredFile[]> {
       const realRoot = files.realBase();
+      startReaderThread();
       const visited = new Set<string>([realRoot]);
       let page: StoredFile[] = [];
       let examined = 0;

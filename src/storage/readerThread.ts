@@ -54,6 +54,14 @@ function readerThread() {
   return current;
 }
 
+/**
+ * Starts the reading thread ahead of its first request: starting takes longer than reading a
+ * batch (60–80 ms here), and a listing is about to be followed by reads.
+ */
+export function startReaderThread(): void {
+  readerThread();
+}
+
 /** Sends a request to the reading thread and answers its replies as they come. */
 async function* ask(request: Ask): AsyncGenerator<ReaderReply> {
   const { worker, inboxes } = readerThread();

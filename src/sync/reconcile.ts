@@ -123,13 +123,6 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     options.signal?.throwIfAborted();
     const { records, gone: goneHere } = await known;
     if (options.delete !== false) gone.push(...goneHere);
-    // A listing without versions (a folder): only files registered before need theirs, to be
-    // skipped unread when unchanged; any other file is read, which tells its version anyway.
-    const unversioned = force ? [] : batch.filter((f) => f.version === undefined && records.get(f.key)?.status === 'registered');
-    if (unversioned.length > 0) {
-      const versions = await storage.versionsOf(unversioned.map((f) => f.key));
-      for (const f of unversioned) f.version = versions.get(f.key);
-    }
     // Invalid files are always read again: a name conflict may have been settled meanwhile.
     const toRead = force ? batch : batch.filter((f) => {
       const record = records.get(f.key);
@@ -151,7 +144,9 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   let lookingUp: Promise<unknown> = Promise.resolve();
   let coveredUpTo: string | null = null;
   const handleNext = async (batch: Listed[], upTo: string | null) => {
-    const known = knownBetween(q, coveredUpTo, upTo, batch, batchSize + 1);
+    // The versions a batch needs are asked as soon as its records are known, beside the batch
+    // before it being handled.
+    const known = knownBetween(q, coveredUpTo, upTo, batch, batchSize + 1).then((found) => askVersions(storage, batch, found.records).then(() => found));
     coveredUpTo = upTo;
     lookingUp = known;
     // Failures surface where they are awaited; until then they are held, not lost.
@@ -222,6 +217,17 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
 interface Known {
   records: Map<string, KnownFile>;
   gone: string[];
+}
+
+/**
+ * A listing without versions (a folder): only files registered before need theirs, to be
+ * skipped unread when unchanged; any other file is read, which tells its version anyway.
+ */
+async function askVersions(storage: Storage, batch: readonly Listed[], records: ReadonlyMap<string, KnownFile>) {
+  const unversioned = batch.filter((f) => f.version === undefined && records.get(f.key)?.status === 'registered');
+  if (unversioned.length === 0) return;
+  const versions = await storage.versionsOf(unversioned.map((f) => f.key));
+  for (const f of unversioned) f.version = versions.get(f.key);
 }
 
 /** The records in (`after`, `upTo`], a page at a time, split into the batch's files and files gone. */
