@@ -45,9 +45,13 @@ export function folderStorage(root: string): Storage {
         try {
           dirents = entriesOf(dir);
         } catch (error) {
-          // Gone while we walked: nothing to list. Anything else must stop the listing: a folder
-          // that cannot be read would otherwise look empty, and its members would be deleted.
-          if (gone(error)) return;
+          // Gone while we walked: nothing to list, once the storage folder itself is confirmed
+          // to be there. Anything else must stop the listing: a folder that cannot be read would
+          // otherwise look empty, and its members would be deleted.
+          if (gone(error) && dir !== realRoot) {
+            files.realBase(true);
+            return;
+          }
           throw new StorageError(`cannot list ${dir}: ${(error as Error).message}`, 'unavailable', { cause: error });
         }
         const entries: Array<{ name: string; order: string; folder?: { path: string; linkedTo?: string } }> = [];
@@ -138,7 +142,7 @@ export function folderStorage(root: string): Storage {
     },
 
     async check() {
-      files.realBase();
+      files.realBase(true);
     },
 
     async write(key, content) {

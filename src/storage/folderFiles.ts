@@ -15,8 +15,12 @@ import { StorageError, type StorageFailure } from './types.js';
 export interface FolderFiles {
   /** The folder, as an absolute path. */
   readonly base: string;
-  /** The folder with its links resolved; StorageError `unavailable` when it cannot be read. */
-  realBase(): string;
+  /**
+   * The folder with its links resolved, as resolved within the last second unless `fresh`;
+   * StorageError `unavailable` when it cannot be read. (Before anything is taken for gone, the
+   * folder itself is confirmed `fresh`.)
+   */
+  realBase(fresh?: boolean): string;
   /** The path of a key; StorageError `unreadable` for a key that is no plain relative path. */
   pathOf(key: string): string;
   /** At most `maxBytes + 1` bytes of a file, and its version. Throws a StorageError. */
@@ -33,8 +37,9 @@ export function folderFiles(root: string): FolderFiles {
   const base = path.resolve(root);
 
   let knownRoot: { real: string; at: number } | undefined;
-  function realBase(): string {
-    if (knownRoot && Date.now() - knownRoot.at < 1000) return knownRoot.real;
+  function realBase(fresh = false): string {
+    if (!fresh && knownRoot && Date.now() - knownRoot.at < 1000) return knownRoot.real;
+    knownRoot = undefined;
     try {
       knownRoot = { real: fs.realpathSync.native(base), at: Date.now() };
       return knownRoot.real;
@@ -53,10 +58,41 @@ export function folderFiles(root: string): FolderFiles {
   }
 
   // A sync reads thousands of files from the same few folders: resolving a folder's real path
-  // for each file would cost more than reading it, so the answer is kept for a second.
-  const folderIsInside = rememberFor(1000, (dir: string) => isInside(realBase(), fs.realpathSync.native(dir)));
+  // for each file would cost more than reading it, so an answer is kept for a second. A folder
+  // that is gone is not inside (its files are gone); any other failure is the storage's.
+  const folderIsInside = rememberFor(1000, (dir: string) => {
+    try {
+      return isInside(realBase(), fs.realpathSync.native(dir));
+    } catch (error) {
+      if (gone(error)) return undefined;
+      throw error;
+    }
+  });
 
   const failure = (key: string, error: unknown) => new StorageError(`${key}: ${(error as Error).message}`, failureOf(error), { cause: error });
+
+  /**
+   * A file found missing, or leading out. Said only once the storage folder itself is confirmed
+   * to be there, freshly: a folder unmounted or removed mid-sync would otherwise make every file
+   * look gone, and their members would be deleted.
+   */
+  function notFound(key: string, why: string): StorageError {
+    try {
+      realBase(true);
+    } catch (error) {
+      return error as StorageError;
+    }
+    return new StorageError(`${key}: ${why}`, 'not_found');
+  }
+
+  /** Whether the folders on the way to `file` lead to a place inside the storage folder. */
+  function pathInside(key: string, file: string): boolean {
+    try {
+      return folderIsInside(path.dirname(file)) === true;
+    } catch (error) {
+      throw failure(key, error);
+    }
+  }
 
   return {
     base,
@@ -67,21 +103,19 @@ export function folderFiles(root: string): FolderFiles {
       const file = pathOf(key);
       const realRoot = realBase();
       // The folders on the way must lead to a place inside the storage folder...
-      if (!folderIsInside(path.dirname(file))) {
-        throw new StorageError(`${key}: links outside the storage folder`, 'not_found');
-      }
+      if (!pathInside(key, file)) throw notFound(key, 'not found, or links outside the storage folder');
       // ...and so must the file: opened without following a link, a link is resolved and checked.
       let fd: number;
       try {
         fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw failure(key, error);
+        if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw gone(error) ? notFound(key, (error as Error).message) : failure(key, error);
         const real = tryOr(() => fs.realpathSync.native(file));
-        if (!real || !isInside(realRoot, real)) throw new StorageError(`${key}: links outside the storage folder`, 'not_found');
+        if (!real || !isInside(realRoot, real)) throw notFound(key, 'links outside the storage folder');
         try {
           fd = fs.openSync(real, 'r');
         } catch (inner) {
-          throw failure(key, inner);
+          throw gone(inner) ? notFound(key, (inner as Error).message) : failure(key, inner);
         }
       }
       try {
@@ -106,7 +140,7 @@ export function folderFiles(root: string): FolderFiles {
     versionOf(key) {
       try {
         const file = pathOf(key);
-        if (!folderIsInside(path.dirname(file))) return undefined;
+        if (!pathInside(key, file)) return undefined;
         let stat = fs.lstatSync(file, { bigint: true });
         if (stat.isSymbolicLink()) {
           const real = fs.realpathSync.native(file);
@@ -142,15 +176,16 @@ export function failureOf(error: unknown): StorageFailure {
 /** Changes whenever the content may have: a rewrite, an edit, or a file saved by rename. */
 const versionFromStat = (stat: fs.BigIntStats) => `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
 
-/** `check` with its answers kept for `ttlMs`; a check that throws answers false. */
-function rememberFor(ttlMs: number, check: (key: string) => boolean): (key: string) => boolean {
-  const answers = new Map<string, { value: boolean; at: number }>();
+/** `check` with its answers kept for `ttlMs`; undefined answers are not kept, nor is a throw. */
+function rememberFor<T>(ttlMs: number, check: (key: string) => T | undefined): (key: string) => T | undefined {
+  const answers = new Map<string, { value: T; at: number }>();
   return (key) => {
     const now = Date.now();
     const known = answers.get(key);
     if (known && now - known.at < ttlMs) return known.value;
-    const value = tryOr(() => check(key)) ?? false;
-    answers.set(key, { value, at: now });
+    const value = check(key);
+    if (value === undefined) answers.delete(key);
+    else answers.set(key, { value, at: now });
     return value;
   };
 }

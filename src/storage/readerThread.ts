@@ -1,24 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../workerThread.js';
-import { StorageError, type FileRead, type StorageFailure } from './types.js';
-
-/** What the main thread asks of the reading thread: files of the folder `root` read, or their versions. */
-type Ask = { root: string; keys: readonly string[] } & ({ op: 'read'; maxBytes: number } | { op: 'versions' });
-export type ReaderRequest = Ask & { id: number };
-
-/** A file read, its bytes at [start, end) of the group's buffer; or why it could not be read. */
-export type WireFile = { key: string; start: number; end: number; version: string } | { key: string; failure: StorageFailure; message: string };
-
-/** One answer to a request: a group of files, versions, or the failure that stopped it. */
-export interface ReaderReply {
-  id: number;
-  /** The last answer to this request. */
-  done: boolean;
-  files?: WireFile[];
-  bytes?: ArrayBuffer;
-  versions?: Array<[string, string]>;
-  error?: { failure: StorageFailure; message: string };
-}
+import { costOf, type ReaderMessage, type ReaderReply } from './readerProtocol.js';
+import { StorageError, type FileRead } from './types.js';
 
 interface Inbox {
   replies: ReaderReply[];
@@ -27,7 +10,7 @@ interface Inbox {
 
 /**
  * One reading thread per process, shared by every folder storage: started when first asked,
- * holding the process open only while it has work, started again if it ever stops.
+ * holding the process open only while someone waits for it, started again if it ever stops.
  */
 let thread: { worker: Worker; inboxes: Map<number, Inbox> } | undefined;
 let lastId = 0;
@@ -42,11 +25,14 @@ function readerThread() {
     inbox.replies.push(reply);
     inbox.wake?.();
   };
+  // Whatever stops the thread fails what waits for it: nothing hangs.
   const stop = (message: string) => {
     if (thread === current) thread = undefined;
     for (const id of current.inboxes.keys()) deliver({ id, done: true, error: { failure: 'unavailable', message } });
+    void worker.terminate();
   };
   worker.on('message', deliver);
+  worker.on('messageerror', (error) => stop(`a reply of the reading thread could not be read: ${error.message}`));
   worker.on('error', (error) => stop(`the reading thread failed: ${error.message}`));
   worker.on('exit', (code) => stop(`the reading thread stopped (exit code ${code})`));
   worker.unref();
@@ -62,35 +48,42 @@ export function startReaderThread(): void {
   readerThread();
 }
 
-/** Sends a request to the reading thread and answers its replies as they come. */
-async function* ask(request: Ask): AsyncGenerator<ReaderReply> {
+/**
+ * Sends a request to the reading thread and answers its replies as they come. Each reply taken
+ * lets the thread read further ahead; a caller that stops early (leaving its `for await`)
+ * cancels the rest.
+ */
+async function* ask(request: Extract<ReaderMessage, { op: 'read' | 'versions' }>): AsyncGenerator<ReaderReply> {
   const { worker, inboxes } = readerThread();
-  const id = ++lastId;
   const inbox: Inbox = { replies: [] };
-  inboxes.set(id, inbox);
-  // The thread holds the process open only while someone waits for it.
+  inboxes.set(request.id, inbox);
   if (inboxes.size === 1) worker.ref();
+  let done = false;
   try {
-    const message: ReaderRequest = { ...request, id };
-    worker.postMessage(message);
-    for (;;) {
+    worker.postMessage(request);
+    while (!done) {
       if (inbox.replies.length === 0) await new Promise<void>((resolve) => (inbox.wake = resolve));
       const reply = inbox.replies.shift()!;
-      if (reply.error) throw new StorageError(reply.error.message, reply.error.failure);
+      done = reply.done;
+      if ('error' in reply) throw new StorageError(reply.error.message, reply.error.failure);
       yield reply;
-      if (reply.done) return;
+      if ('bytes' in reply && !done) post(worker, { op: 'taken', id: request.id, bytes: costOf(reply.bytes.byteLength) });
     }
   } finally {
-    inboxes.delete(id);
+    inboxes.delete(request.id);
+    if (!done) post(worker, { op: 'cancel', id: request.id });
     if (inboxes.size === 0) worker.unref();
   }
 }
 
+const post = (worker: Worker, message: ReaderMessage) => worker.postMessage(message);
+
 /** Reads files of the folder `root` on the reading thread, a group at a time. */
 export async function* readInThread(root: string, keys: readonly string[], maxBytes: number): AsyncIterable<FileRead[]> {
-  for await (const reply of ask({ op: 'read', root, keys, maxBytes })) {
-    const bytes = new Uint8Array(reply.bytes ?? new ArrayBuffer(0));
-    yield (reply.files ?? []).map((file) =>
+  for await (const reply of ask({ op: 'read', id: ++lastId, root, keys, maxBytes })) {
+    if (!('files' in reply)) continue;
+    const bytes = new Uint8Array(reply.bytes);
+    yield reply.files.map((file) =>
       'failure' in file
         ? { key: file.key, error: new StorageError(file.message, file.failure) }
         : { key: file.key, bytes: bytes.subarray(file.start, file.end), version: file.version },
@@ -101,8 +94,8 @@ export async function* readInThread(root: string, keys: readonly string[], maxBy
 /** The versions of files of the folder `root`, told on the reading thread. */
 export async function versionsInThread(root: string, keys: readonly string[]): Promise<Map<string, string>> {
   const versions = new Map<string, string>();
-  for await (const reply of ask({ op: 'versions', root, keys })) {
-    for (const [key, version] of reply.versions ?? []) versions.set(key, version);
+  for await (const reply of ask({ op: 'versions', id: ++lastId, root, keys })) {
+    if ('versions' in reply) for (const [key, version] of reply.versions) versions.set(key, version);
   }
   return versions;
 }

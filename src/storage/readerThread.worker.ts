@@ -1,58 +1,108 @@
 import { parentPort } from 'node:worker_threads';
 import { folderFiles, type FolderFiles } from './folderFiles.js';
-import type { ReaderReply, ReaderRequest, WireFile } from './readerThread.js';
+import { costOf, type ReaderMessage, type ReaderReply, type WireFile } from './readerProtocol.js';
 import { StorageError } from './types.js';
 
 /**
  * The folder storage's reading thread: opens, stats and reads files, which on this kind of
- * machine costs more than parsing them, while the main thread parses and writes. Answers each
- * request in groups as they fill, the bytes of a group in one transferred buffer.
+ * machine costs more than parsing them, while the main thread parses and writes. Answers a read
+ * in groups, the bytes of a group in one transferred buffer, and stays at most `aheadBytes`
+ * ahead of what the main thread has taken: a batch of large files never sits in memory whole.
  */
 const groupFiles = 128;
 const groupBytes = 256 * 1024;
+const aheadBytes = 4 * 1024 * 1024;
 
 const folders = new Map<string, FolderFiles>();
 const folderAt = (root: string) => folders.get(root) ?? folders.set(root, folderFiles(root)).get(root)!;
 
-parentPort!.on('message', (request: ReaderRequest) => {
-  const reply = (message: ReaderReply, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(message, transfer);
+interface Job {
+  id: number;
+  folder: FolderFiles;
+  keys: readonly string[];
+  maxBytes: number;
+  next: number;
+  /** Bytes sent and not yet taken. */
+  ahead: number;
+}
+const jobs = new Map<number, Job>();
+
+const reply = (message: ReaderReply, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(message, transfer);
+
+function fail(id: number, error: unknown) {
+  jobs.delete(id);
+  const failure = error instanceof StorageError ? error.failure : 'unavailable';
+  reply({ id, done: true, error: { failure, message: (error as Error).message } });
+}
+
+/** Reads on until the job is done or far enough ahead. */
+function pump(job: Job) {
   try {
-    const folder = folderAt(request.root);
-    if (request.op === 'versions') {
-      const versions: Array<[string, string]> = [];
-      for (const key of request.keys) {
-        const version = folder.versionOf(key);
-        if (version !== undefined) versions.push([key, version]);
+    while (job.ahead < aheadBytes && jobs.has(job.id)) {
+      const files: WireFile[] = [];
+      let buffer = Buffer.allocUnsafeSlow(groupBytes);
+      let used = 0;
+      while (job.next < job.keys.length && files.length < groupFiles) {
+        const key = job.keys[job.next]!;
+        let read;
+        try {
+          read = job.folder.read(key, job.maxBytes);
+        } catch (error) {
+          if (!(error instanceof StorageError) || error.failure === 'unavailable') throw error;
+          files.push({ key, failure: error.failure, message: error.message });
+          job.next++;
+          continue;
+        }
+        if (used + read.bytes.length > buffer.length) {
+          // A file too large for this group starts the next, unless the group is empty.
+          if (files.length > 0) break;
+          buffer = Buffer.allocUnsafeSlow(read.bytes.length);
+        }
+        read.bytes.copy(buffer, used);
+        files.push({ key, start: used, end: used + read.bytes.length, version: read.version });
+        used += read.bytes.length;
+        job.next++;
       }
-      reply({ id: request.id, done: true, versions });
+      const done = job.next >= job.keys.length;
+      const bytes = buffer.buffer.slice(0, used);
+      reply({ id: job.id, done, files, bytes }, [bytes]);
+      job.ahead += costOf(used);
+      if (done) jobs.delete(job.id);
+    }
+  } catch (error) {
+    fail(job.id, error);
+  }
+}
+
+parentPort!.on('message', (message: ReaderMessage) => {
+  switch (message.op) {
+    case 'read': {
+      const job: Job = { id: message.id, folder: folderAt(message.root), keys: message.keys, maxBytes: message.maxBytes, next: 0, ahead: 0 };
+      jobs.set(job.id, job);
+      pump(job);
       return;
     }
-    let files: WireFile[] = [];
-    let buffer = Buffer.allocUnsafeSlow(groupBytes);
-    let used = 0;
-    const send = (done: boolean) => {
-      const bytes = buffer.buffer.slice(0, used);
-      reply({ id: request.id, done, files, bytes }, [bytes]);
-      files = [];
-      used = 0;
-    };
-    for (const key of request.keys) {
-      try {
-        const { bytes, version } = folder.read(key, request.maxBytes);
-        if (used + bytes.length > buffer.length && files.length > 0) send(false);
-        if (bytes.length > buffer.length) buffer = Buffer.allocUnsafeSlow(bytes.length);
-        bytes.copy(buffer, used);
-        files.push({ key, start: used, end: used + bytes.length, version });
-        used += bytes.length;
-      } catch (error) {
-        if (!(error instanceof StorageError) || error.failure === 'unavailable') throw error;
-        files.push({ key, failure: error.failure, message: error.message });
-      }
-      if (files.length >= groupFiles) send(false);
+    case 'taken': {
+      const job = jobs.get(message.id);
+      if (!job) return;
+      job.ahead -= message.bytes;
+      pump(job);
+      return;
     }
-    send(true);
-  } catch (error) {
-    const failure = error instanceof StorageError ? error.failure : 'unavailable';
-    reply({ id: request.id, done: true, error: { failure, message: (error as Error).message } });
+    case 'cancel':
+      jobs.delete(message.id);
+      return;
+    case 'versions':
+      try {
+        const folder = folderAt(message.root);
+        const versions: Array<[string, string]> = [];
+        for (const key of message.keys) {
+          const version = folder.versionOf(key);
+          if (version !== undefined) versions.push([key, version]);
+        }
+        reply({ id: message.id, done: true, versions });
+      } catch (error) {
+        fail(message.id, error);
+      }
   }
 });

@@ -101,8 +101,9 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
 }
 
 /**
- * Reads with up to `limit` requests in flight, answering each file as it arrives (with the
- * others that arrived meanwhile). A failure of the storage itself stops the whole read.
+ * Reads with up to `limit` files in flight or waiting to be taken, answering each as it arrives
+ * (with the others that arrived meanwhile). A failure of the storage itself ends the whole read;
+ * so does the caller leaving its `for await`, after which no more requests start.
  */
 async function* readConcurrently(
   keys: readonly string[],
@@ -113,9 +114,10 @@ async function* readConcurrently(
   let running = 0;
   let arrived: FileRead[] = [];
   let failed: { error: unknown } | undefined;
+  let stopped = false;
   let wake: (() => void) | undefined;
   const start = () => {
-    while (running < limit && next < keys.length && !failed) {
+    while (!stopped && !failed && running + arrived.length < limit && next < keys.length) {
       const key = keys[next++]!;
       running++;
       read(key)
@@ -133,16 +135,19 @@ async function* readConcurrently(
         });
     }
   };
-  start();
-  while (running > 0 || arrived.length > 0) {
-    if (arrived.length === 0 && !failed) await new Promise<void>((resolve) => (wake = resolve));
-    if (failed) {
-      // Reads still in flight are left to finish on their own; their answers are not wanted.
-      throw failed.error;
+  try {
+    start();
+    while (running > 0 || arrived.length > 0) {
+      if (arrived.length === 0 && !failed) await new Promise<void>((resolve) => (wake = resolve));
+      if (failed) throw failed.error;
+      const group = arrived;
+      arrived = [];
+      if (group.length > 0) yield group;
+      start();
     }
-    const group = arrived;
-    arrived = [];
-    if (group.length > 0) yield group;
+  } finally {
+    // Reads still in flight finish on their own; their answers are not wanted.
+    stopped = true;
   }
 }
 

@@ -3,7 +3,7 @@ import { parseMemberFile, type ParseLimits } from '../members/parse.js';
 import type { MemberKind } from '../members/schema.js';
 import type { ReadFile } from '../registry/apply.js';
 import type { FileRecord } from '../registry/sql/memberFiles.js';
-import type { Storage } from '../storage/types.js';
+import { StorageError, type Storage } from '../storage/types.js';
 import { pacer } from './pacer.js';
 
 export interface FileToRead {
@@ -32,16 +32,19 @@ export async function readFiles(
   limits: ParseLimits,
 ): Promise<ReadResult> {
   const result: ReadResult = { files: [], touched: [], vanished: [] };
-  const kinds = new Map(batch.map((file) => [file.key, file.kind]));
+  // The files not answered yet, and their kinds.
+  const waiting = new Map(batch.map((file) => [file.key, file.kind]));
   // Parsing is synchronous: the event loop (and a batch being written) gets a turn every couple
   // of milliseconds.
   const pause = pacer(2);
-  for await (const group of storage.readMany([...kinds.keys()], limits.maxBytes)) {
+  for await (const group of storage.readMany([...waiting.keys()], limits.maxBytes)) {
     for (const read of group) {
       const turn = pause();
       if (turn) await turn;
       const { key: file_uri } = read;
-      const kind = kinds.get(file_uri)!;
+      const kind = waiting.get(file_uri);
+      if (!kind) throw new StorageError(`${storage.description} answered ${JSON.stringify(file_uri)}, which was not asked for, or twice`, 'unavailable');
+      waiting.delete(file_uri);
       if (read.error) {
         if (read.error.failure === 'not_found') result.vanished.push(file_uri);
         else result.files.push({ file_uri, kind, version: null, content_hash: null, ok: false, issues: [{ file: file_uri, code: 'unreadable', message: `cannot be read: ${read.error.message}` }] });
@@ -63,5 +66,7 @@ export async function readFiles(
       );
     }
   }
+  // A file left unanswered would be neither registered nor deleted: the storage is failing.
+  if (waiting.size > 0) throw new StorageError(`${storage.description} did not answer for ${waiting.size} of ${batch.length} files`, 'unavailable');
   return result;
 }

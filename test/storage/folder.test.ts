@@ -14,7 +14,13 @@ async function outcomes(reads: AsyncIterable<FileRead[]>) {
   return seen;
 }
 
-/** The same, reading the files one at a time. */
+async function listed(storage: Storage) {
+  const keys: string[] = [];
+  for await (const page of storage.list()) keys.push(...page.map((file) => file.key));
+  return keys;
+}
+
+/** What became of each file, reading the files one at a time. */
 async function outcomesOneByOne(storage: Storage, keys: string[], maxBytes: number) {
   const seen: Array<[string, string]> = [];
   for (const key of keys) {
@@ -102,11 +108,39 @@ describe('folder storage', () => {
     }
   });
 
-  it('a storage folder that is gone fails a read of many files as unavailable: nothing looks deleted', async () => {
-    await writeFiles(dir, Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`human_members/m${i}.yml`, 'name: x\n'])));
-    const storage = folderStorage(dir);
+  it('a storage folder that goes away mid-sync fails reads and listing as unavailable: nothing looks deleted', async () => {
     const keys = Array.from({ length: 70 }, (_, i) => `human_members/m${i}.yml`);
+    await writeFiles(dir, Object.fromEntries(keys.map((key) => [key, 'name: x\n'])));
+    const storage = folderStorage(dir);
+    // Both threads have looked at the folder just now, as a sync does before it reads.
+    expect((await storage.versionsOf(keys)).size).toBe(70);
+    expect((await outcomes(storage.readMany(keys.slice(0, 5), 1024))).map(([, outcome]) => outcome)).not.toContain('not_found');
     await remove();
     await expect(outcomes(storage.readMany(keys, 1024))).rejects.toMatchObject({ failure: 'unavailable' });
+    await expect(outcomes(storage.readMany(keys.slice(0, 5), 1024))).rejects.toMatchObject({ failure: 'unavailable' });
+    await expect(storage.read(keys[0]!, 1024)).rejects.toMatchObject({ failure: 'unavailable' });
+    await expect(listed(storage)).rejects.toMatchObject({ failure: 'unavailable' });
+  });
+
+  it('files whose folder is removed are gone, while the storage folder is there', async () => {
+    const keys = Array.from({ length: 70 }, (_, i) => `human_members/m${i}.yml`);
+    await writeFiles(dir, { ...Object.fromEntries(keys.map((key) => [key, 'name: x\n'])), 'virtual_members/v.yml': 'name: v\n' });
+    const storage = folderStorage(dir);
+    expect((await storage.versionsOf(keys)).size).toBe(70);
+    await fs.promises.rm(path.join(dir, 'human_members'), { recursive: true });
+    expect(new Set((await outcomes(storage.readMany(keys, 1024))).map(([, outcome]) => outcome))).toEqual(new Set(['not_found']));
+    expect(await listed(storage)).toEqual(['virtual_members/v.yml']);
+  });
+
+  it('a read left early is cancelled, and the next read gets every file', async () => {
+    const keys = Array.from({ length: 3000 }, (_, i) => `human_members/m${i}.yml`);
+    await writeFiles(dir, Object.fromEntries(keys.map((key) => [key, `name: ${key}\n`])));
+    const storage = folderStorage(dir);
+    for await (const group of storage.readMany(keys, 1024)) {
+      expect(group.length).toBeGreaterThan(0);
+      break;
+    }
+    const read = await outcomes(storage.readMany(keys.slice(0, 100), 1024));
+    expect(read.map(([key, outcome]) => [key, outcome.split(' @ ')[0]])).toEqual(keys.slice(0, 100).map((key) => [key, `name: ${key}\n`]));
   });
 });

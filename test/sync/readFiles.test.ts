@@ -54,6 +54,19 @@ describe('reading a batch of files', () => {
     // A query answer or an HTTP request waits no longer than a few files' parsing.
     expect(turns.some((n) => n > 0 && n < count / 2)).toBe(true);
   });
+
+  it('a storage that leaves a file unanswered is failing: nothing is taken for gone', async () => {
+    await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'human_members/b.yml': human('Bob') });
+    const inner = folderStorage(dir);
+    const forgetful: Storage = {
+      ...inner,
+      async *readMany(keys, maxBytes) {
+        for await (const group of inner.readMany(keys, maxBytes)) yield group.filter((file) => !file.key.endsWith('b.yml'));
+      },
+    };
+    const batch = [{ key: 'human_members/a.yml', kind: 'human' as const }, { key: 'human_members/b.yml', kind: 'human' as const }];
+    await expect(readFiles(forgetful, batch, new Map(), defaultLimits)).rejects.toMatchObject({ failure: 'unavailable' });
+  });
 });
 
 describe('pacer', () => {

@@ -72,6 +72,22 @@ describe.each(engines)('sync on %s', (engine) => {
     expect(storage.versionsAsked.sort()).toEqual(['human_members/rin.yml', 'human_members/syota.yml', 'virtual_members/kasen.yml']);
   });
 
+  it('a folder of many files, read and stat\'ed on the reading thread: registers, skips unchanged unread, updates, deletes', async () => {
+    const keys = Array.from({ length: 300 }, (_, i) => `human_members/m${String(i).padStart(3, '0')}.yml`);
+    await writeFiles(dir, Object.fromEntries(keys.map((key, i) => [key, human(`Many ${i}`)])));
+    expect(await sync({ batchSize: 100 })).toMatchObject({ created: 300, invalid: 0 });
+    storage.reads.length = 0;
+    expect(await sync({ batchSize: 100 })).toMatchObject({ created: 0, unchanged: 300 });
+    expect(storage.reads).toEqual([]);
+    expect(storage.versionsAsked).toHaveLength(300);
+    await writeFiles(dir, { [keys[150]!]: human('Many 150', 'bio: edited\n') });
+    await fs.rm(path.join(dir, keys[299]!));
+    expect(await sync({ batchSize: 100 })).toMatchObject({ updated: 1, deleted: 1, unchanged: 298 });
+    expect(storage.reads).toEqual([keys[150]]);
+    expect(await getMember(db, 'human', 'Many 150')).toMatchObject({ bio: 'edited' });
+    expect(await names('human')).toHaveLength(299);
+  });
+
   it('skips unchanged files reached through links without reading them, and reads them when the link moves', async () => {
     await writeFiles(dir, { 'real/a.yml': human('Ann'), 'real/b.yml': human('Bob'), 'real/ai/k.yml': virtual('Kei') });
     await fs.mkdir(path.join(dir, 'human_members'));
