@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { folderFiles, gone, isInside, join, tryOr } from './folderFiles.js';
+import { folderFiles, gone, isInside, join, leadsNowhere } from './folderFiles.js';
 import { readInThread, startReaderThread, versionsInThread } from './readerThread.js';
 import { compareKeys, StorageError, type FileRead, type Storage, type StoredFile } from './types.js';
 
@@ -27,12 +27,17 @@ const threadFrom = 64;
 export function folderStorage(root: string): Storage {
   const files = folderFiles(root);
   const { base } = files;
+  // The storage folder as the last listing found it: reads take a file for gone only while
+  // the folder is still that one (see `FolderFiles.read`).
+  let listedRoot: string | undefined;
 
   return {
     description: base,
 
     async *list(): AsyncIterable<StoredFile[]> {
-      const realRoot = files.realBase();
+      const realRoot = files.realBase(true);
+      const rootId = files.identity();
+      listedRoot = rootId;
       startReaderThread();
       const visited = new Set<string>([realRoot]);
       let page: StoredFile[] = [];
@@ -46,12 +51,9 @@ export function folderStorage(root: string): Storage {
           dirents = entriesOf(dir);
         } catch (error) {
           // Gone while we walked: nothing to list, once the storage folder itself is confirmed
-          // to be there. Anything else must stop the listing: a folder that cannot be read would
-          // otherwise look empty, and its members would be deleted.
-          if (gone(error) && dir !== realRoot) {
-            files.realBase(true);
-            return;
-          }
+          // to be there, and to be the one listed. Anything else must stop the listing: a folder
+          // that cannot be read would otherwise look empty, and its members would be deleted.
+          if (gone(error) && dir !== realRoot && files.identity() === rootId) return;
           throw new StorageError(`cannot list ${dir}: ${(error as Error).message}`, 'unavailable', { cause: error });
         }
         const entries: Array<{ name: string; order: string; folder?: { path: string; linkedTo?: string } }> = [];
@@ -64,8 +66,16 @@ export function folderStorage(root: string): Storage {
           const full = join(dir, name);
           let target = full;
           if (entry.isSymbolicLink()) {
-            const real = tryOr(() => fs.realpathSync.native(full));
-            if (!real || !isInside(realRoot, real)) continue;
+            // A link that leads nowhere, or round in a loop, holds no files; one that cannot be
+            // resolved for another reason (a stale mount) might.
+            let real: string;
+            try {
+              real = fs.realpathSync.native(full);
+            } catch (error) {
+              if (leadsNowhere(error)) continue;
+              throw new StorageError(`cannot list ${full}: ${(error as Error).message}`, 'unavailable', { cause: error });
+            }
+            if (!isInside(realRoot, real)) continue;
             target = real;
           } else if (!entry.isDirectory()) {
             continue;
@@ -109,18 +119,18 @@ export function folderStorage(root: string): Storage {
     },
 
     async read(key, maxBytes) {
-      return files.read(key, maxBytes);
+      return files.read(key, maxBytes, listedRoot);
     },
 
     async *readMany(keys, maxBytes) {
       if (keys.length >= threadFrom) {
-        yield* readInThread(base, keys, maxBytes);
+        yield* readInThread(base, listedRoot, keys, maxBytes);
         return;
       }
       const group: FileRead[] = [];
       for (const key of keys) {
         try {
-          group.push({ key, ...files.read(key, maxBytes) });
+          group.push({ key, ...files.read(key, maxBytes, listedRoot) });
         } catch (error) {
           if (!(error instanceof StorageError) || error.failure === 'unavailable') throw error;
           group.push({ key, error });

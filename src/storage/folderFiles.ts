@@ -23,8 +23,17 @@ export interface FolderFiles {
   realBase(fresh?: boolean): string;
   /** The path of a key; StorageError `unreadable` for a key that is no plain relative path. */
   pathOf(key: string): string;
-  /** At most `maxBytes + 1` bytes of a file, and its version. Throws a StorageError. */
-  read(key: string, maxBytes: number): { bytes: Buffer; version: string };
+  /**
+   * The storage folder as it is now (device and inode): a folder mounted elsewhere, unmounted,
+   * or replaced is another. StorageError `unavailable` when it is gone or no folder.
+   */
+  identity(): string;
+  /**
+   * At most `maxBytes + 1` bytes of a file, and its version. Throws a StorageError. A file is
+   * `not_found` only while the storage folder is there — and is still `root` (an `identity()`)
+   * when that is given: the listing's folder, not the empty one an unmount leaves behind.
+   */
+  read(key: string, maxBytes: number, root?: string): { bytes: Buffer; version: string };
   /**
    * A file's version as `read` would tell it, without reading it; undefined when it cannot be
    * told (gone, a link that leads out, no permission: reading it reports why). Throws only when
@@ -59,26 +68,40 @@ export function folderFiles(root: string): FolderFiles {
 
   // A sync reads thousands of files from the same few folders: resolving a folder's real path
   // for each file would cost more than reading it, so an answer is kept for a second. A folder
-  // that is gone is not inside (its files are gone); any other failure is the storage's.
+  // that is gone, or a link loop, is not inside (no files there); any other failure is the storage's.
   const folderIsInside = rememberFor(1000, (dir: string) => {
     try {
       return isInside(realBase(), fs.realpathSync.native(dir));
     } catch (error) {
-      if (gone(error)) return undefined;
+      if (leadsNowhere(error)) return undefined;
       throw error;
     }
   });
 
   const failure = (key: string, error: unknown) => new StorageError(`${key}: ${(error as Error).message}`, failureOf(error), { cause: error });
 
+  function identity(): string {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(base);
+    } catch (error) {
+      throw new StorageError(`storage folder ${base} cannot be read: ${(error as Error).message}`, 'unavailable', { cause: error });
+    }
+    if (!stat.isDirectory()) throw new StorageError(`storage folder ${base} is no longer a folder`, 'unavailable');
+    return `${stat.dev}:${stat.ino}`;
+  }
+
   /**
    * A file found missing, or leading out. Said only once the storage folder itself is confirmed
-   * to be there, freshly: a folder unmounted or removed mid-sync would otherwise make every file
-   * look gone, and their members would be deleted.
+   * to be there, freshly, and to be the one listed: a folder unmounted or removed mid-sync would
+   * otherwise make every file look gone, and their members would be deleted.
    */
-  function notFound(key: string, why: string): StorageError {
+  function notFound(key: string, why: string, root: string | undefined): StorageError {
     try {
       realBase(true);
+      if (root !== undefined && identity() !== root) {
+        return new StorageError(`storage folder ${base} changed while it was read (unmounted, or another folder in its place)`, 'unavailable');
+      }
     } catch (error) {
       return error as StorageError;
     }
@@ -90,32 +113,40 @@ export function folderFiles(root: string): FolderFiles {
     try {
       return folderIsInside(path.dirname(file)) === true;
     } catch (error) {
-      throw failure(key, error);
+      throw error instanceof StorageError ? error : failure(key, error);
     }
   }
 
   return {
     base,
     realBase,
+    identity,
     pathOf,
 
-    read(key, maxBytes) {
+    read(key, maxBytes, root) {
       const file = pathOf(key);
       const realRoot = realBase();
+      const missing = (error: unknown) => (gone(error) ? notFound(key, (error as Error).message, root) : failure(key, error));
       // The folders on the way must lead to a place inside the storage folder...
-      if (!pathInside(key, file)) throw notFound(key, 'not found, or links outside the storage folder');
+      if (!pathInside(key, file)) throw notFound(key, 'not found, or links outside the storage folder', root);
       // ...and so must the file: opened without following a link, a link is resolved and checked.
       let fd: number;
       try {
         fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw gone(error) ? notFound(key, (error as Error).message) : failure(key, error);
-        const real = tryOr(() => fs.realpathSync.native(file));
-        if (!real || !isInside(realRoot, real)) throw notFound(key, 'links outside the storage folder');
+        if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw missing(error);
+        let real: string;
+        try {
+          real = fs.realpathSync.native(file);
+        } catch (inner) {
+          // A link loop leads nowhere: as good as gone, as the listing has it.
+          throw leadsNowhere(inner) ? notFound(key, (inner as Error).message, root) : failure(key, inner);
+        }
+        if (!isInside(realRoot, real)) throw notFound(key, 'links outside the storage folder', root);
         try {
           fd = fs.openSync(real, 'r');
         } catch (inner) {
-          throw gone(inner) ? notFound(key, (inner as Error).message) : failure(key, inner);
+          throw missing(inner);
         }
       }
       try {
@@ -166,6 +197,9 @@ export const join = (dir: string, name: string) => (dir.endsWith(path.sep) ? dir
 /** Whether an error says the file or folder is gone. */
 export const gone = (error: unknown) => ['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '');
 
+/** Whether resolving a link failed because it leads nowhere: to nothing, or round in a loop. */
+export const leadsNowhere = (error: unknown) => gone(error) || (error as NodeJS.ErrnoException).code === 'ELOOP';
+
 /** Gone, this file's own problem (permissions, a folder where a file was), or the disk failing. */
 export function failureOf(error: unknown): StorageFailure {
   if (gone(error)) return 'not_found';
@@ -188,12 +222,4 @@ function rememberFor<T>(ttlMs: number, check: (key: string) => T | undefined): (
     else answers.set(key, { value, at: now });
     return value;
   };
-}
-
-export function tryOr<T>(fn: () => T): T | undefined {
-  try {
-    return fn();
-  } catch {
-    return undefined;
-  }
 }

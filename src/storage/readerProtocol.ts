@@ -2,8 +2,8 @@ import type { StorageFailure } from './types.js';
 
 /** What the main thread asks of the reading thread. */
 export type ReaderMessage =
-  /** Files of the folder `root`, read: answered in groups. */
-  | { op: 'read'; id: number; root: string; keys: readonly string[]; maxBytes: number }
+  /** Files of the folder `root`, read (`rootId`: see `FolderFiles.read`): answered in groups. */
+  | { op: 'read'; id: number; root: string; rootId: string | undefined; keys: readonly string[]; maxBytes: number }
   /** Their versions, told without reading them: answered at once. */
   | { op: 'versions'; id: number; root: string; keys: readonly string[] }
   /** A group of a read taken up: the thread may read that much further ahead. */

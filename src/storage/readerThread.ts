@@ -66,8 +66,10 @@ async function* ask(request: Extract<ReaderMessage, { op: 'read' | 'versions' }>
       const reply = inbox.replies.shift()!;
       done = reply.done;
       if ('error' in reply) throw new StorageError(reply.error.message, reply.error.failure);
+      // Counted before the caller has the buffer, which it may transfer or let go.
+      const cost = 'bytes' in reply ? costOf(reply.bytes.byteLength) : 0;
       yield reply;
-      if ('bytes' in reply && !done) post(worker, { op: 'taken', id: request.id, bytes: costOf(reply.bytes.byteLength) });
+      if (cost > 0 && !done) post(worker, { op: 'taken', id: request.id, bytes: cost });
     }
   } finally {
     inboxes.delete(request.id);
@@ -79,8 +81,8 @@ async function* ask(request: Extract<ReaderMessage, { op: 'read' | 'versions' }>
 const post = (worker: Worker, message: ReaderMessage) => worker.postMessage(message);
 
 /** Reads files of the folder `root` on the reading thread, a group at a time. */
-export async function* readInThread(root: string, keys: readonly string[], maxBytes: number): AsyncIterable<FileRead[]> {
-  for await (const reply of ask({ op: 'read', id: ++lastId, root, keys, maxBytes })) {
+export async function* readInThread(root: string, rootId: string | undefined, keys: readonly string[], maxBytes: number): AsyncIterable<FileRead[]> {
+  for await (const reply of ask({ op: 'read', id: ++lastId, root, rootId, keys, maxBytes })) {
     if (!('files' in reply)) continue;
     const bytes = new Uint8Array(reply.bytes);
     yield reply.files.map((file) =>

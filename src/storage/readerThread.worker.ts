@@ -19,9 +19,12 @@ const folderAt = (root: string) => folders.get(root) ?? folders.set(root, folder
 interface Job {
   id: number;
   folder: FolderFiles;
+  rootId: string | undefined;
   keys: readonly string[];
   maxBytes: number;
   next: number;
+  /** A file read that did not fit the group before: the first of the next. */
+  carried?: { key: string; bytes: Buffer; version: string };
   /** Bytes sent and not yet taken. */
   ahead: number;
 }
@@ -42,28 +45,32 @@ function pump(job: Job) {
       const files: WireFile[] = [];
       let buffer = Buffer.allocUnsafeSlow(groupBytes);
       let used = 0;
-      while (job.next < job.keys.length && files.length < groupFiles) {
-        const key = job.keys[job.next]!;
-        let read;
-        try {
-          read = job.folder.read(key, job.maxBytes);
-        } catch (error) {
-          if (!(error instanceof StorageError) || error.failure === 'unavailable') throw error;
-          files.push({ key, failure: error.failure, message: error.message });
-          job.next++;
-          continue;
+      while ((job.carried || job.next < job.keys.length) && files.length < groupFiles) {
+        let read = job.carried;
+        job.carried = undefined;
+        if (!read) {
+          const key = job.keys[job.next++]!;
+          try {
+            read = { key, ...job.folder.read(key, job.maxBytes, job.rootId) };
+          } catch (error) {
+            if (!(error instanceof StorageError) || error.failure === 'unavailable') throw error;
+            files.push({ key, failure: error.failure, message: error.message });
+            continue;
+          }
         }
         if (used + read.bytes.length > buffer.length) {
-          // A file too large for this group starts the next, unless the group is empty.
-          if (files.length > 0) break;
+          // A file too large for what is left of this group starts the next, unless the group is empty.
+          if (files.length > 0) {
+            job.carried = read;
+            break;
+          }
           buffer = Buffer.allocUnsafeSlow(read.bytes.length);
         }
         read.bytes.copy(buffer, used);
-        files.push({ key, start: used, end: used + read.bytes.length, version: read.version });
+        files.push({ key: read.key, start: used, end: used + read.bytes.length, version: read.version });
         used += read.bytes.length;
-        job.next++;
       }
-      const done = job.next >= job.keys.length;
+      const done = !job.carried && job.next >= job.keys.length;
       const bytes = buffer.buffer.slice(0, used);
       reply({ id: job.id, done, files, bytes }, [bytes]);
       job.ahead += costOf(used);
@@ -77,7 +84,7 @@ function pump(job: Job) {
 parentPort!.on('message', (message: ReaderMessage) => {
   switch (message.op) {
     case 'read': {
-      const job: Job = { id: message.id, folder: folderAt(message.root), keys: message.keys, maxBytes: message.maxBytes, next: 0, ahead: 0 };
+      const job: Job = { id: message.id, folder: folderAt(message.root), rootId: message.rootId, keys: message.keys, maxBytes: message.maxBytes, next: 0, ahead: 0 };
       jobs.set(job.id, job);
       pump(job);
       return;

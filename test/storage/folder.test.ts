@@ -122,6 +122,30 @@ describe('folder storage', () => {
     await expect(listed(storage)).rejects.toMatchObject({ failure: 'unavailable' });
   });
 
+  it('a storage folder replaced mid-sync, as an unmount leaves an empty folder in its place, fails reads as unavailable', async () => {
+    const keys = Array.from({ length: 70 }, (_, i) => `human_members/m${i}.yml`);
+    await writeFiles(dir, Object.fromEntries(keys.map((key) => [key, 'name: x\n'])));
+    const storage = folderStorage(dir);
+    expect(await listed(storage)).toEqual([...keys].sort());
+    expect((await storage.versionsOf(keys)).size).toBe(70);
+    await fs.promises.rename(dir, `${dir}-old`);
+    await fs.promises.mkdir(dir);
+    try {
+      await expect(outcomes(storage.readMany(keys, 1024))).rejects.toMatchObject({ failure: 'unavailable' });
+      await expect(outcomes(storage.readMany(keys.slice(0, 5), 1024))).rejects.toMatchObject({ failure: 'unavailable' });
+      await expect(storage.read(keys[0]!, 1024)).rejects.toMatchObject({ failure: 'unavailable' });
+    } finally {
+      await fs.promises.rm(`${dir}-old`, { recursive: true, force: true });
+    }
+  });
+
+  it('files larger than a group of the reading thread arrive whole', async () => {
+    const keys = Array.from({ length: 70 }, (_, i) => `human_members/m${i}.yml`);
+    await writeFiles(dir, Object.fromEntries(keys.map((key, i) => [key, i % 20 === 1 ? `# ${String(i).repeat(300_000)}\n` : `name: ${key}\n`])));
+    const storage = folderStorage(dir);
+    expect(await outcomes(storage.readMany(keys, 1 << 20))).toEqual(await outcomesOneByOne(storage, keys, 1 << 20));
+  });
+
   it('files whose folder is removed are gone, while the storage folder is there', async () => {
     const keys = Array.from({ length: 70 }, (_, i) => `human_members/m${i}.yml`);
     await writeFiles(dir, { ...Object.fromEntries(keys.map((key) => [key, 'name: x\n'])), 'virtual_members/v.yml': 'name: v\n' });
