@@ -16,6 +16,11 @@ export interface SyncOptions {
   dryRun?: boolean;
   /** Delete members whose files are gone (default true). */
   delete?: boolean;
+  /**
+   * Let a storage that lists no member files at all delete every registered member. Off by
+   * default: that is far likelier an unmounted folder or a wrong bucket than a team emptied.
+   */
+  allowEmpty?: boolean;
   /** Files per transaction. */
   batchSize?: number;
   /** What started the sync, recorded with its summary: `cli`, `start`, `interval`, ... */
@@ -187,6 +192,12 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     await handleNext(batch, null);
     await handling;
     options.signal?.throwIfAborted();
+    if (listed === 0 && gone.length > 0 && !options.allowEmpty) {
+      throw new StorageError(
+        `${storage.description} lists no member files, while ${gone.length} are registered: nothing was deleted. Is it mounted, and the right one? If it really is empty now, sync once with --allow-empty`,
+        'unavailable',
+      );
+    }
     for (let start = 0; start < gone.length; start += batchSize) await write({ deletes: gone.slice(start, start + batchSize) }, 0);
     await writing;
 

@@ -156,6 +156,17 @@ describe.each(engines)('vecr on %s', (engine) => {
     expect(JSON.parse((await vecr('sync', '--json')).stdout)).toMatchObject({ created: 4, deleted: 150 });
   });
 
+  it('sync refuses to empty the database from a storage without member files, unless --allow-empty', async () => {
+    await vecr('sync');
+    await fs.mkdir(path.join(work.dir, 'empty'), { recursive: true });
+    const refused = await vecr('sync', '--storage', 'empty');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/lists no member files, while 4 are registered: nothing was deleted.*--allow-empty/);
+    expect(JSON.parse((await vecr('members', 'count', '--json')).stdout)).toEqual({ human_members: 2, virtual_members: 2 });
+    expect(JSON.parse((await vecr('sync', '--storage', 'empty', '--allow-empty', '--json')).stdout)).toMatchObject({ deleted: 4 });
+    expect(JSON.parse((await vecr('sync', '--json')).stdout)).toMatchObject({ created: 4 });
+  });
+
   it('db tables and db describe show what \\dt and \\d show', async () => {
     const tables = JSON.parse((await vecr('db', 'tables', '--json')).stdout);
     expect(tables.tables).toContainEqual({ name: 'human_members', rows: 2 });

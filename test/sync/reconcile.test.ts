@@ -268,6 +268,23 @@ describe.each(engines)('sync on %s', (engine) => {
     expect(await names('human')).toEqual(['Ann', 'Bob', 'Cid']);
   });
 
+  it('a storage that lists no member files deletes nothing, unless told it really is empty', async () => {
+    await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'virtual_members/k.yml': virtual('Kei'), 'notes.txt': 'not a member' });
+    await sync();
+    await fs.rm(path.join(dir, 'human_members'), { recursive: true });
+    await fs.rm(path.join(dir, 'virtual_members'), { recursive: true });
+    // As an unmounted folder, or a wrong bucket, looks.
+    await expect(sync()).rejects.toMatchObject({ failure: 'unavailable', message: expect.stringContaining('--allow-empty') });
+    expect([...(await names('human')), ...(await names('virtual'))]).toEqual(['Ann', 'Kei']);
+    expect(await sync({ allowEmpty: true })).toMatchObject({ deleted: 2 });
+    expect([...(await names('human')), ...(await names('virtual'))]).toEqual([]);
+    // One member file left is no empty storage: the others are deleted as usual.
+    await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'human_members/b.yml': human('Bob') });
+    await sync();
+    await fs.rm(path.join(dir, 'human_members/b.yml'));
+    expect(await sync()).toMatchObject({ deleted: 1, unchanged: 1 });
+  });
+
   it('refuses a batch size that is not a whole number of files', async () => {
     await expect(sync({ batchSize: 0 })).rejects.toThrow(RangeError);
   });

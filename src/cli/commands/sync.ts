@@ -17,10 +17,11 @@ export function registerSync(program: Command) {
     .option('--storage <where>', 'a folder, or s3://BUCKET[/PREFIX] (default: $VECR_STORAGE or ./storage)')
     .option('--dry-run', 'report what would change, change nothing')
     .option('--no-delete', 'keep members whose files are gone')
+    .option('--allow-empty', 'let a storage without any member files delete every member (refused otherwise: an unmounted folder looks empty)')
     .option('--key <key>', 'match rows by "file_uri" (default) or by "name" (the older behaviour)')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExit status: 0 when every file is valid, 1 when any file is invalid or the sync failed.')
-    .action(async (options: { storage?: string; dryRun?: boolean; delete: boolean; key?: string; json?: boolean }, command: Command) => {
+    .action(async (options: { storage?: string; dryRun?: boolean; delete: boolean; allowEmpty?: boolean; key?: string; json?: boolean }, command: Command) => {
       const config = configFrom(command.optsWithGlobals());
       const storage = options.storage ? storageConfig(options.storage) : config.storage;
       const key = options.key ? parseUpsertKey(options.key) : config.upsertKey;
@@ -32,6 +33,7 @@ export function registerSync(program: Command) {
           limits: { ...defaultLimits, maxBytes: config.maxFileBytes },
           dryRun: !!options.dryRun,
           delete: options.delete,
+          allowEmpty: !!options.allowEmpty,
           trigger: 'cli',
           onProgress: (done, total) => progress.update(done, total),
         }),
