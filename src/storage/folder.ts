@@ -4,7 +4,7 @@ import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { folderFiles, gone, isInside, join, leadsNowhere } from './folderFiles.js';
 import { readInThread, startReaderThread, versionsInThread } from './readerThread.js';
-import { compareKeys, StorageError, type FileRead, type Storage, type StoredFile } from './types.js';
+import { compareKeys, StorageError, unreadFile, type FileRead, type Storage, type StoredFile } from './types.js';
 
 /** Entries looked at per page of a listing; the event loop gets a turn between two pages. */
 const pageSize = 1000;
@@ -132,8 +132,7 @@ export function folderStorage(root: string): Storage {
         try {
           group.push({ key, ...files.read(key, maxBytes, listedRoot) });
         } catch (error) {
-          if (!(error instanceof StorageError) || error.failure === 'unavailable') throw error;
-          group.push({ key, error });
+          group.push(unreadFile(key, error));
         }
       }
       yield group;

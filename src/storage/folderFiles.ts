@@ -201,7 +201,7 @@ export const gone = (error: unknown) => ['ENOENT', 'ENOTDIR'].includes((error as
 export const leadsNowhere = (error: unknown) => gone(error) || (error as NodeJS.ErrnoException).code === 'ELOOP';
 
 /** Gone, this file's own problem (permissions, a folder where a file was), or the disk failing. */
-export function failureOf(error: unknown): StorageFailure {
+function failureOf(error: unknown): StorageFailure {
   if (gone(error)) return 'not_found';
   const code = (error as NodeJS.ErrnoException).code ?? '';
   return ['EACCES', 'EPERM', 'EISDIR', 'ELOOP', 'ENAMETOOLONG'].includes(code) ? 'unreadable' : 'unavailable';

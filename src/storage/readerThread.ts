@@ -69,16 +69,14 @@ async function* ask(request: Extract<ReaderMessage, { op: 'read' | 'versions' }>
       // Counted before the caller has the buffer, which it may transfer or let go.
       const cost = 'bytes' in reply ? costOf(reply.bytes.byteLength) : 0;
       yield reply;
-      if (cost > 0 && !done) post(worker, { op: 'taken', id: request.id, bytes: cost });
+      if (cost > 0 && !done) worker.postMessage({ op: 'taken', id: request.id, bytes: cost } satisfies ReaderMessage);
     }
   } finally {
     inboxes.delete(request.id);
-    if (!done) post(worker, { op: 'cancel', id: request.id });
+    if (!done) worker.postMessage({ op: 'cancel', id: request.id } satisfies ReaderMessage);
     if (inboxes.size === 0) worker.unref();
   }
 }
-
-const post = (worker: Worker, message: ReaderMessage) => worker.postMessage(message);
 
 /** Reads files of the folder `root` on the reading thread, a group at a time. */
 export async function* readInThread(root: string, rootId: string | undefined, keys: readonly string[], maxBytes: number): AsyncIterable<FileRead[]> {

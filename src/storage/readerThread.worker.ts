@@ -1,7 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import { folderFiles, type FolderFiles } from './folderFiles.js';
 import { costOf, type ReaderMessage, type ReaderReply, type WireFile } from './readerProtocol.js';
-import { StorageError } from './types.js';
+import { StorageError, unreadFile } from './types.js';
 
 /**
  * The folder storage's reading thread: opens, stats and reads files, which on this kind of
@@ -53,8 +53,8 @@ function pump(job: Job) {
           try {
             read = { key, ...job.folder.read(key, job.maxBytes, job.rootId) };
           } catch (error) {
-            if (!(error instanceof StorageError) || error.failure === 'unavailable') throw error;
-            files.push({ key, failure: error.failure, message: error.message });
+            const { failure, message } = unreadFile(key, error).error;
+            files.push({ key, failure, message });
             continue;
           }
         }

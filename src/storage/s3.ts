@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { StorageConfig } from '../config.js';
-import { StorageError, type FileRead, type Storage, type StoredFile } from './types.js';
+import { StorageError, unreadFile, type FileRead, type Storage, type StoredFile } from './types.js';
 
 type S3Config = Extract<StorageConfig, { kind: 's3' }>;
 
@@ -124,8 +124,11 @@ async function* readConcurrently(
         .then(
           (file) => arrived.push({ key, ...file }),
           (error: unknown) => {
-            if (error instanceof StorageError && error.failure !== 'unavailable') arrived.push({ key, error });
-            else failed ??= { error };
+            try {
+              arrived.push(unreadFile(key, error));
+            } catch {
+              failed ??= { error };
+            }
           },
         )
         .finally(() => {

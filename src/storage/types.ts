@@ -13,6 +13,15 @@ export interface StoredFile {
 /** A file of `Storage.readMany`: its bytes and version, or why it could not be read. */
 export type FileRead = { key: string; bytes: Uint8Array; version: string; error?: undefined } | { key: string; error: StorageError };
 
+/**
+ * A file that could not be read, as `readMany` answers it: gone or unreadable, it is this file's
+ * answer. Any other error — the storage failing — is thrown, and ends the whole read.
+ */
+export function unreadFile(key: string, error: unknown): { key: string; error: StorageError } {
+  if (!(error instanceof StorageError) || error.failure === 'unavailable') throw error;
+  return { key, error };
+}
+
 /** Where member files live. The sync only lists and reads; tools and tests also write and delete. */
 export interface Storage {
   readonly description: string;

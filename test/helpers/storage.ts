@@ -1,4 +1,4 @@
-import { StorageError, type FileRead, type Storage } from '../../src/storage/types.js';
+import { unreadFile, type FileRead, type Storage } from '../../src/storage/types.js';
 
 /**
  * The storage with `through` applied to every file it reads, whether one at a time (`read`) or
@@ -12,8 +12,7 @@ export function readingThrough(storage: Storage, through: (file: FileRead) => Fi
       try {
         file = { key, ...(await storage.read(key, maxBytes)) };
       } catch (error) {
-        if (!(error instanceof StorageError) || error.failure === 'unavailable') throw error;
-        file = { key, error };
+        file = unreadFile(key, error);
       }
       const result = await through(file);
       if (result.error) throw result.error;
