@@ -143,22 +143,22 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   // The listing and member_files are walked side by side, both in key order: a batch's records
   // are those in the stretch of keys the batch covers (a page one larger than a batch takes a
   // full batch's in one query), and a record there that the listing did not show is a file
-  // gone. The listing goes on while a batch is handled: its records are looked up at once, and
-  // it is read once the batch before it has been handed to the writer.
+  // gone. The listing goes on while batches are handled, in order, one after the other: up to
+  // `lookAhead` batches are listed and looked up (records, then versions) before their turn,
+  // so that the database and the storage are each kept busy.
+  const lookAhead = 2;
   let handling: Promise<void> = Promise.resolve();
-  let lookingUp: Promise<unknown> = Promise.resolve();
+  const inFlight: Array<{ known: Promise<unknown>; handled: Promise<void> }> = [];
   let coveredUpTo: string | null = null;
   const handleNext = async (batch: Listed[], upTo: string | null) => {
-    // The versions a batch needs are asked as soon as its records are known, beside the batch
-    // before it being handled.
     const known = knownBetween(q, coveredUpTo, upTo, batch, batchSize + 1).then((found) => askVersions(storage, batch, found.records).then(() => found));
     coveredUpTo = upTo;
-    lookingUp = known;
+    handling = handling.then(() => handle(batch, known));
     // Failures surface where they are awaited; until then they are held, not lost.
     known.catch(() => {});
-    await handling;
-    handling = handle(batch, known);
     handling.catch(() => {});
+    inFlight.push({ known, handled: handling });
+    while (inFlight.length > lookAhead) await inFlight.shift()!.handled;
   };
 
   try {
@@ -218,7 +218,7 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   } finally {
     // Never leave a batch being looked up, read or written behind when stopping early (abort,
     // storage failure): a dry run's transaction ends with this function.
-    await lookingUp.catch(() => {});
+    for (const { known } of inFlight) await known.catch(() => {});
     await handling.catch(() => {});
     await writing.catch(() => {});
   }
