@@ -1,5 +1,5 @@
 /**
- * npm run bench:sync [-- --count N]
+ * npm run bench:sync [-- --count N] [-- --runs R]
  *
  * Full sync, no-op re-sync, rows/s and peak RSS of `vecr sync` on the configured engine
  * (DATABASE_URL → that server, in a scratch database; else PGlite in a scratch folder), next to
@@ -44,9 +44,16 @@ const virtualRow = (i: number) => ({
 async function scratchDatabase(work: string, label: string): Promise<{ db: Db; drop: () => Promise<void> }> {
   const server = process.env.DATABASE_URL;
   if (!server) {
-    const db = await openPglite(path.join(work, `pgdata-${label}`));
+    const dataDir = path.join(work, `pgdata-${label}`);
+    const db = await openPglite(dataDir);
     await migrate(db);
-    return { db, drop: () => db.close() };
+    return {
+      db,
+      drop: async () => {
+        await db.close();
+        await fs.rm(dataDir, { recursive: true, force: true });
+      },
+    };
   }
   const scratch = await scratchServerDatabase(server, label);
   const db = await openPostgres(scratch.url);
@@ -115,13 +122,25 @@ async function child(phase: string, work: string, count: number) {
   return JSON.parse(stdout.trim().split('\n').at(-1)!);
 }
 
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+const seconds = (ms: number) => (ms / 1000).toFixed(2);
+/** The median of a phase's times, with their range when there are several. */
+const timeOf = (ms: number[]) => `${seconds(median(ms)).padStart(7)} s ${ms.length > 1 ? `(${seconds(Math.min(...ms))}–${seconds(Math.max(...ms))})` : ''}`.padEnd(23);
+
 async function main() {
-  helpOnRequest(`Usage: npm run bench:sync [-- --count N]
+  helpOnRequest(`Usage: npm run bench:sync [-- --count N] [-- --runs R]
 
 Full sync, no-op re-sync, rows/s and peak RSS of \`vecr sync\` over N generated member files
 (default 20000), next to one raw set-based INSERT of the same rows in the same run.
+The raw statement and the sync take turns, R rounds of each (default 3), each phase in a fresh
+process; medians are reported, with their range: on a shared machine one run is noise.
 Engine: DATABASE_URL → a scratch database on that server; unset → PGlite in a scratch folder.`);
   const count = option('count', 20_000);
+  const runs = option('runs', 3);
   const phase = text('phase');
   if (phase) {
     const work = text('work');
@@ -129,6 +148,7 @@ Engine: DATABASE_URL → a scratch database on that server; unset → PGlite in 
     process.stdout.write(JSON.stringify(result) + '\n');
     return;
   }
+  if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`--runs must be a whole number, at least 1: ${runs}`);
 
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'vecr-bench-'));
   try {
@@ -139,19 +159,29 @@ Engine: DATABASE_URL → a scratch database on that server; unset → PGlite in 
     for (let i = 0; i < count - half; i++) await fs.writeFile(path.join(work, `storage/virtual_members/v${i}.yml`), virtualFile(i));
 
     const engine = process.env.DATABASE_URL ? 'PostgreSQL server' : 'PGlite (data folder)';
-    console.log(`bench:sync — ${count} member files, ${engine}, ${os.cpus().length} cores, Node ${process.version}`);
-    const raw = await child('raw', work, count);
-    const sync = await child('sync', work, count);
+    console.log(`bench:sync — ${count} member files, ${engine}, ${runs} rounds, ${os.cpus().length} cores, Node ${process.version}`);
+    const raws: Array<{ rawMs: number; maxRssMb: number }> = [];
+    const syncs: Array<{ fullMs: number; noopMs: number; created: number; maxRssMb: number }> = [];
+    for (let round = 0; round < runs; round++) {
+      raws.push(await child('raw', work, count));
+      syncs.push(await child('sync', work, count));
+    }
+    const rawMs = raws.map((r) => r.rawMs);
+    const fullMs = syncs.map((s) => s.fullMs);
+    const noopMs = syncs.map((s) => s.noopMs);
     const rows = [
-      ['raw set-based INSERT (baseline)', raw.rawMs, `${Math.round(count / (raw.rawMs / 1000))} rows/s`, raw.maxRssMb],
-      ['vecr sync, full', sync.fullMs, `${Math.round(sync.created / (sync.fullMs / 1000))} rows/s`, sync.maxRssMb],
-      ['vecr sync, no-op re-sync', sync.noopMs, '', undefined],
+      ['raw set-based INSERT (baseline)', rawMs, `${Math.round(count / (median(rawMs) / 1000))} rows/s`, Math.max(...raws.map((r) => r.maxRssMb))],
+      ['vecr sync, full', fullMs, `${Math.round(syncs[0]!.created / (median(fullMs) / 1000))} rows/s`, Math.max(...syncs.map((s) => s.maxRssMb))],
+      ['vecr sync, no-op re-sync', noopMs, '', undefined],
     ] as const;
     for (const [label, ms, rate, rss] of rows) {
-      console.log(`${label.padEnd(34)} ${(ms / 1000).toFixed(2).padStart(7)} s  ${rate.padEnd(14)} ${rss ? `peak RSS ${Math.round(rss)} MB` : ''}`);
+      console.log(`${label.padEnd(34)} ${timeOf(ms)} ${rate.padEnd(14)} ${rss ? `peak RSS ${Math.round(rss)} MB` : ''}`);
     }
-    console.log(`full sync / raw statement: ${(sync.fullMs / raw.rawMs).toFixed(2)}× (target ≤ 3×)`);
-    console.log(`no-op re-sync / full sync: ${((sync.noopMs / sync.fullMs) * 100).toFixed(0)}% (target ≤ 20%)`);
+    const perRound = (values: number[]) => (runs > 1 ? ` (rounds: ${values.map((v) => v.toFixed(2)).join(', ')})` : '');
+    const fullRatios = syncs.map((s, i) => s.fullMs / raws[i]!.rawMs);
+    const noopShares = syncs.map((s) => (s.noopMs / s.fullMs) * 100);
+    console.log(`full sync / raw statement: ${(median(fullMs) / median(rawMs)).toFixed(2)}× (target ≤ 3×)${perRound(fullRatios)}`);
+    console.log(`no-op re-sync / full sync: ${((median(noopMs) / median(fullMs)) * 100).toFixed(0)}% (target ≤ 20%)${perRound(noopShares).replaceAll(/(\d+)\.\d+/g, '$1%')}`);
   } finally {
     await fs.rm(work, { recursive: true, force: true });
   }
