@@ -2,7 +2,6 @@ import { hash as digest } from 'node:crypto';
 import { parseMemberFile, type ParseLimits } from '../members/parse.js';
 import type { MemberKind } from '../members/schema.js';
 import type { ReadFile } from '../registry/apply.js';
-import type { FileRecord } from '../registry/sql/memberFiles.js';
 import { StorageError, type Storage } from '../storage/types.js';
 import { pacer } from './pacer.js';
 
@@ -21,14 +20,15 @@ export interface ReadResult {
 }
 
 /**
- * Reads and parses member files. A file whose content hash matches its registered version is
- * not parsed again; a file that cannot be read is reported invalid on its own. When the storage
- * itself fails, that is thrown: an outage is not the files' fault and must not delete anything.
+ * Reads and parses member files. A file whose bytes hash as they did when it was registered
+ * (`registeredHashes`) is not parsed again; a file that cannot be read is reported invalid on its
+ * own. When the storage itself fails, that is thrown: an outage is not the files' fault and must
+ * not delete anything.
  */
 export async function readFiles(
   storage: Storage,
   batch: readonly FileToRead[],
-  records: ReadonlyMap<string, Pick<FileRecord, 'content_hash' | 'status'>>,
+  registeredHashes: ReadonlyMap<string, string>,
   limits: ParseLimits,
 ): Promise<ReadResult> {
   const result: ReadResult = { files: [], touched: [], vanished: [] };
@@ -51,8 +51,7 @@ export async function readFiles(
         continue;
       }
       const hash = digest('sha256', read.bytes, 'hex');
-      const record = records.get(file_uri);
-      if (record?.status === 'registered' && record.content_hash === hash) {
+      if (registeredHashes.get(file_uri) === hash) {
         result.touched.push({ file_uri, version: read.version });
         continue;
       }

@@ -4,7 +4,7 @@ import type { MemberIssue } from '../members/issues.js';
 import { defaultLimits, type ParseLimits } from '../members/parse.js';
 import { memberKindOf, unusableKey } from '../members/paths.js';
 import { applyChanges, mayFreeNames, type ChangeSet, type Outcome } from '../registry/apply.js';
-import { databaseNow, fileRecordsBetween, fileRecordsFor, filesWaitingForFreeNames, type KnownFile } from '../registry/sql/memberFiles.js';
+import { databaseNow, fileRecordsBetween, fileRecordsFor, filesWaitingForFreeNames, type KnownFile, type RecordSeen } from '../registry/sql/memberFiles.js';
 import { recordSyncRun } from '../registry/sql/syncRuns.js';
 import { compareKeys, StorageError, type Storage } from '../storage/types.js';
 import { readFiles, type FileToRead } from './readFiles.js';
@@ -126,15 +126,11 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
 
   const handle = async (batch: Listed[], known: Promise<Known>, force = false, counted = true) => {
     options.signal?.throwIfAborted();
-    const { records, gone: goneHere } = await known;
+    const { records, gone: goneHere, registeredHashes } = await known;
     if (options.delete !== false) gone.push(...goneHere);
-    // Invalid files are always read again: a name conflict may have been settled meanwhile.
-    const toRead = force ? batch : batch.filter((f) => {
-      const record = records.get(f.key);
-      return !(record?.status === 'registered' && f.version !== undefined && record.version === f.version);
-    });
+    const toRead = force ? batch : batch.filter((f) => !isUnchanged(f, records.get(f.key)));
     report.unchanged += batch.length - toRead.length;
-    const { files, touched, vanished } = await readFiles(storage, toRead, records, limits);
+    const { files, touched, vanished } = await readFiles(storage, toRead, registeredHashes, limits);
     report.unchanged += touched.length;
     // A file gone between listing and reading, a read found gone: a delete, unless deletes are off.
     await write({ files, touched, deletes: options.delete === false ? [] : vanished }, counted ? batch.length : 0);
@@ -151,7 +147,7 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   const inFlight: Array<{ known: Promise<unknown>; handled: Promise<void> }> = [];
   let coveredUpTo: string | null = null;
   const handleNext = async (batch: Listed[], upTo: string | null) => {
-    const known = knownBetween(q, coveredUpTo, upTo, batch, batchSize + 1).then((found) => askVersions(storage, batch, found.records).then(() => found));
+    const known = lookUp(q, storage, batch, coveredUpTo, upTo, batchSize + 1);
     coveredUpTo = upTo;
     handling = handling.then(() => handle(batch, known));
     // Failures surface where they are awaited; until then they are held, not lost.
@@ -213,7 +209,8 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     report.invalid -= retry.size;
     report.issues = report.issues.filter((issue) => !retry.has(issue.file));
     const retried = waiting.map((f) => ({ key: f.file_uri, kind: f.kind }));
-    await handle(retried, fileRecordsFor(q, [...retry]).then((records) => ({ records, gone: [] })), true, false);
+    const records = fileRecordsFor(q, [...retry]).then((found) => ({ records: found, gone: [], registeredHashes: registeredHashesOf(found) }));
+    await handle(retried, records, true, false);
     await writing;
   } finally {
     // Never leave a batch being looked up, read or written behind when stopping early (abort,
@@ -224,17 +221,48 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   }
 }
 
-/** What member_files knows of a batch: the records of its files, and the files gone from storage. */
+/** What member_files knows of a batch. */
 interface Known {
-  records: Map<string, KnownFile>;
+  /** The records of its files. */
+  records: Map<string, RecordSeen>;
+  /** Files recorded between its keys that it does not list: gone from storage. */
   gone: string[];
+  /** Registered files that will be read, and the content hash their bytes had. */
+  registeredHashes: Map<string, string>;
+}
+
+/**
+ * A registered file whose version is the one recorded: unchanged, not read. Invalid files are
+ * always read again: a name conflict may have been settled meanwhile.
+ */
+const isUnchanged = (file: Listed, record: RecordSeen | undefined) =>
+  record?.status === 'registered' && file.version !== undefined && record.version === file.version;
+
+/**
+ * Everything a batch needs before it is read: its records (and the files gone beside it), the
+ * versions of its registered files, and the content hashes of those whose version moved (a
+ * touched file whose bytes still hash the same is not parsed again).
+ */
+async function lookUp(q: Queryable, storage: Storage, batch: Listed[], after: string | null, upTo: string | null, pageSize: number): Promise<Known> {
+  const { records, gone } = await knownBetween(q, after, upTo, batch, pageSize);
+  await askVersions(storage, batch, records);
+  const moved = batch.filter((f) => records.get(f.key)?.status === 'registered' && !isUnchanged(f, records.get(f.key)));
+  const registeredHashes = moved.length === 0 ? new Map<string, string>() : registeredHashesOf(await fileRecordsFor(q, moved.map((f) => f.key)));
+  return { records, gone, registeredHashes };
+}
+
+/** The content hashes of the registered files among these records. */
+function registeredHashesOf(records: ReadonlyMap<string, KnownFile>): Map<string, string> {
+  const hashes = new Map<string, string>();
+  for (const [key, record] of records) if (record.status === 'registered' && record.content_hash) hashes.set(key, record.content_hash);
+  return hashes;
 }
 
 /**
  * A listing without versions (a folder): only files registered before need theirs, to be
  * skipped unread when unchanged; any other file is read, which tells its version anyway.
  */
-async function askVersions(storage: Storage, batch: readonly Listed[], records: ReadonlyMap<string, KnownFile>) {
+async function askVersions(storage: Storage, batch: readonly Listed[], records: ReadonlyMap<string, RecordSeen>) {
   const unversioned = batch.filter((f) => f.version === undefined && records.get(f.key)?.status === 'registered');
   if (unversioned.length === 0) return;
   const versions = await storage.versionsOf(unversioned.map((f) => f.key));
@@ -242,9 +270,9 @@ async function askVersions(storage: Storage, batch: readonly Listed[], records: 
 }
 
 /** The records in (`after`, `upTo`], a page at a time, split into the batch's files and files gone. */
-async function knownBetween(q: Queryable, after: string | null, upTo: string | null, batch: readonly Listed[], pageSize: number): Promise<Known> {
+async function knownBetween(q: Queryable, after: string | null, upTo: string | null, batch: readonly Listed[], pageSize: number) {
   const listedKeys = new Set(batch.map((f) => f.key));
-  const known: Known = { records: new Map(), gone: [] };
+  const known = { records: new Map<string, RecordSeen>(), gone: [] as string[] };
   for (let from = after; ; ) {
     const page = await fileRecordsBetween(q, from, upTo, pageSize);
     for (const record of page) {

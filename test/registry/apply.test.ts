@@ -37,7 +37,7 @@ describe.each(engines)('registry on %s', (engine) => {
     expect(await walk(null, null)).toEqual(byteOrder);
     expect(await walk(byteOrder[1]!, byteOrder[5]!)).toEqual(byteOrder.slice(2, 6));
     expect(await walk(byteOrder[6]!, null)).toEqual(byteOrder.slice(7));
-    expect((await fileRecordsBetween(db, null, byteOrder[0]!, 10))[0]).toEqual({ file_uri: byteOrder[0], version: 'v1', content_hash: expect.any(String), status: 'registered' });
+    expect((await fileRecordsBetween(db, null, byteOrder[0]!, 10))[0]).toEqual({ file_uri: byteOrder[0], version: 'v1', status: 'registered' });
 
     const records = await fileRecordsFor(db, ['human_members/b.yml', 'human_members/none.yml']);
     expect([...records]).toEqual([['human_members/b.yml', { version: 'v1', content_hash: expect.any(String), status: 'registered' }]]);

@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultLimits } from '../../src/members/parse.js';
 import { folderStorage } from '../../src/storage/folder.js';
@@ -53,6 +54,19 @@ describe('reading a batch of files', () => {
     expect(files.filter((f) => f.ok)).toHaveLength(count);
     // A query answer or an HTTP request waits no longer than a few files' parsing.
     expect(turns.some((n) => n > 0 && n < count / 2)).toBe(true);
+  });
+
+  it('a file whose bytes hash as when it was registered is not parsed again; any other file is', async () => {
+    const broken = 'name: [\n';
+    await writeFiles(dir, { 'human_members/same.yml': broken, 'human_members/edited.yml': broken, 'human_members/new.yml': human('Nell') });
+    const registeredHashes = new Map([
+      ['human_members/same.yml', hash('sha256', broken, 'hex')],
+      ['human_members/edited.yml', hash('sha256', human('Ed'), 'hex')],
+    ]);
+    const batch = ['same', 'edited', 'new'].map((name) => ({ key: `human_members/${name}.yml`, kind: 'human' as const }));
+    const { files, touched } = await readFiles(folderStorage(dir), batch, registeredHashes, defaultLimits);
+    expect(touched).toEqual([{ file_uri: 'human_members/same.yml', version: expect.any(String) }]);
+    expect(files.map((f) => [f.file_uri, f.ok]).sort()).toEqual([['human_members/edited.yml', false], ['human_members/new.yml', true]]);
   });
 
   it('a storage that leaves a file unanswered is failing: nothing is taken for gone', async () => {

@@ -6,6 +6,7 @@ import { listInvalidFiles } from '../../src/registry/sql/memberFiles.js';
 import { lastSyncRun } from '../../src/registry/sql/syncRuns.js';
 import { folderStorage } from '../../src/storage/folder.js';
 import { StorageError, type Storage } from '../../src/storage/types.js';
+import { defaultLimits } from '../../src/members/parse.js';
 import { syncStorage, type SyncOptions } from '../../src/sync/reconcile.js';
 import { engines, freshDatabase, resetDatabase, type TestDatabase } from '../helpers/databases.js';
 import { human, tempDir, virtual, writeFiles } from '../helpers/files.js';
@@ -117,13 +118,16 @@ describe.each(engines)('sync on %s', (engine) => {
     expect(await names('human')).toEqual(['Bob']);
   });
 
-  it('a file touched without a change in content counts as unchanged and keeps updated_at', async () => {
-    await writeFiles(dir, { 'human_members/rin.yml': human('Rin') });
+  it('a file touched without a change in content counts as unchanged, keeps updated_at and is not parsed again', async () => {
+    // An alias: parsed again under limits that allow none, this file would turn invalid.
+    await writeFiles(dir, { 'human_members/rin.yml': human('Rin', 'bio: &b rin\ngithub_username: *b\n') });
     await sync();
     const before = (await getMember(db, 'human', 'Rin'))!.updated_at;
     const later = new Date(Date.now() + 5000);
     await fs.utimes(path.join(dir, 'human_members/rin.yml'), later, later);
-    expect(await sync()).toMatchObject({ unchanged: 1, updated: 0 });
+    storage.reads.length = 0;
+    expect(await sync({ limits: { ...defaultLimits, maxAliases: 0 } })).toMatchObject({ unchanged: 1, updated: 0, invalid: 0 });
+    expect(storage.reads).toEqual(['human_members/rin.yml']);
     expect((await getMember(db, 'human', 'Rin'))!.updated_at).toBe(before);
     storage.reads.length = 0;
     expect(await sync()).toMatchObject({ unchanged: 1 });

@@ -15,6 +15,9 @@ export interface FileRecord {
 /** What a sync needs of a file's record to skip it: unread when the version matches, unparsed when the hash does. */
 export type KnownFile = Pick<FileRecord, 'version' | 'content_hash' | 'status'>;
 
+/** A record as a sync's walk sees it: enough to tell whether the file must be read. */
+export type RecordSeen = Pick<FileRecord, 'version' | 'status'>;
+
 /**
  * What the sync last saw of these files. Thousands of rows come back as one JSON value: decoding
  * it is far cheaper than decoding as many protocol rows (a third of a no-op sync on PGlite).
@@ -32,21 +35,24 @@ export async function fileRecordsFor(db: Queryable, fileUris: readonly string[])
  * The records of the files in (`after`, `upTo`], in key order ("C" collation: UTF-8 byte order,
  * as storage lists keys), at most `limit` of them; `null` leaves an end open. A sync walks these
  * beside the listing, to find each listed file's record and the records of files gone.
+ *
+ * Without content hashes: a walk needs them only for the files it reads, few once a folder is
+ * registered (`fileRecordsFor` has them), and 64 hex digits a file were a fifth of a no-op sync.
  */
 export async function fileRecordsBetween(
   db: Queryable,
   after: string | null,
   upTo: string | null,
   limit: number,
-): Promise<Array<KnownFile & { file_uri: string }>> {
-  const { rows } = await db.query<KnownFilesRow>(
-    `SELECT json_agg(json_build_array(file_uri, version, content_hash, status) ORDER BY file_uri) AS records
-     FROM (SELECT file_uri, version, content_hash, status FROM member_files
+): Promise<Array<RecordSeen & { file_uri: string }>> {
+  const { rows } = await db.query<{ records: Array<[string, string | null, FileRecord['status']]> | null }>(
+    `SELECT json_agg(json_build_array(file_uri, version, status) ORDER BY file_uri) AS records
+     FROM (SELECT file_uri, version, status FROM member_files
            WHERE ($1::text IS NULL OR file_uri > $1) AND ($2::text IS NULL OR file_uri <= $2)
            ORDER BY file_uri LIMIT $3) AS page`,
     [after, upTo, limit],
   );
-  return knownFilesOf(rows);
+  return (rows[0]?.records ?? []).map(([file_uri, version, status]) => ({ file_uri, version, status }));
 }
 
 /** Records as one JSON value of `[file_uri, version, content_hash, status]` tuples. */
