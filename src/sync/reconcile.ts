@@ -146,9 +146,15 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   let handling: Promise<void> = Promise.resolve();
   const inFlight: Array<{ known: Promise<unknown>; handled: Promise<void> }> = [];
   let coveredUpTo: string | null = null;
+  let recordsFound: Promise<unknown> = Promise.resolve();
   const handleNext = async (batch: Listed[], upTo: string | null) => {
-    const known = lookUp(q, storage, batch, coveredUpTo, upTo, batchSize + 1);
+    const after = coveredUpTo;
     coveredUpTo = upTo;
+    // One records query at a time, in batch order: the storage is then asked for a batch's
+    // versions before the next batch's, and the batch due first is ready first.
+    const found = recordsFound.then(() => knownBetween(q, after, upTo, batch, batchSize + 1));
+    recordsFound = found.catch(() => {});
+    const known = found.then((records) => askVersionsAndHashes(q, storage, batch, records));
     handling = handling.then(() => handle(batch, known));
     // Failures surface where they are awaited; until then they are held, not lost.
     known.catch(() => {});
@@ -239,12 +245,11 @@ const isUnchanged = (file: Listed, record: RecordSeen | undefined) =>
   record?.status === 'registered' && file.version !== undefined && record.version === file.version;
 
 /**
- * Everything a batch needs before it is read: its records (and the files gone beside it), the
- * versions of its registered files, and the content hashes of those whose version moved (a
- * touched file whose bytes still hash the same is not parsed again).
+ * What a batch needs before it is read, besides its records: the versions of its registered
+ * files, and the content hashes of those whose version moved (a touched file whose bytes still
+ * hash the same is not parsed again).
  */
-async function lookUp(q: Queryable, storage: Storage, batch: Listed[], after: string | null, upTo: string | null, pageSize: number): Promise<Known> {
-  const { records, gone } = await knownBetween(q, after, upTo, batch, pageSize);
+async function askVersionsAndHashes(q: Queryable, storage: Storage, batch: Listed[], { records, gone }: Omit<Known, 'registeredHashes'>): Promise<Known> {
   await askVersions(storage, batch, records);
   const moved = batch.filter((f) => records.get(f.key)?.status === 'registered' && !isUnchanged(f, records.get(f.key)));
   const registeredHashes = moved.length === 0 ? new Map<string, string>() : registeredHashesOf(await fileRecordsFor(q, moved.map((f) => f.key)));
