@@ -45,19 +45,27 @@ export async function openPostgres(url: string): Promise<Db> {
     },
     async transaction(fn) {
       const client = await pool.connect();
+      // One connection: a statement sent while another runs waits its turn here (node-postgres
+      // only queues it, with a warning that pg@9 will refuse), and so do COMMIT and ROLLBACK.
+      let turn: Promise<unknown> = Promise.resolve();
+      const inTurn = <T>(work: () => Promise<T>): Promise<T> => {
+        const next = turn.then(work, work);
+        turn = next.catch(() => {});
+        return next;
+      };
       try {
         await client.query('BEGIN');
         const tx: Queryable = {
-          query: (sql, params) => run(client, sql, params),
-          exec: async (sql) => {
+          query: (sql, params) => inTurn(() => run(client, sql, params)),
+          exec: (sql) => inTurn(async () => {
             await client.query(sql);
-          },
+          }),
         };
         const result = await fn(tx);
-        await client.query('COMMIT');
+        await inTurn(() => client.query('COMMIT'));
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
+        await inTurn(() => client.query('ROLLBACK')).catch(() => {});
         throw error;
       } finally {
         client.release();

@@ -125,8 +125,9 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   };
 
   const handle = async (batch: Listed[], known: Promise<Known>, force = false, counted = true) => {
-    options.signal?.throwIfAborted();
+    // Awaited before anything else: a run that stops leaves no look-up behind.
     const { records, gone: goneHere, registeredHashes } = await known;
+    options.signal?.throwIfAborted();
     if (options.delete !== false) gone.push(...goneHere);
     const toRead = force ? batch : batch.filter((f) => !isUnchanged(f, records.get(f.key)));
     report.unchanged += batch.length - toRead.length;
@@ -215,8 +216,8 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     report.invalid -= retry.size;
     report.issues = report.issues.filter((issue) => !retry.has(issue.file));
     const retried = waiting.map((f) => ({ key: f.file_uri, kind: f.kind }));
-    const records = fileRecordsFor(q, [...retry]).then((found) => ({ records: found, gone: [], registeredHashes: registeredHashesOf(found) }));
-    await handle(retried, records, true, false);
+    // Refused files are recorded invalid: read and parsed again whatever their records say.
+    await handle(retried, Promise.resolve({ records: new Map(), gone: [], registeredHashes: new Map() }), true, false);
     await writing;
   } finally {
     // Never leave a batch being looked up, read or written behind when stopping early (abort,

@@ -1,13 +1,14 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Db, Queryable } from '../../src/db/types.js';
 import { getMember, listMembers } from '../../src/registry/read.js';
 import { listInvalidFiles } from '../../src/registry/sql/memberFiles.js';
 import { lastSyncRun } from '../../src/registry/sql/syncRuns.js';
 import { folderStorage } from '../../src/storage/folder.js';
 import { StorageError, type Storage } from '../../src/storage/types.js';
 import { defaultLimits } from '../../src/members/parse.js';
-import { syncStorage, type SyncOptions } from '../../src/sync/reconcile.js';
+import { syncStorage, type SyncOptions, type SyncReport } from '../../src/sync/reconcile.js';
 import { engines, freshDatabase, resetDatabase, type TestDatabase } from '../helpers/databases.js';
 import { human, tempDir, virtual, writeFiles } from '../helpers/files.js';
 import { readingThrough } from '../helpers/storage.js';
@@ -320,6 +321,101 @@ describe.each(engines)('sync on %s', (engine) => {
     await sync({ batchSize: 2, onProgress: (done, listed) => seen.push([done, listed]) });
     expect(seen.at(-1)).toEqual([5, 5]);
     expect(seen.every(([done, listed]) => done <= listed)).toBe(true);
+  });
+
+  describe('stopping part-way, with batches looked up ahead', () => {
+    const keys = Array.from({ length: 8 }, (_, i) => `human_members/m${i}.yml`);
+    const everyone = keys.map((_, i) => `M${i}`);
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    // Registered, then every file touched: each batch asks its versions, then its hashes.
+    const registeredAndTouched = async () => {
+      await writeFiles(dir, Object.fromEntries(keys.map((key, i) => [key, human(`M${i}`)])));
+      await sync();
+      const later = new Date(Date.now() + 5000);
+      for (const key of keys) await fs.utimes(path.join(dir, key), later, later);
+    };
+
+    /** Counts the storage's and the database's work in flight, and what goes on after `finished`. */
+    function watching(failQuery: (sql: string) => boolean = () => false) {
+      const seen = { running: 0, finished: false, afterwards: [] as string[] };
+      const watch = <T>(what: string, work: () => Promise<T>): Promise<T> => {
+        if (seen.finished) seen.afterwards.push(what);
+        seen.running++;
+        return work().finally(() => seen.running--);
+      };
+      const queries = (target: Queryable): Queryable => ({
+        query: (sql, params) => watch(sql, async () => {
+          if (failQuery(sql)) throw new Error('the database failed');
+          return target.query(sql, params);
+        }),
+        exec: (sql) => target.exec(sql),
+      });
+      const watchedDb: Db = { ...db, ...queries(db), transaction: (fn) => db.transaction((tx) => fn(queries(tx))) };
+      return { seen, watch, watchedDb };
+    }
+
+    it('a run aborted while a later batch is looked up leaves nothing running once it has returned', async () => {
+      await registeredAndTouched();
+      const { seen, watch, watchedDb } = watching();
+      const inner = folderStorage(dir);
+      const controller = new AbortController();
+      const slowVersions: Storage = {
+        ...inner,
+        versionsOf: (asked) => watch('versions', async () => {
+          if (asked.includes(keys[1]!)) await sleep(200);
+          return inner.versionsOf(asked);
+        }),
+        async *readMany(asked, maxBytes) {
+          if (asked.includes(keys[0]!)) controller.abort();
+          yield* inner.readMany(asked, maxBytes);
+        },
+      };
+      await expect(syncStorage(watchedDb, slowVersions, { key: 'file_uri', batchSize: 1, signal: controller.signal })).rejects.toThrow();
+      seen.finished = true;
+      expect(seen.running).toBe(0);
+      await sleep(300);
+      expect(seen.afterwards).toEqual([]);
+    });
+
+    it.each(['records', 'versions', 'hashes'] as const)('%s failing for a batch ahead: the sync fails, deletes nothing, leaves nothing running', async (failing) => {
+      await registeredAndTouched();
+      await fs.rm(path.join(dir, keys[6]!));
+      await fs.rm(path.join(dir, keys[7]!));
+      let recordQueries = 0;
+      let hashQueries = 0;
+      const { seen, watch, watchedDb } = watching((sql) => {
+        if (sql.includes('ORDER BY file_uri LIMIT')) return failing === 'records' && recordQueries++ === 2;
+        if (sql.includes('json_build_array(file_uri, version, content_hash, status)')) return failing === 'hashes' && hashQueries++ === 2;
+        return false;
+      });
+      const inner = folderStorage(dir);
+      const failingVersions: Storage = {
+        ...inner,
+        versionsOf: (asked) => watch('versions', async () => {
+          // The first batch is slow, so that later ones are looked up while it is handled.
+          await sleep(asked.includes(keys[0]!) ? 100 : 5);
+          if (failing === 'versions' && asked.includes(keys[2]!)) throw new StorageError('versions failed', 'unavailable');
+          return inner.versionsOf(asked);
+        }),
+      };
+      await expect(syncStorage(watchedDb, failingVersions, { key: 'file_uri', batchSize: 1 })).rejects.toThrow();
+      seen.finished = true;
+      expect(seen.running).toBe(0);
+      expect(await names('human')).toEqual(everyone);
+    });
+
+    it('a dry run over many batches reports what the real run then does, and writes nothing', async () => {
+      await registeredAndTouched();
+      await fs.rm(path.join(dir, keys[3]!));
+      await fs.rm(path.join(dir, keys[7]!));
+      await writeFiles(dir, { [keys[1]!]: human('M1', 'bio: edited\n'), 'human_members/n.yml': human('Nell'), 'human_members/m5b.yml': human('M7') });
+      const counts = ({ created, updated, unchanged, deleted, invalid }: SyncReport) => ({ created, updated, unchanged, deleted, invalid });
+      const dry = await sync({ batchSize: 1, dryRun: true });
+      expect(await names('human')).toEqual(everyone);
+      const real = await sync({ batchSize: 1 });
+      expect(counts(dry)).toEqual(counts(real));
+      expect(counts(real)).toEqual({ created: 2, updated: 1, unchanged: 5, deleted: 2, invalid: 0 });
+    });
   });
 
   it('name key: matches rows by name', async () => {
