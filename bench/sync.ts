@@ -177,11 +177,11 @@ Engine: DATABASE_URL → a scratch database on that server; unset → PGlite in 
     for (const [label, ms, rate, rss] of rows) {
       console.log(`${label.padEnd(34)} ${timeOf(ms)} ${rate.padEnd(14)} ${rss ? `peak RSS ${Math.round(rss)} MB` : ''}`);
     }
-    const perRound = (values: number[]) => (runs > 1 ? ` (rounds: ${values.map((v) => v.toFixed(2)).join(', ')})` : '');
+    const perRound = (values: number[], format: (value: number) => string) => (runs > 1 ? ` (rounds: ${values.map(format).join(', ')})` : '');
     const fullRatios = syncs.map((s, i) => s.fullMs / raws[i]!.rawMs);
     const noopShares = syncs.map((s) => (s.noopMs / s.fullMs) * 100);
-    console.log(`full sync / raw statement: ${(median(fullMs) / median(rawMs)).toFixed(2)}× (target ≤ 3×)${perRound(fullRatios)}`);
-    console.log(`no-op re-sync / full sync: ${((median(noopMs) / median(fullMs)) * 100).toFixed(0)}% (target ≤ 20%)${perRound(noopShares).replaceAll(/(\d+)\.\d+/g, '$1%')}`);
+    console.log(`full sync / raw statement: ${(median(fullMs) / median(rawMs)).toFixed(2)}× (target ≤ 3×)${perRound(fullRatios, (ratio) => ratio.toFixed(2))}`);
+    console.log(`no-op re-sync / full sync: ${((median(noopMs) / median(fullMs)) * 100).toFixed(0)}% (target ≤ 20%)${perRound(noopShares, (share) => `${share.toFixed(0)}%`)}`);
   } finally {
     await fs.rm(work, { recursive: true, force: true });
   }

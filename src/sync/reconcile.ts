@@ -4,7 +4,7 @@ import type { MemberIssue } from '../members/issues.js';
 import { defaultLimits, type ParseLimits } from '../members/parse.js';
 import { memberKindOf, unusableKey } from '../members/paths.js';
 import { applyChanges, mayFreeNames, type ChangeSet, type Outcome } from '../registry/apply.js';
-import { databaseNow, fileRecordsBetween, fileRecordsFor, filesWaitingForFreeNames, type KnownFile, type RecordSeen } from '../registry/sql/memberFiles.js';
+import { databaseNow, fileRecordsBetween, fileRecordsFor, filesWaitingForFreeNames, type RecordSeen } from '../registry/sql/memberFiles.js';
 import { recordSyncRun } from '../registry/sql/syncRuns.js';
 import { compareKeys, StorageError, type Storage } from '../storage/types.js';
 import { readFiles, type FileToRead } from './readFiles.js';
@@ -252,16 +252,14 @@ const isUnchanged = (file: Listed, record: RecordSeen | undefined) =>
  */
 async function askVersionsAndHashes(q: Queryable, storage: Storage, batch: Listed[], { records, gone }: Omit<Known, 'registeredHashes'>): Promise<Known> {
   await askVersions(storage, batch, records);
-  const moved = batch.filter((f) => records.get(f.key)?.status === 'registered' && !isUnchanged(f, records.get(f.key)));
-  const registeredHashes = moved.length === 0 ? new Map<string, string>() : registeredHashesOf(await fileRecordsFor(q, moved.map((f) => f.key)));
+  const moved = batch.filter((f) => records.get(f.key)?.status === 'registered' && !isUnchanged(f, records.get(f.key))).map((f) => f.key);
+  const registeredHashes = new Map<string, string>();
+  if (moved.length > 0) {
+    for (const [key, record] of await fileRecordsFor(q, moved)) {
+      if (record.status === 'registered' && record.content_hash) registeredHashes.set(key, record.content_hash);
+    }
+  }
   return { records, gone, registeredHashes };
-}
-
-/** The content hashes of the registered files among these records. */
-function registeredHashesOf(records: ReadonlyMap<string, KnownFile>): Map<string, string> {
-  const hashes = new Map<string, string>();
-  for (const [key, record] of records) if (record.status === 'registered' && record.content_hash) hashes.set(key, record.content_hash);
-  return hashes;
 }
 
 /**

@@ -23,12 +23,12 @@ export type RecordSeen = Pick<FileRecord, 'version' | 'status'>;
  * it is far cheaper than decoding as many protocol rows (a third of a no-op sync on PGlite).
  */
 export async function fileRecordsFor(db: Queryable, fileUris: readonly string[]): Promise<Map<string, KnownFile>> {
-  const { rows } = await db.query<KnownFilesRow>(
+  const { rows } = await db.query<{ records: Array<[string, string | null, string | null, FileRecord['status']]> | null }>(
     `SELECT json_agg(json_build_array(file_uri, version, content_hash, status)) AS records FROM member_files
      WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))`,
     [JSON.stringify(fileUris)],
   );
-  return new Map(knownFilesOf(rows).map(({ file_uri, version, content_hash, status }) => [file_uri, { version, content_hash, status }]));
+  return new Map((rows[0]?.records ?? []).map(([file_uri, version, content_hash, status]) => [file_uri, { version, content_hash, status }]));
 }
 
 /**
@@ -54,12 +54,6 @@ export async function fileRecordsBetween(
   );
   return (rows[0]?.records ?? []).map(([file_uri, version, status]) => ({ file_uri, version, status }));
 }
-
-/** Records as one JSON value of `[file_uri, version, content_hash, status]` tuples. */
-type KnownFilesRow = { records: Array<[string, string | null, string | null, FileRecord['status']]> | null };
-
-const knownFilesOf = (rows: KnownFilesRow[]) =>
-  (rows[0]?.records ?? []).map(([file_uri, version, content_hash, status]) => ({ file_uri, version, content_hash, status }));
 
 /** Which of these files were registered after `since` (a database timestamp). */
 export async function filesWrittenSince(db: Queryable, fileUris: readonly string[], since: string): Promise<Set<string>> {
