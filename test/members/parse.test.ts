@@ -173,7 +173,7 @@ describe('parseMemberFile: hostile input', () => {
 });
 
 describe('the fast and the careful reader', () => {
-  // parseMemberFile loads most files with js-yaml and falls back to the yaml package; a file's
+  // parseMemberFile reads most files with its own flat reader and falls back to the yaml package; a file's
   // verdict must not depend on which reader took it.
   const corpus: Array<[string, 'human' | 'virtual']> = [
     ['name: Rin\nrole: Backend\nskills: [a, b]\nbio: |\n  text\ncontact_email: r@example.com\ngithub_username: rin\n', 'human'],
