@@ -58,12 +58,9 @@ export function folderFiles(root: string): FolderFiles {
   }
 
   function pathOf(key: string): string {
-    const parts = key.split('/');
-    if (key === '' || parts.some((part) => part === '' || part === '.' || part === '..') || key.includes('\0')) {
-      throw new StorageError(`invalid key: ${JSON.stringify(key)}`, 'unreadable');
-    }
+    if (badKey.test(key)) throw new StorageError(`invalid key: ${JSON.stringify(key)}`, 'unreadable');
     // The parts are plain names, so joining them needs no normalising.
-    return join(base, parts.join(path.sep));
+    return join(base, path.sep === '/' ? key : key.replaceAll('/', path.sep));
   }
 
   // A sync reads thousands of files from the same few folders: resolving a folder's real path
@@ -111,7 +108,8 @@ export function folderFiles(root: string): FolderFiles {
   /** Whether the folders on the way to `file` lead to a place inside the storage folder. */
   function pathInside(key: string, file: string): boolean {
     try {
-      return folderIsInside(path.dirname(file)) === true;
+      // The folder part of a path `pathOf` made: no normalising to do, unlike `path.dirname`.
+      return folderIsInside(file.slice(0, file.lastIndexOf(path.sep)) || path.sep) === true;
     } catch (error) {
       throw error instanceof StorageError ? error : failure(key, error);
     }
@@ -187,6 +185,9 @@ export function folderFiles(root: string): FolderFiles {
     },
   };
 }
+
+/** A key that is no plain relative path: empty, with an empty, `.` or `..` part, or holding NUL. */
+const badKey = /(?:^|\/)\.{0,2}(?:\/|$)|\0/;
 
 /** Whether `target` is `realRoot` or lies below it. */
 export const isInside = (realRoot: string, target: string) => target === realRoot || target.startsWith(realRoot + path.sep);

@@ -69,6 +69,15 @@ describe('folder storage', () => {
     expect(keys).toEqual(['human_members/ann.yml', 'human_members/zoe.yml']);
   });
 
+  it('reads only keys that are plain relative paths', async () => {
+    await writeFiles(dir, { 'human_members/a.yml': 'name: A\n', 'human_members/.b.yml': 'name: B\n', 'human_members/c..yml': 'name: C\n', 'x.yml': 'name: X\n' });
+    const storage = folderStorage(dir);
+    for (const key of ['human_members/.b.yml', 'human_members/c..yml']) expect(Buffer.from((await storage.read(key, 1024)).bytes).toString()).toMatch(/^name: /);
+    for (const key of ['', '/x.yml', 'human_members//a.yml', './x.yml', 'human_members/./a.yml', 'human_members/../x.yml', 'human_members/', '..', 'x.yml\0']) {
+      await expect(storage.read(key, 1024), JSON.stringify(key)).rejects.toMatchObject({ failure: 'unreadable' });
+    }
+  });
+
   it('reads many files on its reading thread exactly as it reads one: links that lead out, folders, bad keys, size limit', async () => {
     const outside = await tempDir();
     try {
