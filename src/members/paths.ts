@@ -1,6 +1,11 @@
 import type { MemberKind } from './schema.js';
 
-const folders: Record<string, MemberKind> = { human_members: 'human', virtual_members: 'virtual' };
+// A Map, not an object: a folder named `constructor` or `__proto__` is no kind of member.
+const folders = new Map<string, MemberKind>([
+  ['human_members', 'human'],
+  ['virtual_members', 'virtual'],
+]);
+const memberFileName = /^[^.].*\.ya?ml$/i;
 
 /**
  * The kind of member a storage key describes, or undefined when it is no member file: the parent
@@ -8,10 +13,9 @@ const folders: Record<string, MemberKind> = { human_members: 'human', virtual_me
  * `.yml` / `.yaml` files count.
  */
 export function memberKindOf(key: string): MemberKind | undefined {
-  const parts = key.split('/');
-  const fileName = parts.at(-1) ?? '';
-  if (parts.length < 2 || !/^[^.].*\.ya?ml$/i.test(fileName)) return undefined;
-  return folders[parts.at(-2) ?? ''];
+  const slash = key.lastIndexOf('/');
+  if (slash < 0 || !memberFileName.test(key.slice(slash + 1))) return undefined;
+  return folders.get(key.slice(key.lastIndexOf('/', slash - 1) + 1, slash));
 }
 
 const maxFileUri = 512;

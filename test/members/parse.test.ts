@@ -231,6 +231,9 @@ describe('memberKindOf', () => {
     expect(memberKindOf('human_members/nested/rin.yml')).toBeUndefined();
     expect(memberKindOf('rin.yml')).toBeUndefined();
     expect(memberKindOf('human_members/.hidden.yml')).toBeUndefined();
+    expect(memberKindOf('/human_members.yml')).toBeUndefined();
+    // Names that an object would answer from its prototype.
+    for (const folder of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) expect(memberKindOf(`${folder}/x.yml`)).toBeUndefined();
   });
 });
 

@@ -201,6 +201,8 @@ describe.each(engines)('sync on %s', (engine) => {
         'human_members/notes.txt': 'not yaml',
         'README.md': '# storage',
         'other/x.yml': human('Other'),
+        'constructor/x.yml': human('Constructor'),
+        '__proto__/x.yml': human('Proto'),
         'data/samples/human_members/syota.yml': human('Syota'),
       });
       await fs.symlink(path.join(outside.dir, 'evil.yml'), path.join(dir, 'human_members/evil.yml'));
