@@ -18,11 +18,11 @@ export type FlatMapping = Record<string, string | string[]>;
 // start, and a lone CR.
 // eslint-disable-next-line no-control-regex
 const outsideShape = /[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]|\r(?!\n)/;
-const keyAt = /([a-z][a-z0-9_]*):(?: +|(?=\n|$))/y;
+const keyAt = /[a-z][a-z0-9_]*:(?: +|(?=\n|$))/y;
 // What a plain scalar may not start with (an indicator, or the start of a number, `.inf`, `~`),
 // or be (the core schema's null and booleans): the careful reader decides what those are.
 const notPlainText = /^(?:[-?:,[\]{}#&*!|>'"%@`.~+0-9]|(?:null|Null|NULL|true|True|TRUE|false|False|FALSE)$)/;
-const blockHeader = /^\|(-?)(?: +(?:#.*)?)?$/;
+const blockHeader = /^\|-?(?: +(?:#.*)?)?$/;
 const lineRest = /^(?: +(?:#.*)?)?$/;
 const SPACE = 32;
 
@@ -47,9 +47,9 @@ export function readFlatMapping(source: string): FlatMapping | undefined {
     }
     started = true;
     keyAt.lastIndex = pos;
-    const match = keyAt.exec(text);
-    if (!match) return undefined;
-    const key = match[1]!;
+    // `test`, not `exec`: no match object for every line of every file.
+    if (!keyAt.test(text)) return undefined;
+    const key = text.slice(pos, text.indexOf(':', pos));
     if (Object.hasOwn(result, key)) return undefined;
     const rest = text.slice(keyAt.lastIndex, end);
     let value: string | string[] | undefined;
@@ -59,9 +59,8 @@ export function readFlatMapping(source: string): FlatMapping | undefined {
       if (!list) return undefined;
       [value, next] = list;
     } else if (rest.startsWith('|')) {
-      const header = blockHeader.exec(rest);
-      if (!header) return undefined;
-      const block = literalBlock(text, next, header[1] === '-');
+      if (!blockHeader.test(rest)) return undefined;
+      const block = literalBlock(text, next, rest[1] === '-');
       if (!block) return undefined;
       [value, next] = block;
     } else if (rest.startsWith('[')) {
