@@ -33,13 +33,14 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
   // Responses are built from typed values; their schemas document them (OpenAPI) without
   // re-validating each one on the way out, which cost more than the rest of a request.
   fastify.setSerializerCompiler(() => (data) => JSON.stringify(data));
-  // Some senders label JSON as text; the body is parsed as JSON whatever the label.
-  fastify.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
-    try {
-      done(null, JSON.parse(body as string));
-    } catch {
-      done(new HttpError(400, 'bad_json', 'the body is not JSON'));
-    }
+  // Some senders label JSON otherwise; the body is parsed as JSON whatever the label, by
+  // Fastify's own JSON parser, which refuses `__proto__` and `constructor.prototype` keys.
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    parseJson(request, body as string, (error, value) => {
+      if (error) done(new HttpError(400, 'bad_json', `the body is not acceptable JSON: ${error.message}`));
+      else done(null, value);
+    });
   });
 
   fastify.setErrorHandler((error, request, reply) => {

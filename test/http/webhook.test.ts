@@ -135,6 +135,14 @@ describe.each(engines)('webhook on %s', (engine) => {
   it('answers 400 for malformed bodies, and ignores other buckets, event types and non-member keys', async () => {
     expect((await post(url, { nope: 1 }, auth)).status).toBe(400);
     expect((await post(url, 'not json', auth)).body.error.code).toBe('bad_json');
+    // Labelled as anything else, a body is still JSON, parsed as safely as application/json.
+    const event = JSON.stringify(minioEvent('s3:ObjectCreated:Put', 'human_members/readme.txt', '1'));
+    expect((await post(url, event, { ...auth, 'content-type': 'application/x-anything' })).status).toBe(200);
+    for (const type of ['application/json', 'application/x-anything']) {
+      const poisoned = await post(url, `{"__proto__": {"x": 1}, ${event.slice(1)}`, { ...auth, 'content-type': type });
+      expect({ type, status: poisoned.status }).toEqual({ type, status: 400 });
+    }
+    expect((await post(url, 'not json', { ...auth, 'content-type': 'application/x-anything' })).body.error.code).toBe('bad_json');
     const badKey = minioEvent('s3:ObjectCreated:Put', 'x', '1');
     badKey.Records[0]!.s3.object.key = '%E8%8F';
     expect((await post(url, badKey, auth)).body.error.code).toBe('bad_event');
