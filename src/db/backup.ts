@@ -26,6 +26,11 @@ async function writeSnapshot(db: Queryable, out: Writable, source: string): Prom
       out.write(text, (error) => (error ? reject(error) : resolve()));
     });
 
+  // Rows are paged by primary key: a table without one (not the registry's) is refused up front.
+  const all = await backupTables(db);
+  const tables = all.filter((table): table is KeyedTable => table.key !== null);
+  const keyless = all.filter((table) => table.key === null).map((table) => JSON.stringify(table.name));
+  if (keyless.length > 0) throw new Error(`cannot back up table ${keyless.join(', ')}: no primary key (the registry's own tables all have one)`);
   const applied = new Set((await db.query<{ version: number }>('SELECT version FROM vecr_migrations')).rows.map((r) => r.version));
   const migrations = (await loadMigrations()).filter((m) => applied.has(m.version));
   await write(
@@ -45,25 +50,27 @@ async function writeSnapshot(db: Queryable, out: Writable, source: string): Prom
     ].join('\n'),
   );
 
-  const tables: Record<string, number> = {};
-  for (const table of await backupTables(db)) {
-    tables[table.name] = await writeRows(db, table, write);
+  // Entries, not assignments: a table may be called `__proto__`.
+  const counts: Array<[string, number]> = [];
+  for (const table of tables) {
+    counts.push([table.name, await writeRows(db, table, write)]);
   }
   for (const sequence of await serialSequences(db)) {
     await write(`SELECT pg_catalog.setval(${literal(sequence.name)}, ${sequence.last_value}, ${sequence.is_called});\n`);
   }
   await write(`\n${commitLine}\n`);
-  return { tables };
+  return { tables: Object.fromEntries(counts) };
 }
 
 interface TableInfo {
   name: string;
   columns: string[];
-  key: string;
+  key: string | null;
 }
+type KeyedTable = TableInfo & { key: string };
 
 async function backupTables(db: Queryable): Promise<TableInfo[]> {
-  const { rows } = await db.query<{ name: string; columns: string[]; key: string }>(
+  const { rows } = await db.query<TableInfo>(
     `SELECT t.table_name AS name,
             (SELECT array_agg(c.column_name::text ORDER BY c.ordinal_position) FROM information_schema.columns c
               WHERE c.table_schema = 'public' AND c.table_name = t.table_name) AS columns,
@@ -78,7 +85,7 @@ async function backupTables(db: Queryable): Promise<TableInfo[]> {
   return rows;
 }
 
-async function writeRows(db: Queryable, table: TableInfo, write: (text: string) => Promise<void>): Promise<number> {
+async function writeRows(db: Queryable, table: KeyedTable, write: (text: string) => Promise<void>): Promise<number> {
   const columnList = table.columns.map(quoteIdent).join(', ');
   const values = table.columns.map((c) => `quote_nullable(${quoteIdent(c)})`).join(" || ', ' || ");
   const key = quoteIdent(table.key);
@@ -101,7 +108,7 @@ async function writeRows(db: Queryable, table: TableInfo, write: (text: string) 
   }
 }
 
-async function keyType(db: Queryable, table: TableInfo): Promise<string> {
+async function keyType(db: Queryable, table: KeyedTable): Promise<string> {
   const { rows } = await db.query<{ type: string }>(
     `SELECT format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
      WHERE a.attrelid = $1::regclass AND a.attname = $2`,

@@ -95,6 +95,29 @@ describe.each(engines)('backup and restore on %s', (engine) => {
     }
   });
 
+  it('counts the rows of every table it writes, whatever the table is called', async () => {
+    const db = await freshDatabase(engine);
+    try {
+      await db.query('CREATE TABLE "__proto__" (x int PRIMARY KEY)');
+      await db.query('INSERT INTO "__proto__" VALUES (1), (2)');
+      const { tables } = await writeBackup(db, new Writable({ write: (_chunk, _encoding, done) => done() }), db.description);
+      expect(Object.hasOwn(tables, '__proto__') && tables['__proto__']).toBe(2);
+      // A table without a primary key cannot be paged through: refused before anything is written.
+      await db.query('CREATE TABLE notes (body text)');
+      let written = '';
+      const sink = new Writable({
+        write(chunk, _encoding, done) {
+          written += String(chunk);
+          done();
+        },
+      });
+      await expect(writeBackup(db, sink, db.description)).rejects.toThrow('cannot back up table "notes": no primary key');
+      expect(written).toBe('');
+    } finally {
+      await db.close();
+    }
+  });
+
   it('refuses to restore into a database that is not empty, and changes nothing', async () => {
     const target = await freshDatabase(engine);
     try {
