@@ -13,12 +13,14 @@
  */
 export type FlatMapping = Record<string, string | string[]>;
 
-// Characters outside the shape: tabs (YAML's indentation rules), control characters and
-// non-characters (YAML refuses them), line and paragraph separators, a byte-order mark past the
-// start, and a lone CR.
+// Characters outside the shape: tabs (finding comments and indicators relies on there being
+// none), control characters and U+FFFE, U+FFFF (YAML refuses them), line and paragraph
+// separators, a byte-order mark past the start, and a lone CR.
 // eslint-disable-next-line no-control-regex
 const outsideShape = /[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]|\r(?!\n)/;
-const keyAt = /[a-z][a-z0-9_]*:(?: +|(?=\n|$))/y;
+// A key as member files write them; not `null`, which the core schema reads as a null key, and
+// not longer than YAML allows an implicit key to be (1,024 characters; a field name is short).
+const keyAt = /(?!null:)[a-z][a-z0-9_]{0,254}:(?: +|(?=\n|$))/y;
 // What a plain scalar may not start with (an indicator, or the start of a number, `.inf`, `~`),
 // or be (the core schema's null and booleans): the careful reader decides what those are.
 const notPlainText = /^(?:[-?:,[\]{}#&*!|>'"%@`.~+0-9]|(?:null|Null|NULL|true|True|TRUE|false|False|FALSE)$)/;

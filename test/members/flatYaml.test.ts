@@ -31,6 +31,9 @@ describe('readFlatMapping', () => {
       ['name: Rin\r\nskills: [a, b]\r\nbio: |\r\n  text\r\n', { name: 'Rin', skills: ['a', 'b'], bio: 'text\n' }],
       ['name: http://example.com/a#b\nrole: yes\nskills: []\n', { name: 'http://example.com/a#b', role: 'yes', skills: [] }],
       ['name: "  spaced  "\nrole: a\u00a0\n', { name: '  spaced  ', role: 'a\u00a0' }],
+      // A line of spaces deeper than the text's indentation, last in the block, is text (yaml 2).
+      ['bio: |\n  a\n    \nname: x\n', { bio: 'a\n  \n', name: 'x' }],
+      ['true: x\n', { true: 'x' }],
     ];
     for (const [text, value] of shapes) {
       expect(readFlatMapping(text), text).toEqual(value);
@@ -47,6 +50,7 @@ describe('readFlatMapping', () => {
       'name:\tx\n', 'Name: x\n', '"name": x\n', '? name\n: x\n', '--- name: x\n', 'name: x\n---\nrole: y\n', 'name: x\n...\n',
       '%YAML 1.2\n---\nname: x\n', 'name: x\rrole: y\n', 'name: a\u2028b\n', 'name: a\u0085b\n', '', '# only a comment\n', '- a\n',
       'bio: |\n \n  x\n', 'bio: |\n  x\n y\n', 'bio: |#c\n  x\n', 'name: "a" b\n', 'name: "a"#c\n', "name: 'a\n",
+      'null: x\n', 'null:\n- a\n', `${'k'.repeat(1025)}: x\n`,
     ];
     for (const text of others) expect(expectAgreement(text), JSON.stringify(text)).toBeUndefined();
   });
@@ -82,7 +86,7 @@ describe('readFlatMapping', () => {
         }
       }
     };
-    const keys = ['name', 'role', 'skills', 'bio', 'llm_model', 'system_prompt', 'Name', 'a-b', 'x'];
+    const keys = ['name', 'role', 'skills', 'bio', 'llm_model', 'system_prompt', 'Name', 'a-b', 'x', 'null', 'true', 'k'.repeat(1025)];
     let read = 0;
     for (let i = 0; i < 20_000; i++) {
       let text = random() < 0.1 ? '---\n' : '';
