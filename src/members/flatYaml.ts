@@ -15,11 +15,13 @@ export type FlatMapping = Record<string, string | string[]>;
 
 // Characters outside the shape: tabs (finding comments and indicators relies on there being
 // none), control characters and U+FFFE, U+FFFF (YAML refuses them), line and paragraph
-// separators, a byte-order mark past the start, and a lone CR.
+// separators, a byte-order mark (anywhere: `parseMemberFile`'s decoder has already taken off a
+// leading one), and a lone CR.
 // eslint-disable-next-line no-control-regex
 const outsideShape = /[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]|\r(?!\n)/;
-// A key as member files write them; not `null`, which the core schema reads as a null key, and
-// not longer than YAML allows an implicit key to be (1,024 characters; a field name is short).
+// A key as member files write them: lower case, at most 255 characters (a field name is short;
+// YAML itself refuses implicit keys over 1,024), and not `null`, which the core schema reads as a
+// null key.
 const keyAt = /(?!null:)[a-z][a-z0-9_]{0,254}:(?: +|(?=\n|$))/y;
 // What a plain scalar may not start with (an indicator, or the start of a number, `.inf`, `~`),
 // or be (the core schema's null and booleans): the careful reader decides what those are.
@@ -111,17 +113,17 @@ function plainScalar(raw: string, inFlow: boolean): string | undefined {
  * an escape (double quotes), which the careful reader decodes.
  */
 function closingQuote(line: string, start: number): number {
-  const quote = line[start]!;
-  for (let at = start + 1; ; at += 2) {
-    const close = line.indexOf(quote, at);
+  if (line[start] === '"') {
+    const close = line.indexOf('"', start + 1);
+    // The escape is looked for within this scalar only: a list of many stays linear.
+    return close < 0 || line.slice(start + 1, close).includes('\\') ? -1 : close;
+  }
+  // '' inside single quotes is one quote.
+  for (let at = start + 1; ; ) {
+    const close = line.indexOf("'", at);
     if (close < 0) return -1;
-    if (quote === '"') {
-      const escape = line.indexOf('\\', start);
-      return escape >= 0 && escape < close ? -1 : close;
-    }
-    // '' inside single quotes is one quote.
     if (line[close + 1] !== "'") return close;
-    at = close;
+    at = close + 2;
   }
 }
 

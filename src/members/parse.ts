@@ -46,7 +46,10 @@ export function parseMemberFile(
     return failure(file, 'encoding', 'is not valid UTF-8', { ...endOf(before), hint: 'save the file as UTF-8' });
   }
   const text = utf8.decode(bytes);
-  return loadQuickly(kind, text) ?? parseCarefully(file, kind, text, limits);
+  // The flat shape nests two deep (a mapping, a list) and has no aliases: under tighter limits,
+  // the careful reader judges.
+  const quick = limits.maxDepth >= 2 ? loadQuickly(kind, text) : undefined;
+  return quick ?? parseCarefully(file, kind, text, limits);
 }
 
 /** The fast path: a valid member, or undefined for anything that needs a closer look. */

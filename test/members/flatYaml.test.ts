@@ -102,6 +102,16 @@ describe('readFlatMapping', () => {
     expect(read).toBeGreaterThan(1_500);
   });
 
+  it('gives parseMemberFile the verdicts of the careful reader, under tighter limits too', () => {
+    for (const maxDepth of [0, 1, 2]) {
+      const limits = { ...defaultLimits, maxDepth };
+      for (const text of ['name: x\n', 'name: x\nskills: [a]\n', 'name: x\nskills:\n  - a\n']) {
+        const careful = parseCarefully('human_members/x.yml', 'human', text, limits);
+        expect({ maxDepth, text, ok: parseMemberFile('human_members/x.yml', 'human', Buffer.from(text), limits).ok }).toEqual({ maxDepth, text, ok: careful.ok });
+      }
+    }
+  });
+
   it('gives parseMemberFile the verdicts of the careful reader', () => {
     const random = mulberry32(7);
     const fields = ['name: Rin', 'name: ""', 'name: 1', 'role: x', 'role: ~', 'skills: [a, b]', 'skills: []', 'skills:\n  - a', 'bio: |\n  text',
