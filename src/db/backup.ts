@@ -26,11 +26,14 @@ async function writeSnapshot(db: Queryable, out: Writable, source: string): Prom
       out.write(text, (error) => (error ? reject(error) : resolve()));
     });
 
-  // Rows are paged by primary key: a table without one (not the registry's) is refused up front.
+  // Rows are paged by a one-column primary key: a table without one (not the registry's) is
+  // refused up front, before anything is written.
   const all = await backupTables(db);
-  const tables = all.filter((table): table is KeyedTable => table.key !== null);
-  const keyless = all.filter((table) => table.key === null).map((table) => JSON.stringify(table.name));
-  if (keyless.length > 0) throw new Error(`cannot back up table ${keyless.join(', ')}: no primary key (the registry's own tables all have one)`);
+  const unpaged = all.filter((table) => table.keys.length !== 1).map((table) => JSON.stringify(table.name));
+  if (unpaged.length > 0) {
+    throw new Error(`cannot back up table ${unpaged.join(', ')}: no one-column primary key (the registry's own tables all have one)`);
+  }
+  const tables = all.map(({ name, columns, keys }) => ({ name, columns, key: keys[0]! }));
   const applied = new Set((await db.query<{ version: number }>('SELECT version FROM vecr_migrations')).rows.map((r) => r.version));
   const migrations = (await loadMigrations()).filter((m) => applied.has(m.version));
   await write(
@@ -65,19 +68,20 @@ async function writeSnapshot(db: Queryable, out: Writable, source: string): Prom
 interface TableInfo {
   name: string;
   columns: string[];
-  key: string | null;
+  /** The columns of its primary key, in order. */
+  keys: string[];
 }
-type KeyedTable = TableInfo & { key: string };
+type KeyedTable = { name: string; columns: string[]; key: string };
 
 async function backupTables(db: Queryable): Promise<TableInfo[]> {
   const { rows } = await db.query<TableInfo>(
     `SELECT t.table_name AS name,
             (SELECT array_agg(c.column_name::text ORDER BY c.ordinal_position) FROM information_schema.columns c
               WHERE c.table_schema = 'public' AND c.table_name = t.table_name) AS columns,
-            (SELECT k.column_name FROM information_schema.table_constraints tc
+            ARRAY(SELECT k.column_name::text FROM information_schema.table_constraints tc
                JOIN information_schema.key_column_usage k ON k.constraint_name = tc.constraint_name AND k.table_schema = tc.table_schema
               WHERE tc.table_schema = 'public' AND tc.table_name = t.table_name AND tc.constraint_type = 'PRIMARY KEY'
-              ORDER BY k.ordinal_position LIMIT 1) AS key
+              ORDER BY k.ordinal_position) AS keys
      FROM information_schema.tables t
      WHERE t.table_schema = 'public' AND t.table_type = 'BASE TABLE'
      ORDER BY t.table_name = 'vecr_migrations' DESC, t.table_name`,
