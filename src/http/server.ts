@@ -33,12 +33,13 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
   // Responses are built from typed values; their schemas document them (OpenAPI) without
   // re-validating each one on the way out, which cost more than the rest of a request.
   fastify.setSerializerCompiler(() => (data) => JSON.stringify(data));
-  // Some senders label JSON otherwise; the body is parsed as JSON whatever the label, by
-  // Fastify's own JSON parser, which refuses `__proto__` and `constructor.prototype` keys.
+  // Some senders label JSON with another type (text/plain keeps Fastify's own parser): such a
+  // body is parsed as JSON too, by Fastify's JSON parser, which refuses `__proto__` and
+  // `constructor.prototype` keys as it does for application/json.
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
     parseJson(request, body as string, (error, value) => {
-      if (error) done(new HttpError(400, 'bad_json', `the body is not acceptable JSON: ${error.message}`));
+      if (error) done(new HttpError(400, 'bad_json', 'the body is not JSON, or holds a __proto__ or constructor.prototype key'));
       else done(null, value);
     });
   });
