@@ -81,6 +81,12 @@ export function readFlatMapping(source: string): FlatMapping | undefined {
   return entries > 0 ? result : undefined;
 }
 
+/** Where the run of spaces at `at` ends. */
+function afterSpaces(text: string, at: number): number {
+  while (text.charCodeAt(at) === SPACE) at++;
+  return at;
+}
+
 function lineEnd(text: string, pos: number): number {
   const end = text.indexOf('\n', pos);
   return end < 0 ? text.length : end;
@@ -134,8 +140,7 @@ function flowList(line: string): string[] | undefined {
   const close = line.lastIndexOf(']');
   if (close < 0 || !lineRest.test(line.slice(close + 1))) return undefined;
   const items: string[] = [];
-  let at = 1;
-  while (line.charCodeAt(at) === SPACE) at++;
+  let at = afterSpaces(line, 1);
   if (at === close) return items;
   for (;;) {
     let item: string | undefined;
@@ -145,8 +150,7 @@ function flowList(line: string): string[] | undefined {
       const end = closingQuote(line, at);
       if (end < 0 || end > close) return undefined;
       item = unquote(line.slice(at + 1, end), quote);
-      after = end + 1;
-      while (line.charCodeAt(after) === SPACE) after++;
+      after = afterSpaces(line, end + 1);
     } else {
       const comma = line.indexOf(',', at);
       after = comma < 0 || comma > close ? close : comma;
@@ -156,8 +160,7 @@ function flowList(line: string): string[] | undefined {
     items.push(item);
     if (after === close) return items;
     if (line[after] !== ',') return undefined;
-    at = after + 1;
-    while (line.charCodeAt(at) === SPACE) at++;
+    at = afterSpaces(line, after + 1);
     // An empty item or a trailing comma: left to the careful reader.
     if (at === close || line[at] === ',') return undefined;
   }
@@ -165,13 +168,12 @@ function flowList(line: string): string[] | undefined {
 
 /** `- item` lines from `pos`, all at the same indentation (the key's, or deeper): the list and where it ends. */
 function blockList(text: string, pos: number): [string[], number] | undefined {
-  let indent = 0;
-  while (text.charCodeAt(pos + indent) === SPACE) indent++;
+  const indent = afterSpaces(text, pos) - pos;
   const dash = ' '.repeat(indent) + '- ';
   const items: string[] = [];
   while (text.startsWith(dash, pos)) {
     const end = lineEnd(text, pos);
-    const item = inlineScalar(text.slice(pos + dash.length, end).replace(/^ +/, ''));
+    const item = inlineScalar(text.slice(afterSpaces(text, pos + dash.length), end));
     if (item === undefined) return undefined;
     items.push(item);
     pos = end + 1;
@@ -186,8 +188,7 @@ function blockList(text: string, pos: number): [string[], number] | undefined {
 function literalBlock(text: string, pos: number, strip: boolean): [string, number] | undefined {
   let first = pos;
   while (text.charCodeAt(first) === 0x0a) first++;
-  let indent = 0;
-  while (text.charCodeAt(first + indent) === SPACE) indent++;
+  const indent = afterSpaces(text, first) - first;
   const firstEnd = lineEnd(text, first);
   if (indent === 0 || first + indent === firstEnd) return undefined;
   const prefix = ' '.repeat(indent);

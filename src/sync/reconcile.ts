@@ -252,7 +252,10 @@ const isUnchanged = (file: Listed, record: RecordSeen | undefined) =>
  */
 async function askVersionsAndHashes(q: Queryable, storage: Storage, batch: Listed[], { records, gone }: Omit<Known, 'registeredHashes'>): Promise<Known> {
   await askVersions(storage, batch, records);
-  const moved = batch.filter((f) => records.get(f.key)?.status === 'registered' && !isUnchanged(f, records.get(f.key))).map((f) => f.key);
+  const moved = batch.filter((f) => {
+    const record = records.get(f.key);
+    return record?.status === 'registered' && !isUnchanged(f, record);
+  }).map((f) => f.key);
   const registeredHashes = new Map<string, string>();
   if (moved.length > 0) {
     for (const [key, record] of await fileRecordsFor(q, moved)) {
