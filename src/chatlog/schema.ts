@@ -55,6 +55,16 @@ export const sessionIdSchema = z
   .max(200)
   .regex(/^[^#/\s][^/\s]*$/, 'a session id has no spaces or slashes and does not start with #');
 
+/**
+ * A Discord channel or thread id (a snowflake: digits), as part of a session id: nothing that
+ * would make the id unusable in a URL or let `channel:thread` pairs collide.
+ */
+export const discordIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[^\s/:#]+$/, 'a channel or thread id has no spaces, slashes, colons or #');
+
 /** The session of a Discord channel, or of a thread in it. */
 export function discordSessionId(channelId: string, threadId?: string): string {
   return threadId ? `discord:${channelId}:${threadId}` : `discord:${channelId}`;

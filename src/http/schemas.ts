@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isStorable, storableString } from '../storableText.js';
 import { HttpError } from './errors.js';
 
 /** The API's shapes, declared once: they validate, serialise and make /openapi.json. */
@@ -51,6 +52,9 @@ export const errorSchema = z
   .object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) })
   .describe('An error');
 
+/** A text query value or path segment: no NUL, no lone surrogate (400, not a failed statement). */
+export const textParam = storableString;
+
 export const pageQuery = {
   limit: z.coerce.number().int().min(1).max(500).default(50).describe('Items per page (1-500)'),
   cursor: z.string().optional().describe('The next_cursor of the previous page'),
@@ -71,6 +75,6 @@ export function decodeCursor(cursor: string | undefined): string | undefined {
   } catch {
     value = undefined;
   }
-  if (typeof value?.after !== 'string') throw new HttpError(400, 'bad_cursor', 'cursor is not one this API handed out');
+  if (typeof value?.after !== 'string' || !isStorable(value.after)) throw new HttpError(400, 'bad_cursor', 'cursor is not one this API handed out');
   return value.after;
 }

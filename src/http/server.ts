@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -28,15 +28,20 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     return503OnClosing: true,
+    // A URL Fastify cannot decode (bad percent-encoding) gets the API's error shape too.
+    frameworkErrors: (error, _request, reply) => {
+      void (reply as FastifyReply).code(400).send(errorBody('bad_url', error.message));
+    },
   }).withTypeProvider<ZodTypeProvider>();
   fastify.setValidatorCompiler(validatorCompiler);
   // Responses are built from typed values; their schemas document them (OpenAPI) without
   // re-validating each one on the way out, which cost more than the rest of a request.
   fastify.setSerializerCompiler(() => (data) => JSON.stringify(data));
-  // Some senders label JSON with another type (text/plain keeps Fastify's own parser): such a
-  // body is parsed as JSON too, by Fastify's JSON parser, which refuses `__proto__` and
-  // `constructor.prototype` keys as it does for application/json.
+  // Some senders label JSON with another type — text/plain is what `fetch` sends a string as, in
+  // a relay — so every body is parsed as JSON, by Fastify's JSON parser, which refuses
+  // `__proto__` and `constructor.prototype` keys as it does for application/json.
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeContentTypeParser('text/plain');
   fastify.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
     parseJson(request, body as string, (error, value) => {
       if (error) done(new HttpError(400, 'bad_json', 'the body is not JSON, or holds a __proto__ or constructor.prototype key'));

@@ -22,11 +22,13 @@ const maxFileUri = 512;
 
 /**
  * Why a key cannot be a member's file_uri, if it cannot: too long for the column, or holding
- * control characters (PostgreSQL text cannot hold NUL; the others have no business in a path).
+ * control characters (PostgreSQL text cannot hold NUL; the others have no business in a path),
+ * or a lone UTF-16 surrogate (an event may carry one as a JSON escape; it is no character).
  */
 export function unusableKey(key: string): string | undefined {
   if (key.length > maxFileUri) return `the path is longer than ${maxFileUri} characters (file_uri is VARCHAR(512))`;
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(key)) return 'the path contains control characters';
+  if (/\p{Cs}/u.test(key)) return 'the path contains a lone UTF-16 surrogate, which is no character';
   return undefined;
 }

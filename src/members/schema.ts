@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storableString } from '../storableText.js';
 
 /**
  * The member file formats: one definition each, from which come validation (`safeParse`), the
@@ -6,13 +7,7 @@ import { z } from 'zod';
  * Limits follow the columns of D2/D3 (VARCHAR(255)); PostgreSQL text cannot hold NUL.
  */
 
-const hasNoNul = (value: string) => !value.includes('\0');
-const nulMessage = 'contains a NUL character, which PostgreSQL cannot store';
-// A lone UTF-16 surrogate ("\uD800" in a double-quoted YAML string) is no character at all.
-const isWellFormed = (value: string) => !/\p{Cs}/u.test(value);
-const surrogateMessage = 'contains a lone UTF-16 surrogate (an escape such as "\\uD800"), which is not a character';
-
-const text = () => z.string().refine(hasNoNul, nulMessage).refine(isWellFormed, surrogateMessage);
+const text = storableString;
 const shortText = () => text().max(255);
 const textList = () => z.array(text());
 

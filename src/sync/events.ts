@@ -1,17 +1,19 @@
 import { z } from 'zod';
+import { storableString } from '../storableText.js';
 
 /**
  * Storage event notifications as MinIO and AWS S3 send them: `{"Records": [...]}`, event
- * records of version 2.x. Only the fields we use are checked; anything else may be there.
+ * records of version 2.x. Only the fields we use are checked; anything else may be there. What
+ * is recorded (event name, ETag, sequencer) must be text the database can store.
  */
 const recordSchema = z.object({
-  eventName: z.string().min(1),
+  eventName: storableString().min(1).max(255),
   s3: z.object({
     bucket: z.object({ name: z.string().min(1) }),
     object: z.object({
       key: z.string().min(1),
-      eTag: z.string().optional(),
-      sequencer: z.string().optional(),
+      eTag: storableString().max(255).optional(),
+      sequencer: z.string().regex(/^[0-9A-Fa-f]{1,128}$/, 'a sequencer is a hexadecimal string').optional(),
     }),
   }),
 });

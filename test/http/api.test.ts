@@ -71,6 +71,28 @@ describe.each(engines)('read API on %s', (engine) => {
     expect((await get(`${service.url}/no/such/route`)).body.error.code).toBe('not_found');
   });
 
+  it('answers 400 in the error shape for text the database cannot hold, and for a URL it cannot decode', async () => {
+    const cursorAfter = (after: string) => Buffer.from(JSON.stringify({ after })).toString('base64url');
+    for (const url of [
+      `${api}/members/human?q=%00`,
+      `${api}/members/human?role=a%00b`,
+      `${api}/members/human?skill=%00`,
+      `${api}/members/human/%00`,
+      `${api}/members/human?cursor=${cursorAfter('\u0000')}`,
+      `${api}/members/virtual?cursor=${cursorAfter('\ud800')}`,
+      `${api}/sync/errors?cursor=${cursorAfter('\u0000')}`,
+      `${api}/members/virtual/a%00/context?session_id=s1`,
+      `${api}/members/human/%E8`,
+    ]) {
+      const { status, body } = await get(url);
+      expect({ url, status }).toEqual({ url, status: 400 });
+      expect(body.error).toEqual(expect.objectContaining({ code: expect.any(String), message: expect.any(String) }));
+    }
+    expect((await get(`${api}/members/human/%E8`)).body.error.code).toBe('bad_url');
+    // The service is still answering.
+    expect((await get(`${api}/members/human/Rin`)).status).toBe(200);
+  });
+
   it('reports sync status and invalid files', async () => {
     const status = await get(`${api}/sync/status`);
     expect(status.body).toMatchObject({ last_sync: { trigger: expect.stringMatching(/^(start|test)$/), invalid: 1 }, members: { human_members: 9, virtual_members: 2 }, invalid_files: 1 });

@@ -91,6 +91,19 @@ describe('chat API', () => {
     expect((await get(`${api}/chat/sessions/discord:c9`)).status).toBe(404);
   });
 
+  it('starts sessions only under ids every other route can reach, and keeps a session to its channel', async () => {
+    for (const body of [{ channel_id: 'a b' }, { channel_id: 'a/b' }, { channel_id: 'c1:t1' }, { channel_id: 'c1', thread_id: '#t' }, { channel_id: '9'.repeat(3000) }]) {
+      const answer = await post(`${api}/chat/sessions`, body);
+      expect({ body: JSON.stringify(body).slice(0, 40), status: answer.status }).toEqual({ body: JSON.stringify(body).slice(0, 40), status: 400 });
+    }
+    const thread = await post(`${api}/chat/sessions`, { channel_id: 'c10', thread_id: 't1' });
+    expect(thread.body.session_id).toBe('discord:c10:t1');
+    expect((await get(`${api}/chat/sessions/discord:c10:t1`)).status).toBe(200);
+    await post(`${api}/chat/sessions`, { session_id: 'mine', channel_id: 'c10' });
+    const other = await post(`${api}/chat/sessions`, { session_id: 'mine', channel_id: 'c11' });
+    expect(other).toMatchObject({ status: 409, body: { error: { code: 'conflict' } } });
+  });
+
   it('refuses bad messages with 400 and oversized ones with 413', async () => {
     expect((await post(`${api}/chat/sessions/s1/messages`, { speaker_name: 'A' })).status).toBe(400);
     expect((await post(`${api}/chat/sessions/s1/messages`, rin('x'.repeat(600 * 1024)))).status).toBe(413);

@@ -143,6 +143,22 @@ describe.each(engines)('webhook on %s', (engine) => {
       expect({ type, status: poisoned.status }).toEqual({ type, status: 400 });
     }
     expect((await post(url, 'not json', { ...auth, 'content-type': 'application/x-anything' })).body.error.code).toBe('bad_json');
+    // What a relay's `fetch(url, { body: JSON.stringify(event) })` sends.
+    expect((await post(url, event, { ...auth, 'content-type': 'text/plain;charset=UTF-8' })).status).toBe(200);
+    // Text the database could not record is refused whole, before anything is written.
+    const poison: Array<[string, (record: any) => void]> = [
+      ['NUL in the sequencer', (r) => (r.s3.object.sequencer = '99\u0000')],
+      ['a sequencer that is not hexadecimal', (r) => (r.s3.object.sequencer = 'later')],
+      ['NUL in the ETag', (r) => (r.s3.object.eTag = '\u0000')],
+      ['NUL in the event name', (r) => (r.eventName = 's3:ObjectCreated:Put\u0000')],
+      ['a lone surrogate in the event name', (r) => (r.eventName = 's3:ObjectCreated:Put\ud800')],
+    ];
+    for (const [what, spoil] of poison) {
+      const body = minioEvent('s3:ObjectCreated:Put', 'human_members/poison.yml', '1');
+      spoil(body.Records[0]);
+      const answer = await post(url, body, auth);
+      expect({ what, status: answer.status, code: answer.body.error?.code }).toEqual({ what, status: 400, code: 'bad_request' });
+    }
     const badKey = minioEvent('s3:ObjectCreated:Put', 'x', '1');
     badKey.Records[0]!.s3.object.key = '%E8%8F';
     expect((await post(url, badKey, auth)).body.error.code).toBe('bad_event');
@@ -160,11 +176,18 @@ describe.each(engines)('webhook on %s', (engine) => {
 
   it('acknowledges a key that cannot be stored (a NUL in it) without failing the others', async () => {
     await s3.storage.write('human_members/fine.yml', human('Fine'));
-    const bad = minioEvent('s3:ObjectCreated:Put', 'human_members/x.yml', 'N1');
+    const bad = minioEvent('s3:ObjectCreated:Put', 'human_members/x.yml', 'F1');
     bad.Records[0]!.s3.object.key = 'human_members/bad%00.yml';
-    const response = await post(url, { Records: [...bad.Records, ...minioEvent('s3:ObjectCreated:Put', 'human_members/fine.yml', 'N2').Records] }, auth);
+    const response = await post(url, { Records: [...bad.Records, ...minioEvent('s3:ObjectCreated:Put', 'human_members/fine.yml', 'F2').Records] }, auth);
     expect(response.status).toBe(200);
     expect(response.body.records).toMatchObject([{ outcome: 'invalid', errors: [{ code: 'unusable_path' }] }, { outcome: 'created', name: 'Fine' }]);
+    // A lone surrogate, as a JSON escape in the key, is no more storable than a NUL.
+    const surrogate = minioEvent('s3:ObjectCreated:Put', 'human_members/x.yml', 'F3');
+    surrogate.Records[0]!.s3.object.key = 'human_members/\ud800.yml';
+    const second = await post(url, surrogate, auth);
+    expect(second.status).toBe(200);
+    expect(second.body.records).toMatchObject([{ outcome: 'invalid', errors: [{ code: 'unusable_path' }] }]);
+    expect(await names('human')).toEqual(['Fine']);
   });
 
   it('absorbs a burst: concurrent events share transactions', async () => {
@@ -238,7 +261,7 @@ describe('storage outage', () => {
     await s3.close();
     const service = await serveForTest(db, await s3Storage(dead), (config) => void (config.storage = dead));
     try {
-      const response = await post(`${service.url}/webhook/storage`, minioEvent('s3:ObjectCreated:Put', 'human_members/rin.yml', 'S1'));
+      const response = await post(`${service.url}/webhook/storage`, minioEvent('s3:ObjectCreated:Put', 'human_members/rin.yml', '5A1'));
       expect(response).toMatchObject({ status: 503, body: { error: { code: 'unavailable' } } });
       expect((await db.query('SELECT * FROM storage_events')).rows).toEqual([]);
     } finally {

@@ -3,12 +3,12 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { buildContext } from '../../chatlog/context.js';
 import { exportSession } from '../../chatlog/export.js';
-import { discordSessionId, messageInputSchema, messageSchema, sessionIdSchema, sessionSchema } from '../../chatlog/schema.js';
+import { discordIdSchema, discordSessionId, messageInputSchema, messageSchema, sessionIdSchema, sessionSchema } from '../../chatlog/schema.js';
 import type { ChatStore, ValidMessage } from '../../chatlog/store.js';
 import { getMember } from '../../registry/read.js';
 import type { AppContext } from '../context.js';
 import { HttpError } from '../errors.js';
-import { errorSchema, nextCursor } from '../schemas.js';
+import { errorSchema, nextCursor, textParam } from '../schemas.js';
 
 const idParams = z.object({ id: sessionIdSchema });
 
@@ -23,14 +23,23 @@ export function chatRoutes(app: AppContext): FastifyPluginAsyncZod {
       schema: {
         tags: ['chat'],
         summary: 'Start or continue a session (idempotent); a Discord channel or thread maps to its own session',
-        body: z.object({ session_id: sessionIdSchema.optional(), channel_id: z.string().min(1).optional(), thread_id: z.string().min(1).optional() }),
-        response: { 200: sessionSchema, 400: errorSchema, 503: errorSchema },
+        body: z.object({ session_id: sessionIdSchema.optional(), channel_id: discordIdSchema.optional(), thread_id: discordIdSchema.optional() }),
+        response: { 200: sessionSchema, 400: errorSchema, 409: errorSchema, 503: errorSchema },
       },
     }, async (request) => {
       const { session_id, channel_id, thread_id } = request.body;
       const id = session_id ?? (channel_id ? discordSessionId(channel_id, thread_id) : undefined);
       if (!id) throw new HttpError(400, 'bad_request', 'give session_id, or channel_id (and thread_id) of a Discord conversation');
-      return store().startSession(id, { ...(channel_id ? { channel_id } : {}), ...(thread_id ? { thread_id } : {}) });
+      const usable = sessionIdSchema.safeParse(id);
+      if (!usable.success) throw new HttpError(400, 'bad_request', `the session id ${JSON.stringify(id)} would be unusable: ${usable.error.issues[0]?.message}`);
+      const session = await store().startSession(id, { ...(channel_id ? { channel_id } : {}), ...(thread_id ? { thread_id } : {}) });
+      // A session keeps the channel and thread it started with: another is a different conversation.
+      for (const [field, given] of [['channel_id', channel_id], ['thread_id', thread_id]] as const) {
+        if (given && session[field] !== null && session[field] !== given) {
+          throw new HttpError(409, 'conflict', `session ${id} belongs to ${field} ${session[field]}, not ${given}`);
+        }
+      }
+      return session;
     });
 
     fastify.post('/api/chat/sessions/:id/messages', {
@@ -137,7 +146,7 @@ export function chatRoutes(app: AppContext): FastifyPluginAsyncZod {
       schema: {
         tags: ['chat'],
         summary: "What an AI member needs to answer in a session: its model, its system prompt, the latest turns (oldest first)",
-        params: z.object({ name: z.string() }),
+        params: z.object({ name: textParam() }),
         querystring: z.object({
           session_id: sessionIdSchema,
           max_messages: z.coerce.number().int().min(1).max(500).default(30),
@@ -145,6 +154,7 @@ export function chatRoutes(app: AppContext): FastifyPluginAsyncZod {
         }),
         response: {
           200: z.object({ model: z.string(), system: z.string(), messages: z.array(z.object({ role: z.enum(['user', 'assistant']), content: z.string() })) }),
+          400: errorSchema,
           404: errorSchema,
           503: errorSchema,
         },

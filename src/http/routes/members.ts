@@ -4,7 +4,7 @@ import type { MemberKind } from '../../members/schema.js';
 import { getMember, listMembers } from '../../registry/read.js';
 import type { AppContext } from '../context.js';
 import { HttpError } from '../errors.js';
-import { decodeCursor, encodeCursor, errorSchema, humanRecordSchema, nextCursor, pageQuery, virtualRecordSchema } from '../schemas.js';
+import { decodeCursor, encodeCursor, errorSchema, humanRecordSchema, nextCursor, pageQuery, textParam, virtualRecordSchema } from '../schemas.js';
 
 const routes = [
   { kind: 'human' as const, record: humanRecordSchema, tag: 'skill', tagHelp: 'A skill the member lists (case-insensitive)' },
@@ -20,9 +20,9 @@ export function memberRoutes(app: AppContext): FastifyPluginAsyncZod {
           tags: ['members'],
           summary: `List ${label}, by name`,
           querystring: z.object({
-            q: z.string().optional().describe('Part of the name (case-insensitive)'),
-            role: z.string().optional().describe('The role, exactly (case-insensitive)'),
-            [tag]: z.string().optional().describe(tagHelp),
+            q: textParam().optional().describe('Part of the name (case-insensitive)'),
+            role: textParam().optional().describe('The role, exactly (case-insensitive)'),
+            [tag]: textParam().optional().describe(tagHelp),
             ...pageQuery,
           }),
           response: { 200: z.object({ members: z.array(record), next_cursor: nextCursor }), 400: errorSchema },
@@ -44,8 +44,8 @@ export function memberRoutes(app: AppContext): FastifyPluginAsyncZod {
         schema: {
           tags: ['members'],
           summary: `One of the ${label}, with every column`,
-          params: z.object({ name: z.string() }),
-          response: { 200: record, 404: errorSchema },
+          params: z.object({ name: textParam() }),
+          response: { 200: record, 400: errorSchema, 404: errorSchema },
         },
       }, async (request) => {
         const member = await getMember(app.db, kind as MemberKind, request.params.name);

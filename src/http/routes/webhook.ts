@@ -56,7 +56,7 @@ export function webhookRoutes(app: AppContext): FastifyPluginAsyncZod {
           const unusable = unusableKey(key);
           if (unusable) {
             // Acknowledged, not recorded: such a key cannot be stored, and resending will not change it.
-            results.push({ key: event.key, event: event.eventName, outcome: 'invalid', errors: [{ file: key.replace(/[\u0000-\u001f\u007f]/g, '\uFFFD'), code: 'unusable_path', message: unusable }] });
+            results.push({ key: event.key, event: event.eventName, outcome: 'invalid', errors: [{ file: key.replace(/[\u0000-\u001f\u007f]|\p{Cs}/gu, '\uFFFD'), code: 'unusable_path', message: unusable }] });
             continue;
           }
           waiting.push(results.length);
