@@ -549,8 +549,9 @@ export class ChatStore {
    * folded into one header write, so that a busy session costs one item write per message.
    */
   private touchSession(sessionId: string, messages: ChatMessage[]) {
-    const pending = this.pendingHeaders.get(sessionId) ?? { lastActivity: 0, count: 0, members: new Set<string>() };
+    const pending = this.pendingHeaders.get(sessionId) ?? { firstActivity: Infinity, lastActivity: 0, count: 0, members: new Set<string>() };
     for (const m of messages) {
+      pending.firstActivity = Math.min(pending.firstActivity, m.timestamp);
       pending.lastActivity = Math.max(pending.lastActivity, m.timestamp);
       pending.count++;
       pending.members.add(m.speaker_name);
@@ -581,8 +582,11 @@ export class ChatStore {
 
   private async writeHeader(sessionId: string, pending: PendingHeader) {
     const names: Record<string, string> = { '#status': 'status' };
-    const values: Record<string, unknown> = { ':type': 'session', ':now': Date.now(), ':open': 'open', ':n': pending.count, ':members': pending.members, ':t': pending.lastActivity };
-    const sets = ['item_type = :type', 'created_at = if_not_exists(created_at, :now)', '#status = if_not_exists(#status, :open)'];
+    // A session its first message starts began at that message, not when its header is written
+    // (up to a flush later, or any time later for history imported with its own timestamps).
+    const created = Math.min(pending.firstActivity, Date.now());
+    const values: Record<string, unknown> = { ':type': 'session', ':created': created, ':open': 'open', ':n': pending.count, ':members': pending.members, ':t': pending.lastActivity };
+    const sets = ['item_type = :type', 'created_at = if_not_exists(created_at, :created)', '#status = if_not_exists(#status, :open)'];
     if (pending.channel) (sets.push('channel_id = if_not_exists(channel_id, :channel)'), (values[':channel'] = pending.channel));
     if (pending.thread) (sets.push('thread_id = if_not_exists(thread_id, :thread)'), (values[':thread'] = pending.thread));
     if (this.ttlDays !== undefined) (sets.push('expires_at = :expires'), (values[':expires'] = this.expiresAt()));
@@ -627,6 +631,7 @@ export class ChatStore {
     if (!pending) {
       this.pendingHeaders.set(sessionId, failed);
     } else {
+      pending.firstActivity = Math.min(pending.firstActivity, failed.firstActivity);
       pending.lastActivity = Math.max(pending.lastActivity, failed.lastActivity);
       pending.count += failed.count;
       for (const member of failed.members) pending.members.add(member);
@@ -688,6 +693,7 @@ export class ChatStore {
 }
 
 interface PendingHeader {
+  firstActivity: number;
   lastActivity: number;
   count: number;
   members: Set<string>;

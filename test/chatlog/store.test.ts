@@ -36,6 +36,14 @@ describe('chat log store (embedded dynalite)', () => {
     expect(new Set(messages.map((m) => m.timestamp)).size).toBe(10);
   });
 
+  it('dates a session its first message starts from that message, even when history is imported later', async () => {
+    const at = 1_700_000_000_000;
+    await chat.append('imported', [say('A', 'later', { timestamp: at + 5000 }), say('B', 'earliest', { timestamp: at })]);
+    await chat.flush();
+    const session = await chat.getSession('imported');
+    expect(session).toMatchObject({ created_at: at, last_activity: at + 5000, message_count: 2 });
+  });
+
   it('stores a repeated Discord message_id once', async () => {
     const message = say('Rin', 'hi', { source: 'discord', channel_id: 'c', message_id: '1234567890123456789' });
     const first = await chat.append('dedupe', [message]);
