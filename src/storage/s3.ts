@@ -22,8 +22,10 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
 
   const fail = (key: string, error: unknown): never => {
     const e = error as { name?: string; $metadata?: { httpStatusCode?: number }; message?: string };
-    const notFound = key !== '' && (e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404);
-    // Anything else — a network error, 5xx, a missing bucket, refused credentials — is the storage's.
+    // Only S3's own "no such key" says a file is gone. Any other answer — a network error, 5xx, a
+    // missing bucket (also a 404: NoSuchBucket), a 404 without an S3 error code from something in
+    // between, refused credentials — is the storage's, and must not delete a member.
+    const notFound = key !== '' && e.name === 'NoSuchKey';
     throw new StorageError(`${where}${key}: ${e.name ?? 'error'}${e.message ? `: ${e.message}` : ''}`, notFound ? 'not_found' : 'unavailable', { cause: error });
   };
 
@@ -55,6 +57,8 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
         }
         if (files.length > 0) yield files;
         token = page!.IsTruncated ? page!.NextContinuationToken : undefined;
+        // A listing that says there is more but not where would end early: files unlisted are gone.
+        if (page!.IsTruncated && !token) throw new StorageError(`${where}: the listing is truncated without a continuation token`, 'unavailable');
       } while (token);
     },
 

@@ -83,6 +83,9 @@ describe('S3 storage (s3rver)', () => {
     const noBucket = await s3Storage({ ...s3.config, bucket: 'no-such-bucket' });
     await expect(noBucket.check()).rejects.toMatchObject({ failure: 'unavailable' });
     await expect(keysOf(noBucket)).rejects.toMatchObject({ failure: 'unavailable' });
+    // A missing bucket answers a read with 404 too (NoSuchBucket): not a file gone.
+    await expect(noBucket.read('human_members/x.yml', 10)).rejects.toMatchObject({ failure: 'unavailable' });
+    await expect(allRead(noBucket.readMany(['human_members/x.yml'], 10))).rejects.toMatchObject({ failure: 'unavailable' });
   });
 });
 
