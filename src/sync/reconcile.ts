@@ -4,7 +4,7 @@ import type { MemberIssue } from '../members/issues.js';
 import { defaultLimits, type ParseLimits } from '../members/parse.js';
 import { memberKindOf, unusableKey } from '../members/paths.js';
 import { applyChanges, mayFreeNames, type ChangeSet, type Outcome } from '../registry/apply.js';
-import { databaseNow, fileRecordsBetween, fileRecordsFor, filesWaitingForFreeNames, type RecordSeen } from '../registry/sql/memberFiles.js';
+import { databaseNow, fileRecordsBetween, fileRecordsFor, type RecordSeen } from '../registry/sql/memberFiles.js';
 import { recordSyncRun } from '../registry/sql/syncRuns.js';
 import { compareKeys, StorageError, type Storage } from '../storage/types.js';
 import { readFiles, type FileToRead } from './readFiles.js';
@@ -47,6 +47,9 @@ export interface SyncReport extends SyncSummary {
   issues: MemberIssue[];
   durationMs: number;
 }
+
+/** Rounds of retrying files refused for a name, at the end of a run, while names pass on. */
+const maxNameRounds = 4;
 
 /** Changes listed one by one in a report; beyond that they are only counted (memory stays flat). */
 export const maxReportedChanges = 1000;
@@ -204,21 +207,25 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     for (let start = 0; start < gone.length; start += batchSize) await write({ deletes: gone.slice(start, start + batchSize) }, 0);
     await writing;
 
-    // Files refused in this run for a name that a later batch (a delete, a rename) set free:
-    // their turn now, not at the next run.
-    if (!namesMayBeFree) return;
-    const refused = new Set(report.issues.filter((issue) => issue.code === 'name_conflict').map((issue) => issue.file));
-    if (refused.size === 0) return;
-    const waiting = (await filesWaitingForFreeNames(q)).filter((f) => refused.has(f.file_uri));
-    if (waiting.length === 0) return;
-    const retry = new Set(waiting.map((f) => f.file_uri));
-    since = await databaseNow(q);
-    report.invalid -= retry.size;
-    report.issues = report.issues.filter((issue) => !retry.has(issue.file));
-    const retried = waiting.map((f) => ({ key: f.file_uri, kind: f.kind }));
-    // Refused files are recorded invalid: read and parsed again whatever their records say.
-    await handle(retried, Promise.resolve({ records: new Map(), gone: [], registeredHashes: new Map() }), true, false);
-    await writing;
+    // Files refused in this run for a name another file held get another turn, all in one batch:
+    // a name passes on in this run when its holder's file is gone or renamed (in a later batch),
+    // or when the holder's file was refused in turn for wanting the refused file's name (a swap
+    // between files of different batches, which no batch saw whole). Again while names pass on.
+    for (let round = 0; round < maxNameRounds; round++) {
+      const refused = new Set(report.issues.filter((issue) => issue.code === 'name_conflict').map((issue) => issue.file));
+      // A lone refusal with nothing changed since has no way to pass.
+      if (refused.size === 0 || (refused.size === 1 && !namesMayBeFree)) return;
+      namesMayBeFree = false;
+      since = await databaseNow(q);
+      report.invalid -= refused.size;
+      report.issues = report.issues.filter((issue) => !refused.has(issue.file));
+      const retried = [...refused].map((key) => ({ key, kind: memberKindOf(key)! }));
+      const changedBefore = report.created + report.updated;
+      // Refused files are recorded invalid: read and parsed again whatever their records say.
+      await handle(retried, Promise.resolve({ records: new Map(), gone: [], registeredHashes: new Map() }), true, false);
+      await writing;
+      if (report.created + report.updated === changedBefore) return;
+    }
   } finally {
     // Never leave a batch being looked up, read or written behind when stopping early (abort,
     // storage failure): a dry run's transaction ends with this function.

@@ -243,6 +243,38 @@ describe.each(engines)('sync on %s', (engine) => {
     expect(await getMember(db, 'human', 'Z')).toMatchObject({ file_uri: 'human_members/a0.yml' });
   });
 
+  it('two files of different batches that swap names both get them, in the same run', async () => {
+    await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'human_members/b.yml': human('Bob') });
+    await sync();
+    await writeFiles(dir, { 'human_members/a.yml': human('Bob'), 'human_members/b.yml': human('Ann') });
+    expect(await sync({ batchSize: 1 })).toMatchObject({ updated: 2, invalid: 0, issues: [] });
+    expect(await getMember(db, 'human', 'Bob')).toMatchObject({ file_uri: 'human_members/a.yml' });
+    expect(await getMember(db, 'human', 'Ann')).toMatchObject({ file_uri: 'human_members/b.yml' });
+  });
+
+  it('passes names along a chain in one run: a file gone frees a name, whose taker frees another', async () => {
+    await writeFiles(dir, { 'human_members/h.yml': human('N'), 'human_members/c1.yml': human('M') });
+    await sync();
+    await fs.rm(path.join(dir, 'human_members/h.yml'));
+    await writeFiles(dir, { 'human_members/c1.yml': human('N'), 'human_members/c2.yml': human('M') });
+    expect(await sync({ batchSize: 1 })).toMatchObject({ created: 1, updated: 1, deleted: 1, invalid: 0 });
+    expect(await getMember(db, 'human', 'N')).toMatchObject({ file_uri: 'human_members/c1.yml' });
+    expect(await getMember(db, 'human', 'M')).toMatchObject({ file_uri: 'human_members/c2.yml' });
+  });
+
+  it('a name two files claim stays with its holder, run after run, with the same report', async () => {
+    await writeFiles(dir, { 'human_members/a.yml': human('Same'), 'human_members/b.yml': human('Same'), 'human_members/c.yml': human('Other'), 'human_members/d.yml': human('Other') });
+    for (let run = 0; run < 2; run++) {
+      const report = await sync({ batchSize: 1 });
+      expect(report).toMatchObject({ invalid: 2 });
+      expect(report.issues.map((issue) => [issue.file, issue.code])).toEqual([
+        ['human_members/b.yml', 'name_conflict'],
+        ['human_members/d.yml', 'name_conflict'],
+      ]);
+    }
+    expect(await getMember(db, 'human', 'Same')).toMatchObject({ file_uri: 'human_members/a.yml' });
+  });
+
   it('a storage failure while listing stops the sync before anything is deleted', async () => {
     await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'human_members/b.yml': human('Bob') });
     await sync();
