@@ -153,7 +153,7 @@ const lockedTransactions = new WeakSet<Queryable>();
  */
 export async function lockRegistry(tx: Queryable) {
   if (lockedTransactions.has(tx)) return;
-  await tx.query("SELECT pg_advisory_xact_lock(hashtext('vecr_registry')), set_config('enable_seqscan', 'off', true)");
+  await tx.query("SELECT pg_advisory_xact_lock(hashtext('vecr_registry')), set_config('enable_seqscan', 'off', true), set_config('vecr.writer', 'registry', true)");
   lockedTransactions.add(tx);
 }
 

@@ -5,6 +5,7 @@ import { defaultLimits, type ParseLimits } from '../members/parse.js';
 import { memberKindOf, unusableKey } from '../members/paths.js';
 import { applyChanges, mayFreeNames, type ChangeSet, type Outcome } from '../registry/apply.js';
 import { databaseNow, fileRecordsBetween, fileRecordsFor, type RecordSeen } from '../registry/sql/memberFiles.js';
+import { markRowsVerified, rowsWrittenOutside } from '../registry/sql/registryState.js';
 import { recordSyncRun } from '../registry/sql/syncRuns.js';
 import { compareKeys, StorageError, type Storage } from '../storage/types.js';
 import { readFiles, type FileToRead } from './readFiles.js';
@@ -73,7 +74,9 @@ class DryRunRollback extends Error {}
 export async function syncStorage(db: Db, storage: Storage, options: SyncOptions): Promise<SyncReport> {
   const started = new Date();
   const report: SyncReport = { dryRun: !!options.dryRun, created: 0, updated: 0, unchanged: 0, deleted: 0, invalid: 0, changes: [], issues: [], durationMs: 0 };
-  const run = (q: Queryable, inTransaction: InTransaction) => reconcile(q, inTransaction, storage, options, report);
+  // Member rows deleted or edited by hand: every file is read again, and the rows put right.
+  const outside = await rowsWrittenOutside(db);
+  const run = (q: Queryable, inTransaction: InTransaction) => reconcile(q, inTransaction, storage, options, report, outside.written);
   if (options.dryRun) {
     // One transaction for the whole run, rolled back: later batches see earlier ones' effects.
     await db
@@ -86,6 +89,7 @@ export async function syncStorage(db: Db, storage: Storage, options: SyncOptions
       });
   } else {
     await run(db, (fn) => db.transaction(fn));
+    if (outside.written) await markRowsVerified(db, outside.now);
     await recordSyncRun(db, options.trigger ?? 'cli', started, report);
   }
   report.durationMs = Date.now() - started.getTime();
@@ -97,7 +101,7 @@ type InTransaction = <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>;
 /** A file as listed: a version when the listing tells it (an ETag), else none until asked. */
 type Listed = FileToRead & { version?: string | undefined };
 
-async function reconcile(q: Queryable, inTransaction: InTransaction, storage: Storage, options: SyncOptions, report: SyncReport) {
+async function reconcile(q: Queryable, inTransaction: InTransaction, storage: Storage, options: SyncOptions, report: SyncReport, verifyAll: boolean) {
   const limits = options.limits ?? defaultLimits;
   const batchSize = options.batchSize ?? 2000;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a whole number of files, at least 1: ${batchSize}`);
@@ -156,7 +160,7 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     coveredUpTo = upTo;
     // One records query at a time, in batch order: the storage is then asked for a batch's
     // versions before the next batch's, and the batch due first is ready first.
-    const found = recordsFound.then(() => knownBetween(q, after, upTo, batch, batchSize + 1));
+    const found = recordsFound.then(() => knownBetween(q, after, upTo, batch, batchSize + 1, verifyAll));
     recordsFound = found.catch(() => {});
     const known = found.then((records) => askVersionsAndHashes(q, storage, batch, records));
     handling = handling.then(() => handle(batch, known));
@@ -283,15 +287,18 @@ async function askVersions(storage: Storage, batch: readonly Listed[], records: 
   for (const f of unversioned) f.version = versions.get(f.key);
 }
 
-/** The records in (`after`, `upTo`], a page at a time, split into the batch's files and files gone. */
-async function knownBetween(q: Queryable, after: string | null, upTo: string | null, batch: readonly Listed[], pageSize: number) {
+/**
+ * The records in (`after`, `upTo`], a page at a time, split into the batch's files and files
+ * gone. With `verifyAll`, no registered file counts as such: every one is read again.
+ */
+async function knownBetween(q: Queryable, after: string | null, upTo: string | null, batch: readonly Listed[], pageSize: number, verifyAll: boolean) {
   const listedKeys = new Set(batch.map((f) => f.key));
   const known = { records: new Map<string, RecordSeen>(), gone: [] as string[] };
   for (let from = after; ; ) {
     const page = await fileRecordsBetween(q, from, upTo, pageSize);
     for (const record of page) {
-      if (listedKeys.has(record.file_uri)) known.records.set(record.file_uri, record);
-      else known.gone.push(record.file_uri);
+      if (!listedKeys.has(record.file_uri)) known.gone.push(record.file_uri);
+      else known.records.set(record.file_uri, verifyAll && record.status === 'registered' ? { ...record, status: 'invalid' } : record);
     }
     if (page.length < pageSize) return known;
     from = page.at(-1)!.file_uri;

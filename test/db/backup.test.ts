@@ -28,7 +28,7 @@ async function backupText(db: Db): Promise<string> {
 /** Everything a restore must bring back: every row of every table, and the sequences. */
 async function stateOf(db: Db) {
   const state: Record<string, unknown> = {};
-  for (const table of ['human_members', 'virtual_members', 'member_files', 'sync_runs', 'vecr_migrations']) {
+  for (const table of ['human_members', 'virtual_members', 'member_files', 'sync_runs', 'registry_state', 'vecr_migrations']) {
     const { rows } = await db.query<{ rows: string | null }>(`SELECT json_agg(t)::text AS rows FROM (SELECT * FROM ${table} ORDER BY 1) t`);
     state[table] = JSON.parse(rows[0]!.rows ?? '[]');
   }

@@ -243,6 +243,22 @@ describe.each(engines)('sync on %s', (engine) => {
     expect(await getMember(db, 'human', 'Z')).toMatchObject({ file_uri: 'human_members/a0.yml' });
   });
 
+  it('puts back member rows deleted or edited by hand, even from files unchanged', async () => {
+    await writeFiles(dir, { 'human_members/rin.yml': human('Rin'), 'human_members/bob.yml': human('Bob'), 'human_members/eve.yml': human('Eve'), 'virtual_members/kasen.yml': virtual('華扇') });
+    await sync();
+    await db.query("DELETE FROM human_members WHERE name = 'Rin'");
+    await db.query("UPDATE human_members SET role = 'tampered' WHERE name = 'Bob'");
+    await db.query('TRUNCATE virtual_members');
+    expect(await sync({ dryRun: true })).toMatchObject({ created: 2, updated: 1, unchanged: 1 });
+    expect(await sync()).toMatchObject({ created: 2, updated: 1, unchanged: 1, invalid: 0 });
+    expect([await names('human'), await names('virtual')]).toEqual([['Bob', 'Eve', 'Rin'], ['華扇']]);
+    expect(await getMember(db, 'human', 'Bob')).toMatchObject({ role: 'Engineer' });
+    // Put right, the files are trusted again: unchanged ones are not even read.
+    storage.reads.length = 0;
+    expect(await sync()).toMatchObject({ created: 0, updated: 0, unchanged: 4 });
+    expect(storage.reads).toEqual([]);
+  });
+
   it('two files of different batches that swap names both get them, in the same run', async () => {
     await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'human_members/b.yml': human('Bob') });
     await sync();
