@@ -140,8 +140,13 @@ function databaseConfig(env: Env, dataDir: string): DatabaseConfig {
     return { engine: 'pglite', dataDir: path.join(dataDir, 'pgdata') };
   }
   const url = new URL('postgres://localhost');
-  url.hostname = env.MEMBER_DB_HOST || 'localhost';
-  url.port = env.MEMBER_DB_PORT || '5432';
+  const host = env.MEMBER_DB_HOST || 'localhost';
+  // A folder is where the server's Unix socket is (as libpq takes it): a parameter, not a host name.
+  if (host.startsWith('/')) url.searchParams.set('host', host);
+  else url.hostname = host;
+  const dbPort = port('MEMBER_DB_PORT', env.MEMBER_DB_PORT, 5432);
+  if (dbPort === 0) throw new ConfigError('MEMBER_DB_PORT must be the port of the PostgreSQL server, not 0');
+  url.port = String(dbPort);
   url.pathname = '/' + encodeURIComponent(env.MEMBER_DB_NAME || 'member_db');
   url.username = encodeURIComponent(env.MEMBER_DB_USER || 'postgres');
   if (env.MEMBER_DB_PASSWORD) url.password = encodeURIComponent(env.MEMBER_DB_PASSWORD);

@@ -378,6 +378,7 @@ export class ChatStore {
 
   /** Sessions of a channel, or of a member, or all: the most recent activity first. */
   async listSessions(filter: { channel_id?: string; member?: string }, page: { limit: number; cursor?: string }): Promise<{ sessions: ChatSession[]; next_cursor: string | null }> {
+    if (filter.channel_id && filter.member) throw new ChatRequestError(400, 'bad_request', 'a channel and a member cannot be combined: list the sessions of one or the other');
     await this.flush();
     const channel = filter.channel_id;
     if (channel) {

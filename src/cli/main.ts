@@ -11,6 +11,13 @@ import { registerSync } from './commands/sync.js';
 // in the lock file work on Node.js 20, so a command's output is not cluttered with it.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+// A reader that stops early (`vecr db backup | head`) closes the pipe: that is its choice, not
+// a failure to report with a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(process.exitCode ?? 0);
+});
+
 const program = new Command('vecr')
   .description('VECR Garage member registry: keeps the member database in step with the YAML member files')
   .option('--database-url <url>', 'PostgreSQL server to use (default: $DATABASE_URL, else MEMBER_DB_*, else embedded PGlite)')

@@ -1,4 +1,43 @@
-/** Output helpers shared by the commands: JSON for scripts, aligned tables for people. */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+
+/** Output helpers shared by the commands: JSON for scripts, aligned tables for people, files. */
+
+/**
+ * Writes `file` through `write`, all or nothing: into a temporary file beside it, renamed into
+ * place once complete and removed on any failure, so that no empty or half-written file is left
+ * (a backup that failed must not look like one, nor block the next attempt). Problems with the
+ * path itself are told in a sentence before any work starts.
+ */
+export async function writeFileWhole<T>(file: string, options: { overwrite: boolean }, write: (out: Writable) => Promise<T>): Promise<T> {
+  const existing = await fs.promises.stat(file).catch(() => undefined);
+  if (existing?.isDirectory()) throw new Error(`cannot write ${file}: it is a folder`);
+  if (existing && !options.overwrite) throw new Error(`cannot write ${file}: it already exists (choose another name, or delete it first)`);
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.partial`);
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(temporary, 'wx');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' || code === 'ENOTDIR' ? `the folder ${path.dirname(file)} does not exist` : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (error as Error).message;
+    throw new Error(`cannot write ${file}: ${why}`);
+  }
+  const out = handle.createWriteStream();
+  try {
+    const result = await write(out);
+    out.end();
+    await finished(out);
+    if (!options.overwrite && fs.existsSync(file)) throw new Error(`cannot write ${file}: it appeared while this was written`);
+    await fs.promises.rename(temporary, file);
+    return result;
+  } catch (error) {
+    out.destroy();
+    await fs.promises.rm(temporary, { force: true });
+    throw error;
+  }
+}
 
 export function printJson(value: unknown) {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');

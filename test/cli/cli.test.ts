@@ -57,6 +57,11 @@ describe('vecr without a database', () => {
       expect((await vecr('validate', '--kind', 'virtual', path.join(dir, 'loose.yml'))).code).toBe(0);
       const json = JSON.parse((await vecr('validate', '--json', path.join(dir, 'human_members/bad.yml'))).stdout);
       expect(json.files[0]).toMatchObject({ ok: false, issues: [{ field: 'skils', line: 2, column: 1 }] });
+      // A folder gets the right advice; a FIFO is refused, not waited on.
+      expect((await vecr('validate', path.join(dir, 'human_members'))).stderr).toContain('is a folder (pass its files:');
+      await new Promise<void>((resolve, reject) => execFile('mkfifo', [path.join(dir, 'human_members/pipe.yml')], (error) => (error ? reject(error) : resolve())));
+      const pipe = await vecr('validate', path.join(dir, 'human_members/pipe.yml'));
+      expect([pipe.code, pipe.stderr]).toEqual([1, expect.stringContaining('cannot be read: it is not a regular file')]);
     } finally {
       await remove();
     }
@@ -66,6 +71,31 @@ describe('vecr without a database', () => {
     const schema = JSON.parse((await vecr('schema', 'virtual')).stdout);
     expect(schema.required).toEqual(['name', 'llm_model']);
     expect((await vecr('schema', 'robot')).code).toBe(1);
+    expect(JSON.parse((await vecr('schema', 'human', '--json')).stdout).required).toEqual(['name']);
+  });
+
+  it('says which setting is wrong, in a sentence, without a stack trace', async () => {
+    const cases: Array<[Record<string, string>, string[], RegExp]> = [
+      [{ MEMBER_DB_PORT: 'abc' }, ['members', 'count'], /MEMBER_DB_PORT must be a port number/],
+      [{ MEMBER_DB_PORT: '99999' }, ['members', 'count'], /MEMBER_DB_PORT must be a port number/],
+      [{ LOG_LEVEL: 'verbose', VECR_DATA_DIR: '/nonexistent/vecr' }, ['serve'], /LOG_LEVEL must be one of trace, debug, info/],
+      [{}, ['serve', '--port', 'abc'], /--port must be a port number/],
+      [{}, ['db', 'restore', process.cwd()], /cannot read .*: it is a folder/],
+    ];
+    for (const [env, args, message] of cases) {
+      const result = await vecrIn(env, process.cwd())(...args);
+      expect({ args, code: result.code }).toEqual({ args, code: 1 });
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('a reader that closes the pipe early is no error', async () => {
+    const output = await new Promise<{ stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, [bin, 'schema', 'virtual'], (_error, _stdout, stderr) => resolve({ stderr }));
+      child.stdout!.destroy();
+    });
+    expect(output.stderr).not.toMatch(/EPIPE|\n\s+at /);
   });
 
   it('scripts/minio-setup.sh prints the MinIO steps with the secrets masked', async () => {
@@ -117,7 +147,9 @@ describe.each(engines)('vecr on %s', (engine) => {
     const table = await vecr('members', 'list', 'virtual');
     expect(table.stdout).toContain('華扇');
     expect(table.stdout).not.toContain('Syota');
-    const kasen = JSON.parse((await vecr('members', 'show', '華扇', '--json')).stdout);
+    const shown = JSON.parse((await vecr('members', 'show', '華扇', '--json')).stdout);
+    expect(shown).toMatchObject({ members: [{ table: 'virtual_members', problems: [] }] });
+    const kasen = shown.members[0].member;
     expect(kasen).toMatchObject({ name: '華扇', llm_model: 'claude-sonnet-4-5', file_uri: 'virtual_members/kasen.yml' });
     expect(Object.keys(kasen)).toEqual(['id', 'name', 'role', 'llm_model', 'system_prompt', 'personality_traits', 'expertise_areas', 'file_uri', 'created_at', 'updated_at']);
     const darcy = await vecr('members', 'show', 'Darcy');
@@ -194,6 +226,17 @@ describe.each(engines)('vecr on %s', (engine) => {
     expect(backup.code, backup.stderr).toBe(0);
     expect(await fs.readFile(file, 'utf8')).toContain('INSERT INTO "human_members"');
     expect((await vecr('db', 'restore', file)).code).toBe(1);
+    // An existing file is never overwritten, a missing folder is named, and a backup that fails
+    // leaves no file behind to look like one (or to block the next attempt).
+    for (const [out, message] of [[file, /already exists/], [path.join(work.dir, 'missing', 'b.sql'), /folder .*missing does not exist/], [work.dir, /is a folder/]] as const) {
+      const refused = await vecr('db', 'backup', '--out', out);
+      expect({ out, code: refused.code }).toEqual({ out, code: 1 });
+      expect(refused.stderr).toMatch(message);
+      expect(refused.stderr).not.toMatch(/\n\s+at /);
+    }
+    const unreachable = path.join(work.dir, 'unreachable.sql');
+    expect((await vecr('--database-url', 'postgres://nobody@127.0.0.1:1/none', 'db', 'backup', '--out', unreachable)).code).toBe(1);
+    expect((await fs.readdir(work.dir)).filter((name) => name.includes('unreachable'))).toEqual([]);
 
     const target = engine === 'postgres' ? await freshDatabase('postgres', { empty: true }) : undefined;
     const env: Record<string, string> = target ? { DATABASE_URL: target.url! } : { VECR_DATA_DIR: path.join(work.dir, 'restored') };
@@ -222,6 +265,19 @@ describe('vecr chatlog', () => {
       const sessions = JSON.parse((await vecr('chatlog', 'sessions', '--channel', 'c1', '--json')).stdout);
       expect(sessions.sessions).toMatchObject([{ session_id: 'discord:c1', message_count: 2, members: ['Rin', '華扇'] }]);
       expect((await vecr('chatlog', 'tail', 'discord:c1', '-n', '1')).stdout).toMatch(/華扇 \(assistant\): Show me the diff\.\n$/);
+      const typo = await vecr('chatlog', 'tail', 'discord:c2');
+      expect([typo.code, typo.stderr]).toEqual([1, 'vecr: no session discord:c2\n']);
+      await chat.append('other', validateMessages([{ speaker_name: 'Rin', speaker_type: 'human', role: 'user', content: 'elsewhere' }]));
+      await chat.flush();
+      const first = await vecr('chatlog', 'sessions', '--member', 'Rin', '--limit', '1');
+      const cursor = /\.\.\. more: --cursor (\S+)\n$/.exec(first.stdout)?.[1];
+      expect(cursor).toBeDefined();
+      const next = JSON.parse((await vecr('chatlog', 'sessions', '--member', 'Rin', '--limit', '1', '--cursor', cursor!, '--json')).stdout);
+      expect([first.stdout.includes('other') ? 'other' : 'discord:c1', next.sessions[0].session_id].sort()).toEqual(['discord:c1', 'other']);
+      await vecr('chatlog', 'delete', 'other');
+      const both = await vecr('chatlog', 'sessions', '--channel', 'c1', '--member', 'Nobody');
+      expect(both.code).toBe(1);
+      expect(both.stderr).toMatch(/cannot be combined/);
       const md = await vecr('chatlog', 'export', 'discord:c1', '--format', 'md');
       expect(md.stdout).toContain('# Session discord:c1');
       const file = path.join(work.dir, 'out.jsonl');

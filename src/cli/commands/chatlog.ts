@@ -1,12 +1,11 @@
-import fs from 'node:fs';
-import { finished } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { exportSession, type ExportFormat } from '../../chatlog/export.js';
 import { openChatStore } from '../../chatlog/open.js';
 import type { ChatStore } from '../../chatlog/store.js';
 import type { Config } from '../../config.js';
 import { configFrom } from '../context.js';
-import { printJson, printTable } from '../output.js';
+import { printJson, printTable, writeFileWhole } from '../output.js';
 
 async function withChat<T>(config: Config, fn: (chat: ChatStore) => Promise<T>): Promise<T> {
   const chat = await openChatStore(config);
@@ -41,18 +40,22 @@ export function registerChatlog(program: Command) {
     .command('sessions')
     .description('sessions, the most recent activity first')
     .option('--channel <id>', 'sessions of a Discord channel')
-    .option('--member <name>', 'sessions a member spoke in')
+    .option('--member <name>', 'sessions a member spoke in (not with --channel)')
     .option('--limit <n>', 'how many', '50')
+    .option('--cursor <cursor>', 'the next page: the cursor the previous page ended with')
     .option('--json', 'print JSON')
-    .action(async (options: { channel?: string; member?: string; limit: string; json?: boolean }, command: Command) => {
+    .action(async (options: { channel?: string; member?: string; limit: string; cursor?: string; json?: boolean }, command: Command) => {
       const config = configFrom(command.optsWithGlobals());
       const limit = Number(options.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new Error(`--limit must be a positive number, not "${options.limit}"`);
-      const page = await withChat(config, (chat) =>
-        chat.listSessions({ ...(options.channel ? { channel_id: options.channel } : {}), ...(options.member ? { member: options.member } : {}) }, { limit }),
-      );
-      if (options.json) printJson(page);
-      else printTable(page.sessions.map((s) => ({ ...s, last_activity: time(s.last_activity) })), ['session_id', 'channel_id', 'status', 'message_count', 'last_activity', 'members']);
+      const filter = { ...(options.channel ? { channel_id: options.channel } : {}), ...(options.member ? { member: options.member } : {}) };
+      const page = await withChat(config, (chat) => chat.listSessions(filter, { limit, ...(options.cursor ? { cursor: options.cursor } : {}) }));
+      if (options.json) {
+        printJson(page);
+        return;
+      }
+      printTable(page.sessions.map((s) => ({ ...s, last_activity: time(s.last_activity) })), ['session_id', 'channel_id', 'status', 'message_count', 'last_activity', 'members']);
+      if (page.next_cursor) process.stdout.write(`... more: --cursor ${page.next_cursor}\n`);
     });
 
   chatlog
@@ -65,8 +68,12 @@ export function registerChatlog(program: Command) {
       const config = configFrom(command.optsWithGlobals());
       const lines = Number(options.lines);
       if (!Number.isInteger(lines) || lines < 1) throw new Error(`--lines must be a positive number, not "${options.lines}"`);
-      const { messages } = await withChat(config, (chat) => chat.readMessages(session, { limit: lines, order: 'desc' }));
-      messages.reverse();
+      const messages = await withChat(config, async (chat) => {
+        const { messages } = await chat.readMessages(session, { limit: lines, order: 'desc' });
+        // No messages may be an empty session, or a mistyped id: only the first is silence.
+        if (messages.length === 0 && !(await chat.getSession(session))) throw new Error(`no session ${session}`);
+        return messages.reverse();
+      });
       if (options.json) printJson({ messages });
       else for (const m of messages) process.stdout.write(`[${time(m.timestamp)}] ${m.speaker_name} (${m.role}): ${m.content}\n`);
     });
@@ -83,14 +90,13 @@ export function registerChatlog(program: Command) {
       await withChat(config, async (chat) => {
         const found = await chat.getSession(session);
         if (!found) throw new Error(`no session ${session}`);
-        const out = options.out ? fs.createWriteStream(options.out) : process.stdout;
-        for await (const chunk of exportSession(found, chat.allMessages(session), options.format as ExportFormat)) {
-          if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-        }
-        if (options.out) {
-          out.end();
-          await finished(out);
-        }
+        const write = async (out: Writable) => {
+          for await (const chunk of exportSession(found, chat.allMessages(session), options.format as ExportFormat)) {
+            if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+          }
+        };
+        if (options.out) await writeFileWhole(options.out, { overwrite: true }, write);
+        else await write(process.stdout);
       });
     });
 

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
-import { finished } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { restoreBackup, writeBackup } from '../../db/backup.js';
 import { describeTable, listTables } from '../../db/introspect.js';
 import { migrate } from '../../db/migrate.js';
 import { configFrom, withDatabase } from '../context.js';
-import { printJson, printTable } from '../output.js';
+import { printJson, printTable, writeFileWhole } from '../output.js';
 
 export function registerDb(program: Command) {
   const db = program.command('db').description('operate the member database');
@@ -59,17 +59,18 @@ export function registerDb(program: Command) {
 
   db.command('backup')
     .description('write the whole database as plain SQL that psql restores')
-    .option('--out <file>', 'write to this file instead of standard output')
+    .option('--out <file>', 'write to this file (a new one: an existing file is never overwritten) instead of standard output')
     .action(async (options: { out?: string }, command: Command) => {
       const config = configFrom(command.optsWithGlobals());
-      const out = options.out ? fs.createWriteStream(options.out, { flags: 'wx' }) : process.stdout;
-      const result = await withDatabase(config, (database) => writeBackup(database, out, database.description));
-      if (options.out) {
-        out.end();
-        await finished(out);
-        const rows = Object.entries(result.tables).map(([name, n]) => `${name} ${n}`).join(', ');
-        process.stderr.write(`wrote ${options.out}: ${rows}\n`);
+      const backup = (out: Writable) => withDatabase(config, (database) => writeBackup(database, out, database.description));
+      if (!options.out) {
+        await backup(process.stdout);
+        return;
       }
+      // Written whole or not at all: a failed backup leaves no file that looks like one.
+      const result = await writeFileWhole(options.out, { overwrite: false }, backup);
+      const rows = Object.entries(result.tables).map(([name, n]) => `${name} ${n}`).join(', ');
+      process.stderr.write(`wrote ${options.out}: ${rows}\n`);
     });
 
   db.command('restore')
@@ -77,7 +78,9 @@ export function registerDb(program: Command) {
     .description('restore a backup into an empty database, in one transaction')
     .action(async (file: string, _options: unknown, command: Command) => {
       const config = configFrom(command.optsWithGlobals());
-      const sql = await fs.promises.readFile(file, 'utf8');
+      const sql = await fs.promises.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        throw new Error(`cannot read ${file}: ${error.code === 'EISDIR' ? 'it is a folder' : error.code === 'ENOENT' ? 'no such file' : error.message}`);
+      });
       await withDatabase(config, (database) => restoreBackup(database, sql), { migrate: false });
       process.stderr.write(`restored ${file}\n`);
     });

@@ -22,6 +22,10 @@ export function registerFiles(program: Command) {
       const maxBytes = loadConfig().maxFileBytes;
       const results: Array<{ file: string; ok: boolean; issues: MemberIssue[] }> = [];
       for (const file of files) {
+        if ((await fs.stat(file).catch(() => undefined))?.isDirectory()) {
+          results.push({ file, ok: false, issues: [{ file, code: 'unreadable', message: 'is a folder', hint: `pass its files: ${path.join(file, '*.yml')}` }] });
+          continue;
+        }
         const kind = (options.kind as MemberKind | undefined) ?? memberKindOf(path.resolve(file).split(path.sep).join('/'));
         if (!kind) {
           results.push({ file, ok: false, issues: [{ file, code: 'not_a_member_path', message: 'is not a .yml or .yaml file in a human_members/ or virtual_members/ folder', hint: 'pass --kind human or --kind virtual' }] });
@@ -29,7 +33,7 @@ export function registerFiles(program: Command) {
         }
         let bytes: Uint8Array;
         try {
-          bytes = await fs.readFile(file);
+          bytes = await readAtMost(file, maxBytes);
         } catch (error) {
           results.push({ file, ok: false, issues: [{ file, code: 'unreadable', message: `cannot be read: ${(error as Error).message}` }] });
           continue;
@@ -51,8 +55,27 @@ export function registerFiles(program: Command) {
     .command('schema')
     .argument('<kind>', 'human or virtual')
     .description('print the JSON Schema of a member file, for editors (yaml-language-server) and tools')
+    .option('--json', 'print JSON (the schema is JSON: accepted for scripts that pass it to every command)')
     .action((kind: string) => {
       if (kind !== 'human' && kind !== 'virtual') throw new Error(`kind must be "human" or "virtual", not "${kind}"`);
       printJson(memberJsonSchema(kind));
     });
+}
+
+/**
+ * At most `maxBytes + 1` bytes of a regular file: enough for the parser to tell it is too large,
+ * without reading a huge file whole — and a FIFO or a device is refused, not waited on.
+ */
+async function readAtMost(file: string, maxBytes: number): Promise<Uint8Array> {
+  const handle = await fs.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const stat = await handle.stat();
+    if (stat.isDirectory()) throw new Error('it is a folder');
+    if (!stat.isFile()) throw new Error('it is not a regular file');
+    const buffer = Buffer.alloc(Math.min(stat.size, maxBytes + 1));
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
 }

@@ -57,7 +57,8 @@ export function registerMembers(program: Command) {
           return;
         }
         if (options.json) {
-          printJson(found.length === 1 ? found[0]!.member : Object.fromEntries(found.map((f) => [tableOf[f.kind], f.member])));
+          // One shape however many tables hold the name, with the problems of a file gone invalid.
+          printJson({ members: found.map(({ kind, member, problems }) => ({ table: tableOf[kind], member, problems })) });
           return;
         }
         for (const { kind, member, problems } of found) {

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
-import { describeStorage } from '../../config.js';
+import { ConfigError, describeStorage } from '../../config.js';
 import { startService } from '../../service.js';
 import { configFrom } from '../context.js';
+
+const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 export function registerServe(program: Command) {
   program
@@ -18,12 +20,15 @@ VECR_RECONCILE_INTERVAL, VECR_PG_PORT, CHATLOG_DYNAMODB_ENDPOINT, CHATLOG_TABLE,
     )
     .action(async (options: { port?: string; host?: string }, command: Command) => {
       const env = { ...process.env };
+      if (options.port !== undefined && !(/^\d{1,5}$/.test(options.port) && Number(options.port) <= 65535)) {
+        throw new ConfigError(`--port must be a port number (0-65535), not "${options.port}"`);
+      }
       if (options.port) env.PORT = options.port;
       if (options.host) env.HOST = options.host;
       const config = configFrom(command.optsWithGlobals(), env);
-      const service = await startService(config, {
-        logger: { level: process.env.LOG_LEVEL || 'info', redact: ['req.headers.authorization'] },
-      });
+      const level = (process.env.LOG_LEVEL || 'info').toLowerCase();
+      if (!logLevels.includes(level)) throw new ConfigError(`LOG_LEVEL must be one of ${logLevels.join(', ')}, not "${process.env.LOG_LEVEL}"`);
+      const service = await startService(config, { logger: { level, redact: ['req.headers.authorization'] } });
       const lines = [
         `vecr serve: listening on ${service.url} (API docs: ${service.url}/docs)`,
         `  storage:  ${describeStorage(config.storage)}`,
