@@ -76,14 +76,14 @@ describe.each(engines)('schema on %s', (engine) => {
     const { rows } = await db.query<{ table_name: string }>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
     );
-    expect(rows.map((r) => r.table_name)).toEqual(['human_members', 'member_files', 'registry_state', 'storage_events', 'sync_runs', 'vecr_migrations', 'virtual_members']);
+    expect(rows.map((r) => r.table_name)).toEqual(['forgotten_files', 'human_members', 'member_files', 'registry_state', 'storage_events', 'sync_runs', 'vecr_migrations', 'virtual_members']);
   });
 
   it('applies migrations once: a second run is a no-op and the schema reports current', async () => {
     expect(await migrate(db)).toEqual([]);
     const status = await schemaStatus(db);
     expect(status.current).toBe(true);
-    expect(status.applied).toEqual([1, 2, 3, 4, 5]);
+    expect(status.applied).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it('reports an empty database as not current', async () => {
@@ -91,8 +91,8 @@ describe.each(engines)('schema on %s', (engine) => {
     try {
       const status = await schemaStatus(empty);
       expect(status.current).toBe(false);
-      expect(status.pending.map((m) => m.version)).toEqual([1, 2, 3, 4, 5]);
-      expect((await migrate(empty)).map((m) => m.name)).toEqual(['members', 'member_files', 'storage_events', 'member_files_key_order', 'outside_writes']);
+      expect(status.pending.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect((await migrate(empty)).map((m) => m.name)).toEqual(['members', 'member_files', 'storage_events', 'member_files_key_order', 'outside_writes', 'forgotten_files']);
       expect((await schemaStatus(empty)).current).toBe(true);
     } finally {
       await empty.close();

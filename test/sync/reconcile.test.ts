@@ -9,6 +9,7 @@ import { folderStorage } from '../../src/storage/folder.js';
 import { StorageError, type Storage } from '../../src/storage/types.js';
 import { defaultLimits } from '../../src/members/parse.js';
 import { syncStorage, type SyncOptions, type SyncReport } from '../../src/sync/reconcile.js';
+import { Registrar } from '../../src/sync/registrar.js';
 import { engines, freshDatabase, resetDatabase, type TestDatabase } from '../helpers/databases.js';
 import { human, tempDir, virtual, writeFiles } from '../helpers/files.js';
 import { readingThrough } from '../helpers/storage.js';
@@ -510,6 +511,29 @@ describe.each(engines)('sync beside other writers on %s', (engine) => {
         ['Ann', 'second'],
         ['Bob', null],
       ]);
+    } finally {
+      await db.close();
+      await remove();
+    }
+  });
+
+  it('does not bring back a member whose file was deleted, and registered deleted, after the sync read it', async () => {
+    const db = await freshDatabase(engine);
+    const { dir, remove } = await tempDir();
+    try {
+      await writeFiles(dir, { 'human_members/a.yml': human('Ann', 'bio: first\n') });
+      const files = folderStorage(dir);
+      await syncStorage(db, files, { key: 'file_uri' });
+      await writeFiles(dir, { 'human_members/a.yml': human('Ann', 'bio: second\n') });
+      const registrar = new Registrar(db, files, { key: 'file_uri', skipRepeats: true });
+      const racing = readingThrough(files, async (file) => {
+        // Right after the sync has read a.yml, it is removed, and the watcher registers that.
+        await fs.rm(path.join(dir, file.key));
+        expect(await registrar.submit([{ key: file.key, kind: 'human' }])).toMatchObject([{ action: 'deleted' }]);
+        return file;
+      });
+      await syncStorage(db, racing, { key: 'file_uri' });
+      expect(await listMembers(db, 'human')).toEqual([]);
     } finally {
       await db.close();
       await remove();

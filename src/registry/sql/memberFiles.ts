@@ -55,12 +55,15 @@ export async function fileRecordsBetween(
   return (rows[0]?.records ?? []).map(([file_uri, version, status]) => ({ file_uri, version, status }));
 }
 
-/** Which of these files were registered after `since` (a database timestamp). */
+/** Which of these files were registered, or had their members deleted, after `since` (a database timestamp). */
 export async function filesWrittenSince(db: Queryable, fileUris: readonly string[], since: string): Promise<Set<string>> {
   if (fileUris.length === 0) return new Set();
   const { rows } = await db.query<{ file_uri: string }>(
     `SELECT file_uri FROM member_files
-     WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) AND checked_at > $2::timestamptz`,
+     WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) AND checked_at > $2::timestamptz
+     UNION
+     SELECT file_uri FROM forgotten_files
+     WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) AND forgotten_at > $2::timestamptz`,
     [JSON.stringify(fileUris), since],
   );
   return new Set(rows.map((row) => row.file_uri));
@@ -136,9 +139,20 @@ export async function touchFiles(tx: Queryable, files: ReadonlyArray<{ file_uri:
   );
 }
 
+/**
+ * Forgets the records of files whose members are deleted, leaving a dated note of each for a day
+ * (`filesWrittenSince` sees it): a sync's older read of such a file must not bring it back.
+ */
 export async function forgetFiles(tx: Queryable, fileUris: readonly string[]) {
   if (fileUris.length === 0) return;
-  await tx.query('DELETE FROM member_files WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))', [JSON.stringify(fileUris)]);
+  await tx.query(
+    `WITH gone AS (DELETE FROM member_files WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) RETURNING file_uri),
+          pruned AS (DELETE FROM forgotten_files WHERE forgotten_at < now() - interval '1 day'
+                       AND file_uri <> ALL (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))))
+     INSERT INTO forgotten_files (file_uri) SELECT file_uri FROM gone
+     ON CONFLICT (file_uri) DO UPDATE SET forgotten_at = EXCLUDED.forgotten_at`,
+    [JSON.stringify(fileUris)],
+  );
 }
 
 /** Invalid files with their reasons, for people to see, by file_uri. */
