@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, schemaStatus } from '../../src/db/migrate.js';
+import { folderStorage } from '../../src/storage/folder.js';
+import { syncStorage } from '../../src/sync/reconcile.js';
 import { engines, freshDatabase, type TestDatabase } from '../helpers/databases.js';
+import { tempDir, writeFiles } from '../helpers/files.js';
 
 /** D2 and D3 of the design document, as information_schema reports them. */
 const common = {
@@ -84,6 +87,30 @@ describe.each(engines)('schema on %s', (engine) => {
     const status = await schemaStatus(db);
     expect(status.current).toBe(true);
     expect(status.applied).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it("takes over a database the original service built: its tables and rows stay, and files adopt the rows", async () => {
+    const original = await freshDatabase(engine, { empty: true });
+    const work = await tempDir();
+    try {
+      // The tables as D2/D3 describe them, before file_uri was used, with a member in each.
+      await original.exec(`
+        CREATE TABLE human_members (id SERIAL PRIMARY KEY, name VARCHAR(255) NOT NULL UNIQUE, role VARCHAR(255), skills TEXT[], bio TEXT,
+          contact_email VARCHAR(255), github_username VARCHAR(255), created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
+        CREATE TABLE virtual_members (id SERIAL PRIMARY KEY, name VARCHAR(255) NOT NULL UNIQUE, role VARCHAR(255), llm_model VARCHAR(255) NOT NULL,
+          system_prompt TEXT, personality_traits TEXT[], expertise_areas TEXT[], file_uri VARCHAR(512), created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
+        INSERT INTO human_members (name, role, created_at) VALUES ('Rin', 'Founder', '2024-01-02 03:04:05');
+        INSERT INTO virtual_members (name, llm_model) VALUES ('華扇', 'claude-sonnet-4-5');`);
+      expect((await migrate(original)).map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6]);
+      await writeFiles(work.dir, { 'human_members/rin.yml': 'name: Rin\nrole: Engineer\n' });
+      expect(await syncStorage(original, folderStorage(work.dir), { key: 'file_uri' })).toMatchObject({ updated: 1, invalid: 0 });
+      const { rows } = await original.query<{ id: number; role: string; file_uri: string; created_at: string }>('SELECT id, role, file_uri, created_at::text FROM human_members');
+      expect(rows).toEqual([{ id: 1, role: 'Engineer', file_uri: 'human_members/rin.yml', created_at: '2024-01-02 03:04:05' }]);
+      expect((await original.query('SELECT name FROM virtual_members')).rows).toEqual([{ name: '華扇' }]);
+    } finally {
+      await original.close();
+      await work.remove();
+    }
   });
 
   it('reports an empty database as not current', async () => {
