@@ -134,7 +134,12 @@ export function describeStorage(storage: StorageConfig): string {
 }
 
 function databaseConfig(env: Env, dataDir: string): DatabaseConfig {
-  if (env.DATABASE_URL) return { engine: 'postgres', url: env.DATABASE_URL };
+  if (env.DATABASE_URL) {
+    if (!/^postgres(ql)?:\/\/./.test(env.DATABASE_URL) || !URL.canParse(env.DATABASE_URL)) {
+      throw new ConfigError('DATABASE_URL (or --database-url) must be a URL such as postgres://user:password@host:5432/member_db');
+    }
+    return { engine: 'postgres', url: env.DATABASE_URL };
+  }
   const parts = ['MEMBER_DB_HOST', 'MEMBER_DB_PORT', 'MEMBER_DB_NAME', 'MEMBER_DB_USER', 'MEMBER_DB_PASSWORD'];
   if (!parts.some((name) => env[name])) {
     return { engine: 'pglite', dataDir: path.join(dataDir, 'pgdata') };

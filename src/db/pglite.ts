@@ -20,7 +20,11 @@ async function createPglite(dataDir: string | undefined, snapshot?: Blob) {
   const { PGlite } = await import('@electric-sql/pglite');
   let lock = { publishPort: async (_port: number) => {}, release: async () => {} };
   if (dataDir) {
-    await fs.mkdir(path.dirname(dataDir), { recursive: true });
+    await fs.mkdir(path.dirname(dataDir), { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'EEXIST' || error.code === 'ENOTDIR'
+        ? new Error(`the data folder ${path.dirname(dataDir)} (VECR_DATA_DIR, --data-dir) is a file, not a folder`)
+        : error;
+    });
     lock = await acquireFolderLock(dataDir);
   }
   let pglite: PGlite;

@@ -84,7 +84,7 @@ export function folderFiles(root: string): FolderFiles {
     } catch (error) {
       throw new StorageError(`storage folder ${base} cannot be read: ${(error as Error).message}`, 'unavailable', { cause: error });
     }
-    if (!stat.isDirectory()) throw new StorageError(`storage folder ${base} is no longer a folder`, 'unavailable');
+    if (!stat.isDirectory()) throw new StorageError(`storage folder ${base} is not a folder`, 'unavailable');
     return `${stat.dev}:${stat.ino}`;
   }
 

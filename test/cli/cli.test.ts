@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,6 +82,9 @@ describe('vecr without a database', () => {
       [{ LOG_LEVEL: 'verbose', VECR_DATA_DIR: '/nonexistent/vecr' }, ['serve'], /LOG_LEVEL must be one of trace, debug, info/],
       [{}, ['serve', '--port', 'abc'], /--port must be a port number/],
       [{}, ['db', 'restore', process.cwd()], /cannot read .*: it is a folder/],
+      [{ DATABASE_URL: 'notaurl' }, ['members', 'count'], /DATABASE_URL \(or --database-url\) must be a URL such as postgres:\/\//],
+      [{}, ['--data-dir', 'README.md', 'members', 'count'], /the data folder .*README\.md .* is a file, not a folder/],
+      [{ VECR_DATA_DIR: path.join(os.tmpdir(), `vecr-cli-${process.pid}`) }, ['sync', '--storage', 'README.md', '--dry-run'], /storage folder .*README\.md is not a folder/],
     ];
     for (const [env, args, message] of cases) {
       const result = await vecrIn(env, process.cwd())(...args);
@@ -88,6 +92,7 @@ describe('vecr without a database', () => {
       expect(result.stderr).toMatch(message);
       expect(result.stderr).not.toMatch(/\n\s+at /);
     }
+    await fs.rm(path.join(os.tmpdir(), `vecr-cli-${process.pid}`), { recursive: true, force: true });
   });
 
   it('a reader that closes the pipe early is no error', async () => {

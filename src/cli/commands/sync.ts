@@ -25,19 +25,24 @@ export function registerSync(program: Command) {
       const config = configFrom(command.optsWithGlobals());
       const storage = options.storage ? storageConfig(options.storage) : config.storage;
       const key = options.key ? parseUpsertKey(options.key) : config.upsertKey;
-      const progress = progressBar('sync', { enabled: !options.json });
       const files = await openStorage(storage);
-      const report = await withDatabase(config, (db) =>
-        syncStorage(db, files, {
-          key,
-          limits: { ...defaultLimits, maxBytes: config.maxFileBytes },
-          dryRun: !!options.dryRun,
-          delete: options.delete,
-          allowEmpty: !!options.allowEmpty,
-          trigger: 'cli',
-          onProgress: (done, total) => progress.update(done, total),
-        }),
-      ).finally(() => progress.done());
+      const report = await withDatabase(config, async (db) => {
+        // Made once the database is open: its rate counts the sync, not the start-up.
+        const progress = progressBar('sync', { enabled: !options.json });
+        try {
+          return await syncStorage(db, files, {
+            key,
+            limits: { ...defaultLimits, maxBytes: config.maxFileBytes },
+            dryRun: !!options.dryRun,
+            delete: options.delete,
+            allowEmpty: !!options.allowEmpty,
+            trigger: 'cli',
+            onProgress: (done, total) => progress.update(done, total),
+          });
+        } finally {
+          progress.done();
+        }
+      });
 
       if (options.json) {
         printJson(report);
