@@ -3,7 +3,7 @@ import type { Db } from '../db/types.js';
 import { defaultLimits, type ParseLimits } from '../members/parse.js';
 import type { MemberKind } from '../members/schema.js';
 import { applyChanges, lockRegistry, mayFreeNames, type Action, type Outcome } from '../registry/apply.js';
-import { filesWaitingForFreeNames } from '../registry/sql/memberFiles.js';
+import { filesRefusedForEachOther, filesWaitingForFreeNames } from '../registry/sql/memberFiles.js';
 import { appliedEventsFor, recordAppliedEvents, type AppliedEvent } from '../registry/sql/storageEvents.js';
 import type { Storage } from '../storage/types.js';
 import { compareSequencers } from './events.js';
@@ -35,6 +35,8 @@ export interface RegistrarOptions {
 
 interface Pending {
   changes: FileChange[];
+  /** A hand-over of names that cross: its own refusals start no other (no endless retries). */
+  crossed: boolean;
   resolve: (outcomes: ChangeOutcome[]) => void;
   reject: (error: unknown) => void;
 }
@@ -67,9 +69,13 @@ export class Registrar {
 
   /** Resolves with one outcome per change, in order, once they are committed. */
   submit(changes: FileChange[]): Promise<ChangeOutcome[]> {
+    return this.enqueue(changes, false);
+  }
+
+  private enqueue(changes: FileChange[], crossed: boolean): Promise<ChangeOutcome[]> {
     if (changes.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      this.queue.push({ changes, resolve, reject });
+      this.queue.push({ changes, crossed, resolve, reject });
       this.draining ??= this.drain();
     });
   }
@@ -93,7 +99,7 @@ export class Registrar {
         size += next.changes.length;
       }
       try {
-        const outcomes = await this.write(group.flatMap((p) => p.changes));
+        const outcomes = await this.write(group.flatMap((p) => p.changes), group.every((p) => p.crossed));
         let offset = 0;
         for (const pending of group) {
           pending.resolve(outcomes.slice(offset, offset + pending.changes.length));
@@ -105,14 +111,14 @@ export class Registrar {
           continue;
         }
         // One request's changes must not fail the others': each on its own, once.
-        for (const pending of group) await this.write(pending.changes).then(pending.resolve, pending.reject);
+        for (const pending of group) await this.write(pending.changes, pending.crossed).then(pending.resolve, pending.reject);
       }
     }
     this.draining = undefined;
   }
 
   /** One transaction for a group of changes; outcomes in the order of `changes`. */
-  private async write(changes: FileChange[]): Promise<ChangeOutcome[]> {
+  private async write(changes: FileChange[], crossed: boolean): Promise<ChangeOutcome[]> {
     const keys = [...new Set(changes.map((c) => c.key))];
     // The change that counts for each key: the newest event, or the last one reported.
     const latest = new Map<string, FileChange>();
@@ -149,7 +155,7 @@ export class Registrar {
 
     this.stats.transactions++;
     this.stats.changes += changes.length;
-    this.handOver(outcomes);
+    this.handOver(outcomes, crossed);
     const byKey = new Map(outcomes.map((o) => [o.file_uri, o]));
     return changes.map((change): ChangeOutcome => {
       const base = { file_uri: change.key, kind: change.kind };
@@ -171,11 +177,20 @@ export class Registrar {
     return 'apply';
   }
 
-  /** Files that waited for a name that a delete or a rename just set free: read again, in the next group. */
-  private handOver(outcomes: Outcome[]) {
-    if (!mayFreeNames(outcomes)) return;
-    const handOver = filesWaitingForFreeNames(this.db)
-      .then((waiting) => this.submit(waiting.map((f) => ({ key: f.file_uri, kind: f.kind }))))
+  /**
+   * Files that waited for a name that a delete or a rename just set free are read again, in the
+   * next group. So are files refused for each other's names (two files swapping names in two
+   * edits: each edit alone was refused), all in one change so that one write sees them together.
+   */
+  private handOver(outcomes: Outcome[], crossed: boolean) {
+    const freed = mayFreeNames(outcomes);
+    const refused = !crossed && outcomes.some((o) => o.issues?.some((issue) => issue.code === 'name_conflict'));
+    if (!freed && !refused) return;
+    const asChanges = (files: Array<{ file_uri: string; kind: MemberKind }>) => files.map((f) => ({ key: f.file_uri, kind: f.kind }));
+    const handOver = (async () => {
+      if (freed) await this.submit(asChanges(await filesWaitingForFreeNames(this.db)));
+      if (refused) await this.enqueue(asChanges(await filesRefusedForEachOther(this.db)), true);
+    })()
       .catch((error: unknown) => this.options.onError?.(error))
       .finally(() => {
         if (this.handingOver === handOver) this.handingOver = undefined;

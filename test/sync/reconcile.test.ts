@@ -517,6 +517,32 @@ describe.each(engines)('sync beside other writers on %s', (engine) => {
     }
   });
 
+  it('two files that swap names in two separate edits, each refused alone, get them through the events', async () => {
+    const db = await freshDatabase(engine);
+    const { dir, remove } = await tempDir();
+    try {
+      await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'human_members/b.yml': human('Bob'), 'human_members/c.yml': human('Cid'), 'human_members/d.yml': human('Cid') });
+      const files = folderStorage(dir);
+      await syncStorage(db, files, { key: 'file_uri' });
+      const registrar = new Registrar(db, files, { key: 'file_uri', skipRepeats: true });
+      await writeFiles(dir, { 'human_members/a.yml': human('Bob') });
+      expect(await registrar.submit([{ key: 'human_members/a.yml', kind: 'human' }])).toMatchObject([{ action: 'invalid' }]);
+      await writeFiles(dir, { 'human_members/b.yml': human('Ann') });
+      expect(await registrar.submit([{ key: 'human_members/b.yml', kind: 'human' }])).toMatchObject([{ action: 'invalid' }]);
+      await registrar.idle();
+      expect((await listMembers(db, 'human')).map((m) => [m.name, m.file_uri])).toEqual([
+        ['Ann', 'human_members/b.yml'],
+        ['Bob', 'human_members/a.yml'],
+        ['Cid', 'human_members/c.yml'],
+      ]);
+      // A plain duplicate stays refused, and is not tried again and again.
+      expect((await listInvalidFiles(db)).map((f) => f.file_uri)).toEqual(['human_members/d.yml']);
+    } finally {
+      await db.close();
+      await remove();
+    }
+  });
+
   it('does not bring back a member whose file was deleted, and registered deleted, after the sync read it', async () => {
     const db = await freshDatabase(engine);
     const { dir, remove } = await tempDir();

@@ -177,6 +177,26 @@ export async function countInvalidFiles(db: Queryable): Promise<number> {
 }
 
 /**
+ * Files refused because another file's member held their member's name, where that other file
+ * was refused in turn for a name of its own: names that cross (a swap, or a longer cycle, made as
+ * separate edits) which only a write of all of them together can settle.
+ */
+export async function filesRefusedForEachOther(db: Queryable) {
+  const refused = `status = 'invalid' AND errors @> '[{"code": "name_conflict"}]'`;
+  const { rows } = await db.query<{ file_uri: string; kind: MemberKind }>(
+    `SELECT f.file_uri, f.kind FROM member_files f
+     WHERE f.${refused}
+       AND EXISTS (SELECT 1 FROM member_files g
+                   WHERE g.${refused} AND g.file_uri <> f.file_uri
+                     AND g.file_uri IN (SELECT m.file_uri COLLATE "C" FROM human_members m WHERE f.kind = 'human' AND m.name = f.member_name
+                                        UNION ALL
+                                        SELECT m.file_uri COLLATE "C" FROM virtual_members m WHERE f.kind = 'virtual' AND m.name = f.member_name))
+     ORDER BY f.file_uri`,
+  );
+  return rows;
+}
+
+/**
  * Files refused because another file held their member's name, whose name is now free: no
  * other registered file's member holds it any more (it was deleted or renamed).
  */
