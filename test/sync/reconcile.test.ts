@@ -543,6 +543,36 @@ describe.each(engines)('sync beside other writers on %s', (engine) => {
     }
   });
 
+  it('three files that pass their names round in three edits get them, among many plain duplicates that stay refused', async () => {
+    const db = await freshDatabase(engine);
+    const { dir, remove } = await tempDir();
+    try {
+      const duplicates = Object.fromEntries(
+        Array.from({ length: 1000 }, (_, i) => [
+          [`human_members/held-${i}.yml`, human(`Held ${i}`)],
+          [`human_members/twin-${i}.yml`, human(`Held ${i}`)],
+        ]).flat(),
+      );
+      await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'human_members/b.yml': human('Bob'), 'human_members/c.yml': human('Cid'), ...duplicates });
+      const files = folderStorage(dir);
+      expect(await syncStorage(db, files, { key: 'file_uri' })).toMatchObject({ created: 1003, invalid: 1000 });
+      const registrar = new Registrar(db, files, { key: 'file_uri', skipRepeats: true });
+      for (const [file, name] of [['a', 'Bob'], ['b', 'Cid'], ['c', 'Ann']] as const) {
+        await writeFiles(dir, { [`human_members/${file}.yml`]: human(name) });
+        expect(await registrar.submit([{ key: `human_members/${file}.yml`, kind: 'human' }])).toMatchObject([{ action: 'invalid' }]);
+      }
+      await registrar.idle();
+      const held = await Promise.all(['Ann', 'Bob', 'Cid'].map(async (name) => (await getMember(db, 'human', name))?.file_uri));
+      expect(held).toEqual(['human_members/c.yml', 'human_members/a.yml', 'human_members/b.yml']);
+      const refused = (await listInvalidFiles(db)).map((f) => f.file_uri);
+      expect(refused).toHaveLength(1000);
+      expect(refused.every((file) => file.startsWith('human_members/twin-'))).toBe(true);
+    } finally {
+      await db.close();
+      await remove();
+    }
+  });
+
   it('does not bring back a member whose file was deleted, and registered deleted, after the sync read it', async () => {
     const db = await freshDatabase(engine);
     const { dir, remove } = await tempDir();

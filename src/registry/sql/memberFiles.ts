@@ -182,15 +182,17 @@ export async function countInvalidFiles(db: Queryable): Promise<number> {
  * separate edits) which only a write of all of them together can settle.
  */
 export async function filesRefusedForEachOther(db: Queryable) {
-  const refused = `status = 'invalid' AND errors @> '[{"code": "name_conflict"}]'`;
+  // One index lookup per refused file: the holder of its name, then the holder's file record.
   const { rows } = await db.query<{ file_uri: string; kind: MemberKind }>(
-    `SELECT f.file_uri, f.kind FROM member_files f
-     WHERE f.${refused}
-       AND EXISTS (SELECT 1 FROM member_files g
-                   WHERE g.${refused} AND g.file_uri <> f.file_uri
-                     AND g.file_uri IN (SELECT m.file_uri COLLATE "C" FROM human_members m WHERE f.kind = 'human' AND m.name = f.member_name
-                                        UNION ALL
-                                        SELECT m.file_uri COLLATE "C" FROM virtual_members m WHERE f.kind = 'virtual' AND m.name = f.member_name))
+    `SELECT f.file_uri, f.kind
+     FROM member_files f
+     JOIN LATERAL (SELECT m.file_uri COLLATE "C" AS file_uri FROM human_members m WHERE f.kind = 'human' AND m.name = f.member_name
+                   UNION ALL
+                   SELECT m.file_uri COLLATE "C" FROM virtual_members m WHERE f.kind = 'virtual' AND m.name = f.member_name) holder ON true
+     JOIN member_files g ON g.file_uri = holder.file_uri
+     WHERE f.status = 'invalid' AND f.errors @> '[{"code": "name_conflict"}]'
+       AND g.status = 'invalid' AND g.errors @> '[{"code": "name_conflict"}]'
+       AND g.file_uri <> f.file_uri
      ORDER BY f.file_uri`,
   );
   return rows;
