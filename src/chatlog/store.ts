@@ -340,31 +340,43 @@ export class ChatStore {
 
   // ---- sessions ------------------------------------------------------------------------------
 
-  /** Starts a session, or answers the existing one (idempotent). */
+  /**
+   * Starts a session, or answers the existing one (idempotent). A session keeps the channel and
+   * thread it started with: a request naming others is refused whole (409), changing nothing.
+   */
   async startSession(sessionId: string, details: { channel_id?: string; thread_id?: string }): Promise<ChatSession> {
     checkSessionId(sessionId);
+    const given = (['channel_id', 'thread_id'] as const).filter((field) => details[field]);
     const now = Date.now();
-    await this.call(() =>
-      this.doc.send(new this.sdk.UpdateCommand({
-        TableName: this.table,
-        Key: { session_id: sessionId, timestamp: 0 },
-        UpdateExpression:
-          'SET item_type = :type, created_at = if_not_exists(created_at, :now), last_activity = if_not_exists(last_activity, :now), #status = if_not_exists(#status, :open), message_count = if_not_exists(message_count, :zero)' +
-          (details.channel_id ? ', channel_id = if_not_exists(channel_id, :channel)' : '') +
-          (details.thread_id ? ', thread_id = if_not_exists(thread_id, :thread)' : '') +
-          (this.ttlDays !== undefined ? ', expires_at = :expires' : ''),
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: {
-          ':type': 'session',
-          ':now': now,
-          ':open': 'open',
-          ':zero': 0,
-          ...(details.channel_id ? { ':channel': details.channel_id } : {}),
-          ...(details.thread_id ? { ':thread': details.thread_id } : {}),
-          ...(this.ttlDays !== undefined ? { ':expires': this.expiresAt() } : {}),
-        },
-      })),
-    );
+    try {
+      await this.call(() =>
+        this.doc.send(new this.sdk.UpdateCommand({
+          TableName: this.table,
+          Key: { session_id: sessionId, timestamp: 0 },
+          UpdateExpression:
+            'SET item_type = :type, created_at = if_not_exists(created_at, :now), last_activity = if_not_exists(last_activity, :now), #status = if_not_exists(#status, :open), message_count = if_not_exists(message_count, :zero)' +
+            given.map((field) => `, ${field} = :${field}`).join('') +
+            (this.ttlDays !== undefined ? ', expires_at = :expires' : ''),
+          ...(given.length ? { ConditionExpression: given.map((field) => `(attribute_not_exists(${field}) OR ${field} = :${field})`).join(' AND ') } : {}),
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':type': 'session',
+            ':now': now,
+            ':open': 'open',
+            ':zero': 0,
+            ...Object.fromEntries(given.map((field) => [`:${field}`, details[field]])),
+            ...(this.ttlDays !== undefined ? { ':expires': this.expiresAt() } : {}),
+          },
+        })),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const session = await this.getSession(sessionId);
+      const other = given.find((field) => session && session[field] !== null && session[field] !== details[field]);
+      throw new ChatRequestError(409, 'conflict', other
+        ? `session ${sessionId} belongs to ${other} ${session![other]}, not ${details[other]}`
+        : `session ${sessionId} changed while it was being started: try again`);
+    }
     return (await this.getSession(sessionId))!;
   }
 

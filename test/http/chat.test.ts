@@ -100,8 +100,11 @@ describe('chat API', () => {
     expect(thread.body.session_id).toBe('discord:c10:t1');
     expect((await get(`${api}/chat/sessions/discord:c10:t1`)).status).toBe(200);
     await post(`${api}/chat/sessions`, { session_id: 'mine', channel_id: 'c10' });
-    const other = await post(`${api}/chat/sessions`, { session_id: 'mine', channel_id: 'c11' });
-    expect(other).toMatchObject({ status: 409, body: { error: { code: 'conflict' } } });
+    const other = await post(`${api}/chat/sessions`, { session_id: 'mine', channel_id: 'c11', thread_id: 't9' });
+    expect(other).toMatchObject({ status: 409, body: { error: { code: 'conflict', message: 'session mine belongs to channel_id c10, not c11' } } });
+    // The refused request changed nothing: the rightful channel may still give its thread.
+    expect((await get(`${api}/chat/sessions/mine`)).body).toMatchObject({ channel_id: 'c10', thread_id: null });
+    expect((await post(`${api}/chat/sessions`, { session_id: 'mine', channel_id: 'c10', thread_id: 't1' })).body).toMatchObject({ channel_id: 'c10', thread_id: 't1' });
   });
 
   it('refuses bad messages with 400 and oversized ones with 413', async () => {

@@ -33,12 +33,6 @@ export function chatRoutes(app: AppContext): FastifyPluginAsyncZod {
       const usable = sessionIdSchema.safeParse(id);
       if (!usable.success) throw new HttpError(400, 'bad_request', `the session id ${JSON.stringify(id)} would be unusable: ${usable.error.issues[0]?.message}`);
       const session = await store().startSession(id, { ...(channel_id ? { channel_id } : {}), ...(thread_id ? { thread_id } : {}) });
-      // A session keeps the channel and thread it started with: another is a different conversation.
-      for (const [field, given] of [['channel_id', channel_id], ['thread_id', thread_id]] as const) {
-        if (given && session[field] !== null && session[field] !== given) {
-          throw new HttpError(409, 'conflict', `session ${id} belongs to ${field} ${session[field]}, not ${given}`);
-        }
-      }
       return session;
     });
 
