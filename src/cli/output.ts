@@ -24,19 +24,31 @@ export async function writeFileWhole<T>(file: string, options: { overwrite: bool
     const why = code === 'ENOENT' || code === 'ENOTDIR' ? `the folder ${path.dirname(file)} does not exist` : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (error as Error).message;
     throw new Error(`cannot write ${file}: ${why}`);
   }
-  const out = handle.createWriteStream();
+  // flush: the data is on disk before the name points at it, so a crash leaves the old file or the new one.
+  const out = handle.createWriteStream({ flush: true });
   try {
     const result = await write(out);
     out.end();
     await finished(out);
-    if (!options.overwrite && fs.existsSync(file)) throw new Error(`cannot write ${file}: it appeared while this was written`);
-    await fs.promises.rename(temporary, file);
+    if (options.overwrite) await fs.promises.rename(temporary, file);
+    else await linkNew(temporary, file);
     return result;
   } catch (error) {
     out.destroy();
     await fs.promises.rm(temporary, { force: true });
     throw error;
   }
+}
+
+/** Gives the finished file its name only if that name is still free: a link fails when it is taken. */
+async function linkNew(temporary: string, file: string) {
+  try {
+    await fs.promises.link(temporary, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`cannot write ${file}: it appeared while this was written`);
+    throw error;
+  }
+  await fs.promises.rm(temporary, { force: true });
 }
 
 export function printJson(value: unknown) {
