@@ -40,13 +40,19 @@ export async function writeFileWhole<T>(file: string, options: { overwrite: bool
   }
 }
 
-/** Gives the finished file its name only if that name is still free: a link fails when it is taken. */
+/**
+ * Gives the finished file its name only if that name is still free: a link fails when it is
+ * taken. File systems without links (FAT, some network shares) get a check, then a rename.
+ */
 async function linkNew(temporary: string, file: string) {
+  const appeared = new Error(`cannot write ${file}: it appeared while this was written`);
   try {
     await fs.promises.link(temporary, file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`cannot write ${file}: it appeared while this was written`);
-    throw error;
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw appeared;
+    if (fs.existsSync(file)) throw appeared;
+    await fs.promises.rename(temporary, file);
+    return;
   }
   await fs.promises.rm(temporary, { force: true });
 }
