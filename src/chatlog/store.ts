@@ -347,6 +347,8 @@ export class ChatStore {
   async startSession(sessionId: string, details: { channel_id?: string; thread_id?: string }): Promise<ChatSession> {
     checkSessionId(sessionId);
     const given = (['channel_id', 'thread_id'] as const).filter((field) => details[field]);
+    // Headers of messages already appended are written first: the condition must see them.
+    await this.flush();
     const now = Date.now();
     try {
       await this.call(() =>

@@ -12,7 +12,8 @@ import { finished } from 'node:stream/promises';
  * path itself are told in a sentence before any work starts.
  */
 export async function writeFileWhole<T>(file: string, options: { overwrite: boolean }, write: (out: Writable) => Promise<T>): Promise<T> {
-  const existing = await fs.promises.stat(file).catch(() => undefined);
+  // lstat: a dangling symbolic link is a name taken, too.
+  const existing = await fs.promises.lstat(file).catch(() => undefined);
   if (existing?.isDirectory()) throw new Error(`cannot write ${file}: it is a folder`);
   if (existing && !options.overwrite) throw new Error(`cannot write ${file}: it already exists (choose another name, or delete it first)`);
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.partial`);
@@ -54,7 +55,8 @@ async function linkNew(temporary: string, file: string) {
     await fs.promises.rename(temporary, file);
     return;
   }
-  await fs.promises.rm(temporary, { force: true });
+  // The file is in place: a leftover temporary name is no reason to report a failure.
+  await fs.promises.rm(temporary, { force: true }).catch(() => {});
 }
 
 export function printJson(value: unknown) {

@@ -44,6 +44,12 @@ describe('chat log store (embedded dynalite)', () => {
     expect(session).toMatchObject({ created_at: at, last_activity: at + 5000, message_count: 2 });
   });
 
+  it('refuses to start a session under another channel than its messages gave it, right after they are appended', async () => {
+    await chat.append('posted', [say('Rin', 'hi', { channel_id: 'c12' })]);
+    await expect(chat.startSession('posted', { channel_id: 'c10' })).rejects.toMatchObject({ status: 409, message: 'session posted belongs to channel_id c12, not c10' });
+    expect(await chat.getSession('posted')).toMatchObject({ channel_id: 'c12', message_count: 1 });
+  });
+
   it('stores a repeated Discord message_id once', async () => {
     const message = say('Rin', 'hi', { source: 'discord', channel_id: 'c', message_id: '1234567890123456789' });
     const first = await chat.append('dedupe', [message]);
