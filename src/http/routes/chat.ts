@@ -32,8 +32,7 @@ export function chatRoutes(app: AppContext): FastifyPluginAsyncZod {
       if (!id) throw new HttpError(400, 'bad_request', 'give session_id, or channel_id (and thread_id) of a Discord conversation');
       const usable = sessionIdSchema.safeParse(id);
       if (!usable.success) throw new HttpError(400, 'bad_request', `the session id ${JSON.stringify(id)} would be unusable: ${usable.error.issues[0]?.message}`);
-      const session = await store().startSession(id, { ...(channel_id ? { channel_id } : {}), ...(thread_id ? { thread_id } : {}) });
-      return session;
+      return store().startSession(id, { ...(channel_id ? { channel_id } : {}), ...(thread_id ? { thread_id } : {}) });
     });
 
     fastify.post('/api/chat/sessions/:id/messages', {

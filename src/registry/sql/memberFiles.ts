@@ -176,6 +176,9 @@ export async function countInvalidFiles(db: Queryable): Promise<number> {
   return rows[0]?.n ?? 0;
 }
 
+/** Records of files refused because another file's member holds their member's name. */
+const refusedForName = (alias: string) => `${alias}.status = 'invalid' AND ${alias}.errors @> '[{"code": "name_conflict"}]'`;
+
 /**
  * Files refused because another file's member held their member's name, where that other file
  * was refused in turn for a name of its own: names that cross (a swap, or a longer cycle, made as
@@ -190,9 +193,7 @@ export async function filesRefusedForEachOther(db: Queryable) {
                    UNION ALL
                    SELECT m.file_uri COLLATE "C" FROM virtual_members m WHERE f.kind = 'virtual' AND m.name = f.member_name) holder ON true
      JOIN member_files g ON g.file_uri = holder.file_uri
-     WHERE f.status = 'invalid' AND f.errors @> '[{"code": "name_conflict"}]'
-       AND g.status = 'invalid' AND g.errors @> '[{"code": "name_conflict"}]'
-       AND g.file_uri <> f.file_uri
+     WHERE ${refusedForName('f')} AND ${refusedForName('g')} AND g.file_uri <> f.file_uri
      ORDER BY f.file_uri`,
   );
   return rows;
@@ -205,7 +206,7 @@ export async function filesRefusedForEachOther(db: Queryable) {
 export async function filesWaitingForFreeNames(db: Queryable) {
   const { rows } = await db.query<{ file_uri: string; kind: MemberKind }>(
     `SELECT f.file_uri, f.kind FROM member_files f
-     WHERE f.status = 'invalid' AND f.errors @> '[{"code": "name_conflict"}]'
+     WHERE ${refusedForName('f')}
        AND NOT EXISTS (SELECT 1 FROM human_members m JOIN member_files r ON r.file_uri = m.file_uri
                        WHERE f.kind = 'human' AND m.name = f.member_name AND m.file_uri <> f.file_uri)
        AND NOT EXISTS (SELECT 1 FROM virtual_members m JOIN member_files r ON r.file_uri = m.file_uri
