@@ -2,8 +2,8 @@ import type { UpsertKey } from '../config.js';
 import type { Queryable } from '../db/types.js';
 import type { MemberIssue } from '../members/issues.js';
 import { memberKindOf } from '../members/paths.js';
-import { tableOf, type Member, type MemberKind } from '../members/schema.js';
-import { resolveNameClaims } from './resolveNames.js';
+import { memberKinds, tableOf, type Member, type MemberKind } from '../members/schema.js';
+import { resolveNameClaims, type ClaimDecision, type RejectedClaim } from './resolveNames.js';
 import { filesWrittenSince, forgetFiles, recordFiles, touchFiles } from './sql/memberFiles.js';
 import { adoptRows, deleteMembersOfFiles, findNameHolders, parkNames } from './sql/memberRows.js';
 import { upsertHumanMembers, type HumanFile } from './sql/upsertHumanMembers.js';
@@ -49,19 +49,20 @@ export interface Outcome {
 export async function applyChanges(tx: Queryable, given: ChangeSet, key: UpsertKey): Promise<Outcome[]> {
   await lockRegistry(tx);
   const { changes, skipped } = await withoutNewerWrites(tx, given);
-  const outcomes: Outcome[] = skipped;
+  // Gathered a list at a time, each made by `map`: a loop over a batch's files in this function's
+  // own body would have the engine compile all of this function (tens of milliseconds a sync),
+  // for something that runs once per batch; a callback is small to compile.
+  const outcomes: Outcome[][] = [skipped];
+  const records: FileRecordToWrite[][] = [];
   const deletes = changes.deletes ?? [];
-  for (const kind of ['human', 'virtual'] as const) {
-    const gone = deletes.filter((uri) => memberKindOf(uri) === kind);
-    for (const row of await deleteMembersOfFiles(tx, tableOf[kind], gone)) {
-      outcomes.push({ file_uri: row.file_uri, kind, action: 'deleted', name: row.name });
-    }
+  for (const kind of memberKinds) {
+    const deleted = await deleteMembersOfFiles(tx, tableOf[kind], deletes.filter((uri) => memberKindOf(uri) === kind));
+    outcomes.push(deleted.map((row) => ({ file_uri: row.file_uri, kind, action: 'deleted', name: row.name })));
   }
   await forgetFiles(tx, deletes);
 
   const files = latestPerFile(changes.files ?? []);
-  const records: Parameters<typeof recordFiles>[1] = [];
-  for (const kind of ['human', 'virtual'] as const) {
+  for (const kind of memberKinds) {
     const valid = files.filter((f): f is ReadFile & { ok: true } => f.ok && f.kind === kind);
     if (valid.length === 0) continue;
     const byUri = new Map(valid.map((f) => [f.file_uri, f]));
@@ -70,18 +71,9 @@ export async function applyChanges(tx: Queryable, given: ChangeSet, key: UpsertK
     const holders = await findNameHolders(tx, table, claims.map((c) => c.name), claims.map((c) => c.file_uri));
     const { accepted, rejected } = resolveNameClaims(claims, holders);
 
-    for (const claim of rejected) {
-      const file = byUri.get(claim.file_uri)!;
-      const issue: MemberIssue = {
-        file: claim.file_uri,
-        field: 'name',
-        code: 'name_conflict',
-        message: `"${claim.name}" is already the name of the member in ${claim.heldBy}`,
-        hint: `rename one of the two; this file is registered once ${claim.heldBy} no longer claims the name`,
-      };
-      outcomes.push({ file_uri: claim.file_uri, kind, action: 'invalid', name: claim.name, issues: [issue] });
-      records.push({ ...fingerprint(file), status: 'invalid', member_name: claim.name, errors: [issue] });
-    }
+    const refusals = rejected.map((claim) => refusal(claim, kind, byUri.get(claim.file_uri)!));
+    outcomes.push(refusals.map((r) => r.outcome));
+    records.push(refusals.map((r) => r.record));
 
     // A file that takes over an older tool's row leaves its own row behind: the file now
     // describes the adopted member.
@@ -101,21 +93,41 @@ export async function applyChanges(tx: Queryable, given: ChangeSet, key: UpsertK
         ? await upsertHumanMembers(tx, toWrite as HumanFile[], key)
         : await upsertVirtualMembers(tx, toWrite as VirtualFile[], key);
     const created = new Map(written.map((w) => [w.file_uri, w.created]));
-    for (const claim of accepted) {
-      const wasCreated = created.get(claim.file_uri);
-      const action: Action = wasCreated === undefined ? (claim.adopts ? 'updated' : 'unchanged') : wasCreated ? 'created' : 'updated';
-      outcomes.push({ file_uri: claim.file_uri, kind, action, name: claim.name });
-    }
+    outcomes.push(accepted.map((claim) => acceptedOutcome(claim, kind, created.get(claim.file_uri))));
   }
 
-  for (const file of files) {
-    if (file.ok) continue;
-    outcomes.push({ file_uri: file.file_uri, kind: file.kind, action: 'invalid', issues: file.issues });
-    records.push({ ...fingerprint(file), status: 'invalid', member_name: null, errors: file.issues });
-  }
-  await recordFiles(tx, records);
+  const invalid = files.filter((f): f is ReadFile & { ok: false } => !f.ok);
+  outcomes.push(invalid.map((file) => ({ file_uri: file.file_uri, kind: file.kind, action: 'invalid', issues: file.issues })));
+  records.push(invalid.map((file) => ({ ...fingerprint(file), status: 'invalid', member_name: null, errors: file.issues })));
+  await recordFiles(tx, records.flat());
   await touchFiles(tx, changes.touched ?? []);
-  return outcomes;
+  return outcomes.flat();
+}
+
+type FileRecordToWrite = Parameters<typeof recordFiles>[1][number];
+
+/** A file refused for a name another file holds: its outcome, and its record. */
+function refusal(claim: RejectedClaim, kind: MemberKind, file: ReadFile): { outcome: Outcome; record: FileRecordToWrite } {
+  const issue: MemberIssue = {
+    file: claim.file_uri,
+    field: 'name',
+    code: 'name_conflict',
+    message: `"${claim.name}" is already the name of the member in ${claim.heldBy}`,
+    hint: `rename one of the two; this file is registered once ${claim.heldBy} no longer claims the name`,
+  };
+  return {
+    outcome: { file_uri: claim.file_uri, kind, action: 'invalid', name: claim.name, issues: [issue] },
+    record: { ...fingerprint(file), status: 'invalid', member_name: claim.name, errors: [issue] },
+  };
+}
+
+/**
+ * What became of an accepted file: `created` tells whether the upsert created its row, and is
+ * undefined when the row was left as it was (an adopted row is still an update: it gained a file).
+ */
+function acceptedOutcome(claim: ClaimDecision, kind: MemberKind, created: boolean | undefined): Outcome {
+  const action: Action = created === undefined ? (claim.adopts ? 'updated' : 'unchanged') : created ? 'created' : 'updated';
+  return { file_uri: claim.file_uri, kind, action, name: claim.name };
 }
 
 /** Drops what another writer has registered since `unchangedSince`: theirs is the newer read. */
