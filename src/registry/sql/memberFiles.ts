@@ -115,13 +115,19 @@ export async function upsertMembersWithFiles(tx: Queryable, sql: string, rows: r
 }
 
 /**
- * A `WITH` item that records the files of `input` (file_uri, name, version, content_hash) as
- * registered: for the member upserts, which write a batch's members and their records in one
- * statement. `changed_at` moves as in `recordFiles`.
+ * A `WITH` item that records the files of the batch in `$1` (file_uri, name, version,
+ * content_hash) as registered: for the member upserts, which write a batch's members and their
+ * records in one statement. `changed_at` moves as in `recordFiles`.
+ *
+ * It reads `$1` itself, only the fields it needs, rather than share the upsert's rows through a
+ * materialized `WITH` item: the payload is parsed once either way (as `jsonb`, on binding), and
+ * walking it twice costs PostgreSQL less than storing every row and reading it back (measured:
+ * 6 % of its CPU in a full sync).
  */
 export const recordRegisteredFiles = (kind: MemberKind) => `recorded AS (
 INSERT INTO member_files AS f (file_uri, kind, version, content_hash, status, member_name)
-SELECT file_uri, '${kind}', version, content_hash, 'registered', name FROM input
+SELECT file_uri, '${kind}', version, content_hash, 'registered', name
+FROM jsonb_to_recordset($1::jsonb) AS r(file_uri text, name text, version text, content_hash text)
 ON CONFLICT (file_uri) DO UPDATE SET
     version = EXCLUDED.version, content_hash = EXCLUDED.content_hash, status = 'registered',
     member_name = EXCLUDED.member_name, errors = '[]', checked_at = now(),

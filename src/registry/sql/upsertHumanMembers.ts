@@ -7,10 +7,9 @@ export type HumanFile = MemberWithFile<HumanMember>;
 
 // Both keys read the batch the same way and record the files the same way; only the conflict differs.
 const head = `
-WITH input AS MATERIALIZED (
+WITH input AS (
 SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, skills text[], bio text,
-                                        contact_email text, github_username text, file_uri text,
-                                        version text, content_hash text)
+                                        contact_email text, github_username text, file_uri text)
 ), written AS (
 INSERT INTO human_members AS m (name, role, skills, bio, contact_email, github_username, file_uri)
 SELECT name, role, skills, bio, contact_email, github_username, file_uri FROM input

@@ -7,10 +7,9 @@ export type VirtualFile = MemberWithFile<VirtualMember>;
 
 // Both keys read the batch the same way and record the files the same way; only the conflict differs.
 const head = `
-WITH input AS MATERIALIZED (
+WITH input AS (
 SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, llm_model text, system_prompt text,
-                                        personality_traits text[], expertise_areas text[], file_uri text,
-                                        version text, content_hash text)
+                                        personality_traits text[], expertise_areas text[], file_uri text)
 ), written AS (
 INSERT INTO virtual_members AS m (name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri)
 SELECT name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri FROM input
