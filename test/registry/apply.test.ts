@@ -204,6 +204,23 @@ describe.each(engines)('registry on %s', (engine) => {
     expect((await listMembers(db, 'human')).map((m) => m.name)).toEqual(['Bob']);
   });
 
+  it('a name freed by a file deleted in the same batch passes to a member renamed into it, whose row is renamed in place', async () => {
+    await apply({ files: [readFile('human_members/ann.yml', human('Ann')), readFile('human_members/bea.yml', human('Bea'))] });
+    const [, bea] = await rowsOf('human_members');
+    const outcomes = await apply({ deletes: ['human_members/ann.yml'], files: [readFile('human_members/bea.yml', human('Ann'))] });
+    expect(actions(outcomes)).toEqual({ 'human_members/ann.yml': 'deleted', 'human_members/bea.yml': 'updated' });
+    expect(await rowsOf('human_members')).toEqual([{ id: bea!.id, name: 'Ann', file_uri: 'human_members/bea.yml' }]);
+  });
+
+  it('a row of one table that names a file of the other keeps its name once that file is registered in the same batch', async () => {
+    // An older tool's doing: an AI member whose file_uri is a human's file.
+    await db.query("INSERT INTO virtual_members (name, llm_model, file_uri) VALUES ('Vee', 'model', 'human_members/ada.yml')");
+    const outcomes = await apply({ files: [readFile('human_members/ada.yml', human('Ada')), readFile('virtual_members/vee.yml', virtual('Vee'))] });
+    expect(actions(outcomes)).toEqual({ 'human_members/ada.yml': 'created', 'virtual_members/vee.yml': 'invalid' });
+    expect(outcomes.find((o) => o.file_uri === 'virtual_members/vee.yml')!.issues![0]).toMatchObject({ code: 'name_conflict', message: expect.stringContaining('human_members/ada.yml') });
+    expect((await rowsOf('virtual_members')).map((r) => [r.name, r.file_uri])).toEqual([['Vee', 'human_members/ada.yml']]);
+  });
+
   it('rolls back the whole batch when it fails part-way: nothing is written', async () => {
     await apply({ files: [readFile('human_members/keep.yml', human('Keep'))] });
     // A real failure inside the transaction, after the humans were written.
