@@ -55,30 +55,50 @@ export async function openPostgres(url: string): Promise<Db> {
       };
       // BEGIN travels with the transaction's first statement when that one has no parameters
       // (the simple protocol takes several statements at once): one round trip fewer for each
-      // transaction, which a sync runs one per batch.
+      // transaction, which a sync runs one per batch. When that first send fails, BEGIN may not
+      // have run (PostgreSQL checks the syntax of the whole string first): nothing more is sent,
+      // as PostgreSQL itself refuses statements after an error in a transaction, so that none
+      // can run outside it.
       let begun = false;
+      let firstFailure: unknown;
       const send = async (sql: string, params?: readonly unknown[]) => {
+        if (firstFailure !== undefined) throw new Error('the transaction is aborted: its first statement failed', { cause: firstFailure });
         if (begun) return client.query(sql, params as unknown[] | undefined);
         begun = true;
         if (params?.length) {
           await client.query('BEGIN');
           return client.query(sql, params as unknown[]);
         }
-        const results: pg.QueryResult | pg.QueryResult[] = await client.query(`BEGIN;\n${sql}`);
-        return Array.isArray(results) ? results.at(-1)! : results;
+        try {
+          const results: pg.QueryResult | pg.QueryResult[] = await client.query(`BEGIN;\n${sql}`);
+          return Array.isArray(results) ? results.at(-1)! : results;
+        } catch (error) {
+          firstFailure = error;
+          throw error;
+        }
       };
+      // A statement sent once `fn` has settled would run after COMMIT, on a connection back in
+      // the pool: it is refused. (Statements sent before, even unawaited, run before COMMIT.)
+      let ended = false;
+      const enqueue = <T>(sql: string, work: () => Promise<T>): Promise<T> =>
+        ended ? Promise.reject(new Error(`a statement was sent after its transaction had ended: ${sql.slice(0, 80)}`)) : inTurn(work);
       try {
         const tx: Queryable = {
           query: <R>(sql: string, params?: readonly unknown[]) =>
-            inTurn(async () => {
+            enqueue(sql, async () => {
               const result = await send(sql, params);
               return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
             }),
-          exec: (sql) => inTurn(async () => {
+          exec: (sql) => enqueue(sql, async () => {
             await send(sql);
           }),
         };
-        const result = await fn(tx);
+        let result: Awaited<ReturnType<typeof fn>>;
+        try {
+          result = await fn(tx);
+        } finally {
+          ended = true;
+        }
         if (begun) await inTurn(() => client.query('COMMIT'));
         return result;
       } catch (error) {

@@ -65,4 +65,57 @@ describe.each(engines)('a transaction on %s', (engine) => {
       await db.close();
     }
   });
+
+  it('lets no statement run outside it when its first statement has a syntax error', async () => {
+    const db = await freshDatabase(engine);
+    try {
+      const insert = (trigger: string) =>
+        `INSERT INTO sync_runs (trigger, started_at, created, updated, unchanged, deleted, invalid) VALUES ('${trigger}', now(), 0, 0, 0, 0, 0)`;
+      // Sent at once: the failing first statement (sent with BEGIN on a server) takes the rest down.
+      await expect(db.transaction((tx) => Promise.all([tx.query('SELEC 1'), tx.query(insert('sent with it'))]))).rejects.toThrow(/syntax/);
+      // Sent after the failure was caught: refused, as in any transaction aborted by an error.
+      const later = await db.transaction(async (tx) => {
+        await tx.query('SELEC 1').catch(() => {});
+        return tx.query(insert('sent after it')).then(
+          () => 'written',
+          () => 'refused',
+        );
+      }).catch(() => 'rolled back');
+      expect(later).not.toBe('written');
+      expect((await db.query('SELECT trigger FROM sync_runs')).rows).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('refuses a statement sent after it has ended, and leaves no connection inside a transaction', async () => {
+    const db = await freshDatabase(engine);
+    try {
+      const insert = `INSERT INTO sync_runs (trigger, started_at, created, updated, unchanged, deleted, invalid) VALUES ('late', now(), 0, 0, 0, 0, 0)`;
+      let late: Promise<string> | undefined;
+      await db.transaction(async (tx) => {
+        setImmediate(() => {
+          late = Promise.resolve()
+            .then(() => tx.query(insert))
+            .then(
+              () => 'written',
+              () => 'refused',
+            );
+        });
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(await late).toBe('refused');
+      expect((await db.query('SELECT trigger FROM sync_runs')).rows).toEqual([]);
+      // The connection went back to the pool clean: the next transactions see and write as usual.
+      expect(await db.transaction(async (tx) => (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM sync_runs')).rows[0]!.n)).toBe(0);
+      if (engine === 'postgres') {
+        const open = await db.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+        );
+        expect(open.rows[0]!.n).toBe(0);
+      }
+    } finally {
+      await db.close();
+    }
+  });
 });
