@@ -32,14 +32,11 @@ export async function openPostgres(url: string): Promise<Db> {
     throw new DatabaseUnavailableError(`cannot reach PostgreSQL at ${description}: ${messageOf(error)}`, { cause: error });
   }
 
-  const run = async <R>(client: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
-    const result = await client.query(sql, params as unknown[] | undefined);
-    return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
-  };
+  const resultOf = <R>(result: pg.QueryResult): QueryResult<R> => ({ rows: result.rows as R[], rowCount: result.rowCount ?? 0 });
 
   return {
     description,
-    query: (sql, params) => run(pool, sql, params),
+    query: async <R>(sql: string, params?: readonly unknown[]) => resultOf<R>(await pool.query(sql, params as unknown[] | undefined)),
     exec: async (sql) => {
       await pool.query(sql);
     },
@@ -85,10 +82,7 @@ export async function openPostgres(url: string): Promise<Db> {
       try {
         const tx: Queryable = {
           query: <R>(sql: string, params?: readonly unknown[]) =>
-            enqueue(sql, async () => {
-              const result = await send(sql, params);
-              return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
-            }),
+            enqueue(sql, async () => resultOf<R>(await send(sql, params))),
           exec: (sql) => enqueue(sql, async () => {
             await send(sql);
           }),

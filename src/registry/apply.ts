@@ -4,7 +4,7 @@ import type { MemberIssue } from '../members/issues.js';
 import { memberKindOf } from '../members/paths.js';
 import { memberKinds, tableOf, type Member, type MemberKind } from '../members/schema.js';
 import { resolveNameClaims, type ClaimDecision, type RejectedClaim } from './resolveNames.js';
-import { filesWrittenSince, forgetFiles, recordFiles, touchFiles } from './sql/memberFiles.js';
+import { filesWrittenSince, forgetFiles, recordFiles, touchFiles, type FileRecord } from './sql/memberFiles.js';
 import { adoptRows, deleteMembersOfFiles, findNameHolders, parkNames } from './sql/memberRows.js';
 import { upsertHumanMembers, type HumanFile } from './sql/upsertHumanMembers.js';
 import { upsertVirtualMembers, type VirtualFile } from './sql/upsertVirtualMembers.js';
@@ -53,7 +53,7 @@ export async function applyChanges(tx: Queryable, given: ChangeSet, key: UpsertK
   // own body would have the engine compile all of this function (tens of milliseconds a sync),
   // for something that runs once per batch; a callback is small to compile.
   const outcomes: Outcome[][] = [skipped];
-  const records: FileRecordToWrite[][] = [];
+  const records: FileRecord[][] = [];
   const deletes = changes.deletes ?? [];
   for (const kind of memberKinds) {
     const deleted = await deleteMembersOfFiles(tx, tableOf[kind], deletes.filter((uri) => memberKindOf(uri) === kind));
@@ -104,10 +104,8 @@ export async function applyChanges(tx: Queryable, given: ChangeSet, key: UpsertK
   return outcomes.flat();
 }
 
-type FileRecordToWrite = Parameters<typeof recordFiles>[1][number];
-
 /** A file refused for a name another file holds: its outcome, and its record. */
-function refusal(claim: RejectedClaim, kind: MemberKind, file: ReadFile): { outcome: Outcome; record: FileRecordToWrite } {
+function refusal(claim: RejectedClaim, kind: MemberKind, file: ReadFile): { outcome: Outcome; record: FileRecord } {
   const issue: MemberIssue = {
     file: claim.file_uri,
     field: 'name',

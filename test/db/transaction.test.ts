@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { engines, freshDatabase } from '../helpers/databases.js';
 
+/** A statement that writes one row, its trigger given as an SQL expression, and answers it. */
+const insertRun = (trigger: string) =>
+  `INSERT INTO sync_runs (trigger, started_at, created, updated, unchanged, deleted, invalid) VALUES (${trigger}, now(), 0, 0, 0, 0, 0) RETURNING trigger`;
+
 describe.each(engines)('a transaction on %s', (engine) => {
   it('takes statements sent at once in turn, in the order sent, without a warning from the driver', async () => {
     const db = await freshDatabase(engine);
@@ -8,8 +12,7 @@ describe.each(engines)('a transaction on %s', (engine) => {
     const onWarning = (warning: Error) => warnings.push(warning.message);
     process.on('warning', onWarning);
     try {
-      const run = (trigger: string) =>
-        `INSERT INTO sync_runs (trigger, started_at, created, updated, unchanged, deleted, invalid) VALUES ('${trigger}', now(), 0, 0, 0, 0, 0)`;
+      const run = (trigger: string) => insertRun(`'${trigger}'`);
       const counted = await db.transaction(async (tx) => {
         const [, , count] = await Promise.all([
           tx.query(run('first')),
@@ -35,20 +38,18 @@ describe.each(engines)('a transaction on %s', (engine) => {
   it('keeps its first statement inside the transaction, with or without parameters, and answers its rows', async () => {
     const db = await freshDatabase(engine);
     try {
-      const insert = (trigger: string) =>
-        `INSERT INTO sync_runs (trigger, started_at, created, updated, unchanged, deleted, invalid) VALUES (${trigger}, now(), 0, 0, 0, 0, 0) RETURNING trigger`;
       const triggers = () => db.query<{ trigger: string }>('SELECT trigger FROM sync_runs ORDER BY id').then((r) => r.rows.map((row) => row.trigger));
       // A first statement without parameters (sent with BEGIN on a server) is rolled back with the rest.
       await expect(
         db.transaction(async (tx) => {
-          expect((await tx.query<{ trigger: string }>(insert("'plain'"))).rows).toEqual([{ trigger: 'plain' }]);
+          expect((await tx.query<{ trigger: string }>(insertRun("'plain'"))).rows).toEqual([{ trigger: 'plain' }]);
           throw new Error('changed my mind');
         }),
       ).rejects.toThrow('changed my mind');
       // ... and so is one with parameters.
       await expect(
         db.transaction(async (tx) => {
-          expect((await tx.query<{ trigger: string }>(insert('$1'), ['bound'])).rows).toEqual([{ trigger: 'bound' }]);
+          expect((await tx.query<{ trigger: string }>(insertRun('$1'), ['bound'])).rows).toEqual([{ trigger: 'bound' }]);
           await tx.query('SELECT no_such_column FROM sync_runs');
         }),
       ).rejects.toThrow(/no_such_column/);
@@ -56,7 +57,7 @@ describe.each(engines)('a transaction on %s', (engine) => {
       // A transaction that sends nothing commits nothing, and the next one works as usual.
       expect(await db.transaction(async () => 'nothing sent')).toBe('nothing sent');
       const counted = await db.transaction(async (tx) => {
-        await tx.exec(`${insert("'script'")}; ${insert("'script, again'")}`);
+        await tx.exec(`${insertRun("'script'")}; ${insertRun("'script, again'")}`);
         return (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM sync_runs')).rows[0]!.n;
       });
       expect(counted).toBe(2);
@@ -69,8 +70,7 @@ describe.each(engines)('a transaction on %s', (engine) => {
   it('lets no statement run outside it when its first statement has a syntax error', async () => {
     const db = await freshDatabase(engine);
     try {
-      const insert = (trigger: string) =>
-        `INSERT INTO sync_runs (trigger, started_at, created, updated, unchanged, deleted, invalid) VALUES ('${trigger}', now(), 0, 0, 0, 0, 0)`;
+      const insert = (trigger: string) => insertRun(`'${trigger}'`);
       // Sent at once: the failing first statement (sent with BEGIN on a server) takes the rest down.
       await expect(db.transaction((tx) => Promise.all([tx.query('SELEC 1'), tx.query(insert('sent with it'))]))).rejects.toThrow(/syntax/);
       // Sent after the failure was caught: refused, as in any transaction aborted by an error.
@@ -91,7 +91,7 @@ describe.each(engines)('a transaction on %s', (engine) => {
   it('refuses a statement sent after it has ended, and leaves no connection inside a transaction', async () => {
     const db = await freshDatabase(engine);
     try {
-      const insert = `INSERT INTO sync_runs (trigger, started_at, created, updated, unchanged, deleted, invalid) VALUES ('late', now(), 0, 0, 0, 0, 0)`;
+      const insert = insertRun("'late'");
       let late: Promise<string> | undefined;
       await db.transaction(async (tx) => {
         setImmediate(() => {

@@ -79,7 +79,7 @@ export async function databaseNow(db: Queryable): Promise<string> {
  * Records the outcome of reading files; `changed_at` moves only when something did change.
  * (Files registered with their members are recorded by the member upsert: `recordRegisteredFiles`.)
  */
-export async function recordFiles(tx: Queryable, records: Array<Omit<FileRecord, 'errors'> & { errors: MemberIssue[] }>) {
+export async function recordFiles(tx: Queryable, records: readonly FileRecord[]) {
   if (records.length === 0) return;
   await tx.query(
     `INSERT INTO member_files AS f (file_uri, kind, version, content_hash, status, member_name, errors)
