@@ -31,6 +31,7 @@ export type IssueCode =
   | 'empty_value'
   | 'format'
   | 'nul'
+  | 'control_character'
   | 'both_prompts'
   | 'unusable_path'
   | 'unreadable'

@@ -242,6 +242,9 @@ function toIssues(file: string, kind: MemberKind, issue: z.core.$ZodIssue, docum
       if (issue.format === 'email') return [{ ...base, code: 'format', message: 'is not a valid e-mail address' }];
       return [{ ...base, code: 'format', message: 'is not a valid GitHub username', hint: 'letters, digits and single hyphens, at most 39 characters' }];
     case 'custom':
+      if (issue.params?.code === 'control_character') {
+        return [{ ...base, code: 'control_character', message: issue.message, hint: 'remove it; names, roles, models and list items are one line each' }];
+      }
       if (issue.message.includes('NUL')) return [{ ...base, code: 'nul', message: issue.message }];
       if (issue.message.includes('surrogate')) return [{ ...base, code: 'encoding', message: issue.message }];
       return [{ ...base, code: 'both_prompts', message: issue.message }];

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { storableString } from '../storableText.js';
+import { plainLineString, storableString } from '../storableText.js';
 
 /**
  * The member file formats: one definition each, from which come validation (`safeParse`), the
@@ -8,8 +8,9 @@ import { storableString } from '../storableText.js';
  */
 
 const text = storableString;
-const shortText = () => text().max(255);
-const textList = () => z.array(text());
+/** Names, roles, models and list items: one line each, as terminals, logs and headings show them. */
+const shortText = () => plainLineString().max(255);
+const textList = () => z.array(plainLineString());
 
 /** GitHub's rule for logins: letters, digits and single hyphens, not at either end, 1–39 long. */
 export const githubLoginPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;

@@ -123,6 +123,22 @@ describe('parseMemberFile: each rule, with field and position', () => {
     expect(issuesOf(Buffer.concat([Buffer.from('name: \uFFFD\nrole: '), Buffer.from([0xc3, 0x28])]))).toMatchObject([{ code: 'encoding', line: 2, column: 7 }]);
   });
 
+  it('control characters in names, roles, models and list items, which would act on a terminal or reorder what follows', () => {
+    // An ESC sequence (recolours a terminal), a carriage return, a right-to-left override.
+    expect(issuesOf('name: "Rin\\e[31m"\n')).toMatchObject([
+      { field: 'name', code: 'control_character', line: 1, column: 7, message: expect.stringContaining('U+001B (at character 4)') },
+    ]);
+    expect(issuesOf('name: A\nrole: "Dev\\rOps"\n')).toMatchObject([{ field: 'role', code: 'control_character', line: 2 }]);
+    expect(issuesOf('name: "\u202Enimda"\n')).toMatchObject([{ field: 'name', code: 'control_character' }]);
+    expect(issuesOf('name: A\nskills: [ok, "tab\\there"]\n')).toMatchObject([{ field: 'skills[1]', code: 'control_character' }]);
+    expect(issuesOf('name: A\nllm_model: "m\\x85"\n', 'virtual')).toMatchObject([{ field: 'llm_model', code: 'control_character' }]);
+    // A NUL is reported once, as what PostgreSQL cannot store.
+    expect(issuesOf('name: "a\\0b"\n')).toHaveLength(1);
+    // Free text keeps its line ends and tabs.
+    expect(parse('name: A\nbio: "line one\\n\\tline two"\n').ok).toBe(true);
+    expect(parse('name: A\nllm_model: m\nsystem_prompt: |\n  Be kind.\n  Be brief.\n', 'virtual').ok).toBe(true);
+  });
+
   it('hints quote the value as written', () => {
     expect(issuesOf('name: 1.10\n')[0]!.hint).toBe('quote it: "1.10"');
     expect(issuesOf('name: A\nrole: 0x1F\n')[0]!.hint).toBe('quote it: "0x1F"');
