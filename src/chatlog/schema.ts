@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { plainLineString } from '../storableText.js';
 
 /**
  * A chat message as clients post it and as it is stored: one item per message in ChatLogs,
@@ -7,15 +8,15 @@ import { z } from 'zod';
 export const messageInputSchema = z
   .strictObject({
     timestamp: z.number().int().min(1).max(9e12).optional().describe('Whole epoch milliseconds; assigned by the service when absent. A millisecond another message holds moves this one up by one'),
-    speaker_name: z.string().min(1).max(255).describe('Member name, or a Discord display name for people not in the roster'),
+    speaker_name: plainLineString().min(1).max(255).describe('Member name, or a Discord display name for people not in the roster'),
     speaker_type: z.enum(['human', 'virtual']),
     role: z.enum(['user', 'assistant', 'system']),
     content: z.string().min(1),
-    source: z.string().min(1).max(64).default('api').describe('discord, api, ...'),
-    channel_id: z.string().min(1).max(128).optional(),
-    thread_id: z.string().min(1).max(128).optional(),
-    message_id: z.string().min(1).max(128).optional().describe('Posting the same message_id again stores nothing new'),
-    llm_model: z.string().min(1).max(255).optional(),
+    source: plainLineString().min(1).max(64).default('api').describe('discord, api, ...'),
+    channel_id: plainLineString().min(1).max(128).optional(),
+    thread_id: plainLineString().min(1).max(128).optional(),
+    message_id: plainLineString().min(1).max(128).optional().describe('Posting the same message_id again stores nothing new'),
+    llm_model: plainLineString().min(1).max(255).optional(),
     input_tokens: z.number().int().nonnegative().optional(),
     output_tokens: z.number().int().nonnegative().optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),
@@ -48,9 +49,8 @@ export const sessionSchema = z
 
 export type ChatSession = z.infer<typeof sessionSchema>;
 
-/** Session ids travel in URLs and keys: printable, no slashes, and not our own `#` namespace. */
-export const sessionIdSchema = z
-  .string()
+/** Session ids travel in URLs and keys: one printable line, no spaces or slashes, and not our own `#` namespace. */
+export const sessionIdSchema = plainLineString()
   .min(1)
   .max(200)
   .regex(/^[^#/\s][^/\s]*$/, 'a session id has no spaces or slashes and does not start with #');
@@ -59,8 +59,7 @@ export const sessionIdSchema = z
  * A Discord channel or thread id (a snowflake: digits), as part of a session id: nothing that
  * would make the id unusable in a URL or let `channel:thread` pairs collide.
  */
-export const discordIdSchema = z
-  .string()
+export const discordIdSchema = plainLineString()
   .min(1)
   .max(128)
   .regex(/^[^\s/:#]+$/, 'a channel or thread id has no spaces, slashes, colons or #');

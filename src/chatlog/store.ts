@@ -1,9 +1,9 @@
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BatchWriter, untilProcessed } from './batchWriter.js';
 import { WriterLanes } from './lanes.js';
-import { messageInputSchema, type ChatMessage, type ChatSession } from './schema.js';
+import { messageInputSchema, sessionIdSchema, type ChatMessage, type ChatSession } from './schema.js';
 
 /** A message as `messageInputSchema` leaves it: validated, defaults filled in. */
 export type ValidMessage = z.output<typeof messageInputSchema>;
@@ -420,8 +420,7 @@ export class ChatStore {
     // Resume after the position of the cursor in this order, whether or not that session still exists.
     let start = 0;
     if (page.cursor) {
-      const { last_activity: at, session_id: id } = decodeKey(page.cursor);
-      if (typeof at !== 'number' || typeof id !== 'string') throw new ChatRequestError(400, 'bad_cursor', 'cursor is not one this API handed out');
+      const { last_activity: at, session_id: id } = decodeCursor(page.cursor, activityCursor);
       start = headers.findIndex((s) => s.last_activity < at || (s.last_activity === at && s.session_id > id));
       if (start < 0) start = headers.length;
     }
@@ -695,7 +694,11 @@ export class ChatStore {
     }
   }
 
-  /** The SDK's errors as ours: a missing table is 404, an unreachable store is "unavailable". */
+  /**
+   * The SDK's errors as ours: a missing table is 404, bad input 400, and the store failing —
+   * unreachable, timing out, throttling, answering 5xx, refusing our credentials — "unavailable"
+   * (503: try again later). Anything else is left as it is: a bug of ours, not an outage.
+   */
   private translate(error: unknown): unknown {
     if (error instanceof ChatRequestError || error instanceof ChatStoreUnavailableError) return error;
     const name = (error as { name?: string }).name ?? '';
@@ -703,8 +706,37 @@ export class ChatStore {
     if (name === 'ResourceNotFoundException') return new ChatRequestError(404, 'no_table', `the chat log table ${this.table} does not exist (vecr chatlog init creates it)`);
     if (name === 'ValidationException' && /size/i.test((error as Error).message)) return new ChatRequestError(413, 'message_too_large', (error as Error).message);
     if (name === 'ValidationException') return new ChatRequestError(400, 'bad_request', (error as Error).message);
-    return new ChatStoreUnavailableError(`the chat log store at ${this.description} is unavailable: ${name}${(error as Error).message ? `: ${(error as Error).message}` : ''}`);
+    if (!isStoreFailure(error)) return error;
+    return new ChatStoreUnavailableError(`the chat log store at ${this.description} is unavailable: ${name}${(error as Error).message ? `: ${(error as Error).message}` : ''}`, { cause: error });
   }
+}
+
+/** Network and socket failures, as Node reports them. */
+const networkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'EADDRNOTAVAIL']);
+
+/** What the SDK reports when the store, not the request, is the problem. */
+const storeFailureNames = new Set([
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'LimitExceededException',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'AccessDeniedException',
+  'ExpiredTokenException',
+  'MissingAuthenticationTokenException',
+  'CredentialsProviderError',
+]);
+
+function isStoreFailure(error: unknown): boolean {
+  const e = error as { name?: string; code?: string; $fault?: string; $metadata?: { httpStatusCode?: number } };
+  if (e.$fault === 'server' || (e.$metadata?.httpStatusCode ?? 0) >= 500) return true;
+  return storeFailureNames.has(e.name ?? '') || networkCodes.has(e.code ?? '');
 }
 
 interface PendingHeader {
@@ -819,21 +851,27 @@ function fnv1a(text: string): number {
 }
 
 
+/**
+ * Cursors are opaque to clients but plain JSON inside: each is decoded and checked against the
+ * shape this store hands out, so a crafted one (`{"ts": 1e400}`, a key of another channel) is a
+ * 400, never a failed request to the store.
+ */
+const epochMs = z.number().min(0).max(9e12);
+const positionCursor = z.strictObject({ ts: epochMs });
+const channelCursorSchema = z.strictObject({ channel_id: z.string().min(1).max(128), last_activity: epochMs, session_id: sessionIdSchema, timestamp: z.literal(0) });
+const activityCursor = z.strictObject({ last_activity: epochMs, session_id: sessionIdSchema });
+
 function encodePosition(timestamp: number): string {
-  return Buffer.from(JSON.stringify({ ts: timestamp })).toString('base64url');
+  return encodeKey({ ts: timestamp });
 }
 
 function decodePosition(cursor: string): number {
-  const value = decodeKey(cursor).ts;
-  if (typeof value !== 'number') throw new ChatRequestError(400, 'bad_cursor', 'cursor is not one this API handed out');
-  return value;
+  return decodeCursor(cursor, positionCursor).ts;
 }
 
 function channelCursor(cursor: string, channelId: string): Record<string, unknown> {
-  const key = decodeKey(cursor);
-  if (key.channel_id !== channelId || typeof key.last_activity !== 'number' || typeof key.session_id !== 'string' || key.timestamp !== 0) {
-    throw new ChatRequestError(400, 'bad_cursor', 'cursor is not one this API handed out for this channel');
-  }
+  const key = decodeCursor(cursor, channelCursorSchema);
+  if (key.channel_id !== channelId) throw new ChatRequestError(400, 'bad_cursor', 'cursor is not one this API handed out for this channel');
   return key;
 }
 
@@ -841,12 +879,14 @@ function encodeKey(key: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-function decodeKey(cursor: string): Record<string, unknown> {
+function decodeCursor<T>(cursor: string, shape: z.ZodType<T>): T {
+  let value: unknown;
   try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (value && typeof value === 'object') return value as Record<string, unknown>;
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    // fall through
+    value = undefined;
   }
-  throw new ChatRequestError(400, 'bad_cursor', 'cursor is not one this API handed out');
+  const parsed = shape.safeParse(value);
+  if (!parsed.success) throw new ChatRequestError(400, 'bad_cursor', 'cursor is not one this API handed out');
+  return parsed.data;
 }

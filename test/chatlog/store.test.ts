@@ -229,6 +229,32 @@ describe('chat log store, the hard cases', () => {
     await expect(chat.listSessions({ member: 'Mia' }, { limit: 2, cursor: forged })).rejects.toMatchObject({ status: 400 });
   });
 
+  it('refuses crafted cursors that JSON allows but no page of ours holds, with 400 and nothing asked of the store', async () => {
+    await chat.append('crafted', [say('Mia', 'hi', { channel_id: 'cc' })]);
+    const cursor = (value: unknown) => Buffer.from(JSON.stringify(value) ?? 'null').toString('base64url');
+    const raw = (text: string) => Buffer.from(text).toString('base64url');
+    for (const forged of [raw('{"ts":1e400}'), raw('{"ts":-1e400}'), cursor({ ts: -5 }), cursor({ ts: '1' }), cursor({ ts: 1, more: true }), cursor(null), cursor([1]), 'not base64 json']) {
+      for (const order of ['asc', 'desc'] as const) {
+        await expect(chat.readMessages('crafted', { limit: 5, order, cursor: forged }), forged).rejects.toMatchObject({ status: 400, code: 'bad_cursor' });
+      }
+    }
+    for (const forged of [raw('{"last_activity":1e400,"session_id":"x"}'), cursor({ last_activity: 1, session_id: 'x'.repeat(5000) }), cursor({ last_activity: 1, session_id: 'a/b' })]) {
+      await expect(chat.listSessions({ member: 'Mia' }, { limit: 2, cursor: forged }), forged).rejects.toMatchObject({ status: 400, code: 'bad_cursor' });
+    }
+    const channelForged = raw('{"channel_id":"cc","last_activity":1e400,"session_id":"crafted","timestamp":0}');
+    await expect(chat.listSessions({ channel_id: 'cc' }, { limit: 2, cursor: channelForged })).rejects.toMatchObject({ status: 400, code: 'bad_cursor' });
+  });
+
+  it('refuses control characters in names and ids, naming the character, and keeps them in content', () => {
+    const message = (extra: Record<string, unknown>) => ({ speaker_name: 'A', speaker_type: 'human', role: 'user', content: 'x', ...extra });
+    expect(() => validateMessages([message({ speaker_name: 'Rin\u001b[2J' })])).toThrow(/messages\[0\]\.speaker_name: contains the control character U\+001B/);
+    for (const field of ['channel_id', 'thread_id', 'message_id', 'llm_model', 'source']) {
+      expect(() => validateMessages([message({ [field]: 'a\rb' })]), field).toThrow(new RegExp(`${field}: contains the control character U\\+000D`));
+    }
+    expect(() => validateMessages([message({ speaker_name: 'abc\u202Edef' })])).toThrow(/U\+202E/);
+    expect(validateMessages([message({ content: 'line one\n\tline two\u001b' })])[0]!.content).toBe('line one\n\tline two\u001b');
+  });
+
   it('keeps the header slot and impossible times out of reach', () => {
     expect(() => validateMessages([{ speaker_name: 'A', speaker_type: 'human', role: 'user', content: 'x', timestamp: 0.0004 }])).toThrow(/timestamp/);
     expect(() => validateMessages([{ speaker_name: 'A', speaker_type: 'human', role: 'user', content: 'x', timestamp: 1e15 }])).toThrow(/timestamp/);
