@@ -30,10 +30,13 @@ export async function* exportSession(session: ChatSession, messages: AsyncIterab
   }
 }
 
-/** JSON whose text holds no `<`, `>`, `&` or line separators: still the same JSON to a parser. */
+/**
+ * JSON whose text holds no `<`, `>` or `&`, nor what acts on a terminal beyond what JSON escapes
+ * anyway (DEL, C1 controls, separators, bidirectional overrides): still the same JSON to a parser.
+ */
 function jsonLine(message: ChatMessage): string {
   return (
-    JSON.stringify(message).replace(/[<>&\u2028\u2029]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`) + '\n'
+    JSON.stringify(message).replace(/[<>&\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`) + '\n'
   );
 }
 

@@ -59,12 +59,41 @@ async function linkNew(temporary: string, file: string) {
   await fs.promises.rm(temporary, { force: true }).catch(() => {});
 }
 
+/**
+ * Characters that act on a terminal or reorder what follows when printed: C0 controls (ESC starts
+ * the sequences that move the cursor, recolour, retitle the window; CR rewrites the line), DEL, C1
+ * controls (U+009B is a one-character ESC [ to some terminals), line and paragraph separators and
+ * the bidirectional overrides and isolates. Data may hold them — a member row written by an older
+ * tool, a file name given to `vecr validate`, a chat message — so the CLI never prints them raw.
+ */
+const unsafeForTerminal = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g;
+
+/**
+ * Text from data as a terminal may show it: every character above shown as an escape (`\x1b`,
+ * `\u202e`). Line ends and tabs are kept where the text is several lines (`lines`: chat messages,
+ * bios, prompts), and escaped too where it must stay on one line (a table cell, a name).
+ */
+export function shown(text: string, options: { lines?: boolean } = {}): string {
+  const escaped = text.replace(unsafeForTerminal, escapeCharacter);
+  return options.lines ? escaped : escaped.replace(/[\n\t]/g, escapeCharacter);
+}
+
+const escapeCharacter = (character: string) => {
+  const code = character.charCodeAt(0);
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+};
+
+/**
+ * JSON for scripts. JSON.stringify escapes C0 controls already; the rest of what acts on a terminal
+ * (DEL, C1, separators, bidirectional controls) is escaped too — still the same JSON to a parser.
+ */
 export function printJson(value: unknown) {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  const text = JSON.stringify(value, null, 2).replace(/[\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  process.stdout.write(text + '\n');
 }
 
 export function printTable(rows: ReadonlyArray<Record<string, unknown>>, columns: readonly string[]) {
-  const cell = (value: unknown) => (value === null || value === undefined ? '' : Array.isArray(value) ? value.join(', ') : String(value));
+  const cell = (value: unknown) => shown(value === null || value === undefined ? '' : Array.isArray(value) ? value.join(', ') : String(value));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => width(cell(r[c])))));
   const line = (values: string[]) => values.map((v, i) => v + ' '.repeat(Math.max(0, widths[i]! - width(v)))).join('  ').trimEnd();
   process.stdout.write(line([...columns]) + '\n');

@@ -5,7 +5,7 @@ import { openChatStore } from '../../chatlog/open.js';
 import type { ChatStore } from '../../chatlog/store.js';
 import type { Config } from '../../config.js';
 import { configFrom } from '../context.js';
-import { printJson, printTable, writeFileWhole } from '../output.js';
+import { printJson, printTable, shown, writeFileWhole } from '../output.js';
 
 async function withChat<T>(config: Config, fn: (chat: ChatStore) => Promise<T>): Promise<T> {
   const chat = await openChatStore(config);
@@ -75,7 +75,7 @@ export function registerChatlog(program: Command) {
         return messages.reverse();
       });
       if (options.json) printJson({ messages });
-      else for (const m of messages) process.stdout.write(`[${time(m.timestamp)}] ${m.speaker_name} (${m.role}): ${m.content}\n`);
+      else for (const m of messages) process.stdout.write(`[${time(m.timestamp)}] ${shown(m.speaker_name)} (${m.role}): ${shown(m.content, { lines: true })}\n`);
     });
 
   chatlog

@@ -6,7 +6,7 @@ import { formatIssue, type MemberIssue } from '../../members/issues.js';
 import { defaultLimits, parseMemberFile } from '../../members/parse.js';
 import { memberKindOf } from '../../members/paths.js';
 import { memberJsonSchema, type MemberKind } from '../../members/schema.js';
-import { printJson } from '../output.js';
+import { printJson, shown } from '../output.js';
 
 export function registerFiles(program: Command) {
   program
@@ -44,8 +44,8 @@ export function registerFiles(program: Command) {
       if (options.json) printJson({ files: results });
       else {
         for (const result of results) {
-          if (result.ok) process.stdout.write(`ok  ${result.file}\n`);
-          else for (const issue of result.issues) process.stderr.write(`${formatIssue(issue)}\n`);
+          if (result.ok) process.stdout.write(`ok  ${shown(result.file)}\n`);
+          else for (const issue of result.issues) process.stderr.write(`${shown(formatIssue(issue))}\n`);
         }
       }
       if (results.some((r) => !r.ok)) process.exitCode = 1;

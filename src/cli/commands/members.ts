@@ -3,7 +3,7 @@ import { formatIssue } from '../../members/issues.js';
 import { memberKinds, tableOf, type MemberKind } from '../../members/schema.js';
 import { countMembers, fileProblems, getMember, listMembers } from '../../registry/read.js';
 import { configFrom, withDatabase } from '../context.js';
-import { printJson, printTable } from '../output.js';
+import { printJson, printTable, shown } from '../output.js';
 
 function kindsOf(kind: string | undefined): MemberKind[] {
   if (kind === undefined) return [...memberKinds];
@@ -52,7 +52,7 @@ export function registerMembers(program: Command) {
           if (member) found.push({ kind, member, problems: member.file_uri ? await fileProblems(db, member.file_uri) : [] });
         }
         if (found.length === 0) {
-          process.stderr.write(`vecr: no member named "${name}"\n`);
+          process.stderr.write(`vecr: no member named "${shown(name)}"\n`);
           process.exitCode = 1;
           return;
         }
@@ -65,11 +65,11 @@ export function registerMembers(program: Command) {
           process.stdout.write(`${tableOf[kind]}\n`);
           for (const [column, value] of Object.entries(member)) {
             const text = Array.isArray(value) ? value.join(', ') : value === null ? '' : String(value).trimEnd();
-            process.stdout.write(`  ${column.padEnd(19)} ${text.replace(/\n/g, '\n' + ' '.repeat(22))}\n`);
+            process.stdout.write(`  ${column.padEnd(19)} ${shown(text, { lines: true }).replace(/\n/g, '\n' + ' '.repeat(22))}\n`);
           }
           if (problems.length > 0) {
             process.stdout.write('  (the file has changed and its latest version is invalid; this is its last good version)\n');
-            for (const problem of problems) process.stdout.write(`  ! ${formatIssue(problem)}\n`);
+            for (const problem of problems) process.stdout.write(`  ! ${shown(formatIssue(problem))}\n`);
           }
         }
       });
