@@ -39,12 +39,9 @@ async function stateOf(db: Db) {
 }
 
 const tricky = `name: "O'Brien \\\\ \\"quoted\\""
-role: "Tab\\there"
+role: "Back\\\\slash; -- dash"
 skills: ["a,b", "{braces}", "quote\\"d", "NULL", "", "日本語"]
-bio: |
-  Line one;
-  -- not a comment
-  COMMIT;
+bio: "Line one;\\n\\tTab\\n-- not a comment\\nCOMMIT;\\n"
 contact_email: ob@example.com
 `;
 
