@@ -1,7 +1,7 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { acquireFolderLock, lockOwner } from '../db/lock.js';
+import { preparePrivateDataFolder, preparePrivateFolder } from '../privateFiles.js';
 import { startWorker } from '../workerThread.js';
 import { ChatStore, ChatStoreUnavailableError, type Sdk } from './store.js';
 
@@ -64,9 +64,10 @@ async function embeddedEndpoint(dir: string) {
   if (owner?.port) {
     return { endpoint: `http://127.0.0.1:${owner.port}`, description: `the embedded store of process ${owner.pid}`, close: async () => {} };
   }
-  await fs.mkdir(path.dirname(dir), { recursive: true });
+  await preparePrivateDataFolder(path.dirname(dir));
   const lock = await acquireFolderLock(dir, { what: 'the embedded chat log store', instead: 'or set CHATLOG_DYNAMODB_ENDPOINT' });
   try {
+    await preparePrivateFolder(dir);
     const worker = startWorker(import.meta.url, 'embeddedServer', { path: dir });
     const port = await new Promise<number>((resolve, reject) => {
       worker.once('message', (message: { port?: number; error?: string }) => (message.port ? resolve(message.port) : reject(new Error(message.error))));

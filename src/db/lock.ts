@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import net from 'node:net';
+import { createPrivateFile, replacePrivateFile } from '../privateFiles.js';
 import { DatabaseUnavailableError } from './types.js';
 
 /** Who holds an embedded data folder, and where it shares it, if it does. */
@@ -15,7 +16,8 @@ const lockFileOf = (dataDir: string) => `${dataDir}.lock`;
  * PGlite has no postmaster to stop a second process opening the same data folder, and two
  * writers would corrupt it. A lock file beside the folder refuses the second one; a file left by
  * a process that has died is taken over. `vecr serve` writes its port into it, so that other
- * commands can reach the database through the service instead.
+ * commands can reach the database through the service instead. Owner-only (0600), as everything
+ * of ours in the data folder.
  */
 export async function acquireFolderLock(
   dataDir: string,
@@ -24,13 +26,10 @@ export async function acquireFolderLock(
   const lockFile = lockFileOf(dataDir);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      await fs.writeFile(lockFile, JSON.stringify({ pid: process.pid } satisfies LockOwner), { flag: 'wx' });
+      await createPrivateFile(lockFile, JSON.stringify({ pid: process.pid } satisfies LockOwner));
       return {
         // Replaced in one step: a reader never sees the file half written.
-        publishPort: async (port: number) => {
-          await fs.writeFile(`${lockFile}.${process.pid}`, JSON.stringify({ pid: process.pid, port } satisfies LockOwner));
-          await fs.rename(`${lockFile}.${process.pid}`, lockFile);
-        },
+        publishPort: (port: number) => replacePrivateFile(lockFile, JSON.stringify({ pid: process.pid, port } satisfies LockOwner)),
         release: () => fs.rm(lockFile, { force: true }),
       };
     } catch (error) {

@@ -1,6 +1,6 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
+import { preparePrivateDataFolder, preparePrivateFolder } from '../privateFiles.js';
 import { DatabaseUnavailableError, type Db, type Queryable } from './types.js';
 import { acquireFolderLock } from './lock.js';
 
@@ -20,15 +20,12 @@ async function createPglite(dataDir: string | undefined, snapshot?: Blob) {
   const { PGlite } = await import('@electric-sql/pglite');
   let lock = { publishPort: async (_port: number) => {}, release: async () => {} };
   if (dataDir) {
-    await fs.mkdir(path.dirname(dataDir), { recursive: true }).catch((error: NodeJS.ErrnoException) => {
-      throw error.code === 'EEXIST' || error.code === 'ENOTDIR'
-        ? new Error(`the data folder ${path.dirname(dataDir)} (VECR_DATA_DIR, --data-dir) is a file, not a folder`)
-        : error;
-    });
+    await preparePrivateDataFolder(path.dirname(dataDir));
     lock = await acquireFolderLock(dataDir);
   }
   let pglite: PGlite;
   try {
+    if (dataDir) await preparePrivateFolder(dataDir);
     pglite = await PGlite.create({
       ...(dataDir ? { dataDir } : {}),
       ...(snapshot ? { loadDataDir: snapshot } : {}),

@@ -23,6 +23,9 @@ describe('the data folder lock', () => {
     const server = net.createServer().listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     await lock.publishPort((server.address() as net.AddressInfo).port);
+    // Owner-only, as everything of ours in the data folder, after the port went in as before.
+    expect((await fs.stat(`${dataDir}.lock`)).mode & 0o777).toBe(0o600);
+    expect(await fs.readdir(work.dir)).toEqual(['pgdata.lock']);
     // This process holds it: to itself, the lock reads as no other owner.
     expect(await lockOwner(dataDir)).toBeUndefined();
     server.close();
