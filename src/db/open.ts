@@ -1,16 +1,20 @@
 import type { DatabaseConfig } from '../config.js';
 import { migrate } from './migrate.js';
 import { lockOwner } from './lock.js';
+import { embeddedDatabaseUrl, readPassword } from './password.js';
 import type { Db } from './types.js';
 
 /**
  * The configured server; or the embedded database — through `vecr serve` when a service holds
- * it and shares it, else opened here.
+ * it and shares it (with the password it keeps beside the data folder), else opened here.
  */
 async function connect(config: DatabaseConfig): Promise<Db> {
   if (config.engine === 'postgres') return (await import('./postgres.js')).openPostgres(config.url);
   const owner = await lockOwner(config.dataDir);
-  if (owner?.port) return (await import('./postgres.js')).openPostgres(`postgres://postgres@127.0.0.1:${owner.port}/member_db`);
+  if (owner?.port) {
+    const password = await readPassword(config.dataDir);
+    return (await import('./postgres.js')).openPostgres(embeddedDatabaseUrl(owner.port, password));
+  }
   return (await import('./pglite.js')).openPglite(config.dataDir);
 }
 

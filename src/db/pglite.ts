@@ -1,8 +1,11 @@
+import type net from 'node:net';
 import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { preparePrivateDataFolder, preparePrivateFolder } from '../privateFiles.js';
 import { DatabaseUnavailableError, type Db, type Queryable } from './types.js';
 import { acquireFolderLock } from './lock.js';
+import { embeddedDatabaseUrl, embeddedUser, ensurePassword } from './password.js';
+import { requirePassword, scramVerifier } from './passwordGate.js';
 
 // Timestamps stay the text PostgreSQL sends, as with node-postgres.
 const parsers = { 1114: (value: string) => value, 1184: (value: string) => value };
@@ -41,7 +44,7 @@ async function createPglite(dataDir: string | undefined, snapshot?: Blob) {
 }
 
 export interface SharedPglite {
-  /** Where clients connect: `postgres://postgres@127.0.0.1:PORT/member_db`. */
+  /** Where clients connect: `postgres://postgres:PASSWORD@127.0.0.1:PORT/member_db`. Print it only through redactUrl. */
   url: string;
   port: number;
   /** Runs on the embedded database directly, before it is shared (migrations). */
@@ -49,34 +52,47 @@ export interface SharedPglite {
   close(): Promise<void>;
 }
 
+/** The embedded database's port is for this machine only: psql and other `vecr` commands. Not configurable. */
+const loopback = '127.0.0.1';
+
 /**
  * Opens the embedded database and serves it over the PostgreSQL protocol on 127.0.0.1, for
- * `vecr serve`: psql and other `vecr` commands reach it there while the service runs. The
- * service itself connects the same way, because the protocol server keeps each connection's
- * transaction to itself, which direct calls beside it would not.
+ * `vecr serve`: psql and other `vecr` commands reach it there while the service runs, with the
+ * data folder's password (see password.ts; passwordGate.ts checks it). The service itself
+ * connects the same way, because the protocol server keeps each connection's transaction to
+ * itself, which direct calls beside it would not.
  */
 export async function sharePglite(dataDir: string, port: number, prepare: (db: Db) => Promise<void>): Promise<SharedPglite> {
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   const { pglite, lock } = await createPglite(dataDir);
   const direct = wrapPglite(pglite, `PGlite in ${dataDir}`, async () => {});
-  const server = new PGLiteSocketServer({ db: pglite, host: '127.0.0.1', port, maxConnections: 64 });
+  const server = new PGLiteSocketServer({ db: pglite, host: loopback, port, maxConnections: 64 });
+  // pglite-socket keeps its net.Server to itself; the gate goes in front of its listener.
+  const listening = () => (server as unknown as { server: net.Server }).server;
+  let gate: ReturnType<typeof requirePassword>;
+  let password: string;
   try {
+    password = await ensurePassword(dataDir);
+    const verifier = await scramVerifier(password);
     await prepare(direct);
     await server.start();
+    // Right after listen's callback, before the event loop can hand over a first connection.
+    gate = requirePassword(listening(), verifier, { user: embeddedUser });
   } catch (error) {
+    await server.stop().catch(() => {});
     await pglite.close().catch(() => {});
     await lock.release();
     throw error;
   }
-  const address = (server as unknown as { server?: { address(): { port: number } | string | null } }).server?.address();
-  const actualPort = address && typeof address === 'object' ? address.port : port;
-  await lock.publishPort(actualPort);
+  const address = listening().address() as net.AddressInfo;
+  await lock.publishPort(address.port);
   return {
-    url: `postgres://postgres@127.0.0.1:${actualPort}/member_db`,
-    port: actualPort,
+    url: embeddedDatabaseUrl(address.port, password),
+    port: address.port,
     direct,
     async close() {
       try {
+        gate.close();
         await server.stop();
         await pglite.close();
       } finally {

@@ -33,6 +33,7 @@ describe('the data folder (VECR_DATA_DIR) and what the embedded stores keep in i
       expect(modes).toEqual({
         pgdata: '700',
         'pgdata.lock': '600',
+        'pgdata.pgpass': '600',
         chatlogs: '700',
         'chatlogs.lock': '600',
       });
