@@ -3,28 +3,32 @@ import type { Config } from '../config.js';
 import { acquireFolderLock, lockOwner } from '../db/lock.js';
 import { preparePrivateDataFolder, preparePrivateFolder } from '../privateFiles.js';
 import { startWorker } from '../workerThread.js';
+import { ensureCredentials, readCredentials, type EmbeddedCredentials } from './credentials.js';
 import { ChatStore, ChatStoreUnavailableError, type Sdk } from './store.js';
 
 /**
  * The configured chat log store: an endpoint (LocalStack, DynamoDB Local), AWS DynamoDB, or —
  * with nothing configured — dynalite, a DynamoDB-compatible server, in this process on
  * `VECR_DATA_DIR/chatlogs`. One code path (AWS SDK v3) for all of them. While a process serves
- * the embedded store, others reach it through the port it publishes in the lock file.
+ * the embedded store, others reach it through the port it publishes in the lock file, with the
+ * access key it keeps beside the folder.
  */
 export async function openChatStore(config: Config): Promise<ChatStore> {
   const chat = config.chatlog;
   let endpoint = chat.endpoint;
   let onClose = async () => {};
   let description = endpoint ?? `AWS DynamoDB (${chat.region})`;
+  // Emulators take any credentials; AWS uses its default chain unless keys are given.
+  let credentials = chat.credentials ?? (endpoint ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined);
   if (chat.embedded) {
     const embedded = await embeddedEndpoint(path.join(config.dataDir, 'chatlogs'));
     endpoint = embedded.endpoint;
     onClose = embedded.close;
     description = embedded.description;
+    // Its own key, whatever AWS_ACCESS_KEY_ID says (those are for the bucket).
+    credentials = embedded.credentials;
   }
   const [dynamo, lib, util] = await Promise.all([import('@aws-sdk/client-dynamodb'), import('@aws-sdk/lib-dynamodb'), import('@aws-sdk/util-dynamodb')]);
-  // Emulators take any credentials; AWS uses its default chain unless keys are given.
-  const credentials = chat.credentials ?? (endpoint ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined);
   const raw = new dynamo.DynamoDBClient({
     region: chat.region,
     ...(endpoint ? { endpoint } : {}),
@@ -59,16 +63,34 @@ export async function openChatStore(config: Config): Promise<ChatStore> {
   return new ChatStore(sdk, raw, doc, chat.table, `${chat.table} at ${description}`, chat.ttlDays, onClose);
 }
 
-async function embeddedEndpoint(dir: string) {
+/** The embedded store of a data folder's `chatlogs`: where it answers and the key it takes. */
+interface EmbeddedStore {
+  endpoint: string;
+  credentials: EmbeddedCredentials;
+  description: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The embedded store in `dir`: the one another process serves (its port from the lock file, its
+ * key from the credentials file), or a new one on a thread of this process.
+ */
+async function embeddedEndpoint(dir: string): Promise<EmbeddedStore> {
   const owner = await lockOwner(dir);
   if (owner?.port) {
-    return { endpoint: `http://127.0.0.1:${owner.port}`, description: `the embedded store of process ${owner.pid}`, close: async () => {} };
+    return {
+      endpoint: `http://127.0.0.1:${owner.port}`,
+      credentials: await readCredentials(dir),
+      description: `the embedded store of process ${owner.pid}`,
+      close: async () => {},
+    };
   }
   await preparePrivateDataFolder(path.dirname(dir));
   const lock = await acquireFolderLock(dir, { what: 'the embedded chat log store', instead: 'or set CHATLOG_DYNAMODB_ENDPOINT' });
   try {
     await preparePrivateFolder(dir);
-    const worker = startWorker(import.meta.url, 'embeddedServer', { path: dir });
+    const credentials = await ensureCredentials(dir);
+    const worker = startWorker(import.meta.url, 'embeddedServer', { path: dir, credentials });
     const port = await new Promise<number>((resolve, reject) => {
       worker.once('message', (message: { port?: number; error?: string }) => (message.port ? resolve(message.port) : reject(new Error(message.error))));
       worker.once('error', reject);
@@ -77,6 +99,7 @@ async function embeddedEndpoint(dir: string) {
     await lock.publishPort(port);
     return {
       endpoint: `http://127.0.0.1:${port}`,
+      credentials,
       description: `embedded (dynalite in ${dir})`,
       close: async () => {
         const exited = new Promise((resolve) => worker.once('exit', resolve));
