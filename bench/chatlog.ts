@@ -15,6 +15,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { BatchWriteItemCommand, DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { readCredentials } from '../src/chatlog/credentials.js';
 import { drive, driveAlternating, helpOnRequest, option, request, startServe, type DriveResult } from './support.js';
 
 helpOnRequest(`Usage: npm run bench:chatlog [-- --messages N --appends N --reads N --clients C --rounds R]
@@ -40,7 +41,9 @@ async function main() {
   try {
     // The same endpoint the service uses: the configured one, or the one it published.
     const endpoint = process.env.CHATLOG_DYNAMODB_ENDPOINT || `http://127.0.0.1:${JSON.parse(await fs.readFile(path.join(work, 'data', 'chatlogs.lock'), 'utf8')).port}`;
-    const client = new DynamoDBClient({ endpoint, region: process.env.AWS_REGION || 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    // The embedded store takes only the access key kept beside its folder.
+    const credentials = process.env.CHATLOG_DYNAMODB_ENDPOINT ? { accessKeyId: 'local', secretAccessKey: 'local' } : await readCredentials(path.join(work, 'data', 'chatlogs'));
+    const client = new DynamoDBClient({ endpoint, region: process.env.AWS_REGION || 'us-east-1', credentials });
     console.log(`bench:chatlog — ${total} messages in ${sessions} sessions, ${endpoint}, ${clients} concurrent clients, ${os.cpus().length} cores, Node ${process.version}`);
 
     const started = performance.now();

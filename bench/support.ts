@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import http from 'node:http';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { embeddedDatabaseUrl, readPassword } from '../src/db/password.js';
 
 /** Prints the usage and exits when asked with --help or -h: a benchmark takes a while to start. */
 export function helpOnRequest(usage: string) {
@@ -68,7 +70,9 @@ export async function startServe(work: string, env: NodeJS.ProcessEnv = {}) {
     child.on('exit', () => reject(new Error(`vecr serve exited:\n${banner}`)));
   });
   const url = /listening on (http:\/\/\S+)/.exec(banner)![1]!;
-  const shared = /shared at (postgres:\/\/\S+)/.exec(banner)?.[1];
+  // The banner masks the embedded database's password: it is read where other vecr commands read it.
+  const sharedPort = /shared at postgres:\/\/\S+@127\.0\.0\.1:(\d+)\//.exec(banner)?.[1];
+  const shared = sharedPort ? embeddedDatabaseUrl(Number(sharedPort), await readPassword(path.join(env.VECR_DATA_DIR!, 'pgdata'))) : undefined;
   // The first full sync runs in the background: a benchmark starts once it has finished.
   for (let tries = 0; ; tries++) {
     const status = (await (await fetch(`${url}/api/sync/status`)).json()) as { last_sync: unknown };

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
-import { describeStorage, type Config } from './config.js';
+import { describeStorage, redactUrl, type Config } from './config.js';
 import { migrate } from './db/migrate.js';
 import { openDatabase } from './db/open.js';
 import type { Db } from './db/types.js';
@@ -17,7 +17,7 @@ import { watchFolder, type FolderWatch } from './sync/watch.js';
 export interface Service {
   /** Where the HTTP API listens. */
   url: string;
-  /** Where psql reaches the embedded database while the service runs (embedded mode only). */
+  /** Where psql reaches the embedded database while the service runs (embedded mode only), password masked. */
   pgUrl?: string;
   http: FastifyInstance;
   context: AppContext;
@@ -90,7 +90,7 @@ async function startWithDatabase(config: Config, storage: Storage, chat: ChatSto
         await shared.close();
         await chat.close();
       };
-      return await runService(config, { db, storage, chat, onClose, pgUrl: shared.url }, options).catch(async (error: unknown) => {
+      return await runService(config, { db, storage, chat, onClose, pgUrl: redactUrl(shared.url) }, options).catch(async (error: unknown) => {
         await db.close();
         throw error;
       });

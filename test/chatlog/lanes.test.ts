@@ -4,6 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BatchWriter } from '../../src/chatlog/batchWriter.js';
+import { readCredentials } from '../../src/chatlog/credentials.js';
 import { WriterLanes } from '../../src/chatlog/lanes.js';
 import { validateMessages, type ChatStore } from '../../src/chatlog/store.js';
 import { tempDir } from '../helpers/files.js';
@@ -25,9 +26,11 @@ describe('messages the service times: lanes and batched writes', () => {
     chat = await chatStoreForTest(work.dir);
     const { port } = JSON.parse(await fs.readFile(path.join(work.dir, 'chatlogs.lock'), 'utf8')) as { port: number };
     const endpoint = `http://127.0.0.1:${port}`;
+    // The embedded store takes only the access key kept beside its folder.
+    const { accessKeyId, secretAccessKey } = await readCredentials(path.join(work.dir, 'chatlogs'));
     // A second process on the same table, as another replica of the service would be.
-    other = await chatStoreForTest(work.dir, { CHATLOG_DYNAMODB_ENDPOINT: endpoint });
-    doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }));
+    other = await chatStoreForTest(work.dir, { CHATLOG_DYNAMODB_ENDPOINT: endpoint, AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey });
+    doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId, secretAccessKey } }));
   });
   afterAll(async () => {
     await other?.close();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildContext } from '../../src/chatlog/context.js';
+import { readCredentials } from '../../src/chatlog/credentials.js';
 import { exportSession } from '../../src/chatlog/export.js';
 import type { ChatMessage } from '../../src/chatlog/schema.js';
 import { ChatStoreUnavailableError, validateMessages, type ChatStore } from '../../src/chatlog/store.js';
@@ -102,7 +103,7 @@ describe('chat log store (embedded dynalite)', () => {
     // Every item in the partition: the message, its header, the speaker and message_id index items.
     const { DynamoDBClient, QueryCommand } = await import('@aws-sdk/client-dynamodb');
     const port = JSON.parse(await (await import('node:fs/promises')).readFile(`${work.dir}/chatlogs.lock`, 'utf8')).port;
-    const client = new DynamoDBClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const client = new DynamoDBClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: await readCredentials(`${work.dir}/chatlogs`) });
     const { Items } = await client.send(new QueryCommand({ TableName: 'ChatLogs', KeyConditionExpression: 'session_id = :s', ExpressionAttributeValues: { ':s': { S: 'ttl' } } }));
     client.destroy();
     expect(Items).toHaveLength(4);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ConfigError, describeStorage } from '../../config.js';
+import { passwordFileOf } from '../../db/password.js';
 import { startService } from '../../service.js';
 import { configFrom } from '../context.js';
 
@@ -35,9 +36,9 @@ VECR_RECONCILE_INTERVAL, VECR_PG_PORT, CHATLOG_DYNAMODB_ENDPOINT, CHATLOG_TABLE,
         `  database: ${service.pgUrl ? `embedded, shared at ${service.pgUrl}` : service.context.db.description}`,
         `  chat log: ${service.context.chat?.description ?? 'not configured'}`,
       ];
-      if (service.pgUrl) {
+      if (service.pgUrl && config.database.engine === 'pglite') {
         const port = new URL(service.pgUrl).port;
-        lines.push(`  psql:     psql -h localhost -p ${port} member_db`);
+        lines.push(`  psql:     PGPASSFILE=${passwordFileOf(config.database.dataDir)} psql -h localhost -p ${port} -U postgres member_db`);
       }
       process.stderr.write(lines.join('\n') + '\n');
 
