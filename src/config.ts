@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 
 /** How rows are matched to files when a member is registered (D6 / D7). */
@@ -28,7 +29,9 @@ export interface Config {
   /** Largest member file accepted, in bytes. */
   maxFileBytes: number;
   dataDir: string;
-  http: { host: string; port: number };
+  http: HttpConfig;
+  /** Who may use the API (VECR_API_TOKENS); none configured: open, on loopback only. */
+  access: AccessConfig;
   webhook: {
     /** When set, requests must carry `Authorization: Bearer TOKEN`. */
     authToken?: string;
@@ -44,6 +47,39 @@ export interface Config {
   /** Port on which `vecr serve` shares the embedded database over the PostgreSQL protocol. */
   pgPort: number;
   chatlog: ChatlogConfig;
+}
+
+export interface HttpConfig {
+  host: string;
+  port: number;
+  /** The whole request, headers and body, must arrive within this, else 408 and the connection closes. */
+  requestTimeoutMs: number;
+  /** The headers must arrive within this (also: a connection that sends nothing is closed after it). */
+  headersTimeoutMs: number;
+  /** A kept-alive connection with no request for this long is closed. */
+  keepAliveTimeoutMs: number;
+  /** Connections open at once; beyond this, new ones are closed as they come. */
+  maxConnections: number;
+  /** On SIGTERM, how long requests already received may take before their connections are cut. */
+  shutdownTimeoutMs: number;
+}
+
+/** What a token lets its holder do (see src/http/access.ts). */
+export const scopes = ['read', 'chat', 'admin'] as const;
+export type Scope = (typeof scopes)[number];
+
+export interface ApiToken {
+  /** Logged instead of the token, and named in 403 answers. */
+  name: string;
+  scopes: Scope[];
+  /** SHA-256 of the token: only the hash needs to be kept in the configuration. */
+  sha256: Buffer;
+  /** The token itself was in the configuration (warned about at start). */
+  plain: boolean;
+}
+
+export interface AccessConfig {
+  tokens: ApiToken[];
 }
 
 export interface ChatlogConfig {
@@ -78,7 +114,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     upsertKey: parseUpsertKey(env.VECR_UPSERT_KEY || 'file_uri'),
     maxFileBytes: positiveInt('VECR_MAX_FILE_BYTES', env.VECR_MAX_FILE_BYTES, 1024 * 1024),
     dataDir,
-    http: { host: env.HOST || '127.0.0.1', port: port('PORT', env.PORT, 3000) },
+    http: httpConfig(env),
+    access: { tokens: parseApiTokens(env.VECR_API_TOKENS ?? '') },
     webhook: {
       ...(env.WEBHOOK_AUTH_TOKEN ? { authToken: env.WEBHOOK_AUTH_TOKEN } : {}),
       etagCheck: bool('WEBHOOK_ETAG_CHECK_ENABLED', env.WEBHOOK_ETAG_CHECK_ENABLED, true),
@@ -89,6 +126,64 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     pgPort: port('VECR_PG_PORT', env.VECR_PG_PORT, 55432),
     chatlog: chatlogConfig(env),
   };
+}
+
+function httpConfig(env: Env): HttpConfig {
+  const http: HttpConfig = {
+    host: env.HOST || '127.0.0.1',
+    port: port('PORT', env.PORT, 3000),
+    requestTimeoutMs: timeout('VECR_REQUEST_TIMEOUT', env.VECR_REQUEST_TIMEOUT, 30_000),
+    headersTimeoutMs: timeout('VECR_HEADERS_TIMEOUT', env.VECR_HEADERS_TIMEOUT, 10_000),
+    // Longer than a load balancer's idle timeout (60 s on AWS ALB), so that the balancer, not
+    // this service, closes an idle connection: it never sends a request on one just closed.
+    keepAliveTimeoutMs: timeout('VECR_KEEPALIVE_TIMEOUT', env.VECR_KEEPALIVE_TIMEOUT, 72_000),
+    maxConnections: positiveInt('VECR_MAX_CONNECTIONS', env.VECR_MAX_CONNECTIONS, 512),
+    shutdownTimeoutMs: timeout('VECR_SHUTDOWN_TIMEOUT', env.VECR_SHUTDOWN_TIMEOUT, 10_000),
+  };
+  if (http.headersTimeoutMs > http.requestTimeoutMs) {
+    throw new ConfigError(`VECR_HEADERS_TIMEOUT (${http.headersTimeoutMs} ms) cannot be longer than VECR_REQUEST_TIMEOUT (${http.requestTimeoutMs} ms): the headers are part of the request`);
+  }
+  return http;
+}
+
+/** A token's name: it goes into logs and messages as it is. */
+export const tokenNamePattern = /^[\w.-]{1,64}$/;
+
+/** The shortest token accepted as it is (a hash is always accepted: `vecr token` makes 256-bit tokens). */
+export const minPlainTokenLength = 32;
+
+/**
+ * `VECR_API_TOKENS`: entries separated by spaces or newlines, each `NAME:SCOPES:SECRET` — SCOPES
+ * a comma-separated list of read, chat, admin; SECRET `sha256:` and the token's SHA-256 in hex
+ * (what `vecr token` prints), or the token itself (accepted with a warning at start).
+ */
+export function parseApiTokens(value: string): ApiToken[] {
+  const tokens: ApiToken[] = [];
+  for (const entry of value.split(/\s+/).filter(Boolean)) {
+    // The entry itself may be a token: errors name the entry by its name only.
+    const [name = '', scopeList = '', ...rest] = entry.split(':');
+    const secret = rest.join(':');
+    const where = `VECR_API_TOKENS: the entry ${tokenNamePattern.test(name) ? `"${name}"` : `number ${tokens.length + 1}`}`;
+    if (!tokenNamePattern.test(name)) throw new ConfigError(`${where} must start with a name (letters, digits, . _ -), as in NAME:read,chat:sha256:HEX`);
+    if (tokens.some((token) => token.name === name)) throw new ConfigError(`${where} is there twice: every token needs a name of its own`);
+    const granted = scopeList.split(',').filter(Boolean);
+    // What is not a scope is not repeated: it may be the token, written where the scopes belong.
+    if (granted.length === 0 || granted.some((scope) => !(scopes as readonly string[]).includes(scope))) {
+      throw new ConfigError(`${where} must give its scopes after the name: a comma-separated list of ${scopes.join(', ')}, as in NAME:read,chat:sha256:HEX`);
+    }
+    const hash = /^sha256:([0-9a-f]{64})$/i.exec(secret)?.[1];
+    if (!hash && secret.startsWith('sha256:')) throw new ConfigError(`${where} has a SHA-256 that is not 64 hexadecimal digits`);
+    if (!hash && secret.length < minPlainTokenLength) {
+      throw new ConfigError(`${where} needs a token of at least ${minPlainTokenLength} characters, or sha256:HEX (\`vecr token ${name}\` makes both)`);
+    }
+    tokens.push({
+      name,
+      scopes: [...new Set(granted)] as Scope[],
+      sha256: hash ? Buffer.from(hash, 'hex') : createHash('sha256').update(secret).digest(),
+      plain: !hash,
+    });
+  }
+  return tokens;
 }
 
 function chatlogConfig(env: Env): ChatlogConfig {
@@ -184,6 +279,13 @@ function duration(name: string, value: string | undefined, fallbackMs: number): 
   if (!match) throw new ConfigError(`${name} must be a duration such as 600, 30s, 10m or 0, not "${value}"`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? 's']!;
   return Math.round(Number(match[1]) * unit);
+}
+
+/** A duration that must be positive: a server without this timeout is what the setting exists to prevent. */
+function timeout(name: string, value: string | undefined, fallbackMs: number): number {
+  const ms = duration(name, value, fallbackMs);
+  if (ms <= 0) throw new ConfigError(`${name} must be longer than 0, such as 500ms or 30s, not "${value}"`);
+  return ms;
 }
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {

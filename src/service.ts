@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
-import { describeStorage, redactUrl, type Config } from './config.js';
+import { ConfigError, describeStorage, redactUrl, type Config } from './config.js';
 import { migrate } from './db/migrate.js';
 import { openDatabase } from './db/open.js';
 import type { Db } from './db/types.js';
 import type { AppContext } from './http/context.js';
+import { accessWarnings, exposureProblem } from './http/access.js';
 import { buildServer } from './http/server.js';
 import { defaultLimits } from './members/parse.js';
 import { openChatStore } from './chatlog/open.js';
@@ -12,7 +13,7 @@ import { openStorage } from './storage/open.js';
 import type { Storage } from './storage/types.js';
 import { Reconciler } from './sync/reconciler.js';
 import { Registrar } from './sync/registrar.js';
-import { watchFolder, type FolderWatch } from './sync/watch.js';
+import { watchFolder } from './sync/watch.js';
 
 export interface Service {
   /** Where the HTTP API listens. */
@@ -29,9 +30,37 @@ export interface ServiceParts {
   db: Db;
   storage: Storage;
   chat?: ChatStore;
-  /** Called last on close, to close what the caller opened (the database). */
-  onClose?: () => Promise<void>;
+  /**
+   * What the caller opened for the service (the database, ...), in the order it opened them: the
+   * service adds its own parts after them, and closing it closes the whole list, last first.
+   */
+  closers?: Closers;
   pgUrl?: string;
+}
+
+/**
+ * What is open, closed in the reverse order of opening: each closer runs once, even when one
+ * before it failed; the failures are collected, and `closeAll` rejects with them.
+ */
+export class Closers {
+  private readonly open: Array<{ what: string; close: () => unknown }> = [];
+
+  add(what: string, close: () => unknown): void {
+    this.open.push({ what, close });
+  }
+
+  async closeAll(): Promise<void> {
+    const failures: Error[] = [];
+    for (let next = this.open.pop(); next; next = this.open.pop()) {
+      try {
+        await next.close();
+      } catch (error) {
+        failures.push(new Error(`closing ${next.what} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+      }
+    }
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) throw new AggregateError(failures, failures.map((failure) => failure.message).join('; '));
+  }
 }
 
 /**
@@ -39,29 +68,44 @@ export interface ServiceParts {
  * The embedded database is shared over the PostgreSQL protocol (psql, other vecr commands).
  */
 export async function startService(config: Config, options: { logger?: FastifyServerOptions['logger'] } = {}): Promise<Service> {
-  const storage = await openStorage(config.storage);
-  const chat = await openChatStore(config);
+  const exposed = exposureProblem(config);
+  if (exposed) throw new ConfigError(exposed);
+  const closers = new Closers();
   try {
-    const service = await startWithDatabase(config, storage, chat, options);
-    if (!config.chatlog.autoCreate) return service;
-    const stopTrying = prepareChatTable(chat, service);
-    const close = service.close;
-    return {
-      ...service,
-      close: () => {
-        stopTrying();
-        return close();
-      },
-    };
+    const storage = await openStorage(config.storage);
+    const chat = await openChatStore(config);
+    closers.add('the chat log store', () => chat.close());
+    let db: Db;
+    let pgUrl: string | undefined;
+    if (config.database.engine === 'pglite') {
+      const { sharePglite } = await import('./db/pglite.js');
+      const { openPostgres } = await import('./db/postgres.js');
+      const shared = await sharePglite(config.database.dataDir, config.pgPort, async (direct) => void (await migrate(direct)));
+      closers.add('the embedded database', () => shared.close());
+      pgUrl = redactUrl(shared.url);
+      db = await openPostgres(shared.url);
+    } else {
+      db = await openDatabase(config.database);
+    }
+    closers.add('the database connections', () => db.close());
+    const service = await runService(config, { db, storage, chat, closers, ...(pgUrl ? { pgUrl } : {}) }, options);
+    if (config.chatlog.autoCreate) closers.add('the chat log table attempts', prepareChatTable(chat, service));
+    return service;
   } catch (error) {
-    await chat.close();
+    // What opened before the failure is closed; the failure to start is what the user needs to read.
+    await closers.closeAll().catch((closeError: unknown) => tellCloseFailure(error, closeError));
     throw error;
   }
 }
 
+/** A failure to close after a failure to start: told alongside the first, which is what the user needs to read. */
+function tellCloseFailure(error: unknown, closeError: unknown) {
+  if (error instanceof Error) error.message += ` (and then ${(closeError as Error).message})`;
+}
+
 /**
  * The registry does not wait for the chat log store: until its table is there, chat routes
- * answer 503, and creating it is tried again every few seconds.
+ * answer 503, and creating it is tried again every few seconds. Returns how to stop trying.
  */
 function prepareChatTable(chat: ChatStore, service: Service): () => void {
   let timer: NodeJS.Timeout | undefined;
@@ -78,118 +122,92 @@ function prepareChatTable(chat: ChatStore, service: Service): () => void {
   return () => clearTimeout(timer);
 }
 
-async function startWithDatabase(config: Config, storage: Storage, chat: ChatStore, options: { logger?: FastifyServerOptions['logger'] }): Promise<Service> {
-  if (config.database.engine === 'pglite') {
-    const { sharePglite } = await import('./db/pglite.js');
-    const { openPostgres } = await import('./db/postgres.js');
-    const shared = await sharePglite(config.database.dataDir, config.pgPort, async (db) => void (await migrate(db)));
-    try {
-      const db = await openPostgres(shared.url);
-      const onClose = async () => {
-        await db.close();
-        await shared.close();
-        await chat.close();
-      };
-      return await runService(config, { db, storage, chat, onClose, pgUrl: redactUrl(shared.url) }, options).catch(async (error: unknown) => {
-        await db.close();
-        throw error;
-      });
-    } catch (error) {
-      await shared.close();
-      throw error;
-    }
-  }
-  const db = await openDatabase(config.database);
-  const onClose = async () => {
-    await db.close();
-    await chat.close();
-  };
-  return runService(config, { db, storage, chat, onClose }, options).catch(async (error: unknown) => {
-    await db.close();
-    throw error;
-  });
-}
-
 /**
  * The service on a database and storage already open: routes, group commit, reconcile, watch.
- * Closing it calls `parts.onClose` last; the database is the caller's to close there.
+ * Closing it closes what it opened, then what the caller put in `parts.closers`, last first.
  */
 export async function runService(config: Config, parts: ServiceParts, options: { logger?: FastifyServerOptions['logger'] } = {}): Promise<Service> {
+  const exposed = exposureProblem(config);
+  if (exposed) throw new ConfigError(exposed);
   const { db, storage } = parts;
+  const closers = parts.closers ?? new Closers();
   const limits = { ...defaultLimits, maxBytes: config.maxFileBytes };
   let http: FastifyInstance | undefined;
+  let context: AppContext | undefined;
   const log = () => http?.log;
 
-  const registrar = new Registrar(db, storage, {
-    key: config.upsertKey,
-    limits,
-    skipRepeats: config.webhook.etagCheck,
-    onError: (error) => log()?.error({ err: error }, 'handing a freed name over failed'),
-  });
-  const reconciler = new Reconciler(db, storage, {
-    key: config.upsertKey,
-    limits,
-    intervalMs: config.reconcileIntervalMs,
-    onReport: (report, trigger) => {
-      const { created, updated, unchanged, deleted, invalid, durationMs } = report;
-      log()?.info({ trigger, created, updated, unchanged, deleted, invalid, durationMs }, 'reconciled with storage');
-    },
-    onError: (error, trigger) => log()?.error({ err: error, trigger }, 'reconcile failed; the next run will try again'),
-  });
-  const context: AppContext = { config, db, storage, registrar, reconciler, ...(parts.chat ? { chat: parts.chat } : {}) };
-  http = await buildServer(context, { logger: options.logger ?? false });
-
-  let watcher: FolderWatch | undefined;
   try {
-    await http.listen({ host: config.http.host, port: config.http.port });
-    // The watcher first, so that nothing changed during the first full sync goes unseen.
+    const registrar = new Registrar(db, storage, {
+      key: config.upsertKey,
+      limits,
+      skipRepeats: config.webhook.etagCheck,
+      onError: (error) => log()?.error({ err: error }, 'handing a freed name over failed'),
+    });
+    // Writes still queued finish before the database closes.
+    closers.add('the event queue', () => registrar.idle());
+    const reconciler = new Reconciler(db, storage, {
+      key: config.upsertKey,
+      limits,
+      intervalMs: config.reconcileIntervalMs,
+      onReport: (report, trigger) => {
+        const { created, updated, unchanged, deleted, invalid, durationMs } = report;
+        log()?.info({ trigger, created, updated, unchanged, deleted, invalid, durationMs }, 'reconciled with storage');
+      },
+      onError: (error, trigger) => log()?.error({ err: error, trigger }, 'reconcile failed; the next run will try again'),
+    });
+    // A full sync under way stops at its next batch (what it wrote stays written).
+    closers.add('the reconciler', () => reconciler.stop());
+    context = { config, db, storage, registrar, reconciler, ...(parts.chat ? { chat: parts.chat } : {}) };
+    const server = await buildServer(context, { logger: options.logger ?? false });
+    http = server;
+    for (const warning of accessWarnings(config)) server.log.warn(warning);
+
+    // The watcher before the first full sync, so that nothing changed during it goes unseen.
     if (config.storage.kind === 'folder' && config.watch) {
-      watcher = watchFolder(
+      const watcher = watchFolder(
         config.storage.path,
         (changes) => {
           registrar.submit(changes).then(
-            (outcomes) => http?.log.info({ changes: outcomes.map((o) => ({ file_uri: o.file_uri, outcome: o.action })) }, 'folder changed'),
-            (error: unknown) => http?.log.error({ err: error }, 'registering folder changes failed; the next reconcile heals it'),
+            (outcomes) => server.log.info({ changes: outcomes.map((o) => ({ file_uri: o.file_uri, outcome: o.action })) }, 'folder changed'),
+            (error: unknown) => server.log.error({ err: error }, 'registering folder changes failed; the next reconcile heals it'),
           );
         },
         () => void reconciler.run('folder').catch(() => {}),
         (error) => {
-          http?.log.error({ err: error }, 'watching the folder failed; reconciling instead');
+          server.log.error({ err: error }, 'watching the folder failed; reconciling instead');
           void reconciler.run('watch-error').catch(() => {});
         },
       );
+      closers.add('the folder watch', () => watcher.close());
       await watcher.ready;
     }
     reconciler.start();
+    // Last opened, first closed: on SIGTERM, new connections stop at once and the requests
+    // received are answered (drain.ts) while the database is still open.
+    closers.add('the HTTP server', () => server.close());
+    await server.listen({ host: config.http.host, port: config.http.port });
   } catch (error) {
-    await watcher?.close();
-    await reconciler.stop();
-    await http.close();
+    await closers.closeAll().catch((closeError: unknown) => tellCloseFailure(error, closeError));
     throw error;
   }
 
-  const address = http.server.address();
+  const server = http!;
+  const address = server.server.address();
   const port = address && typeof address === 'object' ? address.port : config.http.port;
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
-  http.log.info({ storage: describeStorage(config.storage), database: parts.pgUrl ?? db.description }, 'service ready');
+  server.log.info({ storage: describeStorage(config.storage), database: parts.pgUrl ?? db.description }, 'service ready');
 
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     ...(parts.pgUrl ? { pgUrl: parts.pgUrl } : {}),
-    http,
-    context,
+    http: server,
+    context: context!,
     close() {
-      // New requests stop first; then what is in flight, a full sync at its next batch, and
-      // the writes still queued finish; the database closes last.
-      closing ??= (async () => {
-        const stopping = http!.close();
-        await watcher?.close();
-        await reconciler.stop();
-        await stopping;
-        await registrar.idle();
-        await parts.onClose?.();
-      })();
+      closing ??= closers.closeAll().catch((error: unknown) => {
+        server.log.error({ err: error }, 'closing the service failed');
+        throw error;
+      });
       return closing;
     },
   };

@@ -6,6 +6,7 @@ import { registerHealth } from './commands/health.js';
 import { registerMembers } from './commands/members.js';
 import { registerServe } from './commands/serve.js';
 import { registerSync } from './commands/sync.js';
+import { registerToken } from './commands/token.js';
 
 // The AWS SDK announces, on every start, that later releases will need Node.js 22; the versions
 // in the lock file work on Node.js 20, so a command's output is not cluttered with it.
@@ -35,6 +36,7 @@ registerFiles(program);
 registerDb(program);
 registerChatlog(program);
 registerHealth(program);
+registerToken(program);
 
 try {
   await program.parseAsync();

@@ -6,12 +6,19 @@ import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, validatorComp
 import { EventFormatError } from '../sync/events.js';
 import type { AppContext } from './context.js';
 import { errorBody, HttpError, isUnavailable } from './errors.js';
-import { ChatRequestError } from '../chatlog/store.js';
+import { ChatRequestError, ChatStoreUnavailableError } from '../chatlog/store.js';
+import { StorageError } from '../storage/types.js';
+import { installAccess } from './access.js';
+import { drainOnClose } from './drain.js';
+import { installSecurityHeaders } from './headers.js';
 import { chatRoutes } from './routes/chat.js';
 import { healthRoutes } from './routes/health.js';
 import { memberRoutes } from './routes/members.js';
 import { syncRoutes } from './routes/sync.js';
 import { webhookRoutes } from './routes/webhook.js';
+
+/** What a 503 asks the client (and MinIO's queue) to wait before trying again. */
+const retryAfterSeconds = '5';
 
 export interface ServerOptions {
   logger?: FastifyServerOptions['logger'];
@@ -22,17 +29,32 @@ export interface ServerOptions {
  * OpenAPI document made from the same route schemas that validate requests and responses.
  */
 export async function buildServer(app: AppContext, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const limits = app.config.http;
   const fastify = Fastify({
     logger: options.logger ?? false,
     bodyLimit: 1024 * 1024,
+    // Slow clients cannot hold memory for long: the whole request must arrive in time (408).
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: limits.headersTimeoutMs,
+      // Node checks the two timeouts above on this interval (30 s unless told).
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(limits.headersTimeoutMs / 4)),
+    },
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    return503OnClosing: true,
+    // Requests read while the server closes are answered, not refused (see drain.ts).
+    return503OnClosing: false,
     // A URL Fastify cannot decode (bad percent-encoding) gets the API's error shape too.
     frameworkErrors: (error, _request, reply) => {
       void (reply as FastifyReply).code(400).send(errorBody('bad_url', error.message));
     },
   }).withTypeProvider<ZodTypeProvider>();
+  fastify.server.maxConnections = limits.maxConnections;
+  reportRefusedConnections(fastify, limits.maxConnections);
+  installSecurityHeaders(fastify as unknown as FastifyInstance);
+  installAccess(fastify as unknown as FastifyInstance, app.config);
+  drainOnClose(fastify as unknown as FastifyInstance, limits.shutdownTimeoutMs);
   fastify.setValidatorCompiler(validatorCompiler);
   // Responses are built from typed values; their schemas document them (OpenAPI) without
   // re-validating each one on the way out, which cost more than the rest of a request.
@@ -55,10 +77,15 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
     }
     if (error instanceof HttpError) return reply.code(error.statusCode).send(errorBody(error.code, error.message, error.details));
     if (error instanceof EventFormatError) return reply.code(400).send(errorBody('bad_event', error.message, error.details));
-    if (error instanceof ChatRequestError) return reply.code(error.status === 404 ? 503 : error.status).send(errorBody(error.code, error.message));
+    if (error instanceof ChatRequestError) {
+      // The store's 404 is its table missing (being created): an outage of the chat log store.
+      if (error.status === 404) return reply.code(503).header('retry-after', retryAfterSeconds).send(errorBody(error.code, error.message));
+      return reply.code(error.status).send(errorBody(error.code, error.message));
+    }
     if (isUnavailable(error)) {
+      // The details (hosts, paths, the driver's words) go to the log; the answer names the dependency.
       request.log.warn({ err: error }, 'dependency unavailable');
-      return reply.code(503).header('retry-after', '5').send(errorBody('unavailable', `a dependency is unavailable: ${(error as Error).message}`));
+      return reply.code(503).header('retry-after', retryAfterSeconds).send(errorBody('unavailable', `${dependencyOf(error)} is unavailable; try again later`));
     }
     const { statusCode: status, message, code: fastifyCode } = error as { statusCode?: number; message?: string; code?: string };
     if (status && status >= 400 && status < 500) {
@@ -78,7 +105,7 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
     transform: jsonSchemaTransform,
   });
   await fastify.register(swaggerUi, { routePrefix: '/docs' });
-  fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());
+  fastify.get('/openapi.json', { schema: { hide: true }, config: { access: 'open' } }, async () => fastify.swagger());
 
   await fastify.register(healthRoutes(app));
   await fastify.register(webhookRoutes(app));
@@ -86,4 +113,28 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
   await fastify.register(syncRoutes(app));
   await fastify.register(chatRoutes(app));
   return fastify as unknown as FastifyInstance;
+}
+
+/**
+ * Which dependency an outage is, in the words of a 503 answer: no host, path or driver message.
+ * The storage and the chat log store report outages as errors of their own; any other outage is
+ * the database's (node-postgres' and the socket's errors, or DatabaseUnavailableError).
+ */
+function dependencyOf(error: unknown): string {
+  if (error instanceof StorageError) return 'the storage';
+  if (error instanceof ChatStoreUnavailableError) return 'the chat log store';
+  return 'the database';
+}
+
+/** Connections beyond the limit are closed as they come; the log says so, at most every 10 s. */
+function reportRefusedConnections(fastify: { server: FastifyInstance['server']; log: FastifyInstance['log'] }, limit: number) {
+  let refused = 0;
+  let reportedAt = 0;
+  fastify.server.on('drop', () => {
+    refused++;
+    if (Date.now() - reportedAt < 10_000) return;
+    reportedAt = Date.now();
+    fastify.log.warn({ refused, limit }, 'connections refused: VECR_MAX_CONNECTIONS are open');
+    refused = 0;
+  });
 }

@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { openChatStore } from '../../src/chatlog/open.js';
 import type { ChatStore } from '../../src/chatlog/store.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -36,6 +38,19 @@ export async function get(url: string) {
   return { status: response.status, body, headers: response.headers };
 }
 
+/** Any request; the body parsed as JSON when it is JSON, with the answer's headers. */
+export async function send(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  const response = await fetch(url, init);
+  const text = await response.text();
+  let body: any = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, body, headers: response.headers };
+}
+
 /** Polls until `check` passes or the deadline is reached (no duration is asserted). */
 export async function eventually<T>(check: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -54,4 +69,52 @@ export async function chatStoreForTest(dataDir: string, env: Record<string, stri
   const chat = await openChatStore(loadConfig({ VECR_DATA_DIR: dataDir, ...env }));
   await chat.ensureTable();
   return chat;
+}
+
+const bin = fileURLToPath(new URL('../../bin/vecr.js', import.meta.url));
+
+export interface ServeProcess {
+  child: ChildProcess;
+  /** Where the API listens, from the banner. */
+  url: string;
+  /** Everything the process wrote so far (the banner and the logs). */
+  output(): { stdout: string; stderr: string };
+  /** Its exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+  /** SIGKILL unless it has exited; always safe to call. */
+  kill(): Promise<void>;
+}
+
+/**
+ * `vecr serve` as users run it: the built bin in a process of its own, on free ports, no periodic
+ * sync and no folder watch unless `env` says otherwise. Resolves once the banner is printed; rejects
+ * with its output when it exits first.
+ */
+export async function spawnServe(env: NodeJS.ProcessEnv, cwd = process.cwd()): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [bin, 'serve'], {
+    cwd,
+    env: { ...process.env, PORT: '0', VECR_PG_PORT: '0', VECR_RECONCILE_INTERVAL: '0', VECR_WATCH: 'false', DATABASE_URL: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', () => {
+      if (/chat log: .*\n/.test(stderr)) resolve(/listening on (http:\/\/\S+)/.exec(stderr)![1]!);
+    });
+    void exited.then((code) => reject(new Error(`vecr serve exited (${code}) before it listened:\n${stderr}\n${stdout}`)));
+  });
+  return {
+    child,
+    url,
+    output: () => ({ stdout, stderr }),
+    exited,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
 }

@@ -16,8 +16,11 @@ export function registerServe(program: Command) {
       'after',
       `
 Logs are JSON lines on standard output, one per request with its request id.
-Environment: PORT, HOST, VECR_STORAGE, WEBHOOK_AUTH_TOKEN, WEBHOOK_ETAG_CHECK_ENABLED,
-VECR_RECONCILE_INTERVAL, VECR_PG_PORT, CHATLOG_DYNAMODB_ENDPOINT, CHATLOG_TABLE, CHATLOG_TTL_DAYS (see README).`,
+On 127.0.0.1 with no API tokens the API is open to this machine (not to web pages of other sites);
+on any other address it needs VECR_API_TOKENS (see \`vecr token\`) and WEBHOOK_AUTH_TOKEN.
+Environment: PORT, HOST, VECR_API_TOKENS, VECR_STORAGE, WEBHOOK_AUTH_TOKEN, WEBHOOK_ETAG_CHECK_ENABLED,
+VECR_RECONCILE_INTERVAL, VECR_PG_PORT, VECR_REQUEST_TIMEOUT, VECR_HEADERS_TIMEOUT, VECR_KEEPALIVE_TIMEOUT,
+VECR_MAX_CONNECTIONS, VECR_SHUTDOWN_TIMEOUT, CHATLOG_DYNAMODB_ENDPOINT, CHATLOG_TABLE, CHATLOG_TTL_DAYS (see README).`,
     )
     .action(async (options: { port?: string; host?: string }, command: Command) => {
       const env = { ...process.env };
@@ -46,9 +49,16 @@ VECR_RECONCILE_INTERVAL, VECR_PG_PORT, CHATLOG_DYNAMODB_ENDPOINT, CHATLOG_TABLE,
       const stop = async (signal: string) => {
         if (stopping) process.exit(1);
         stopping = true;
-        service.http.log.info({ signal }, 'stopping: finishing requests in flight');
-        await service.close();
-        process.exit(0);
+        service.http.log.info({ signal }, 'stopping: answering the requests received, then closing');
+        // Whatever failed to close was logged (and the rest closed all the same): exit 1 says so.
+        const closed = await service.close().then(
+          () => true,
+          (error: unknown) => {
+            process.stderr.write(`vecr serve: stopped, but ${(error as Error).message}\n`);
+            return false;
+          },
+        );
+        process.exit(closed ? 0 : 1);
       };
       process.on('SIGTERM', () => void stop('SIGTERM'));
       process.on('SIGINT', () => void stop('SIGINT'));

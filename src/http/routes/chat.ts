@@ -20,6 +20,7 @@ export function chatRoutes(app: AppContext): FastifyPluginAsyncZod {
   };
   return async (fastify) => {
     fastify.post('/api/chat/sessions', {
+      config: { access: 'chat' },
       schema: {
         tags: ['chat'],
         summary: 'Start or continue a session (idempotent); a Discord channel or thread maps to its own session',
@@ -36,6 +37,7 @@ export function chatRoutes(app: AppContext): FastifyPluginAsyncZod {
     });
 
     fastify.post('/api/chat/sessions/:id/messages', {
+      config: { access: 'chat' },
       schema: {
         tags: ['chat'],
         summary: 'Append one message, or {"messages": [...]}; a repeated Discord message_id stores nothing new',
@@ -57,6 +59,7 @@ export function chatRoutes(app: AppContext): FastifyPluginAsyncZod {
     });
 
     fastify.get('/api/chat/sessions/:id/messages', {
+      config: { access: 'read' },
       schema: {
         tags: ['chat'],
         summary: 'Messages of a session, a page at a time',
@@ -76,6 +79,7 @@ export function chatRoutes(app: AppContext): FastifyPluginAsyncZod {
     });
 
     fastify.get('/api/chat/sessions', {
+      config: { access: 'read' },
       schema: {
         tags: ['chat'],
         summary: 'Sessions of a channel or of a member (or all), the most recent activity first',
@@ -93,6 +97,7 @@ export function chatRoutes(app: AppContext): FastifyPluginAsyncZod {
     });
 
     fastify.get('/api/chat/sessions/:id', {
+      config: { access: 'read' },
       schema: { tags: ['chat'], summary: 'One session', params: idParams, response: { 200: sessionSchema, 404: errorSchema, 503: errorSchema } },
     }, async (request) => {
       const session = await store().getSession(request.params.id);
@@ -101,6 +106,7 @@ export function chatRoutes(app: AppContext): FastifyPluginAsyncZod {
     });
 
     fastify.post('/api/chat/sessions/:id/close', {
+      config: { access: 'chat' },
       schema: { tags: ['chat'], summary: 'Close a session: no more messages', params: idParams, response: { 200: sessionSchema, 404: errorSchema, 503: errorSchema } },
     }, async (request) => {
       const session = await store().closeSession(request.params.id);
@@ -109,6 +115,7 @@ export function chatRoutes(app: AppContext): FastifyPluginAsyncZod {
     });
 
     fastify.delete('/api/chat/sessions/:id', {
+      config: { access: 'admin' },
       schema: {
         tags: ['chat'],
         summary: 'Delete a session with all its messages',
@@ -122,6 +129,7 @@ export function chatRoutes(app: AppContext): FastifyPluginAsyncZod {
     });
 
     fastify.get('/api/chat/sessions/:id/export', {
+      config: { access: 'read' },
       schema: {
         tags: ['chat'],
         summary: 'A whole session as JSON Lines or Markdown',
@@ -136,6 +144,7 @@ export function chatRoutes(app: AppContext): FastifyPluginAsyncZod {
     });
 
     fastify.get('/api/members/virtual/:name/context', {
+      config: { access: 'read' },
       schema: {
         tags: ['chat'],
         summary: "What an AI member needs to answer in a session: its model, its system prompt, the latest turns (oldest first)",

@@ -16,6 +16,7 @@ export function memberRoutes(app: AppContext): FastifyPluginAsyncZod {
     for (const { kind, record, tag, tagHelp } of routes) {
       const label = kind === 'human' ? 'human members' : 'AI members';
       fastify.get(`/api/members/${kind}`, {
+        config: { access: 'read' },
         schema: {
           tags: ['members'],
           summary: `List ${label}, by name`,
@@ -41,6 +42,7 @@ export function memberRoutes(app: AppContext): FastifyPluginAsyncZod {
       });
 
       fastify.get(`/api/members/${kind}/:name`, {
+        config: { access: 'read' },
         schema: {
           tags: ['members'],
           summary: `One of the ${label}, with every column`,

@@ -4,7 +4,8 @@ import { countMembers } from '../../registry/read.js';
 import { countInvalidFiles, listInvalidFiles } from '../../registry/sql/memberFiles.js';
 import { lastSyncRun } from '../../registry/sql/syncRuns.js';
 import type { AppContext } from '../context.js';
-import { decodeCursor, encodeCursor, issueSchema, nextCursor, pageQuery } from '../schemas.js';
+import { HttpError } from '../errors.js';
+import { decodeCursor, encodeCursor, errorSchema, issueSchema, nextCursor, pageQuery } from '../schemas.js';
 
 const runSchema = z.object({
   trigger: z.string(),
@@ -17,9 +18,27 @@ const runSchema = z.object({
   invalid: z.number(),
 });
 
+const summarySchema = z
+  .object({ created: z.number(), updated: z.number(), unchanged: z.number(), deleted: z.number(), invalid: z.number(), duration_ms: z.number() })
+  .describe('Members created, updated, unchanged and deleted, files invalid, and how long the sync took');
+
 export function syncRoutes(app: AppContext): FastifyPluginAsyncZod {
   return async (fastify) => {
+    fastify.post('/api/sync', {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['sync'],
+        summary: 'Reconcile with storage now (joins a run already under way) and answer its summary',
+        response: { 200: summarySchema, 401: errorSchema, 403: errorSchema, 503: errorSchema },
+      },
+    }, async () => {
+      if (!app.reconciler) throw new HttpError(503, 'unavailable', 'this service does not reconcile');
+      const { created, updated, unchanged, deleted, invalid, durationMs } = await app.reconciler.run('api');
+      return { created, updated, unchanged, deleted, invalid, duration_ms: durationMs };
+    });
+
     fastify.get('/api/sync/status', {
+      config: { access: 'read' },
       schema: {
         tags: ['sync'],
         summary: 'The last full sync, member counts and invalid files',
@@ -51,6 +70,7 @@ export function syncRoutes(app: AppContext): FastifyPluginAsyncZod {
     });
 
     fastify.get('/api/sync/errors', {
+      config: { access: 'read' },
       schema: {
         tags: ['sync'],
         summary: 'Invalid member files with their reasons',

@@ -1,0 +1,201 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import net from 'node:net';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { scopes, type ApiToken, type Config, type Scope } from '../config.js';
+import { errorBody } from './errors.js';
+
+/**
+ * Who may call what. Every route declares what it needs in its config — a scope, the webhook's
+ * token, or nothing — and one hook resolves the caller (a principal) and checks it, before the
+ * body is read. Scopes fit the users: `read` (members, chat logs, sync status: personal data and
+ * the team's prompts), `chat` (writing chat: the bots), `admin` (deleting sessions, syncing).
+ * API tokens come from VECR_API_TOKENS today; UI accounts (issue 17) resolve to the same
+ * principals through the same hook.
+ *
+ * On loopback with no API tokens configured the API is open, for zero-setup local use; then
+ * only pages of other sites are kept out (Origin, Sec-Fetch-Site) and so are names that are not
+ * this machine's (Host: DNS rebinding). Anywhere else, `vecr serve` does not start without API
+ * tokens and a webhook token (`exposureProblem`).
+ */
+export type RouteAccess = Scope | 'webhook' | 'open';
+
+export interface Principal {
+  /** The token's name (never the token): logged, and named in refusals. */
+  readonly name: string;
+  readonly scopes: ReadonlySet<Scope>;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What the route needs: a scope, the webhook token, or nothing. Every route says. */
+    access?: RouteAccess;
+  }
+  interface FastifyRequest {
+    /** Who is calling, once the access hook has run; null on open routes and the webhook. */
+    principal: Principal | null;
+  }
+}
+
+/** With no API tokens, on loopback: whoever can reach the port is the machine's own user. */
+const localUser: Principal = { name: 'local', scopes: new Set(scopes) };
+
+/** Routes of the Swagger UI plugin (its page, scripts and styles): no data, open. */
+const docsPrefix = '/docs';
+
+/** Failed authentications per client address before 429, and the window they are counted in. */
+export const failedAuthLimit = { failures: 10, windowMs: 60_000, addresses: 10_000 };
+
+/** 127.0.0.0/8, ::1 (also IPv4-mapped), and `localhost` names: where only this machine can connect. */
+export function isLoopback(host: string): boolean {
+  const name = host.toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  const v4 = name.startsWith('::ffff:') ? name.slice('::ffff:'.length) : name;
+  if (net.isIPv4(v4)) return v4.startsWith('127.');
+  return net.isIPv6(name) && new net.SocketAddress({ address: name, family: 'ipv6' }).address === '::1';
+}
+
+/** Why `vecr serve` must not start with this configuration (a sentence saying what to set), or undefined. */
+export function exposureProblem(config: Config): string | undefined {
+  if (isLoopback(config.http.host)) return undefined;
+  const missing = [
+    ...(config.access.tokens.length === 0 ? ['VECR_API_TOKENS (make a token with `vecr token NAME --scopes read,chat,admin`)'] : []),
+    ...(config.webhook.authToken ? [] : ['WEBHOOK_AUTH_TOKEN']),
+  ];
+  if (missing.length === 0) return undefined;
+  return `HOST=${config.http.host} lets other machines reach the API, which then needs credentials: set ${missing.join(' and ')}, or listen on 127.0.0.1`;
+}
+
+/** What to warn about at start: tokens kept in the clear, and a webhook token short enough to guess. */
+export function accessWarnings(config: Config): string[] {
+  const warnings = config.access.tokens
+    .filter((token) => token.plain)
+    .map((token) => `VECR_API_TOKENS holds the token "${token.name}" itself: put its hash there instead (sha256:HEX; \`vecr token\` prints it)`);
+  const webhookToken = config.webhook.authToken;
+  if (webhookToken && webhookToken.length < 16) warnings.push('WEBHOOK_AUTH_TOKEN is shorter than 16 characters: a longer, random one cannot be guessed');
+  return warnings;
+}
+
+/** Installs the access rules on a server, before any route is added. */
+export function installAccess(fastify: FastifyInstance, config: Config): void {
+  const openApi = config.access.tokens.length === 0;
+  const limiter = new FailedAuthLimiter(failedAuthLimit);
+  fastify.decorateRequest('principal', null);
+
+  // Deny by default: a route that does not say what it needs is a mistake found at start.
+  fastify.addHook('onRoute', (route) => {
+    route.config ??= {};
+    if (route.url.startsWith(docsPrefix)) route.config.access ??= 'open';
+    const access = route.config.access;
+    if (!access) throw new Error(`the route ${route.method} ${route.url} does not declare its access (config.access)`);
+    if (access !== 'open' && route.schema) {
+      // The OpenAPI document shows which routes need a token, and which scope.
+      route.schema = { ...route.schema, ...(access === 'webhook' ? (config.webhook.authToken ? { security: [{ bearer: [] }] } : {}) : { security: [{ bearer: [] }], description: `Needs the \`${access}\` scope.` }) };
+    }
+  });
+
+  fastify.addHook('onRequest', async (request, reply) => {
+    const refusal = siteRefusal(request, openApi);
+    if (refusal) return reply.code(refusal.status).send(errorBody(refusal.code, refusal.message));
+
+    const access = request.routeOptions.config.access;
+    if (access === undefined || access === 'open') return;
+    const given = request.headers.authorization;
+    const failed = (message: string) => {
+      const retryAfter = limiter.fail(request.ip);
+      request.log.warn({ route: request.routeOptions.url, credentials: given ? 'wrong' : 'none', limited: retryAfter > 0 }, 'authentication failed');
+      if (retryAfter > 0) {
+        return reply.code(429).header('retry-after', String(retryAfter)).send(errorBody('too_many_failures', `too many failed authentications from this address; try again in ${retryAfter} s`));
+      }
+      return reply.code(401).header('www-authenticate', 'Bearer').send(errorBody('unauthorized', message));
+    };
+
+    if (access === 'webhook') {
+      const token = config.webhook.authToken;
+      if (token && !sameSecret(given ?? '', `Bearer ${token}`)) return failed('this endpoint needs Authorization: Bearer <WEBHOOK_AUTH_TOKEN>');
+      return;
+    }
+    if (openApi) {
+      request.principal = localUser;
+      return;
+    }
+    const token = given ? tokenOf(config.access.tokens, given) : undefined;
+    if (!token) return failed(given ? 'the API token is not one this service knows' : `this route needs an API token with the ${access} scope: Authorization: Bearer <token>`);
+    request.principal = { name: token.name, scopes: new Set(token.scopes) };
+    request.log = request.log.child({ principal: token.name });
+    if (!request.principal.scopes.has(access)) {
+      return reply.code(403).send(errorBody('forbidden', `the API token "${token.name}" lacks the ${access} scope this route needs (it has ${token.scopes.join(', ')})`));
+    }
+  });
+}
+
+/**
+ * Pages of other sites must not reach the API through a visitor's browser: a foreign `Origin` or
+ * `Sec-Fetch-Site: cross-site | same-site` is refused (403) on every route — clients that are not
+ * browsers send neither. With the API open on loopback, a `Host` that is not a loopback name is
+ * refused too (421): a page whose own name resolves to 127.0.0.1 (DNS rebinding) is same-origin
+ * to its browser, and only its Host header tells it apart.
+ */
+function siteRefusal(request: FastifyRequest, openApi: boolean): { status: number; code: string; message: string } | undefined {
+  const host = request.headers.host ?? '';
+  if (openApi && host !== '' && !isLoopback(host.replace(/:\d*$/, ''))) {
+    return { status: 421, code: 'misdirected', message: `this service answers to loopback names only (localhost, 127.0.0.1, [::1]), not the Host ${JSON.stringify(host.slice(0, 100))}` };
+  }
+  const fetchSite = request.headers['sec-fetch-site'];
+  if (fetchSite === 'cross-site' || fetchSite === 'same-site') {
+    return { status: 403, code: 'cross_site', message: 'requests made by pages of other sites are refused' };
+  }
+  const origin = request.headers.origin;
+  if (origin !== undefined && hostOfOrigin(origin) !== host.toLowerCase()) {
+    return { status: 403, code: 'cross_site', message: 'requests made by pages of other origins are refused' };
+  }
+  return undefined;
+}
+
+function hostOfOrigin(origin: string): string | undefined {
+  try {
+    const url = new URL(origin);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.host : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The configured token whose hash the presented one has; every token is compared, in constant time. */
+function tokenOf(tokens: readonly ApiToken[], authorization: string): ApiToken | undefined {
+  const match = /^Bearer +(\S+) *$/i.exec(authorization);
+  if (!match) return undefined;
+  const digest = sha256(match[1]!);
+  let found: ApiToken | undefined;
+  for (const token of tokens) if (timingSafeEqual(digest, token.sha256)) found = token;
+  return found;
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  return timingSafeEqual(sha256(given), sha256(expected));
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest();
+
+/**
+ * Failed authentications counted per client address in fixed windows; past the limit, further
+ * failures answer 429 until the window ends. Only failures count, so a client whose requests
+ * authenticate is never limited. The table of addresses is bounded: the oldest window goes first.
+ */
+class FailedAuthLimiter {
+  private readonly windows = new Map<string, { failures: number; endsAt: number }>();
+
+  constructor(private readonly limit: typeof failedAuthLimit) {}
+
+  /** Counts a failure; seconds until the address may fail again when it is over the limit, else 0. */
+  fail(address: string, now = Date.now()): number {
+    let window = this.windows.get(address);
+    if (!window || window.endsAt <= now) {
+      this.windows.delete(address);
+      if (this.windows.size >= this.limit.addresses) this.windows.delete(this.windows.keys().next().value!);
+      window = { failures: 0, endsAt: now + this.limit.windowMs };
+      this.windows.set(address, window);
+    }
+    window.failures++;
+    return window.failures > this.limit.failures ? Math.ceil((window.endsAt - now) / 1000) : 0;
+  }
+}

@@ -1,0 +1,34 @@
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * Headers every answer carries, so that a browser that reaches the API treats what it gets as
+ * data: never sniffed into a script or page, never framed, never shared with other origins, and
+ * — personal data and the team's prompts — never kept in a cache.
+ */
+const everywhere = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
+/** JSON, JSON Lines and Markdown answers: nothing in them may run or load anything. */
+const dataPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/**
+ * The Swagger UI at /docs: its own scripts and styles (from /docs/static), the OpenAPI document
+ * fetched from the same origin, and the data: images its stylesheet embeds. Its code sets styles
+ * on elements as it renders them, which needs 'unsafe-inline' for styles (never for scripts).
+ */
+const docsPolicy =
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+export function installSecurityHeaders(fastify: FastifyInstance): void {
+  fastify.addHook('onSend', async (request, reply) => {
+    reply.headers(everywhere);
+    const docs = request.url === '/docs' || request.url.startsWith('/docs/');
+    reply.header('content-security-policy', docs ? docsPolicy : dataPolicy);
+    // The Swagger UI's static files are the same for everyone; everything else is no one's to keep.
+    if (!request.url.startsWith('/docs/static/')) reply.header('cache-control', 'no-store');
+  });
+}
