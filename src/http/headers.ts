@@ -23,12 +23,20 @@ const dataPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none';
 const docsPolicy =
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+/** The headers of an answer to `url`. */
+export function securityHeaders(url: string): Record<string, string> {
+  const docs = url === '/docs' || url.startsWith('/docs/');
+  return {
+    ...everywhere,
+    'content-security-policy': docs ? docsPolicy : dataPolicy,
+    // The Swagger UI's static files are the same for everyone; everything else is no one's to keep.
+    ...(url.startsWith('/docs/static/') ? {} : { 'cache-control': 'no-store' }),
+  };
+}
+
+/** On every answer Fastify sends (for those it makes before routing, see `frameworkErrors` in server.ts). */
 export function installSecurityHeaders(fastify: FastifyInstance): void {
   fastify.addHook('onSend', async (request, reply) => {
-    reply.headers(everywhere);
-    const docs = request.url === '/docs' || request.url.startsWith('/docs/');
-    reply.header('content-security-policy', docs ? docsPolicy : dataPolicy);
-    // The Swagger UI's static files are the same for everyone; everything else is no one's to keep.
-    if (!request.url.startsWith('/docs/static/')) reply.header('cache-control', 'no-store');
+    reply.headers(securityHeaders(request.url));
   });
 }

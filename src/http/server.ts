@@ -10,7 +10,7 @@ import { ChatRequestError, ChatStoreUnavailableError } from '../chatlog/store.js
 import { StorageError } from '../storage/types.js';
 import { installAccess } from './access.js';
 import { drainOnClose } from './drain.js';
-import { installSecurityHeaders } from './headers.js';
+import { installSecurityHeaders, securityHeaders } from './headers.js';
 import { chatRoutes } from './routes/chat.js';
 import { healthRoutes } from './routes/health.js';
 import { memberRoutes } from './routes/members.js';
@@ -46,8 +46,9 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
     // Requests read while the server closes are answered, not refused (see drain.ts).
     return503OnClosing: false,
     // A URL Fastify cannot decode (bad percent-encoding) gets the API's error shape too.
-    frameworkErrors: (error, _request, reply) => {
-      void (reply as FastifyReply).code(400).send(errorBody('bad_url', error.message));
+    // Such answers skip the hooks: the security headers are set here.
+    frameworkErrors: (error, request, reply) => {
+      void (reply as FastifyReply).code(400).headers(securityHeaders(request.url)).send(errorBody('bad_url', error.message));
     },
   }).withTypeProvider<ZodTypeProvider>();
   fastify.server.maxConnections = limits.maxConnections;

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,8 +34,8 @@ describe('vecr without a database', () => {
   it('prints help for every command', async () => {
     const help = await vecr('--help');
     expect(help.code).toBe(0);
-    for (const command of ['serve', 'sync', 'members', 'validate', 'schema', 'db', 'health']) expect(help.stdout).toContain(command);
-    for (const args of [['serve'], ['sync'], ['members', 'list'], ['members', 'show'], ['db', 'backup'], ['db', 'restore'], ['validate'], ['health']]) {
+    for (const command of ['serve', 'sync', 'members', 'validate', 'schema', 'db', 'health', 'token']) expect(help.stdout).toContain(command);
+    for (const args of [['serve'], ['sync'], ['members', 'list'], ['members', 'show'], ['db', 'backup'], ['db', 'restore'], ['validate'], ['health'], ['token']]) {
       const result = await vecr(...args, '--help');
       expect(result.code, args.join(' ')).toBe(0);
       expect(result.stdout).toMatch(/^Usage: vecr/);
@@ -85,14 +86,38 @@ describe('vecr without a database', () => {
       [{ DATABASE_URL: 'notaurl' }, ['members', 'count'], /DATABASE_URL \(or --database-url\) must be a URL such as postgres:\/\//],
       [{}, ['--data-dir', 'README.md', 'members', 'count'], /the data folder .*README\.md .* is a file, not a folder/],
       [{ VECR_DATA_DIR: path.join(os.tmpdir(), `vecr-cli-${process.pid}`) }, ['sync', '--storage', 'README.md', '--dry-run'], /storage folder .*README\.md is not a folder/],
+      [{ VECR_API_TOKENS: 'bot:read:tooshort' }, ['serve'], /^vecr: VECR_API_TOKENS: the entry "bot" needs a token of at least 32 characters, or sha256:HEX/],
+      [{ VECR_API_TOKENS: `bot:reed,chat:sha256:${'0'.repeat(64)}` }, ['serve'], /the entry "bot" must give its scopes after the name: a comma-separated list of read, chat, admin/],
+      [{ VECR_API_TOKENS: `bot:read:sha256:${'0'.repeat(63)}` }, ['serve'], /the entry "bot" has a SHA-256 that is not 64 hexadecimal digits/],
+      [{ VECR_REQUEST_TIMEOUT: '0' }, ['serve'], /VECR_REQUEST_TIMEOUT must be longer than 0/],
+      [{ VECR_HEADERS_TIMEOUT: '1m', VECR_REQUEST_TIMEOUT: '30s' }, ['serve'], /VECR_HEADERS_TIMEOUT \(60000 ms\) cannot be longer than VECR_REQUEST_TIMEOUT \(30000 ms\)/],
+      [{ VECR_MAX_CONNECTIONS: 'many' }, ['serve'], /VECR_MAX_CONNECTIONS must be a positive integer, not "many"/],
     ];
     for (const [env, args, message] of cases) {
       const result = await vecrIn(env, process.cwd())(...args);
       expect({ args, code: result.code }).toEqual({ args, code: 1 });
       expect(result.stderr).toMatch(message);
       expect(result.stderr).not.toMatch(/\n\s+at /);
+      // A token written where it does not belong is not repeated in the message.
+      expect(result.stderr).not.toContain('tooshort');
     }
     await fs.rm(path.join(os.tmpdir(), `vecr-cli-${process.pid}`), { recursive: true, force: true });
+  });
+
+  it('token makes a random token, shown once on standard output, with the entry that holds its hash', async () => {
+    const first = await vecr('token', 'discord-bot', '--scopes', 'read,chat');
+    expect(first.code).toBe(0);
+    expect(first.stderr).toBe('');
+    const [, token, entry] = /^API token "discord-bot" \(read, chat\); shown this once, keep it secret:\n {2}(vecr_[\w-]{43})\nAdd this entry to VECR_API_TOKENS \(several entries are separated by spaces\):\n {2}(\S+)\n$/.exec(first.stdout) ?? [];
+    expect(entry).toBe(`discord-bot:read,chat:sha256:${createHash('sha256').update(token!).digest('hex')}`);
+    const second = JSON.parse((await vecr('token', 'discord-bot', '--scopes', 'read,chat', '--json')).stdout);
+    expect(second).toEqual({ name: 'discord-bot', scopes: ['read', 'chat'], token: expect.stringMatching(/^vecr_[\w-]{43}$/), entry: expect.stringMatching(/^discord-bot:read,chat:sha256:[0-9a-f]{64}$/) });
+    expect(second.token).not.toBe(token);
+    for (const [args, message] of [[['a b', '--scopes', 'read'], /the token's name must be/], [['bot', '--scopes', 'write'], /--scopes must be a comma-separated list of read, chat, admin, not "write"/], [['bot'], /required option '--scopes <list>'/]] as const) {
+      const refused = await vecr('token', ...args);
+      expect({ args, code: refused.code, stdout: refused.stdout }).toEqual({ args, code: 1, stdout: '' });
+      expect(refused.stderr).toMatch(message);
+    }
   });
 
   it('a reader that closes the pipe early is no error', async () => {

@@ -1,11 +1,15 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster } from '../helpers/cluster.js';
+import { startProxy } from '../helpers/proxy.js';
 import { tempDir, writeFiles, human } from '../helpers/files.js';
-import { eventually, get } from '../helpers/service.js';
+import { eventually, get, send, spawnServe } from '../helpers/service.js';
 
 const run = promisify(execFile);
 const hasPsql = await run('psql', ['--version']).then(() => true, () => false);
@@ -82,5 +86,138 @@ describe('vecr serve, embedded', () => {
     await expect(fs.access(path.join(work.dir, 'data', 'pgdata.lock'))).rejects.toThrow();
     const { stdout } = await run(process.execPath, [bin, 'members', 'count', '--json'], { cwd: work.dir, env });
     expect(JSON.parse(stdout)).toEqual({ human_members: 3, virtual_members: 2 });
+  });
+});
+
+/** The CLI as a process: its exit code and everything it printed. */
+function vecr(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { cwd, env: { ...process.env, DATABASE_URL: '', ...env } }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('vecr serve on an address other machines can reach', () => {
+  let work: Awaited<ReturnType<typeof tempDir>>;
+  beforeAll(async () => {
+    work = await tempDir();
+    await writeFiles(work.dir, { 'storage/human_members/rin.yml': human('Rin') });
+  });
+  afterAll(async () => {
+    await work?.remove();
+  });
+
+  it('refuses to start without API tokens and a webhook token, saying what to set, before opening anything', async () => {
+    const env = { VECR_DATA_DIR: path.join(work.dir, 'refused'), VECR_STORAGE: path.join(work.dir, 'storage'), PORT: '0', WEBHOOK_AUTH_TOKEN: '', VECR_API_TOKENS: '' };
+    const bare = await vecr(['serve'], { ...env, HOST: '0.0.0.0' }, work.dir);
+    expect(bare).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'vecr: HOST=0.0.0.0 lets other machines reach the API, which then needs credentials: set VECR_API_TOKENS (make a token with `vecr token NAME --scopes read,chat,admin`) and WEBHOOK_AUTH_TOKEN, or listen on 127.0.0.1\n',
+    });
+    const flag = await vecr(['serve', '--host', '::'], { ...env, VECR_API_TOKENS: `ops:read:sha256:${'a'.repeat(64)}` }, work.dir);
+    expect([flag.code, flag.stderr]).toEqual([1, 'vecr: HOST=:: lets other machines reach the API, which then needs credentials: set WEBHOOK_AUTH_TOKEN, or listen on 127.0.0.1\n']);
+    await expect(fs.access(path.join(work.dir, 'refused'))).rejects.toThrow();
+  });
+
+  it('starts with both, and answers only the tokens `vecr token` made', async () => {
+    const made = JSON.parse((await vecr(['token', 'discord-bot', '--scopes', 'read,chat', '--json'], {}, work.dir)).stdout) as { token: string; entry: string };
+    expect(made.entry).toMatch(/^discord-bot:read,chat:sha256:[0-9a-f]{64}$/);
+    expect(made.entry).not.toContain(made.token);
+    const serve = await spawnServe(
+      { HOST: '0.0.0.0', VECR_API_TOKENS: made.entry, WEBHOOK_AUTH_TOKEN: 'webhook-secret-0123456789', VECR_DATA_DIR: path.join(work.dir, 'data'), VECR_STORAGE: path.join(work.dir, 'storage') },
+      work.dir,
+    );
+    try {
+      expect(serve.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      await eventually(async () => expect((await send(`${serve.url}/api/members/human`, { headers: { authorization: `Bearer ${made.token}` } })).body.members).toHaveLength(1));
+      expect((await send(`${serve.url}/api/members/human`)).status).toBe(401);
+      expect((await send(`${serve.url}/health`)).status).toBe(200);
+      serve.child.kill('SIGTERM');
+      expect(await serve.exited).toBe(0);
+      // The log names the token, never shows it.
+      expect(serve.output().stdout).not.toContain(made.token);
+    } finally {
+      await serve.kill();
+    }
+  });
+});
+
+describe('secrets', () => {
+  it('never appear in what vecr serve prints, through requests that succeed, fail and meet outages', async () => {
+    const work = await tempDir();
+    const cluster = await startCluster();
+    const s3dir = await tempDir('vecr-s3-');
+    // s3rver checks the access key, not the SigV4 signature: any secret key is accepted.
+    const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: s3dir.dir, configureBuckets: [{ name: 'vecr-garage-storage' }] });
+    const { port: s3Port } = await s3.run();
+    const proxy = await startProxy({ host: '127.0.0.1', port: cluster.port });
+    await cluster.createDatabase('member_db');
+    const secrets = {
+      databasePassword: 'db-pass-4f1c9a7e',
+      memberDbPassword: 'member-pass-8b2d6c1f',
+      awsSecret: 'aws-secret-3e9a5b7d',
+      minioPassword: 'minio-pass-7c4e2a9b',
+      webhookToken: 'webhook-token-5d8f1b3a6c9e',
+      plainToken: 'plain-api-token-2a7c9e4b1d6f8a3c5e7b9d1f',
+      hashedToken: 'vecr_hashed-api-token-6b8d1f3a5c7e9b2d4f',
+      wrongToken: 'vecr_wrong-token-9e1c3a5b7d2f4a6c8e',
+    };
+    const serve = await spawnServe(
+      {
+        DATABASE_URL: `postgres://postgres:${secrets.databasePassword}@127.0.0.1:${proxy.port}/member_db`,
+        MEMBER_DB_PASSWORD: secrets.memberDbPassword,
+        VECR_STORAGE: 's3://vecr-garage-storage',
+        S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
+        AWS_ACCESS_KEY_ID: 'S3RVER',
+        AWS_SECRET_ACCESS_KEY: secrets.awsSecret,
+        MINIO_ROOT_USER: 'minio',
+        MINIO_ROOT_PASSWORD: secrets.minioPassword,
+        WEBHOOK_AUTH_TOKEN: secrets.webhookToken,
+        VECR_API_TOKENS: `plain:read,chat,admin:${secrets.plainToken} hashed:read:sha256:${createHash('sha256').update(secrets.hashedToken).digest('hex')}`,
+        VECR_DATA_DIR: path.join(work.dir, 'data'),
+        LOG_LEVEL: 'trace',
+      },
+      work.dir,
+    );
+    try {
+      const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+      const event = (key: string) => JSON.stringify({ Records: [{ eventName: 's3:ObjectCreated:Put', s3: { bucket: { name: 'vecr-garage-storage' }, object: { key, sequencer: '0A' } } }] });
+      const webhook = (token: string) => send(`${serve.url}/webhook/storage`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth(token) }, body: event('human_members/rin.yml') });
+      await eventually(async () => expect((await send(`${serve.url}/api/members/human`, { headers: auth(secrets.hashedToken) })).status).toBe(200));
+      expect((await send(`${serve.url}/api/sync`, { method: 'POST', headers: auth(secrets.plainToken) })).status).toBe(200);
+      expect((await send(`${serve.url}/api/members/human`, { headers: auth(secrets.wrongToken) })).status).toBe(401);
+      expect((await send(`${serve.url}/api/sync`, { method: 'POST', headers: auth(secrets.hashedToken) })).status).toBe(403);
+      expect((await webhook(secrets.webhookToken)).status).toBe(200);
+      expect((await webhook(secrets.wrongToken)).status).toBe(401);
+      // Outages: the database, then the storage.
+      await proxy.cut();
+      expect((await send(`${serve.url}/api/members/human`, { headers: auth(secrets.hashedToken) })).status).toBe(503);
+      expect((await send(`${serve.url}/ready`)).status).toBe(503);
+      await proxy.restore();
+      await s3.close();
+      await eventually(async () => expect((await webhook(secrets.webhookToken)).status).toBe(503));
+      expect((await send(`${serve.url}/api/sync`, { method: 'POST', headers: auth(secrets.plainToken) })).status).toBe(503);
+      serve.child.kill('SIGTERM');
+      expect(await serve.exited).toBe(0);
+
+      const { stdout, stderr } = serve.output();
+      // The run did log what happened (so the absence of secrets means something)...
+      expect(stdout).toContain('"principal":"hashed"');
+      expect(stdout).toContain('authentication failed');
+      expect(stdout).toContain('dependency unavailable');
+      expect(stdout).toContain('VECR_API_TOKENS holds the token \\"plain\\" itself');
+      // ...and no secret, nor any Authorization header.
+      for (const [name, secret] of Object.entries(secrets)) expect({ name, found: `${stdout}\n${stderr}`.includes(secret) }).toEqual({ name, found: false });
+      expect(`${stdout}\n${stderr}`).not.toMatch(/Bearer /);
+    } finally {
+      await serve.kill();
+      await s3.close().catch(() => {});
+      await proxy.close().catch(() => {});
+      await cluster.destroy();
+      await s3dir.remove();
+      await work.remove();
+    }
   });
 });
