@@ -22,7 +22,10 @@ export interface Service {
   pgUrl?: string;
   http: FastifyInstance;
   context: AppContext;
-  /** Stops taking requests, finishes those in flight, and closes everything. */
+  /**
+   * Stops taking connections, answers the requests received, and closes everything, last opened
+   * first; rejects naming what failed to close (the rest is closed all the same).
+   */
   close(): Promise<void>;
 }
 

@@ -89,7 +89,12 @@ export function installAccess(fastify: FastifyInstance, config: Config): void {
     if (!access) throw new Error(`the route ${route.method} ${route.url} does not declare its access (config.access)`);
     if (access !== 'open' && route.schema) {
       // The OpenAPI document shows which routes need a token, and which scope.
-      route.schema = { ...route.schema, ...(access === 'webhook' ? (config.webhook.authToken ? { security: [{ bearer: [] }] } : {}) : { security: [{ bearer: [] }], description: `Needs the \`${access}\` scope.` }) };
+      const needsToken = access !== 'webhook' || config.webhook.authToken !== undefined;
+      route.schema = {
+        ...route.schema,
+        ...(needsToken ? { security: [{ bearer: [] }] } : {}),
+        ...(access === 'webhook' ? {} : { description: `Needs the \`${access}\` scope.` }),
+      };
     }
   });
 
@@ -101,8 +106,11 @@ export function installAccess(fastify: FastifyInstance, config: Config): void {
     if (access === undefined || access === 'open') return;
     const given = request.headers.authorization;
     const failed = (message: string) => {
-      const retryAfter = limiter.fail(request.ip);
-      request.log.warn({ route: request.routeOptions.url, credentials: given ? 'wrong' : 'none', limited: retryAfter > 0 }, 'authentication failed');
+      const { failures, retryAfter } = limiter.fail(request.ip);
+      // Logged up to the limit, and once when it is reached: an attack does not flood the log.
+      if (failures <= failedAuthLimit.failures + 1) {
+        request.log.warn({ route: request.routeOptions.url, credentials: given ? 'wrong' : 'none', failures, limited: retryAfter > 0 }, retryAfter > 0 ? 'authentication failed; this address is limited until its window ends' : 'authentication failed');
+      }
       if (retryAfter > 0) {
         return reply.code(429).header('retry-after', String(retryAfter)).send(errorBody('too_many_failures', `too many failed authentications from this address; try again in ${retryAfter} s`));
       }
@@ -133,7 +141,8 @@ export function installAccess(fastify: FastifyInstance, config: Config): void {
  * `Sec-Fetch-Site: cross-site | same-site` is refused (403) on every route — clients that are not
  * browsers send neither. With the API open on loopback, a `Host` that is not a loopback name is
  * refused too (421): a page whose own name resolves to 127.0.0.1 (DNS rebinding) is same-origin
- * to its browser, and only its Host header tells it apart.
+ * to its browser, and only its Host header tells it apart. (A request without Host is HTTP/1.0
+ * from a tool; browsers always send one.)
  */
 function siteRefusal(request: FastifyRequest, openApi: boolean): { status: number; code: string; message: string } | undefined {
   const host = request.headers.host ?? '';
@@ -186,8 +195,8 @@ class FailedAuthLimiter {
 
   constructor(private readonly limit: typeof failedAuthLimit) {}
 
-  /** Counts a failure; seconds until the address may fail again when it is over the limit, else 0. */
-  fail(address: string, now = Date.now()): number {
+  /** Counts a failure: the failures of the address in its window, and the seconds until it ends when they are over the limit (else 0). */
+  fail(address: string, now = Date.now()): { failures: number; retryAfter: number } {
     let window = this.windows.get(address);
     if (!window || window.endsAt <= now) {
       this.windows.delete(address);
@@ -196,6 +205,6 @@ class FailedAuthLimiter {
       this.windows.set(address, window);
     }
     window.failures++;
-    return window.failures > this.limit.failures ? Math.ceil((window.endsAt - now) / 1000) : 0;
+    return { failures: window.failures, retryAfter: window.failures > this.limit.failures ? Math.ceil((window.endsAt - now) / 1000) : 0 };
   }
 }

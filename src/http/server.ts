@@ -100,7 +100,12 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
 
   await fastify.register(swagger, {
     openapi: {
-      info: { title: 'VECR Garage member registry', version: '0.1.0', description: 'Members of VECR Garage, kept in step with their YAML files.' },
+      info: {
+        title: 'VECR Garage member registry',
+        version: '0.1.0',
+        description:
+          'Members of VECR Garage, kept in step with their YAML files. With API tokens configured (VECR_API_TOKENS), routes that need a scope take `Authorization: Bearer <token>`: 401 without a known token, 403 when it lacks the scope, 429 after repeated failures from one address. Requests made by pages of other sites are refused (403), and so is a Host that is not a loopback name while the API is open on loopback (421). An outage is 503 with Retry-After.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
     transform: jsonSchemaTransform,
