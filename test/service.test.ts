@@ -6,6 +6,9 @@ import { loadConfig } from '../src/config.js';
 import { startService } from '../src/service.js';
 import { human, tempDir, writeFiles } from './helpers/files.js';
 
+/** Tests that start `vecr serve` (PGlite, dynalite) may wait long on a busy machine; nothing here is timed. */
+const processTimeout = 180_000;
+
 /** Whether anything accepts connections on this port of 127.0.0.1 now. */
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -45,7 +48,7 @@ describe('closing the service', () => {
     await expect(fs.access(path.join(dataDir, 'pgdata.lock'))).rejects.toThrow();
     await expect(service.context.chat!.check()).rejects.toThrow();
     await expect(fs.access(path.join(dataDir, 'chatlogs.lock'))).rejects.toThrow();
-  });
+  }, processTimeout);
 
   it('closes what it had opened when it cannot start, and says why it could not', async () => {
     work = await tempDir();
@@ -63,5 +66,5 @@ describe('closing the service', () => {
     } finally {
       blocker.close();
     }
-  });
+  }, processTimeout);
 });

@@ -89,6 +89,9 @@ describe('vecr serve, embedded', () => {
   });
 });
 
+/** Tests that start `vecr serve` (PGlite, dynalite) may wait long on a busy machine; nothing here is timed. */
+const processTimeout = 180_000;
+
 /** The CLI as a process: its exit code and everything it printed. */
 function vecr(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -141,7 +144,7 @@ describe('vecr serve on an address other machines can reach', () => {
     } finally {
       await serve.kill();
     }
-  });
+  }, processTimeout);
 });
 
 describe('secrets', () => {
@@ -219,5 +222,5 @@ describe('secrets', () => {
       await s3dir.remove();
       await work.remove();
     }
-  });
+  }, processTimeout);
 });

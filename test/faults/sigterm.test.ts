@@ -4,6 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { human, tempDir, writeFiles } from '../helpers/files.js';
 import { eventually, get, spawnServe, type ServeProcess } from '../helpers/service.js';
 
+/** Tests that start `vecr serve` (PGlite, dynalite) may wait long on a busy machine; nothing here is timed. */
+const processTimeout = 180_000;
+
 /** One request as a client saw it: whether its bytes were out before the signal, and what came back. */
 interface Exchange {
   label: string;
@@ -103,7 +106,7 @@ describe('vecr serve stopped by SIGTERM under load', () => {
     const notServed = exchanges.filter((e) => e.status !== undefined && e.status !== 200).map(({ label, status }) => ({ label, status }));
     expect(notServed).toEqual([]);
     expect(await serve.exited).toBe(0);
-  });
+  }, processTimeout);
 
   it('cuts a request that does not finish once VECR_SHUTDOWN_TIMEOUT has passed, and exits 0', async () => {
     work = await tempDir();
@@ -129,7 +132,7 @@ describe('vecr serve stopped by SIGTERM under load', () => {
       clearInterval(trickle);
       connection.destroy();
     }
-  });
+  }, processTimeout);
 });
 
 /**
