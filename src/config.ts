@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import net from 'node:net';
 import path from 'node:path';
 
 /** How rows are matched to files when a member is registered (D6 / D7). */
@@ -62,6 +63,12 @@ export interface HttpConfig {
   maxConnections: number;
   /** On SIGTERM, how long requests already received may take before their connections are cut. */
   shutdownTimeoutMs: number;
+  /**
+   * Proxies (addresses, CIDR ranges, or `loopback`, `linklocal`, `uniquelocal`) whose
+   * X-Forwarded-For names the client: behind a load balancer, failed authentications are then
+   * counted per client, not per balancer. Empty: the connection's address is the client's.
+   */
+  trustProxy: string[];
 }
 
 /** What a token lets its holder do (see src/http/access.ts). */
@@ -139,11 +146,27 @@ function httpConfig(env: Env): HttpConfig {
     keepAliveTimeoutMs: timeout('VECR_KEEPALIVE_TIMEOUT', env.VECR_KEEPALIVE_TIMEOUT, 72_000),
     maxConnections: positiveInt('VECR_MAX_CONNECTIONS', env.VECR_MAX_CONNECTIONS, 512),
     shutdownTimeoutMs: timeout('VECR_SHUTDOWN_TIMEOUT', env.VECR_SHUTDOWN_TIMEOUT, 10_000),
+    trustProxy: proxies(env.VECR_TRUST_PROXY ?? ''),
   };
   if (http.headersTimeoutMs > http.requestTimeoutMs) {
     throw new ConfigError(`VECR_HEADERS_TIMEOUT (${http.headersTimeoutMs} ms) cannot be longer than VECR_REQUEST_TIMEOUT (${http.requestTimeoutMs} ms): the headers are part of the request`);
   }
   return http;
+}
+
+/** VECR_TRUST_PROXY: addresses, CIDR ranges or proxy-addr's names, separated by commas or spaces. */
+function proxies(value: string): string[] {
+  const entries = value.split(/[\s,]+/).filter(Boolean);
+  for (const entry of entries) {
+    const [address = '', bits, ...rest] = entry.split('/');
+    const maxBits = net.isIPv4(address) ? 32 : net.isIPv6(address) ? 128 : 0;
+    const named = ['loopback', 'linklocal', 'uniquelocal'].includes(entry);
+    const fits = maxBits > 0 && rest.length === 0 && (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits));
+    if (!named && !fits) {
+      throw new ConfigError(`VECR_TRUST_PROXY holds "${entry}", which is no address, CIDR range (10.0.0.0/8) or loopback, linklocal, uniquelocal`);
+    }
+  }
+  return entries;
 }
 
 /** A token's name: it goes into logs and messages as it is. */

@@ -104,26 +104,28 @@ export function installAccess(fastify: FastifyInstance, config: Config): void {
 
     const access = request.routeOptions.config.access;
     if (access === undefined || access === 'open') return;
+    if (access === 'webhook' ? !config.webhook.authToken : openApi) {
+      if (access !== 'webhook') request.principal = localUser;
+      return;
+    }
+    // An address over the limit is refused before its credentials are looked at: otherwise a
+    // guess that happens to be right would still tell itself apart, and guessing would go on.
+    const retryAfter = limiter.lockedFor(request.ip);
+    if (retryAfter > 0) {
+      return reply.code(429).header('retry-after', String(retryAfter)).send(errorBody('too_many_failures', `too many failed authentications from this address; try again in ${retryAfter} s`));
+    }
     const given = request.headers.authorization;
     const failed = (message: string) => {
-      const { failures, retryAfter } = limiter.fail(request.ip);
-      // Logged up to the limit, and once when it is reached: an attack does not flood the log.
-      if (failures <= failedAuthLimit.failures + 1) {
-        request.log.warn({ route: request.routeOptions.url, credentials: given ? 'wrong' : 'none', failures, limited: retryAfter > 0 }, retryAfter > 0 ? 'authentication failed; this address is limited until its window ends' : 'authentication failed');
-      }
-      if (retryAfter > 0) {
-        return reply.code(429).header('retry-after', String(retryAfter)).send(errorBody('too_many_failures', `too many failed authentications from this address; try again in ${retryAfter} s`));
-      }
+      // Each failure is logged; past the limit an address is refused unheard, so an attack cannot
+      // flood the log.
+      const failures = limiter.fail(request.ip);
+      const nowLimited = limiter.lockedFor(request.ip) > 0;
+      request.log.warn({ route: request.routeOptions.url, credentials: given ? 'wrong' : 'none', failures, limited: nowLimited }, nowLimited ? 'authentication failed; this address is refused until its window ends' : 'authentication failed');
       return reply.code(401).header('www-authenticate', 'Bearer').send(errorBody('unauthorized', message));
     };
 
     if (access === 'webhook') {
-      const token = config.webhook.authToken;
-      if (token && !sameSecret(given ?? '', `Bearer ${token}`)) return failed('this endpoint needs Authorization: Bearer <WEBHOOK_AUTH_TOKEN>');
-      return;
-    }
-    if (openApi) {
-      request.principal = localUser;
+      if (!sameSecret(given ?? '', `Bearer ${config.webhook.authToken}`)) return failed('this endpoint needs Authorization: Bearer <WEBHOOK_AUTH_TOKEN>');
       return;
     }
     const token = given ? tokenOf(config.access.tokens, given) : undefined;
@@ -186,17 +188,20 @@ function sameSecret(given: string, expected: string): boolean {
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
 /**
- * Failed authentications counted per client address in fixed windows; past the limit, further
- * failures answer 429 until the window ends. Only failures count, so a client whose requests
- * authenticate is never limited. The table of addresses is bounded: the oldest window goes first.
+ * Failed authentications counted per client address in fixed windows. Once an address has failed
+ * `failures` times, it is refused (429) until its window ends, right credentials or not — so
+ * that a weak secret cannot be guessed at any speed. The address is the client's as this service
+ * sees it: behind a load balancer, VECR_TRUST_PROXY makes it the forwarded one, so that one
+ * client's failures do not lock out the others. The table of addresses is bounded: the oldest
+ * window goes first.
  */
 class FailedAuthLimiter {
   private readonly windows = new Map<string, { failures: number; endsAt: number }>();
 
   constructor(private readonly limit: typeof failedAuthLimit) {}
 
-  /** Counts a failure: the failures of the address in its window, and the seconds until it ends when they are over the limit (else 0). */
-  fail(address: string, now = Date.now()): { failures: number; retryAfter: number } {
+  /** Counts a failure of the address; answers its failures in the current window. */
+  fail(address: string, now = Date.now()): number {
     let window = this.windows.get(address);
     if (!window || window.endsAt <= now) {
       this.windows.delete(address);
@@ -204,7 +209,13 @@ class FailedAuthLimiter {
       window = { failures: 0, endsAt: now + this.limit.windowMs };
       this.windows.set(address, window);
     }
-    window.failures++;
-    return { failures: window.failures, retryAfter: window.failures > this.limit.failures ? Math.ceil((window.endsAt - now) / 1000) : 0 };
+    return ++window.failures;
+  }
+
+  /** Seconds until the address may try again, or 0 when it may now. */
+  lockedFor(address: string, now = Date.now()): number {
+    const window = this.windows.get(address);
+    if (!window || window.endsAt <= now || window.failures < this.limit.failures) return 0;
+    return Math.ceil((window.endsAt - now) / 1000);
   }
 }

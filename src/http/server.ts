@@ -41,6 +41,8 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
       // Node checks the two timeouts above on this interval (30 s unless told).
       connectionsCheckingInterval: Math.min(1000, Math.ceil(limits.headersTimeoutMs / 4)),
     },
+    // Behind a load balancer, the client is the one it names (failed-authentication counts).
+    trustProxy: limits.trustProxy.length > 0 ? limits.trustProxy : false,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     // Requests read while the server closes are answered, not refused (see drain.ts).

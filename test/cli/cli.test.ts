@@ -92,6 +92,7 @@ describe('vecr without a database', () => {
       [{ VECR_REQUEST_TIMEOUT: '0' }, ['serve'], /VECR_REQUEST_TIMEOUT must be longer than 0/],
       [{ VECR_HEADERS_TIMEOUT: '1m', VECR_REQUEST_TIMEOUT: '30s' }, ['serve'], /VECR_HEADERS_TIMEOUT \(60000 ms\) cannot be longer than VECR_REQUEST_TIMEOUT \(30000 ms\)/],
       [{ VECR_MAX_CONNECTIONS: 'many' }, ['serve'], /VECR_MAX_CONNECTIONS must be a positive integer, not "many"/],
+      [{ VECR_TRUST_PROXY: '10.0.0.0/33' }, ['serve'], /VECR_TRUST_PROXY holds "10.0.0.0\/33", which is no address, CIDR range/],
     ];
     for (const [env, args, message] of cases) {
       const result = await vecrIn(env, process.cwd())(...args);

@@ -11,10 +11,10 @@ import { freshDatabase, type TestDatabase } from '../helpers/databases.js';
 import { human, tempDir, virtual, writeFiles } from '../helpers/files.js';
 import { chatStoreForTest, send, serveForTest } from '../helpers/service.js';
 
-/** A request with headers fetch will not send as given (Host), on a connection of its own. */
-function raw(url: string, headers: Record<string, string>, method = 'GET'): Promise<{ status: number; body: any }> {
+/** A request with headers fetch will not send as given (Host), on a connection of its own, from `localAddress` if given. */
+function raw(url: string, headers: Record<string, string>, method = 'GET', localAddress?: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const request = http.request(url, { method, headers, agent: false }, (response) => {
+    const request = http.request(url, { method, headers, agent: false, ...(localAddress ? { localAddress } : {}) }, (response) => {
       let text = '';
       response.on('data', (chunk: Buffer) => (text += chunk.toString()));
       response.on('end', () => resolve({ status: response.statusCode!, body: JSON.parse(text) }));
@@ -173,13 +173,14 @@ describe('access', () => {
     });
   });
 
-  it('limits failed authentication per address (429 with Retry-After), never a request that authenticates', async () => {
+  it('refuses an address that failed to authenticate ten times (429 with Retry-After), right token or not, and no other address', async () => {
     const service = await serve((config) => {
       config.access.tokens = parseApiTokens(`reader:read:sha256:${sha256(tokens.reader)}`);
       config.webhook.authToken = 'webhook-secret-0123456789';
     });
     try {
-      const wrong = () => send(`${service.url}/api/members/human`, { headers: bearer('vecr_guess-0123456789abcdefghijklmnopqrstuv') });
+      const members = `${service.url}/api/members/human`;
+      const wrong = () => send(members, { headers: bearer('vecr_guess-0123456789abcdefghijklmnopqrstuv') });
       const statuses: number[] = [];
       for (let i = 0; i < 10; i++) statuses.push((await wrong()).status);
       expect(statuses).toEqual(Array(10).fill(401));
@@ -187,11 +188,31 @@ describe('access', () => {
       expect(limited.status).toBe(429);
       expect(limited.body.error.code).toBe('too_many_failures');
       expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      // A right guess from that address tells nothing now: guessing cannot go on.
+      expect((await send(members, { headers: bearer(tokens.reader) })).status).toBe(429);
       // The webhook's token counts alike, from the same address.
-      expect((await send(`${service.url}/webhook/storage`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer guess' }, body: otherBucketEvent })).status).toBe(429);
-      // A token that is right is never refused for the failures of others at the same address.
-      expect((await send(`${service.url}/api/members/human`, { headers: bearer(tokens.reader) })).status).toBe(200);
-      expect((await send(`${service.url}/webhook/storage`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer webhook-secret-0123456789' }, body: otherBucketEvent })).status).toBe(200);
+      expect((await send(`${service.url}/webhook/storage`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer webhook-secret-0123456789' }, body: otherBucketEvent })).status).toBe(429);
+      // Another address is not held back by this one's failures.
+      expect((await raw(members, bearer(tokens.reader), 'GET', '127.0.0.2')).status).toBe(200);
+      // Open routes stay open.
+      expect((await send(`${service.url}/health`)).status).toBe(200);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it('behind a trusted proxy (VECR_TRUST_PROXY), counts failures per forwarded client', async () => {
+    const service = await serve((config) => {
+      config.access.tokens = parseApiTokens(`reader:read:sha256:${sha256(tokens.reader)}`);
+      config.http.trustProxy = ['loopback'];
+    });
+    try {
+      const members = `${service.url}/api/members/human`;
+      const from = (client: string, token: string) => raw(members, { ...bearer(token), 'x-forwarded-for': client });
+      for (let i = 0; i < 10; i++) expect((await from('203.0.113.7', 'vecr_guess-0123456789abcdefghijklmnopqrstuv')).status).toBe(401);
+      expect((await from('203.0.113.7', tokens.reader)).status).toBe(429);
+      // Another client behind the same balancer is served.
+      expect((await from('198.51.100.4', tokens.reader)).status).toBe(200);
     } finally {
       await service.close();
     }
