@@ -35,6 +35,12 @@ export interface TestCluster {
   query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[], database?: string): Promise<R[]>;
   /** Stops the server the way a crash does: no checkpoint, every backend killed at once (`pg_ctl stop -m immediate`). */
   crash(): Promise<void>;
+  /**
+   * Stops the server as an operator does, resolving once it has stopped: `smart` lets the open
+   * sessions run to their end and refuses new ones meanwhile (57P03, "the database system is
+   * shutting down"); `fast` ends them at once (57P01).
+   */
+  stop(mode: 'smart' | 'fast'): Promise<void>;
   /** Starts it again on the same port and data; crash recovery runs as it would after a real crash. */
   start(): Promise<void>;
   /** Whether the server accepts connections now. */
@@ -71,10 +77,12 @@ export async function startCluster(): Promise<TestCluster> {
     `-p ${port}`,
     "-c listen_addresses=127.0.0.1",
     `-c unix_socket_directories=${dir}`,
-    // A test cluster: nothing to survive a power cut, so no flush to disk; a crash (immediate
-    // stop) still goes through WAL recovery, which is what the tests exercise.
+    // A test cluster: nothing to survive a power cut, so no flush to disk (what the server
+    // writes stays in the OS's cache, which a crash of the server does not lose); a crash
+    // (immediate stop) still goes through WAL recovery, which is what the tests exercise. Commits
+    // stay synchronous: with synchronous_commit off, a commit the server has acknowledged may
+    // still sit in its WAL buffers, and a crash would lose it — a loss no real setup accepts.
     '-c fsync=off',
-    '-c synchronous_commit=off',
     '-c full_page_writes=off',
     '-c max_connections=100',
     '-c shared_buffers=32MB',
@@ -100,6 +108,9 @@ export async function startCluster(): Promise<TestCluster> {
     },
     async crash() {
       await asOwner(path.join(bin, 'pg_ctl'), ['stop', '-D', data, '-m', 'immediate', '-w']);
+    },
+    async stop(mode) {
+      await asOwner(path.join(bin, 'pg_ctl'), ['stop', '-D', data, '-m', mode, '-w', '-t', '120']);
     },
     async start() {
       await asOwner(path.join(bin, 'pg_ctl'), ['start', '-D', data, '-l', logFile, '-o', options, '-w', '-t', '60']);
