@@ -19,10 +19,19 @@ export interface Db extends Queryable {
   close(): Promise<void>;
 }
 
-/** The database cannot be reached or opened: worth retrying later, never the input's fault. */
+/**
+ * The database cannot be reached, or stopped answering: the server is down, restarting, failing
+ * over, overloaded, closed to connections, or the connection to it was lost. Worth trying again
+ * later, and never the input's fault: the HTTP API answers 503, a command exits with the message.
+ * The adapters turn every such failure into this error, so nothing above them needs to know a
+ * driver's error codes.
+ */
 export class DatabaseUnavailableError extends Error {
   override name = 'DatabaseUnavailableError';
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** What happened, in a few words fit to show a client: no host, no path, no password. */
+  readonly reason: string;
+  constructor(message: string, options?: { cause?: unknown; reason?: string }) {
     super(message, options);
+    this.reason = options?.reason ?? 'the database cannot be reached';
   }
 }

@@ -18,18 +18,14 @@ export function errorBody(code: string, message: string, details?: unknown) {
   return { error: { code, message, ...(details === undefined ? {} : { details }) } };
 }
 
-// node-postgres and the OS report a lost or refused connection with these.
-const connectionCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03']);
-
 /**
- * A dependency is down (database or storage): the request may succeed later, so the answer is
- * 503 — for a webhook, "deliver it again".
+ * A dependency is down (database, storage or chat log store): the request may succeed later, so
+ * the answer is 503 — for a webhook, "deliver it again". Each adapter turns its outages into its
+ * own error class (a database unreachable, restarting or closed to connections into a
+ * DatabaseUnavailableError), so nothing here guesses from driver codes or messages: any other
+ * error is a bug of this program, and a 500.
  */
 export function isUnavailable(error: unknown): boolean {
   if (error instanceof DatabaseUnavailableError || error instanceof ChatStoreUnavailableError) return true;
-  if (error instanceof StorageError) return error.failure === 'unavailable';
-  const e = error as { code?: string; message?: string } | undefined;
-  if (!e) return false;
-  if (e.code && (connectionCodes.has(e.code) || e.code.startsWith('08'))) return true;
-  return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(e.message ?? '');
+  return error instanceof StorageError && error.failure === 'unavailable';
 }
