@@ -18,9 +18,15 @@ export function configFrom(options: GlobalOptions, baseEnv: NodeJS.ProcessEnv = 
 /** Opens the database for one command and always closes it (D8: sessions are released). */
 export async function withDatabase<T>(config: Config, fn: (db: Db) => Promise<T>, options: { migrate?: boolean } = {}): Promise<T> {
   const db = await openDatabase(config.database, options);
+  let result: T;
   try {
-    return await fn(db);
-  } finally {
-    await db.close();
+    result = await fn(db);
+  } catch (error) {
+    // The command's failure is what the user needs to hear: a close that fails too (the server
+    // gone) must not take its place.
+    await db.close().catch(() => {});
+    throw error;
   }
+  await db.close();
+  return result;
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { describeStorage, parseUpsertKey, storageConfig } from '../../config.js';
+import { DatabaseUnavailableError } from '../../db/types.js';
 import { formatIssue } from '../../members/issues.js';
 import { defaultLimits } from '../../members/parse.js';
 import { openStorage } from '../../storage/open.js';
@@ -39,6 +40,8 @@ export function registerSync(program: Command) {
             trigger: 'cli',
             onProgress: (done, total) => progress.update(done, total),
           });
+        } catch (error) {
+          throw stoppedBy(error, !!options.dryRun);
         } finally {
           progress.done();
         }
@@ -63,4 +66,15 @@ export function registerSync(program: Command) {
       }
       if (report.invalid > 0) process.exitCode = 1;
     });
+}
+
+/**
+ * A sync the database left midway: the cause, what stays of the run and what to do, in the one
+ * sentence the command prints. Each batch is its own transaction, so those committed before stay
+ * and the rest is for the next run, which picks up where this one stopped.
+ */
+function stoppedBy(error: unknown, dryRun: boolean): unknown {
+  if (!(error instanceof DatabaseUnavailableError)) return error;
+  const left = dryRun ? 'Nothing was written (a dry run).' : 'Batches committed before stay; run vecr sync again to finish.';
+  return new DatabaseUnavailableError(`the sync stopped: ${error.message}. ${left}`, { cause: error, reason: error.reason });
 }
