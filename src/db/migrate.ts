@@ -28,40 +28,65 @@ export const migrationsTableSql = `CREATE TABLE IF NOT EXISTS vecr_migrations (
 );`;
 
 /**
+ * The database was migrated by a newer vecr: its schema holds versions this one does not know.
+ * An older build must neither run on it (it would misread or damage what it does not know) nor
+ * write to it.
+ */
+export class NewerSchemaError extends Error {
+  override name = 'NewerSchemaError';
+  constructor(where: string, readonly version: number, readonly known: number) {
+    super(
+      `${where} is at schema version ${version}, migrated by a newer vecr; this vecr knows schema versions up to ${known}: upgrade vecr (or restore a backup taken before the upgrade)`,
+    );
+  }
+}
+
+/**
  * Applies the pending migrations in one transaction, under an advisory lock so that two
- * processes starting together do not both apply them. Applying twice is a no-op.
+ * processes starting together do not both apply them. Applying twice is a no-op. A database
+ * migrated by a newer vecr is refused (NewerSchemaError) before anything is written to it.
  */
 export async function migrate(db: Db): Promise<Migration[]> {
   const migrations = await loadMigrations();
   return db.transaction(async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock(hashtext('vecr_migrations'))");
+    const status = statusOf(migrations, await appliedVersions(tx));
+    if (status.newer) throw new NewerSchemaError(db.description, status.newer.version, status.newer.known);
     await tx.exec(migrationsTableSql);
-    const applied = await appliedVersions(tx);
-    const pending = migrations.filter((m) => !applied.has(m.version));
-    for (const migration of pending) {
+    for (const migration of status.pending) {
       await tx.exec(migration.sql);
       await tx.query('INSERT INTO vecr_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
     }
-    return pending;
+    return status.pending;
   });
 }
 
 export interface SchemaStatus {
+  /** Every migration this version knows is applied, and none it does not know. */
   current: boolean;
   applied: number[];
   pending: Migration[];
+  /** Versions applied by a newer vecr: the highest of them, and the highest this one knows. */
+  newer?: { version: number; known: number };
 }
 
-/** Whether every migration this version knows has been applied. */
+/** Whether every migration this version knows has been applied, and whether a newer vecr has been there. */
 export async function schemaStatus(db: Queryable): Promise<SchemaStatus> {
-  const migrations = await loadMigrations();
-  const exists = await db.query<{ exists: boolean }>("SELECT to_regclass('vecr_migrations') IS NOT NULL AS exists");
-  const applied = exists.rows[0]?.exists ? await appliedVersions(db) : new Set<number>();
-  const pending = migrations.filter((m) => !applied.has(m.version));
-  return { current: pending.length === 0, applied: [...applied].sort((a, b) => a - b), pending };
+  return statusOf(await loadMigrations(), await appliedVersions(db));
 }
 
+function statusOf(migrations: readonly Migration[], applied: ReadonlySet<number>): SchemaStatus {
+  const known = new Set(migrations.map((m) => m.version));
+  const pending = migrations.filter((m) => !applied.has(m.version));
+  const unknown = [...applied].filter((version) => !known.has(version));
+  const newer = unknown.length > 0 ? { version: Math.max(...unknown), known: Math.max(0, ...known) } : undefined;
+  return { current: pending.length === 0 && !newer, applied: [...applied].sort((a, b) => a - b), pending, ...(newer ? { newer } : {}) };
+}
+
+/** The versions recorded in `vecr_migrations`; none when there is no such table yet. */
 async function appliedVersions(db: Queryable): Promise<Set<number>> {
+  const exists = await db.query<{ exists: boolean }>("SELECT to_regclass('vecr_migrations') IS NOT NULL AS exists");
+  if (!exists.rows[0]?.exists) return new Set();
   const { rows } = await db.query<{ version: number }>('SELECT version FROM vecr_migrations');
   return new Set(rows.map((row) => row.version));
 }

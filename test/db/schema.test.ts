@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, schemaStatus } from '../../src/db/migrate.js';
+import { loadMigrations, migrate, NewerSchemaError, schemaStatus } from '../../src/db/migrate.js';
 import { folderStorage } from '../../src/storage/folder.js';
 import { syncStorage } from '../../src/sync/reconcile.js';
 import { engines, freshDatabase, type TestDatabase } from '../helpers/databases.js';
@@ -110,6 +110,28 @@ describe.each(engines)('schema on %s', (engine) => {
     } finally {
       await original.close();
       await work.remove();
+    }
+  });
+
+  it('refuses a database migrated by a newer vecr, naming both versions, and writes nothing to it', async () => {
+    const newer = await freshDatabase(engine, { empty: true });
+    try {
+      const known = Math.max(...(await loadMigrations()).map((m) => m.version));
+      const future = known + 3;
+      // What a newer vecr leaves: its migrations recorded (here alone, so that any write shows).
+      await newer.exec(`CREATE TABLE vecr_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
+        INSERT INTO vecr_migrations (version, name) VALUES (${future}, 'from_the_future');`);
+      const refusal = await migrate(newer).then(() => undefined, (error: unknown) => error);
+      expect(refusal).toBeInstanceOf(NewerSchemaError);
+      expect((refusal as Error).message).toBe(
+        `${newer.description} is at schema version ${future}, migrated by a newer vecr; this vecr knows schema versions up to ${known}: upgrade vecr (or restore a backup taken before the upgrade)`,
+      );
+      const tables = await newer.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'");
+      expect(tables.rows).toEqual([{ table_name: 'vecr_migrations' }]);
+      expect((await newer.query('SELECT version FROM vecr_migrations')).rows).toEqual([{ version: future }]);
+      expect(await schemaStatus(newer)).toMatchObject({ current: false, applied: [future], newer: { version: future, known } });
+    } finally {
+      await newer.close();
     }
   });
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { schemaStatus } from '../../db/migrate.js';
+import { NewerSchemaError, schemaStatus } from '../../db/migrate.js';
 import { openDatabase } from '../../db/open.js';
 import { configFrom } from '../context.js';
 import { printJson } from '../output.js';
@@ -53,6 +53,9 @@ async function checkDatabase(config: ReturnType<typeof configFrom>) {
   try {
     await db.query('SELECT 1');
     const status = await schemaStatus(db);
+    if (status.newer) {
+      return { ok: false, database: db.description, reason: new NewerSchemaError(db.description, status.newer.version, status.newer.known).message };
+    }
     if (!status.current) {
       const pending = status.pending.map((m) => `${m.version}_${m.name}`).join(', ');
       return { ok: false, database: db.description, reason: `${db.description} answers, but migrations are pending: ${pending} (run vecr db migrate)` };
