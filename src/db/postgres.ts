@@ -39,7 +39,7 @@ export async function openPostgres(url: string): Promise<Db> {
    * Here a listener covers the whole loan: the loss fails the statements waiting on it, and the
    * client goes back with the error, so that the pool discards it instead of lending it again.
    */
-  const lend = async <T>(work: (client: pg.PoolClient, isLost: () => boolean) => Promise<T>): Promise<T> => {
+  const lend = async <T>(work: (client: pg.PoolClient, lostBy: () => Error | undefined) => Promise<T>): Promise<T> => {
     let client: pg.PoolClient;
     try {
       client = await pool.connect();
@@ -52,7 +52,7 @@ export async function openPostgres(url: string): Promise<Db> {
     // A connection that failed or timed out is not trusted again, even if it looks alive.
     let broken: Error | undefined;
     try {
-      return await work(client, () => lost !== undefined);
+      return await work(client, () => lost);
     } catch (error) {
       if (error instanceof DatabaseUnavailableError) broken = error;
       throw error;
@@ -63,14 +63,15 @@ export async function openPostgres(url: string): Promise<Db> {
   };
 
   /**
-   * A statement's failure as the outage it is, worded by `say`; any other error as it is. Only the
-   * driver's own failures go through here, never the errors of a transaction's caller (a storage
-   * failing during a dry run is not the database's).
+   * A statement's failure as the outage it is, worded by `say`; any other error as it is. Once the
+   * connection is lost, the loss is the cause (a statement sent after it only hears that the
+   * client "is not queryable"). Only the driver's own failures go through here, never the errors
+   * of a transaction's caller: a storage failing during a dry run is not the database's.
    */
   const classified =
     (say: (reason: string, detail: string) => string) =>
-    (error: unknown): never => {
-      throw outageOf(error, say) ?? error;
+    (error: unknown, lost?: Error): never => {
+      throw outageOf(lost ?? error, say) ?? error;
     };
   const unavailable = classified((reason, detail) => `PostgreSQL at ${description} is unavailable: ${reason}${detail}`);
   // Lost before COMMIT was sent, a transaction ends with its connection: the server rolls it
@@ -85,11 +86,11 @@ export async function openPostgres(url: string): Promise<Db> {
    * callers' writes are idempotent (upserts keyed by file, events judged by sequencer), so the
    * retry that follows converges either way.
    */
-  const commitFailure = (error: unknown, lostBefore: boolean): never => {
-    const reason = outageReason(error, false);
+  const commitFailure = (error: unknown, lostBefore: Error | undefined): never => {
     // A connection lost before COMMIT was sent never committed.
+    if (lostBefore) unavailableInTransaction(error, lostBefore);
+    const reason = outageReason(error, false);
     if (reason === undefined) throw error;
-    if (lostBefore) unavailableInTransaction(error);
     throw new DatabaseUnavailableError(
       `PostgreSQL at ${description} became unavailable while a transaction was being committed: ${reason}${detailOf(error)}; whether it was committed is unknown`,
       { cause: error, reason: `${reason}, while a transaction was being committed` },
@@ -101,13 +102,13 @@ export async function openPostgres(url: string): Promise<Db> {
   const db: Db = {
     description,
     query: <R>(sql: string, params?: readonly unknown[]) =>
-      lend(async (client) => resultOf<R>(await client.query(sql, params as unknown[] | undefined).catch(unavailable))),
+      lend(async (client, lostBy) => resultOf<R>(await client.query(sql, params as unknown[] | undefined).catch((error) => unavailable(error, lostBy())))),
     exec: (sql) =>
-      lend(async (client) => {
-        await client.query(sql).catch(unavailable);
+      lend(async (client, lostBy) => {
+        await client.query(sql).catch((error) => unavailable(error, lostBy()));
       }),
     transaction: (fn) =>
-      lend(async (client, isLost) => {
+      lend(async (client, lostBy) => {
         // One connection: a statement sent while another runs waits its turn here (node-postgres
         // only queues it, with a warning that pg@9 will refuse), and so do COMMIT and ROLLBACK.
         let turn: Promise<unknown> = Promise.resolve();
@@ -150,10 +151,11 @@ export async function openPostgres(url: string): Promise<Db> {
           ended ? Promise.reject(new Error(`a statement was sent after its transaction had ended: ${sql.slice(0, 80)}`)) : inTurn(work);
         try {
           const tx: Queryable = {
-            query: <R>(sql: string, params?: readonly unknown[]) => enqueue(sql, async () => resultOf<R>(await send(sql, params).catch(unavailableInTransaction))),
+            query: <R>(sql: string, params?: readonly unknown[]) =>
+              enqueue(sql, async () => resultOf<R>(await send(sql, params).catch((error) => unavailableInTransaction(error, lostBy())))),
             exec: (sql) =>
               enqueue(sql, async () => {
-                await send(sql).catch(unavailableInTransaction);
+                await send(sql).catch((error) => unavailableInTransaction(error, lostBy()));
               }),
           };
           let result: Awaited<ReturnType<typeof fn>>;
@@ -163,15 +165,15 @@ export async function openPostgres(url: string): Promise<Db> {
             ended = true;
           }
           if (begun) {
-            let lostBefore = false;
+            let lostBefore: Error | undefined;
             await inTurn(() => {
-              lostBefore = isLost();
+              lostBefore = lostBy();
               return client.query('COMMIT');
             }).catch((error: unknown) => commitFailure(error, lostBefore));
           }
           return result;
         } catch (error) {
-          if (begun && !isLost()) await inTurn(() => client.query('ROLLBACK')).catch(() => {});
+          if (begun && !lostBy()) await inTurn(() => client.query('ROLLBACK')).catch(() => {});
           throw error;
         }
       }),
@@ -223,6 +225,9 @@ const serverReasons: Record<string, string> = {
   '57P03': 'the server is starting up or shutting down',
   '57014': 'the statement was cancelled, by statement_timeout or by an administrator',
   '53300': 'the server has too many connections',
+  '57P04': 'the database was dropped',
+  '57P05': 'the server ended a connection left idle too long (idle_session_timeout)',
+  '25P03': 'the server ended a transaction left idle too long (idle_in_transaction_session_timeout)',
 };
 
 /** SQLSTATEs that, in answer to connecting, say the database is closed to us or misnamed: the setup's, not a statement's. */
@@ -237,10 +242,11 @@ const connectReasons: Record<string, string> = {
  * Why the server cannot serve us now, in words for people; undefined when the error is the
  * statement's own (syntax, constraints, data), which is the program's or the input's. Outages
  * are: socket errors; SQLSTATE class 08 (connection exception), class 53 (insufficient
- * resources: too many connections, disk or memory full), 57P01–57P03 (terminated, crash
- * restart, starting up or shutting down) and 57014 (a statement cancelled: timeout or an
- * administrator); node-postgres' own lost connections and timeouts; and, while connecting, a
- * database closed to connections (55000), missing (3D000) or refusing our credentials (28xxx).
+ * resources: too many connections, disk or memory full), 57P01–57P05 (terminated, crash
+ * restart, starting up or shutting down, database dropped, idle too long), 25P03 (idle in a
+ * transaction too long) and 57014 (a statement cancelled: timeout or an administrator);
+ * node-postgres' own lost connections and timeouts; and, while connecting, a database closed to
+ * connections (55000), missing (3D000) or refusing our credentials (28xxx).
  */
 function outageReason(error: unknown, connecting: boolean): string | undefined {
   if (error instanceof AggregateError && error.errors.length > 0) return outageReason(error.errors[0], connecting);

@@ -71,6 +71,28 @@ describe('the PostgreSQL adapter when the server fails', () => {
     }
   });
 
+  it('reports a statement sent after its idle transaction lost the connection as unavailable, with nothing committed', async () => {
+    const { name, db, rows } = await database();
+    try {
+      const error = await failureOf(
+        db.transaction(async (tx) => {
+          await tx.query("INSERT INTO t VALUES ('before the loss')");
+          const backend = (await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+          // Idle in the transaction (reading storage, say) while the server ends the connection.
+          await cluster.query('SELECT pg_terminate_backend($1)', [backend]);
+          await eventually(async () => expect(await cluster.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [backend], name)).toEqual([]));
+          await tx.query("INSERT INTO t VALUES ('after the loss')");
+        }),
+      );
+      expect(error).toBeInstanceOf(DatabaseUnavailableError);
+      expect((error as Error).message).toMatch(/ became unavailable during a transaction: .*; nothing of the transaction was committed$/);
+      expect(await rows()).toEqual([]);
+      expect(await db.query('SELECT 1 AS one')).toMatchObject({ rows: [{ one: 1 }] });
+    } finally {
+      await db.close();
+    }
+  });
+
   it("leaves the errors of statements themselves as they are, and the caller's own: a constraint, a syntax error or another service's is no outage", async () => {
     const { db, rows } = await database();
     try {
