@@ -194,6 +194,10 @@ export async function openPostgres(url: string): Promise<Db> {
  * DatabaseUnavailableError, with the reason in words when we know it.
  */
 function cannotConnect(description: string, error: unknown): DatabaseUnavailableError {
+  // A setup to correct rather than an outage to wait out: the server's own words name the user
+  // or the database, whichever configuration (a URL, the embedded database's password file) holds it.
+  const setup = error instanceof Error ? setupReasons[codeOf(error)] : undefined;
+  if (setup) return new DatabaseUnavailableError(`cannot reach PostgreSQL at ${description}: ${(error as Error).message}`, { cause: error, reason: setup });
   const reason = outageReason(error, true) ?? 'the server refused the connection';
   return new DatabaseUnavailableError(`cannot reach PostgreSQL at ${description}: ${reason}${detailOf(error)}`, { cause: error, reason });
 }
@@ -230,12 +234,16 @@ const serverReasons: Record<string, string> = {
   '25P03': 'the server ended a transaction left idle too long (idle_in_transaction_session_timeout)',
 };
 
-/** SQLSTATEs that, in answer to connecting, say the database is closed to us or misnamed: the setup's, not a statement's. */
+/** SQLSTATEs that, in answer to connecting (and only then), say the database is closed to connections for now. */
 const connectReasons: Record<string, string> = {
   '55000': 'the database is not accepting connections, as during maintenance',
-  '3D000': 'the database does not exist; create it, or correct DATABASE_URL',
-  '28P01': 'the server refused the user or password; correct DATABASE_URL, or MEMBER_DB_USER and MEMBER_DB_PASSWORD',
-  '28000': 'the server refused the user; correct DATABASE_URL, or MEMBER_DB_USER',
+};
+
+/** SQLSTATEs that, in answer to connecting, say the setup is wrong: a database missing, a user or password refused. */
+const setupReasons: Record<string, string> = {
+  '3D000': 'the database does not exist',
+  '28P01': 'the server refused the user or password',
+  '28000': 'the server refused the user',
 };
 
 /**
@@ -246,7 +254,7 @@ const connectReasons: Record<string, string> = {
  * restart, starting up or shutting down, database dropped, idle too long), 25P03 (idle in a
  * transaction too long) and 57014 (a statement cancelled: timeout or an administrator);
  * node-postgres' own lost connections and timeouts; and, while connecting, a database closed to
- * connections (55000), missing (3D000) or refusing our credentials (28xxx).
+ * connections (55000). (A database missing or credentials refused are the setup's: `cannotConnect`.)
  */
 function outageReason(error: unknown, connecting: boolean): string | undefined {
   if (error instanceof AggregateError && error.errors.length > 0) return outageReason(error.errors[0], connecting);

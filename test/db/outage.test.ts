@@ -174,10 +174,17 @@ describe('the PostgreSQL adapter when the server fails', () => {
     expect((error as Error).message).toMatch(/\(53300: too many connections for role "limited"\)$/);
   });
 
-  it('reports a database that does not exist as a setup error to correct, and as unavailable', async () => {
-    const error = await failureOf(openPostgres(cluster.urlOf('no_such_database')));
-    expect(error).toBeInstanceOf(DatabaseUnavailableError);
-    expect((error as Error).message).toMatch(/: the database does not exist; create it, or correct DATABASE_URL \(3D000: database "no_such_database" does not exist\)$/);
+  it('reports a database that does not exist, or a password refused, in the words of the server, and as unavailable', async () => {
+    const missing = await failureOf(openPostgres(cluster.urlOf('no_such_database')));
+    expect(missing).toBeInstanceOf(DatabaseUnavailableError);
+    expect((missing as Error).message).toMatch(/^cannot reach PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:\d+\/no_such_database: database "no_such_database" does not exist$/);
+    expect((missing as DatabaseUnavailableError).reason).toBe('the database does not exist');
+    // The cluster trusts every user on 127.0.0.1: a role without LOGIN is what it refuses.
+    await cluster.query('CREATE ROLE cannot_log_in NOLOGIN');
+    const refused = await failureOf(openPostgres(cluster.urlOf('postgres').replace('postgres@', 'cannot_log_in@')));
+    expect(refused).toBeInstanceOf(DatabaseUnavailableError);
+    expect((refused as Error).message).toMatch(/: role "cannot_log_in" is not permitted to log in$/);
+    expect((refused as DatabaseUnavailableError).reason).toBe('the server refused the user');
   });
 
   it('reports a server that accepts connections but never answers as unavailable (the connection timeout)', async () => {
