@@ -29,3 +29,21 @@ export function isUnavailable(error: unknown): boolean {
   if (error instanceof DatabaseUnavailableError || error instanceof ChatStoreUnavailableError) return true;
   return error instanceof StorageError && error.failure === 'unavailable';
 }
+
+/** The dependency an outage is about, as an answer names it. */
+export function dependencyOf(error: unknown): string {
+  if (error instanceof StorageError) return 'the storage';
+  if (error instanceof ChatStoreUnavailableError) return 'the chat log store';
+  return 'the database';
+}
+
+/**
+ * An error as a client may read it: a storage error says what the storage did (it names the
+ * storage, as /api/sync/status does); a database outage its short reason, without the host or the
+ * driver's words; anything else is a bug, told only in the log.
+ */
+export function publicMessage(error: unknown): string {
+  if (error instanceof StorageError) return error.message;
+  if (error instanceof DatabaseUnavailableError) return `the database is unavailable: ${error.reason}`;
+  return 'internal error; see the service log';
+}

@@ -5,9 +5,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { EventFormatError } from '../sync/events.js';
 import type { AppContext } from './context.js';
-import { errorBody, HttpError, isUnavailable } from './errors.js';
-import { ChatRequestError, ChatStoreUnavailableError } from '../chatlog/store.js';
-import { StorageError } from '../storage/types.js';
+import { dependencyOf, errorBody, HttpError, isUnavailable } from './errors.js';
+import { ChatRequestError } from '../chatlog/store.js';
 import { installAccess } from './access.js';
 import { drainOnClose } from './drain.js';
 import { installSecurityHeaders, securityHeaders } from './headers.js';
@@ -128,12 +127,6 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
  * The storage and the chat log store report outages as errors of their own; any other outage is
  * the database's (node-postgres' and the socket's errors, or DatabaseUnavailableError).
  */
-function dependencyOf(error: unknown): string {
-  if (error instanceof StorageError) return 'the storage';
-  if (error instanceof ChatStoreUnavailableError) return 'the chat log store';
-  return 'the database';
-}
-
 /** Connections beyond the limit are closed as they come; the log says so, at most every 10 s. */
 function reportRefusedConnections(fastify: { server: FastifyInstance['server']; log: FastifyInstance['log'] }, limit: number) {
   let refused = 0;

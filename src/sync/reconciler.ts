@@ -17,7 +17,8 @@ export class Reconciler {
   private running: Promise<SyncReport> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly stopping = new AbortController();
-  lastError: string | undefined;
+  /** Why the last run failed, until one succeeds. */
+  lastError: unknown;
 
   constructor(
     private readonly db: Db,
@@ -48,7 +49,7 @@ export class Reconciler {
         },
         (error: unknown) => {
           if (!this.stopping.signal.aborted) {
-            this.lastError = (error as Error).message;
+            this.lastError = error;
             this.options.onError?.(error, trigger);
           }
           throw error;

@@ -4,7 +4,7 @@ import { countMembers } from '../../registry/read.js';
 import { countInvalidFiles, listInvalidFiles } from '../../registry/sql/memberFiles.js';
 import { lastSyncRun } from '../../registry/sql/syncRuns.js';
 import type { AppContext } from '../context.js';
-import { HttpError } from '../errors.js';
+import { HttpError, publicMessage } from '../errors.js';
 import { decodeCursor, encodeCursor, errorSchema, issueSchema, nextCursor, pageQuery } from '../schemas.js';
 
 const runSchema = z.object({
@@ -63,7 +63,7 @@ export function syncRoutes(app: AppContext): FastifyPluginAsyncZod {
         reconcile: {
           interval_seconds: app.config.reconcileIntervalMs / 1000,
           running: app.reconciler?.isRunning ?? false,
-          last_error: app.reconciler?.lastError ?? null,
+          last_error: app.reconciler?.lastError === undefined ? null : publicMessage(app.reconciler.lastError),
         },
         events: { ...app.registrar.stats },
       };
