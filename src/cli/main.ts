@@ -7,6 +7,7 @@ import { registerMembers } from './commands/members.js';
 import { registerServe } from './commands/serve.js';
 import { registerSync } from './commands/sync.js';
 import { registerToken } from './commands/token.js';
+import { shown } from './output.js';
 
 // The AWS SDK announces, on every start, that later releases will need Node.js 22; the versions
 // in the lock file work on Node.js 20, so a command's output is not cluttered with it.
@@ -42,7 +43,7 @@ try {
   await program.parseAsync();
 } catch (error) {
   if (!(error instanceof CommanderError)) {
-    process.stderr.write(`vecr: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`vecr: ${shown(error instanceof Error ? error.message : String(error), { lines: true })}\n`);
     if (process.env.VECR_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   }
   process.exitCode = 1;

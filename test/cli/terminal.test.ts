@@ -88,3 +88,28 @@ describe('vecr validate on a terminal', () => {
     }
   });
 });
+
+describe('vecr sync on a terminal', () => {
+  it('prints hostile file names in its report and its errors as escapes', async () => {
+    const { dir, remove } = await tempDir();
+    try {
+      await writeFiles(dir, {
+        'storage/human_members/\u001b]0;pwned\u0007.yml': 'name: Rin\n',
+        'storage/human_members/x\u001b[2J.yml': 'name: [not, a, name]\n',
+      });
+      const sync = await vecr(['--data-dir', path.join(dir, 'data'), 'sync'], dir);
+      expect(sync.stdout + sync.stderr).not.toMatch(actsOnTerminal);
+      // Both refused (a key must be a plain name, a name a string): the reasons quote the keys.
+      expect(sync.stderr).toContain('human_members/\\x1b]0;pwned\\x07.yml');
+      expect(sync.stderr).toContain('human_members/x\\x1b[2J.yml');
+
+      // An error message quoting a file name, too.
+      const show = await vecr(['--data-dir', path.join(dir, 'data'), 'members', 'show', 'Eve\u001b[2J'], dir);
+      expect(show.code).toBe(1);
+      expect(show.stderr).not.toMatch(actsOnTerminal);
+      expect(show.stderr).toContain('Eve\\x1b[2J');
+    } finally {
+      await remove();
+    }
+  });
+});

@@ -6,7 +6,7 @@ import { defaultLimits } from '../../members/parse.js';
 import { openStorage } from '../../storage/open.js';
 import { maxReportedChanges, syncStorage } from '../../sync/reconcile.js';
 import { configFrom, withDatabase } from '../context.js';
-import { printJson } from '../output.js';
+import { printJson, shown } from '../output.js';
 import { progressBar } from '../progress.js';
 
 const shownChanges = 20;
@@ -55,13 +55,13 @@ export function registerSync(program: Command) {
         out.write(`${report.dryRun ? 'Dry run (nothing written): ' : ''}${describeStorage(storage)}\n`);
         out.write(`  created ${created}, updated ${updated}, unchanged ${unchanged}, deleted ${deleted}, invalid ${invalid}  (${(report.durationMs / 1000).toFixed(2)} s)\n`);
         for (const change of report.changes.slice(0, shownChanges)) {
-          out.write(`  ${change.action.padEnd(8)} ${change.file_uri}${change.name ? `  (${change.name})` : ''}\n`);
+          out.write(`  ${change.action.padEnd(8)} ${shown(change.file_uri)}${change.name ? `  (${shown(change.name)})` : ''}\n`);
         }
         const more = created + updated + deleted - Math.min(shownChanges, report.changes.length);
         if (more > 0) out.write(`  ... and ${more} more (--json lists up to ${maxReportedChanges})\n`);
         if (report.issues.length > 0) {
           process.stderr.write(`\n${invalid} invalid file${invalid === 1 ? '' : 's'}:\n`);
-          for (const issue of report.issues) process.stderr.write(`  ${formatIssue(issue)}\n`);
+          for (const issue of report.issues) process.stderr.write(`  ${shown(formatIssue(issue))}\n`);
         }
       }
       if (report.invalid > 0) process.exitCode = 1;
