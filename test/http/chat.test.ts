@@ -82,8 +82,10 @@ describe('chat API', () => {
     const jsonl = await fetch(`${api}/chat/sessions/discord:c9/export?format=jsonl`);
     expect(jsonl.headers.get('content-type')).toContain('application/x-ndjson');
     expect((await jsonl.text()).trim().split('\n')).toHaveLength(4);
-    const md = await (await fetch(`${api}/chat/sessions/discord:c9/export?format=md`)).text();
-    expect(md).toContain('# Session discord:c9');
+    expect(jsonl.headers.get('content-disposition')).toBe('attachment; filename="discord_c9.jsonl"');
+    const markdown = await fetch(`${api}/chat/sessions/discord:c9/export?format=md`);
+    expect(markdown.headers.get('content-disposition')).toBe('attachment; filename="discord_c9.md"');
+    expect(await markdown.text()).toContain('# Session discord:c9');
     expect((await post(`${api}/chat/sessions/discord:c9/close`, {})).body.status).toBe('closed');
     expect((await post(`${api}/chat/sessions/discord:c9/messages`, rin('late'))).status).toBe(409);
     const deleted = await fetch(`${api}/chat/sessions/discord:c9`, { method: 'DELETE' });

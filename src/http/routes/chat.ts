@@ -139,8 +139,11 @@ export function chatRoutes(app: AppContext): FastifyPluginAsyncZod {
     }, async (request, reply) => {
       const session = await store().getSession(request.params.id);
       if (!session) throw new HttpError(404, 'not_found', `no session ${request.params.id}`);
-      reply.type(request.query.format === 'md' ? 'text/markdown; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
-      return reply.send(Readable.from(exportSession(session, store().allMessages(session.session_id), request.query.format)));
+      const { format } = request.query;
+      reply.type(format === 'md' ? 'text/markdown; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
+      // A download, never a page the browser renders in this origin; the name in ASCII only.
+      reply.header('content-disposition', `attachment; filename="${session.session_id.replace(/[^A-Za-z0-9._-]/g, '_')}.${format}"`);
+      return reply.send(Readable.from(exportSession(session, store().allMessages(session.session_id), format)));
     });
 
     fastify.get('/api/members/virtual/:name/context', {
