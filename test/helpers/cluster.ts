@@ -17,11 +17,6 @@ async function serverBin(): Promise<string> {
   return path.join(root, versions[0]!, 'bin');
 }
 
-/** Whether this machine can run a cluster of a test's own (the server binaries are installed). */
-export const canRunCluster = await serverBin().then(
-  () => true,
-  () => false,
-);
 
 export interface TestCluster {
   /** `postgres://postgres@127.0.0.1:PORT/postgres`: the cluster's maintenance database. */
