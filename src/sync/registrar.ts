@@ -142,6 +142,7 @@ export class Registrar {
           files: read.files.filter((f) => fresh.has(f.file_uri)),
           touched: read.touched.filter((f) => fresh.has(f.file_uri)),
           deletes: read.vanished.filter((key) => fresh.has(key)),
+          passOnFromRefused: true,
         },
         this.options.key,
       );
