@@ -250,6 +250,18 @@ describe.each(engines)('webhook on %s', (engine) => {
     await eventually(async () => expect(await getMember(db, 'human', 'Same')).toMatchObject({ file_uri: 'human_members/b.yml', bio: 'waiting' }));
   });
 
+  it('a file refused for wanting a held name lets its old name go to the next claimant (the issue: a: A, b: B, c: C; b → C; a → B)', async () => {
+    const put = (file: string, name: string, sequencer: string) =>
+      s3.storage.write(`human_members/${file}.yml`, human(name)).then(() => post(url, minioEvent('s3:ObjectCreated:Put', `human_members/${file}.yml`, sequencer), auth));
+    for (const [i, file] of ['a', 'b', 'c'].entries()) await put(file, file.toUpperCase(), `B${i}`);
+    expect((await put('b', 'C', 'B3')).body.records[0]).toMatchObject({ outcome: 'invalid', errors: [{ code: 'name_conflict' }] });
+    expect((await put('a', 'B', 'B4')).body.records[0]).toMatchObject({ outcome: 'updated', name: 'B' });
+    expect((await listMembers(db, 'human')).map((m) => [m.name, m.file_uri])).toEqual([
+      ['B', 'human_members/a.yml'],
+      ['C', 'human_members/c.yml'],
+    ]);
+  });
+
   it('heals missed events by reconciling with the bucket', async () => {
     await s3.storage.write('human_members/missed.yml', human('Missed'));
     await service.context.reconciler!.run('test');
