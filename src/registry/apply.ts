@@ -29,6 +29,15 @@ export interface ChangeSet {
   touched?: ReadonlyArray<{ file_uri: string; version: string }>;
   /** Files gone from storage. */
   deletes?: readonly string[];
+  /**
+   * Whether a name passes on from a holder outside this change set whose file was refused for
+   * wanting another name, as its record says (`resolveNameClaims`). Change sources that take
+   * files a few at a time (events, the watcher) set it: nothing else would pass such a name on.
+   * A full sync leaves it unset: it reads every refused file again and retries the refused files
+   * together at its end, deciding from what they say then; meanwhile a holder it has not reached
+   * yet may still get the name it wants in the same run, renamed in place (same id).
+   */
+  passOnFromRefused?: boolean;
 }
 
 export type Action = 'created' | 'updated' | 'unchanged' | 'deleted' | 'invalid';
@@ -69,15 +78,17 @@ export async function applyChanges(tx: Queryable, given: ChangeSet, key: UpsertK
     const table = tableOf[kind];
     const claims = valid.map((f) => ({ file_uri: f.file_uri, name: f.value.member.name }));
     const holders = await findNameHolders(tx, table, claims.map((c) => c.name), claims.map((c) => c.file_uri));
-    const { accepted, rejected } = resolveNameClaims(claims, holders);
+    const { accepted, rejected, displaced } = resolveNameClaims(claims, holders, changes.passOnFromRefused ?? false);
 
     const refusals = rejected.map((claim) => refusal(claim, kind, byUri.get(claim.file_uri)!));
     outcomes.push(refusals.map((r) => r.outcome));
     records.push(refusals.map((r) => r.record));
 
-    // A file that takes over an older tool's row leaves its own row behind: the file now
-    // describes the adopted member.
-    await deleteMembersOfFiles(tx, table, accepted.filter((c) => c.adopts && c.renames).map((c) => c.file_uri));
+    // Rows that go: those of files refused for wanting another name, whose names other files
+    // take; and the own row of a file that takes over an older tool's row (the file now
+    // describes the adopted member).
+    const leaving = accepted.filter((c) => c.adopts && c.renames).map((c) => c.file_uri);
+    await deleteMembersOfFiles(tx, table, [...displaced, ...leaving]);
     await adoptRows(tx, table, accepted.filter((c) => c.adopts));
     const renamed = accepted.filter((c) => c.renames && !c.adopts).map((c) => c.file_uri);
     if (key === 'file_uri') await parkNames(tx, table, renamed);
@@ -143,6 +154,7 @@ async function withoutNewerWrites(tx: Queryable, changes: ChangeSet): Promise<{ 
       files: (changes.files ?? []).filter((f) => !newer.has(f.file_uri)),
       touched: (changes.touched ?? []).filter((f) => !newer.has(f.file_uri)),
       deletes: (changes.deletes ?? []).filter((uri) => !newer.has(uri)),
+      passOnFromRefused: changes.passOnFromRefused,
     },
     skipped,
   };

@@ -18,50 +18,71 @@ export interface RejectedClaim extends NameClaim {
 }
 
 /**
- * Decides which files of a batch get the names they claim in one table. The rule: the row that
- * holds a name keeps it; a row whose own file now names it differently lets it go; among files
- * claiming a free name, the first by file_uri wins. Deterministic for the same input.
+ * Decides which files of a batch get the names they claim in one table. The rule (README,
+ * "Name conflicts"): the row that holds a name keeps it while its file names its member so; a
+ * row whose file names it differently — in this batch, or (with `passOnFromRefused`, see
+ * `ChangeSet`) as recorded when that file was refused for wanting a name another file holds —
+ * lets it go; among files claiming a free name, the first by file_uri wins. Deterministic for
+ * the same input.
+ *
+ * `displaced` are the files whose rows lose their names to accepted claims without being renamed
+ * themselves (their files were refused, or are not in the batch): their rows are deleted. A row
+ * goes only when its name is claimed: until then a refused file keeps its last good row, as any
+ * invalid file does (an edit undone finds the same row).
  */
-export function resolveNameClaims(claims: readonly NameClaim[], holders: readonly NameHolder[]) {
-  // A row whose file this registry never registered (none, or an older tool's) holds its name
-  // only until a file claims it: then that file adopts the row.
-  const holderOf = new Map(holders.map((h) => [h.name, h.registered ? h.file_uri : null]));
+export function resolveNameClaims(claims: readonly NameClaim[], holders: readonly NameHolder[], passOnFromRefused: boolean) {
+  const holderOf = new Map(holders.map((h) => [h.name, h]));
   const currentName = new Map(holders.flatMap((h) => (h.file_uri ? [[h.file_uri, h.name] as const] : [])));
+  const wanted = new Map(claims.map((c) => [c.file_uri, c.name]));
   const sorted = [...claims].sort((a, b) => (a.file_uri < b.file_uri ? -1 : a.file_uri > b.file_uri ? 1 : 0));
 
-  // A rejection can keep another file's old name in place and so cause more: repeat until stable.
-  const blocked = new Map<string, string>();
-  let accepted: ClaimDecision[] = [];
-  let rejected: RejectedClaim[] = [];
-  for (let changed = true; changed; ) {
-    changed = false;
-    const wanted = new Map(sorted.filter((c) => !blocked.has(c.file_uri)).map((c) => [c.file_uri, c.name]));
-    const claimedBy = new Map<string, string>();
-    accepted = [];
-    rejected = [];
-    for (const claim of sorted) {
-      const holder = holderOf.get(claim.name);
-      const holderKeepsName = holder != null && holder !== claim.file_uri && (!wanted.has(holder) || wanted.get(holder) === claim.name);
-      if (holderKeepsName && !blocked.has(claim.file_uri)) {
-        blocked.set(claim.file_uri, holder);
-        changed = true;
-      }
-      const earlier = claimedBy.get(claim.name);
-      if (earlier !== undefined && !blocked.has(claim.file_uri)) {
-        // Refused for good, so that its current name counts as kept in the next round.
-        blocked.set(claim.file_uri, earlier);
-        changed = true;
-      }
-      const heldBy = blocked.get(claim.file_uri);
-      if (heldBy !== undefined) {
-        rejected.push({ file_uri: claim.file_uri, name: claim.name, heldBy });
-        continue;
-      }
-      claimedBy.set(claim.name, claim.file_uri);
-      const previous = currentName.get(claim.file_uri);
-      // Built field by field, not spread: this runs for every file of a sync.
-      accepted.push({ file_uri: claim.file_uri, name: claim.name, adopts: holderOf.has(claim.name) && holder === null, renames: previous !== undefined && previous !== claim.name });
+  /**
+   * Whether a holder's file still names its member as the row has it. A holder outside the batch
+   * refused for wanting another name lets its name go — unless the name it wants is about to be
+   * freed by a file of this batch, or the wants go round in a circle: then the names cross, and
+   * the files get them together, each row renamed in place (the registrar reads such files again
+   * as one change; a full sync retries its refused files together at its end).
+   */
+  const keepsName = (holder: NameHolder): boolean => {
+    const inBatch = wanted.get(holder.file_uri!);
+    if (inBatch !== undefined) return inBatch === holder.name;
+    if (!passOnFromRefused || holder.wants === null) return true;
+    const seen = new Set<string | null>([holder.file_uri]);
+    for (let wants = holder.wants; ; ) {
+      const next = holderOf.get(wants);
+      // Free, or held by an older tool's row that any claimant adopts: the holder can have it.
+      if (!next?.registered) return false;
+      if (seen.has(next.file_uri)) return true;
+      const nextWants = wanted.get(next.file_uri!);
+      if (nextWants !== undefined) return nextWants !== wants;
+      // Held for good by a file that names its member so: the holder cannot have it.
+      if (next.wants === null) return false;
+      seen.add(next.file_uri);
+      wants = next.wants;
     }
+  };
+
+  const claimedBy = new Map<string, string>();
+  const accepted: ClaimDecision[] = [];
+  const rejected: RejectedClaim[] = [];
+  for (const claim of sorted) {
+    const holder = holderOf.get(claim.name);
+    const otherHolder = holder?.registered && holder.file_uri !== claim.file_uri ? holder : undefined;
+    const heldBy = otherHolder && keepsName(otherHolder) ? otherHolder.file_uri! : claimedBy.get(claim.name);
+    if (heldBy !== undefined) {
+      rejected.push({ file_uri: claim.file_uri, name: claim.name, heldBy });
+      continue;
+    }
+    claimedBy.set(claim.name, claim.file_uri);
+    const previous = currentName.get(claim.file_uri);
+    // Built field by field, not spread: this runs for every file of a sync.
+    accepted.push({ file_uri: claim.file_uri, name: claim.name, adopts: holder !== undefined && !holder.registered, renames: previous !== undefined && previous !== claim.name });
   }
-  return { accepted, rejected };
+
+  const acceptedFiles = new Set(accepted.map((c) => c.file_uri));
+  const displaced = accepted.flatMap((claim) => {
+    const holder = holderOf.get(claim.name);
+    return holder?.registered && holder.file_uri !== claim.file_uri && !acceptedFiles.has(holder.file_uri!) ? [holder.file_uri!] : [];
+  });
+  return { accepted, rejected, displaced };
 }

@@ -1,13 +1,13 @@
 import type { UpsertKey } from '../config.js';
-import type { Db } from '../db/types.js';
+import type { Db, Queryable } from '../db/types.js';
 import { defaultLimits, type ParseLimits } from '../members/parse.js';
 import type { MemberKind } from '../members/schema.js';
 import { applyChanges, lockRegistry, mayFreeNames, type Action, type Outcome } from '../registry/apply.js';
-import { filesRefusedForEachOther, filesWaitingForFreeNames } from '../registry/sql/memberFiles.js';
+import { fileRecordsFor, filesRefusedForEachOther, filesWaitingForFreeNames } from '../registry/sql/memberFiles.js';
 import { appliedEventsFor, recordAppliedEvents, type AppliedEvent } from '../registry/sql/storageEvents.js';
 import type { Storage } from '../storage/types.js';
 import { compareSequencers } from './events.js';
-import { readFiles } from './readFiles.js';
+import { readFiles, type ReadResult } from './readFiles.js';
 
 /** A change to one member file, as a storage event or the folder watcher reports it. */
 export interface FileChange {
@@ -33,6 +33,9 @@ export interface RegistrarOptions {
   onError?: (error: unknown) => void;
 }
 
+/** What becomes of a change: applied, or not, as a repeat of the event applied last or older than it. */
+type Verdict = 'apply' | 'repeat' | 'stale';
+
 interface Pending {
   changes: FileChange[];
   /** A hand-over of names that cross: its own refusals start no other (no endless retries). */
@@ -49,7 +52,8 @@ interface Pending {
  * Whatever an event says, the registrar reads the object as storage has it now: an upsert of a
  * file deleted since is a delete, a delete of a file that exists again is an upsert. With the
  * last applied sequencer per key kept in the database, a repeated event is a no-op and an older
- * one is ignored, so the database ends equal to the bucket whatever the order of delivery.
+ * one is ignored — unless storage has changed since what the database recorded of the file (see
+ * `judge`) — so the database ends equal to the bucket whatever the order of delivery.
  */
 export class Registrar {
   private queue: Pending[] = [];
@@ -119,7 +123,6 @@ export class Registrar {
 
   /** One transaction for a group of changes; outcomes in the order of `changes`. */
   private async write(changes: FileChange[], crossed: boolean): Promise<ChangeOutcome[]> {
-    const keys = [...new Set(changes.map((c) => c.key))];
     // The change that counts for each key: the newest event, or the last one reported.
     const latest = new Map<string, FileChange>();
     for (const change of changes) {
@@ -132,16 +135,17 @@ export class Registrar {
     const worth = [...latest.values()];
     const read = await readFiles(this.storage, worth, new Map(), this.limits);
 
-    const { outcomes, applied } = await this.db.transaction(async (tx) => {
+    const { outcomes, verdicts } = await this.db.transaction(async (tx) => {
       await lockRegistry(tx);
-      const now = await appliedEventsFor(tx, keys);
-      const fresh = new Set(worth.filter((c) => this.judge(c, now.get(c.key)) === 'apply').map((c) => c.key));
+      const verdicts = await this.judge(tx, worth, read);
+      const fresh = new Set(worth.filter((c) => verdicts.get(c.key) === 'apply').map((c) => c.key));
       const outcomes = await applyChanges(
         tx,
         {
           files: read.files.filter((f) => fresh.has(f.file_uri)),
           touched: read.touched.filter((f) => fresh.has(f.file_uri)),
           deletes: read.vanished.filter((key) => fresh.has(key)),
+          passOnFromRefused: true,
         },
         this.options.key,
       );
@@ -150,7 +154,7 @@ export class Registrar {
         return event ? [{ file_uri: key, sequencer: event.sequencer, etag: event.etag, event_name: event.name }] : [];
       });
       await recordAppliedEvents(tx, applied);
-      return { outcomes, applied: { now, fresh } };
+      return { outcomes, verdicts };
     });
 
     this.stats.transactions++;
@@ -160,16 +164,40 @@ export class Registrar {
     return changes.map((change): ChangeOutcome => {
       const base = { file_uri: change.key, kind: change.kind };
       if (latest.get(change.key) !== change) return { ...base, action: 'ignored', reason: 'superseded by a newer event for the same file' };
-      const verdict = this.judge(change, applied.now.get(change.key));
-      if (!applied.fresh.has(change.key)) {
-        if (verdict === 'repeat') return { ...base, action: 'unchanged', reason: 'this event was already applied' };
-        return { ...base, action: 'ignored', reason: 'a newer event for this file was already applied' };
-      }
+      const verdict = verdicts.get(change.key);
+      if (verdict === 'repeat') return { ...base, action: 'unchanged', reason: 'this event was already applied' };
+      if (verdict === 'stale') return { ...base, action: 'ignored', reason: 'a newer event for this file was already applied' };
       return byKey.get(change.key) ?? { ...base, action: 'unchanged' };
     });
   }
 
-  private judge(change: FileChange, applied: AppliedEvent | undefined): 'apply' | 'repeat' | 'stale' {
+  /**
+   * Whether each change is applied; under the lock. An event is a hint of what to read, and its
+   * sequencer comes from whoever sent it: one ranked above every later event (an open webhook
+   * takes anything, 128 F's included) must not mute them. So an event that its sequencer calls a
+   * repeat, or older than the one applied, is still applied when what storage has now differs
+   * from what the database recorded of the file — and applying any event registers what storage
+   * has now, so older state never overwrites newer.
+   */
+  private async judge(tx: Queryable, changes: readonly FileChange[], read: ReadResult): Promise<Map<string, Verdict>> {
+    const applied = await appliedEventsFor(tx, changes.filter((c) => c.event).map((c) => c.key));
+    const verdicts = new Map(changes.map((c) => [c.key, this.bySequencer(c, applied.get(c.key))]));
+    const doubted = changes.filter((c) => verdicts.get(c.key) !== 'apply').map((c) => c.key);
+    if (doubted.length === 0) return verdicts;
+    const recorded = await fileRecordsFor(tx, doubted);
+    // What storage has now: a version per file read; none for a file gone.
+    const versionNow = new Map<string, string | null>([...read.files.map((f) => [f.file_uri, f.version] as const), ...read.touched.map((f) => [f.file_uri, f.version] as const)]);
+    for (const key of doubted) {
+      const version = versionNow.get(key);
+      const record = recorded.get(key);
+      // A file without a version (unreadable) is never taken as unchanged.
+      const unchanged = record === undefined ? !versionNow.has(key) : version != null && record.version === version;
+      if (!unchanged) verdicts.set(key, 'apply');
+    }
+    return verdicts;
+  }
+
+  private bySequencer(change: FileChange, applied: AppliedEvent | undefined): Verdict {
     if (!change.event || !applied) return 'apply';
     const order = compareSequencers(change.event.sequencer, applied.sequencer);
     if (order < 0) return 'stale';

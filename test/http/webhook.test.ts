@@ -105,6 +105,45 @@ describe.each(engines)('webhook on %s', (engine) => {
     expect(applied.rows).toEqual([{ sequencer: '20' }]);
   });
 
+  it('an event with a forged sequencer (128 F\'s) does not mute the real events after it', async () => {
+    const key = 'human_members/ann.yml';
+    await s3.storage.write(key, human('Ann', 'bio: first\n'));
+    expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, '10'), auth)).body.records[0].outcome).toBe('created');
+    expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, 'F'.repeat(128)), auth)).body.records[0].outcome).toBe('unchanged');
+    // Its sequencer ranks above every real one; what storage has now still counts.
+    await s3.storage.write(key, human('Ann', 'bio: second\n'));
+    expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, '20'), auth)).body.records[0]).toMatchObject({ outcome: 'updated', name: 'Ann' });
+    expect(await getMember(db, 'human', 'Ann')).toMatchObject({ bio: 'second' });
+    // The real event is the one recorded now: its repeat is a no-op, an older one is ignored.
+    expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, '20'), auth)).body.records[0]).toMatchObject({ outcome: 'unchanged', reason: 'this event was already applied' });
+    expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, '15'), auth)).body.records[0]).toMatchObject({ outcome: 'ignored' });
+    // Forged again, then the object removed: the delete is not muted either.
+    await post(url, minioEvent('s3:ObjectCreated:Put', key, 'F'.repeat(128)), auth);
+    await s3.storage.delete(key);
+    expect((await post(url, minioEvent('s3:ObjectRemoved:Delete', key, '30'), auth)).body.records[0]).toMatchObject({ outcome: 'deleted', name: 'Ann' });
+    expect(await names('human')).toEqual([]);
+  });
+
+  it('events for files that do not exist leave nothing behind, and a file deleted by any path takes its event with it', async () => {
+    const ghosts = Array.from({ length: 50 }, (_, i) => `human_members/ghost-${i}.yml`);
+    const responses = await Promise.all(ghosts.flatMap((key, i) => [
+      post(url, minioEvent('s3:ObjectCreated:Put', key, (100 + i).toString(16)), auth),
+      post(url, minioEvent('s3:ObjectRemoved:Delete', key, (200 + i).toString(16)), auth),
+    ]));
+    expect(responses.every((r) => r.status === 200 && ['unchanged', 'ignored'].includes(r.body.records[0].outcome))).toBe(true);
+    expect((await db.query('SELECT file_uri FROM storage_events')).rows).toEqual([]);
+
+    // A file registered through an event, then deleted without one: the full sync that deletes
+    // its member forgets its event too.
+    await s3.storage.write('human_members/kept.yml', human('Kept'));
+    await s3.storage.write('human_members/gone.yml', human('Gone'));
+    for (const [i, key] of ['human_members/kept.yml', 'human_members/gone.yml'].entries()) await post(url, minioEvent('s3:ObjectCreated:Put', key, `A${i}`), auth);
+    await s3.storage.delete('human_members/gone.yml');
+    await service.context.reconciler!.run('test');
+    expect(await names('human')).toEqual(['Kept']);
+    expect((await db.query('SELECT file_uri FROM storage_events')).rows).toEqual([{ file_uri: 'human_members/kept.yml' }]);
+  });
+
   it('whatever the order and repetition of delivery, the database ends equal to the bucket', async () => {
     // The history: a, b created; a edited; b deleted; c created. Events then arrive shuffled and twice.
     await s3.storage.write('human_members/a.yml', human('A', 'bio: edited\n'));
@@ -211,6 +250,18 @@ describe.each(engines)('webhook on %s', (engine) => {
     await eventually(async () => expect(await getMember(db, 'human', 'Same')).toMatchObject({ file_uri: 'human_members/b.yml', bio: 'waiting' }));
   });
 
+  it('a file refused for wanting a held name lets its old name go to the next claimant (the issue: a: A, b: B, c: C; b → C; a → B)', async () => {
+    const put = (file: string, name: string, sequencer: string) =>
+      s3.storage.write(`human_members/${file}.yml`, human(name)).then(() => post(url, minioEvent('s3:ObjectCreated:Put', `human_members/${file}.yml`, sequencer), auth));
+    for (const [i, file] of ['a', 'b', 'c'].entries()) await put(file, file.toUpperCase(), `B${i}`);
+    expect((await put('b', 'C', 'B3')).body.records[0]).toMatchObject({ outcome: 'invalid', errors: [{ code: 'name_conflict' }] });
+    expect((await put('a', 'B', 'B4')).body.records[0]).toMatchObject({ outcome: 'updated', name: 'B' });
+    expect((await listMembers(db, 'human')).map((m) => [m.name, m.file_uri])).toEqual([
+      ['B', 'human_members/a.yml'],
+      ['C', 'human_members/c.yml'],
+    ]);
+  });
+
   it('heals missed events by reconciling with the bucket', async () => {
     await s3.storage.write('human_members/missed.yml', human('Missed'));
     await service.context.reconciler!.run('test');
@@ -241,10 +292,13 @@ describe.each(engines)('webhook on %s', (engine) => {
       await s3.storage.write(key, human('Reset'));
       const event = minioEvent('s3:ObjectCreated:Put', key, 'D1');
       await post(`${again.url}/webhook/storage`, event);
-      // The member tables are reset (the original use case); the event log is not.
+      // With the check, a repeat is a no-op; without it, the file is read and registered again.
+      expect((await post(url, event, auth)).body.records[0]).toMatchObject({ outcome: 'unchanged', reason: 'this event was already applied' });
+      expect((await post(`${again.url}/webhook/storage`, event)).body.records[0]).toEqual({ key, event: 's3:ObjectCreated:Put', outcome: 'unchanged', file_uri: key, name: 'Reset' });
+      // The member tables reset (the original use case): the repeat registers the file again, with
+      // or without the check, since the database no longer has what storage has.
       await db.exec('DELETE FROM human_members; DELETE FROM member_files;');
-      expect((await post(url, event, auth)).body.records[0].outcome).toBe('unchanged');
-      expect((await post(`${again.url}/webhook/storage`, event)).body.records[0].outcome).toBe('created');
+      expect((await post(url, event, auth)).body.records[0].outcome).toBe('created');
       expect(await names('human')).toEqual(['Reset']);
     } finally {
       await again.close();

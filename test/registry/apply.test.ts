@@ -145,17 +145,33 @@ describe.each(engines)('registry on %s', (engine) => {
     expect((await rowsOf('human_members')).map((r) => [r.name, r.file_uri])).toEqual([['X', 'human_members/new.yml']]);
   });
 
-  it('a chain of claims: a file refused for one name keeps its old one, and so refuses the next claimant', async () => {
+  it('a chain of claims in one batch: a file refused for one name lets its old one go to the next claimant', async () => {
     await apply({ files: [readFile('human_members/p.yml', human('P'))] });
-    // o.yml takes Q first (by file_uri), so p.yml keeps P, so r.yml cannot have P.
+    // o.yml takes Q first (by file_uri), so p.yml is refused; it names its member Q, not P, so
+    // r.yml takes P, and p.yml holds no name.
     const outcomes = await apply({
       files: [readFile('human_members/p.yml', human('Q')), readFile('human_members/o.yml', human('Q')), readFile('human_members/r.yml', human('P'))],
     });
-    expect(actions(outcomes)).toEqual({ 'human_members/o.yml': 'created', 'human_members/p.yml': 'invalid', 'human_members/r.yml': 'invalid' });
+    expect(actions(outcomes)).toEqual({ 'human_members/o.yml': 'created', 'human_members/p.yml': 'invalid', 'human_members/r.yml': 'created' });
     expect((await rowsOf('human_members')).map((r) => [r.name, r.file_uri])).toEqual([
-      ['P', 'human_members/p.yml'],
       ['Q', 'human_members/o.yml'],
+      ['P', 'human_members/r.yml'],
     ]);
+  });
+
+  it('a file refused for a name keeps its row until another file claims that row\'s name, in a later batch of events', async () => {
+    await apply({ files: [readFile('human_members/a.yml', human('A')), readFile('human_members/b.yml', human('B')), readFile('human_members/c.yml', human('C'))] });
+    expect(actions(await apply({ files: [readFile('human_members/b.yml', human('C'))] }))).toEqual({ 'human_members/b.yml': 'invalid' });
+    expect((await rowsOf('human_members')).map((r) => r.name)).toEqual(['A', 'B', 'C']);
+    // A full sync's batch leaves the name to b.yml's row: the sync retries its refused files together at its end.
+    expect(actions(await apply({ files: [readFile('human_members/a.yml', human('B'))] }))).toEqual({ 'human_members/a.yml': 'invalid' });
+    // Events and the watcher pass it on from the record of b.yml's refusal.
+    expect(actions(await apply({ files: [readFile('human_members/a.yml', human('B'))], passOnFromRefused: true }))).toEqual({ 'human_members/a.yml': 'updated' });
+    expect((await rowsOf('human_members')).map((r) => [r.name, r.file_uri])).toEqual([
+      ['B', 'human_members/a.yml'],
+      ['C', 'human_members/c.yml'],
+    ]);
+    expect((await listInvalidFiles(db)).map((f) => [f.file_uri, f.member_name])).toEqual([['human_members/b.yml', 'C']]);
   });
 
   it('a hostile key (NUL, lone surrogate) is recorded without failing the batch', async () => {

@@ -557,9 +557,11 @@ describe.each(engines)('sync beside other writers on %s', (engine) => {
       const files = folderStorage(dir);
       expect(await syncStorage(db, files, { key: 'file_uri' })).toMatchObject({ created: 1003, invalid: 1000 });
       const registrar = new Registrar(db, files, { key: 'file_uri', skipRepeats: true });
-      for (const [file, name] of [['a', 'Bob'], ['b', 'Cid'], ['c', 'Ann']] as const) {
+      // Once b.yml names Cid (refused: c.yml holds it), Bob passes on to a.yml; so Ann is free when c.yml claims it.
+      for (const [file, name, action] of [['a', 'Bob', 'invalid'], ['b', 'Cid', 'invalid'], ['c', 'Ann', 'updated']] as const) {
         await writeFiles(dir, { [`human_members/${file}.yml`]: human(name) });
-        expect(await registrar.submit([{ key: `human_members/${file}.yml`, kind: 'human' }])).toMatchObject([{ action: 'invalid' }]);
+        expect(await registrar.submit([{ key: `human_members/${file}.yml`, kind: 'human' }])).toMatchObject([{ action }]);
+        await registrar.idle();
       }
       await registrar.idle();
       const held = await Promise.all(['Ann', 'Bob', 'Cid'].map(async (name) => (await getMember(db, 'human', name))?.file_uri));

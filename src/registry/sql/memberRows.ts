@@ -8,16 +8,34 @@ export interface NameHolder {
   file_uri: string | null;
   /** Whether the row's file was registered here (has a `member_files` record). */
   registered: boolean;
+  /** The name the row's file wants instead, when the file was refused for it (another file holds it). */
+  wants: string | null;
 }
 
-/** The rows that hold any of these names or belong to any of these files. */
-export async function findNameHolders(tx: Queryable, table: MemberTable, names: string[], fileUris: string[]) {
+/**
+ * The rows that hold any of these names or belong to any of these files, and, from each row
+ * whose file was refused for wanting another name, the row holding that name, and so on along
+ * the chain: enough to tell whether a holder's claim passes on (`resolveNameClaims`).
+ *
+ * A refused file's record is the only invalid record with a `member_name` (the name it wants).
+ */
+export async function findNameHolders(tx: Queryable, table: MemberTable, names: string[], fileUris: string[]): Promise<NameHolder[]> {
   const { rows } = await tx.query<NameHolder>(
-    // Two index lookups: with OR the planner scans the whole table.
-    `SELECT m.name, m.file_uri, EXISTS (SELECT 1 FROM member_files f WHERE f.file_uri = m.file_uri) AS registered
-     FROM (SELECT name, file_uri FROM ${table} WHERE name = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
-           UNION
-           SELECT name, file_uri FROM ${table} WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))) AS m`,
+    // Two index lookups: with OR the planner scans the whole table. UNION ends a chain that
+    // goes round in a circle.
+    `WITH RECURSIVE held (name, file_uri) AS (
+         SELECT name, file_uri FROM ${table} WHERE name = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
+         UNION
+         SELECT name, file_uri FROM ${table} WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))
+         UNION
+         SELECT m.name, m.file_uri
+         FROM held h
+         JOIN member_files f ON f.file_uri = h.file_uri AND f.status = 'invalid' AND f.member_name <> h.name
+         JOIN ${table} m ON m.name = f.member_name
+     )
+     SELECT h.name, h.file_uri, f.file_uri IS NOT NULL AS registered,
+            CASE WHEN f.status = 'invalid' AND f.member_name <> h.name THEN f.member_name END AS wants
+     FROM held h LEFT JOIN member_files f ON f.file_uri = h.file_uri`,
     [JSON.stringify(names), JSON.stringify(fileUris)],
   );
   return rows;
