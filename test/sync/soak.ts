@@ -1,0 +1,52 @@
+/**
+ * The convergence run of test/sync/convergence.test.ts, long: `npm run test:soak -- --steps N`
+ * (default 10,000) `[--seed S]` (default: one drawn now, printed) `[--engine pglite|postgres]`
+ * (postgres: the server of TEST_DATABASE_URL). Prints progress and the time taken; on failure
+ * the seed, how to rerun it, and the file with every step and event. Exit 1 on failure.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { runConvergence } from '../helpers/convergence.js';
+import type { Engine } from '../helpers/databases.js';
+
+const { values } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '10000' },
+    seed: { type: 'string', default: process.env.VECR_SEED ?? String(Math.floor(Math.random() * 2 ** 31)) },
+    engine: { type: 'string', default: 'pglite' },
+  },
+});
+const steps = Number(values.steps);
+const seed = Number(values.seed);
+const engine = values.engine as Engine;
+if (!Number.isInteger(steps) || steps < 1 || !Number.isInteger(seed) || !['pglite', 'postgres'].includes(engine)) {
+  console.error('usage: npm run test:soak -- [--steps N] [--seed S] [--engine pglite|postgres]');
+  process.exit(2);
+}
+if (engine === 'postgres' && !process.env.TEST_DATABASE_URL) {
+  console.error('--engine postgres needs TEST_DATABASE_URL (a server the test may create databases on)');
+  process.exit(2);
+}
+
+const rerun = `npm run test:soak -- --steps ${steps} --seed ${seed} --engine ${engine}`;
+console.log(`seed=${seed}, ${steps} steps on ${engine}`);
+const started = performance.now();
+const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
+const result = await runConvergence({
+  seed,
+  steps,
+  engine,
+  onProgress: (done) => console.log(`${done}/${steps} steps, ${seconds()} s`),
+});
+const { events, dropped, duplicated, requests, restarts, reconciles, anchors } = result.counts;
+console.log(`${events} events (${dropped} dropped, ${duplicated} duplicated) in ${requests} requests, ${restarts} restarts, ${reconciles} periodic reconciles, ${anchors} quiet checks`);
+if (result.violations.length > 0) {
+  const log = path.join(os.tmpdir(), `vecr-soak-${engine}-${seed}.log`);
+  fs.writeFileSync(log, `${result.trace.join('\n')}\n\nviolations:\n${result.violations.join('\n')}\n`);
+  console.log(`FAILED after ${seconds()} s: seed=${seed} (rerun: ${rerun}); steps and events: ${log}`);
+  for (const violation of result.violations) console.log(`  ${violation}`);
+  process.exit(1);
+}
+console.log(`converged: ${steps} steps in ${seconds()} s`);
