@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../../src/config.js';
+import { defaultBucket, loadConfig } from '../../src/config.js';
 import { runService, type Service } from '../../src/service.js';
 import { folderStorage } from '../../src/storage/folder.js';
+import type { Storage } from '../../src/storage/types.js';
 import { RegistryModel, type FileState, type MemberKind, type RecordSeen, type RowSeen } from '../sync/model.js';
 import { freshDatabase, type Engine } from './databases.js';
 import { tempDir } from './files.js';
+import { startS3 } from './s3.js';
 
 /**
  * A seeded, randomized run of the whole pipeline against the model of the rules
@@ -19,14 +21,22 @@ import { tempDir } from './files.js';
  * still in flight while storage changes again. Now and then the service restarts (closed and
  * started again on the same database: its start-up reconcile runs beside the events), a
  * periodic reconcile runs, or the run waits for quiet and shows the model the rows (holders it
- * must keep from then on). At the end every event held back is delivered, one reconcile runs
- * if any event was dropped, and the database is checked against the model; then one more
- * reconcile must find nothing to change.
+ * must keep from then on). Every `checkEvery` steps and at the end, every event held back is
+ * delivered, one reconcile runs if any event was dropped since the last check, and the database
+ * is checked against the model; then one more reconcile must find nothing to change.
+ *
+ * The seed fixes every choice: the storage changes, which events are dropped, duplicated or held
+ * back, how they are grouped, what is awaited, restarts and reconciles. How requests that are in
+ * flight together interleave inside the service is real concurrency, and may differ on a rerun.
  */
 export interface ConvergenceOptions {
   seed: number;
   steps: number;
   engine: Engine;
+  /** A folder, or a bucket of an S3-protocol server (s3rver) below a prefix. */
+  storage: 'folder' | 's3';
+  /** Steps between two convergence checks (each also at the end); default 50. */
+  checkEvery?: number;
   /** Called every so often with the steps done. */
   onProgress?: (done: number) => void;
 }
@@ -36,10 +46,9 @@ export interface ConvergenceResult {
   violations: string[];
   /** Every step, event and check, one line each: what to read when a run fails. */
   trace: string[];
-  counts: { events: number; dropped: number; duplicated: number; requests: number; restarts: number; reconciles: number; anchors: number };
+  counts: { events: number; dropped: number; duplicated: number; requests: number; outages: number; restarts: number; reconciles: number; anchors: number };
 }
 
-const bucket = 'vecr-garage-storage';
 /** Few names and few files, so that claims collide often. */
 const names = ['Ann', 'Bo', 'Cy', 'Di', '華扇', 'Ed'];
 const keysOf: Record<MemberKind, string[]> = {
@@ -59,13 +68,13 @@ interface EventRecord {
 export async function runConvergence(options: ConvergenceOptions): Promise<ConvergenceResult> {
   const random = seeded(options.seed);
   const trace: string[] = [];
-  const counts = { events: 0, dropped: 0, duplicated: 0, requests: 0, restarts: 0, reconciles: 0, anchors: 0 };
+  const counts = { events: 0, dropped: 0, duplicated: 0, requests: 0, outages: 0, restarts: 0, reconciles: 0, anchors: 0 };
   const violations: string[] = [];
+  const checkEvery = options.checkEvery ?? 50;
   const model = new RegistryModel();
-  const folder = await tempDir('vecr-convergence-');
+  const place = options.storage === 's3' ? await bucketPlace() : await folderPlace();
   const db = await freshDatabase(options.engine);
-  const storage = folderStorage(folder.dir);
-  const config = loadConfig({ PORT: '0', VECR_RECONCILE_INTERVAL: '0', VECR_WATCH: 'false', VECR_DATA_DIR: '/nonexistent', VECR_STORAGE: folder.dir });
+  const config = loadConfig({ PORT: '0', VECR_RECONCILE_INTERVAL: '0', VECR_WATCH: 'false', VECR_DATA_DIR: '/nonexistent', VECR_STORAGE: place.url });
   let service: Service | undefined;
   /** Events sent and not answered yet, and reconciles running. */
   const inFlight = new Set<Promise<void>>();
@@ -73,6 +82,8 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
   let held: EventRecord[] = [];
   let sequencer = 0;
   let roles = 0;
+  /** Events dropped and answered 503 until the last time the database converged (a reconcile healed them). */
+  const healed = { dropped: 0, outages: 0 };
 
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const shuffle = <T>(items: T[]): T[] => {
@@ -94,14 +105,13 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
     await service!.context.registrar.idle();
   };
 
-  // Storage: whole files replaced at once, as an object store does.
   const emit = (key: string, removed: boolean, content?: string) => {
     const record: EventRecord = {
       eventName: removed ? pick(['s3:ObjectRemoved:Delete', 'ObjectRemoved:Delete']) : pick(['s3:ObjectCreated:Put', 'ObjectCreated:Put', 's3:ObjectCreated:Copy']),
       s3: {
-        bucket: { name: bucket },
+        bucket: { name: defaultBucket },
         object: {
-          key: encodeURIComponent(key).replace(/%2F/g, '/').replace(/%20/g, '+'),
+          key: encodeURIComponent(place.prefix + key).replace(/%2F/g, '/').replace(/%20/g, '+'),
           // Sequencers grow per key (one counter for all); their lengths differ, as S3's do.
           sequencer: (++sequencer).toString(16).toUpperCase().padStart(Math.floor(random() * 20), '0'),
           ...(content === undefined ? {} : { eTag: `"${createHash('md5').update(content).digest('hex')}"` }),
@@ -121,30 +131,26 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
     }
   };
   /** Writes a file; `announce` false for the files there before the service starts. */
-  const put = (key: string, state: FileState, announce = true) => {
+  const put = async (key: string, state: FileState, announce = true) => {
     const content = render(state, ++roles, random);
-    const file = path.join(folder.dir, key);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(`${file}.tmp`, content);
-    fs.renameSync(`${file}.tmp`, file);
+    await place.put(key, content);
     model.write(key, state.valid ? { ...state, role: roleIn(content) } : state);
     trace.push(`  put ${key}: ${JSON.stringify(content)}`);
     if (announce) emit(key, false, content);
   };
-  const remove = (key: string) => {
-    fs.rmSync(path.join(folder.dir, key));
+  const remove = async (key: string) => {
+    await place.remove(key);
     model.remove(key);
     trace.push(`  delete ${key}`);
     emit(key, true);
   };
-  const move = (from: string, to: string) => {
-    fs.mkdirSync(path.dirname(path.join(folder.dir, to)), { recursive: true });
-    fs.renameSync(path.join(folder.dir, from), path.join(folder.dir, to));
+  const move = async (from: string, to: string) => {
+    const content = await place.move(from, to);
     const state = model.storage.get(from)!;
     model.remove(from);
     model.write(to, state);
     trace.push(`  move ${from} → ${to}`);
-    emit(to, false, fs.readFileSync(path.join(folder.dir, to), 'utf8'));
+    emit(to, false, content);
     emit(from, true);
   };
 
@@ -163,7 +169,13 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
     const response = await service!.http.inject({ method: 'POST', url: '/webhook/storage', headers: { host: '127.0.0.1' }, payload: { Records: records } });
     const outcomes = response.statusCode === 200 ? (response.json() as { records: Array<{ outcome: string; name?: string }> }).records.map((r) => r.outcome + (r.name ? ` ${r.name}` : '')).join(', ') : response.body;
     trace.push(`  sent [${label}] → ${response.statusCode} ${outcomes}`);
-    if (response.statusCode !== 200) violations.push(`a webhook request answered ${response.statusCode}: ${response.body}`);
+    if (response.statusCode === 503 && place.mayFail) {
+      // An outage: nothing was written, and the storage sends the events again later (MinIO's queue_dir).
+      counts.outages++;
+      held.push(...records);
+    } else if (response.statusCode !== 200) {
+      violations.push(`a webhook request answered ${response.statusCode}: ${response.body}`);
+    }
   };
   const deliverSome = async () => {
     const now: EventRecord[] = [];
@@ -177,7 +189,7 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
   };
 
   const start = async () => {
-    service = await runService(config, { db, storage });
+    service = await runService(config, { db, storage: place.storage });
   };
   const snapshot = async (): Promise<{ rows: RowSeen[]; records: RecordSeen[] }> => {
     const rows: RowSeen[] = [];
@@ -193,12 +205,12 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
 
   try {
     // A few members to begin with, registered by the first reconcile.
-    for (const kind of kinds) for (const key of keysOf[kind].slice(0, 3)) put(key, { kind, valid: true, name: pick(names), role: '' }, false);
+    for (const kind of kinds) for (const key of keysOf[kind].slice(0, 3)) await put(key, { kind, valid: true, name: pick(names), role: '' }, false);
     await start();
     await settle();
 
     for (let step = 1; step <= options.steps; step++) {
-      const operation = changeStorage(step);
+      const operation = await changeStorage(step);
       trace.push(`#${step} ${operation}`);
       await deliverSome();
       if (random() < chance.reconcile) {
@@ -223,40 +235,56 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
         trace.push(`  quiet; rows: ${rows.map((r) => `${r.kind[0]}:${r.name}=${r.file_uri}`).join(' ')}`);
         for (const violation of model.anchor(rows)) violations.push(`after step ${step}: ${violation}`);
       }
+      if (step % checkEvery === 0 && step < options.steps) await converge(`step ${step}`);
       if (step % 100 === 0) options.onProgress?.(step);
       if (violations.length > 0) break;
     }
 
-    // The end: every event held back arrives, in any order, then one reconcile where some were dropped.
-    trace.push('# end: every event held back is delivered');
-    await Promise.all(deliver(shuffle(held)).map((send) => send()));
-    held = [];
-    await settle();
-    if (counts.dropped > 0) {
-      trace.push('# reconcile (events were dropped)');
-      trace.push(`  reconciled: ${summary(await service!.context.reconciler!.run('final'))}`);
-      await service!.context.registrar.idle();
-    }
-    const final = await snapshot();
-    trace.push(`# rows: ${final.rows.map((r) => `${r.kind[0]}:${r.name}=${r.file_uri}`).join(' ')}`);
-    trace.push(`# records: ${final.records.map((r) => `${r.file_uri}=${r.status}${r.codes.length ? `(${r.codes.join(',')})` : ''}`).join(' ')}`);
-    violations.push(...model.check(final.rows, final.records));
-    if (violations.length === 0) {
-      // Converged means a fixed point: a full sync finds nothing left to do.
-      const again = await service!.context.reconciler!.run('check');
-      trace.push(`# reconcile once more: ${summary(again)}`);
-      if (again.created + again.updated + again.deleted > 0) violations.push(`a reconcile after convergence still changed something: ${summary(again)}`);
-    }
+    if (violations.length === 0) await converge('end');
     return { violations, trace, counts };
   } finally {
     await Promise.allSettled([...inFlight]);
     await service?.close().catch(() => {});
     await db.close();
-    await folder.remove();
+    await place.close();
+  }
+
+  /**
+   * Every event held back arrives, in any order, then one reconcile where some were dropped
+   * since the last time: the database must be what the model gives, and a full sync must find
+   * nothing left to do. The run goes on from there.
+   */
+  async function converge(when: string) {
+    trace.push(`# ${when}: every event held back is delivered`);
+    while (held.length > 0) {
+      const last = shuffle(held);
+      held = [];
+      await Promise.all(deliver(last).map((send) => send()));
+      await settle();
+    }
+    // A name handed over after an outage may not have been (the hand-over read failed): healed by the reconcile too.
+    if (counts.dropped > healed.dropped || counts.outages > healed.outages) {
+      trace.push('# reconcile (events were dropped, or storage failed)');
+      trace.push(`  reconciled: ${summary(await service!.context.reconciler!.run('final'))}`);
+      await service!.context.registrar.idle();
+    }
+    const now = await snapshot();
+    trace.push(`# rows: ${now.rows.map((r) => `${r.kind[0]}:${r.name}=${r.file_uri}`).join(' ')}`);
+    trace.push(`# records: ${now.records.map((r) => `${r.file_uri}=${r.status}${r.codes.length ? `(${r.codes.join(',')})` : ''}`).join(' ')}`);
+    violations.push(...model.check(now.rows, now.records).map((violation) => `${when}: ${violation}`));
+    if (violations.length > 0) return;
+    // Converged means a fixed point: a full sync finds nothing left to do.
+    const again = await service!.context.reconciler!.run('check');
+    trace.push(`# reconcile once more: ${summary(again)}`);
+    if (again.created + again.updated + again.deleted > 0) violations.push(`${when}: a reconcile after convergence still changed something: ${summary(again)}`);
+    healed.dropped = counts.dropped;
+    healed.outages = counts.outages;
+    // Quiet, and just checked: every holder now is one the rules protect from here on.
+    model.anchor(now.rows);
   }
 
   /** One random change to storage; answers what it was, for the trace. */
-  function changeStorage(step: number): string {
+  async function changeStorage(step: number): Promise<string> {
     const kind = pick(kinds);
     const present = keysOf[kind].filter((key) => model.storage.has(key));
     const absent = keysOf[kind].filter((key) => !model.storage.has(key));
@@ -270,41 +298,41 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
     const roll = random();
     if (present.length === 0 || (roll < 0.2 && absent.length > 0)) {
       const key = pick(absent);
-      put(key, state());
+      await put(key, state());
       return `put a new file ${key}`;
     }
     if (roll < 0.35) {
       const key = pick(present);
       const file = model.storage.get(key)!;
-      put(key, file.valid ? named(key, file.name) : state());
+      await put(key, file.valid ? named(key, file.name) : state());
       return `edit ${key}${file.valid ? ' (same name)' : ''}`;
     }
     if (roll < 0.5) {
       const key = pick(present);
-      put(key, named(key, pick(names)));
+      await put(key, named(key, pick(names)));
       return `rename the member of ${key}`;
     }
     if (roll < 0.58) {
       const key = pick(present);
-      put(key, { kind, valid: false });
+      await put(key, { kind, valid: false });
       return `make ${key} invalid`;
     }
     if (roll < 0.66 && absent.length > 0) {
       const from = pick(present);
       const to = pick(absent);
-      move(from, to);
+      await move(from, to);
       return `move ${from} to ${to}`;
     }
     if (roll < 0.76 && total > 1) {
       const key = pick(present);
-      remove(key);
+      await remove(key);
       return `delete ${key}`;
     }
     if (roll < 0.88 && present.length >= 2) {
       const [a, b] = shuffle([...present]).slice(0, 2) as [string, string];
       const [nameA, nameB] = [nameOf(a), nameOf(b)];
       const writes = shuffle([() => put(a, named(a, nameB)), () => put(b, named(b, nameA))]);
-      for (const write of writes) write();
+      for (const write of writes) await write();
       return `swap the names of ${a} and ${b}`;
     }
     if (present.length >= 2) {
@@ -312,11 +340,11 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
       const chain = shuffle([...present]).slice(0, 2 + Math.floor(random() * (present.length - 1)));
       const taken = chain.map((key, i) => (i + 1 < chain.length ? nameOf(chain[i + 1]!) : pick(names)));
       const writes = shuffle(chain.map((key, i) => () => put(key, named(key, taken[i]!))));
-      for (const write of writes) write();
+      for (const write of writes) await write();
       return `chain the names along ${chain.join(' ← ')}`;
     }
     const key = pick(present);
-    put(key, state());
+    await put(key, state());
     return `rewrite ${key} (step ${step})`;
   }
 }
@@ -351,5 +379,69 @@ function seeded(seed: number): () => number {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Where the member files live, and how the test changes them (as people and tools do). */
+interface Place {
+  /** VECR_STORAGE for it. */
+  url: string;
+  /** What event keys carry before the member path. */
+  prefix: string;
+  storage: Storage;
+  /** Whether it fails now and then by itself (s3rver aborts a read of an object being written: a 503, the event sent again). */
+  mayFail: boolean;
+  put(key: string, content: string): Promise<void>;
+  remove(key: string): Promise<void>;
+  /** Moves a file; answers its content. */
+  move(from: string, to: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** A folder, changed with the file system's own calls: a write replaces the file whole (written beside it, renamed over it). */
+async function folderPlace(): Promise<Place> {
+  const folder = await tempDir('vecr-convergence-');
+  const at = (key: string) => path.join(folder.dir, key);
+  return {
+    url: folder.dir,
+    prefix: '',
+    storage: folderStorage(folder.dir),
+    mayFail: false,
+    async put(key, content) {
+      fs.mkdirSync(path.dirname(at(key)), { recursive: true });
+      fs.writeFileSync(`${at(key)}.tmp`, content);
+      fs.renameSync(`${at(key)}.tmp`, at(key));
+    },
+    async remove(key) {
+      fs.rmSync(at(key));
+    },
+    async move(from, to) {
+      fs.mkdirSync(path.dirname(at(to)), { recursive: true });
+      fs.renameSync(at(from), at(to));
+      return fs.readFileSync(at(to), 'utf8');
+    },
+    close: folder.remove,
+  };
+}
+
+/** A bucket on s3rver, below a prefix (event keys carry it, member paths do not). */
+async function bucketPlace(): Promise<Place> {
+  const prefix = 'garage';
+  const s3 = await startS3({ prefix });
+  const { storage } = s3;
+  return {
+    url: `s3://${s3.config.bucket}/${prefix}`,
+    prefix: `${prefix}/`,
+    storage,
+    mayFail: true,
+    put: (key, content) => storage.write(key, content),
+    remove: (key) => storage.delete(key),
+    async move(from, to) {
+      const { bytes } = await storage.read(from, 1 << 20);
+      await storage.write(to, bytes);
+      await storage.delete(from);
+      return Buffer.from(bytes).toString('utf8');
+    },
+    close: () => s3.close(),
   };
 }
