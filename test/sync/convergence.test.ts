@@ -51,11 +51,13 @@ describe('the model of the rules', () => {
     model.write('human_members/a.yml', { kind: 'human', valid: true, name: 'B', role: 'r' });
     // What the registry did: b refused for C keeps its row B, and a is refused for B.
     expect(model.check([row('A', 'a'), row('B', 'b'), row('C', 'c')], [record('a', 'invalid', 'name_conflict'), record('b', 'invalid', 'name_conflict'), record('c', 'registered')])).toEqual([
-      'human row "A" belongs to human_members/a.yml, which names "B": a stale row holds the name',
-      'human row "B" belongs to human_members/b.yml, which names "C": a stale row holds the name',
+      'human row "B" belongs to human_members/b.yml, which names "C": a stale row blocks the name, claimed by human_members/a.yml',
     ]);
     // What the rules give: a gets B, c keeps C, b is refused and holds no name.
     expect(model.check([row('B', 'a'), row('C', 'c')], [record('a', 'registered'), record('b', 'invalid', 'name_conflict'), record('c', 'registered')])).toEqual([]);
+    // Had a not claimed B, b's last good row could keep it (flagged): no other file wants it.
+    model.write('human_members/a.yml', { kind: 'human', valid: true, name: 'A', role: 'r' });
+    expect(model.check([row('A', 'a'), row('B', 'b'), row('C', 'c')], [record('a', 'registered'), record('b', 'invalid', 'name_conflict'), record('c', 'registered')])).toEqual([]);
   });
 
   it('keeps a name with its holder while the holder\'s file claims it or is invalid', () => {

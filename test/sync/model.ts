@@ -6,9 +6,11 @@
  *
  * - a valid file holds its name, or is refused because another row holds that name: a name some
  *   valid file claims is never left unheld (claims pass on — defect 5);
- * - every row belongs to a file in storage, of its table's kind; the row of a valid file carries
- *   that file's name and content, so a file refused for a name holds no name at all; the row of
- *   an invalid file is its last good one (flagged), under a name that file once had;
+ * - every row belongs to a file in storage, of its table's kind, and carries a name that file
+ *   gave its member: the row of a registered file carries its name and content; a file turned
+ *   invalid keeps its last good row (flagged), and so does a file refused for the name it names
+ *   now — but such a row never blocks its name: once another valid file claims that name, the
+ *   refused file's row is gone and the claimant holds it (defect 5);
  * - holders keep their names: a row seen holding a name, at a moment when nothing was in flight
  *   and its file named that member, keeps it as long as its file stays in storage and names no
  *   other member (the file may turn invalid meanwhile: its last good row keeps the name);
@@ -103,6 +105,7 @@ export class RegistryModel {
   check(rows: readonly RowSeen[], records: readonly RecordSeen[]): string[] {
     const violations = this.keptNamesLost(rows);
     const holderOf = new Map(rows.map((row) => [slot(row.kind, row.name), row]));
+    const recordOf = new Map(records.map((record) => [record.file_uri, record]));
 
     for (const row of rows) {
       const where = `${row.kind} row "${row.name}"`;
@@ -110,15 +113,23 @@ export class RegistryModel {
       const file = this.files.get(row.file_uri);
       if (!file) { violations.push(`${where} belongs to ${row.file_uri}, which is not in storage`); continue; }
       if (file.kind !== row.kind) { violations.push(`${where} belongs to ${row.file_uri}, a ${file.kind} file`); continue; }
-      if (file.valid) {
-        if (file.name !== row.name) violations.push(`${where} belongs to ${row.file_uri}, which names "${file.name}": a stale row holds the name`);
-        else if (file.role !== row.role) violations.push(`${where} has role ${JSON.stringify(row.role)}, its file ${row.file_uri} says ${JSON.stringify(file.role)}`);
-      } else if (!this.namesOf.get(row.file_uri)?.has(row.name)) {
-        violations.push(`${where} belongs to the invalid ${row.file_uri}, which never named "${row.name}"`);
+      if (file.valid && file.name === row.name) {
+        if (file.role !== row.role) violations.push(`${where} has role ${JSON.stringify(row.role)}, its file ${row.file_uri} says ${JSON.stringify(file.role)}`);
+        continue;
+      }
+      // The last good row of a file now invalid, or refused for the name it names now.
+      if (!this.namesOf.get(row.file_uri)?.has(row.name)) violations.push(`${where} belongs to ${row.file_uri}, which never named "${row.name}"`);
+      if (!file.valid) continue;
+      const record = recordOf.get(row.file_uri);
+      if (record?.status !== 'invalid' || !record.codes.includes('name_conflict')) {
+        violations.push(`${where} belongs to ${row.file_uri}, which names "${file.name}" and is not refused for it (record: ${record?.status} ${JSON.stringify(record?.codes)})`);
+      }
+      const claimants = [...this.files].filter(([key, other]) => key !== row.file_uri && other.kind === row.kind && other.valid && other.name === row.name).map(([key]) => key);
+      if (claimants.length > 0) {
+        violations.push(`${where} belongs to ${row.file_uri}, which names "${file.name}": a stale row blocks the name, claimed by ${claimants.join(', ')}`);
       }
     }
 
-    const recordOf = new Map(records.map((record) => [record.file_uri, record]));
     for (const [key, file] of this.files) {
       const record = recordOf.get(key);
       if (!record) { violations.push(`${key} is in storage but has no record`); continue; }
