@@ -9,23 +9,20 @@ import { RegistryModel, type RecordSeen, type RowSeen } from './model.js';
 /**
  * The whole pipeline, randomized and seeded, against the model of the rules (model.ts): after
  * the last event (and one reconcile where events were dropped) the database is what the rules
- * give for the same storage and history. A short run here; `npm run test:soak -- --steps N`
- * for long ones. A failing seed reruns with VECR_SEED=N.
+ * give for the same storage and history. A short run here, on a folder (checked every 30 steps
+ * and at the end); `npm run test:soak -- --steps N` for long ones, and for S3 storage (s3rver
+ * is too slow for this suite). A failing seed reruns with VECR_SEED=N (VECR_STEPS=N for more steps).
  */
 const seeds = process.env.VECR_SEED ? [Number(process.env.VECR_SEED)] : [1, 2, 3];
-const steps = Number(process.env.VECR_STEPS ?? 80);
+const steps = Number(process.env.VECR_STEPS ?? 60);
 
-const runs = engines.flatMap((engine) => [
-  ...seeds.map((seed) => ({ engine, storage: 'folder' as const, seed })),
-  // The bucket (below a prefix, ETags for versions) once per engine: its reads cost more.
-  { engine, storage: 's3' as const, seed: seeds[0]! },
-]);
+const runs = engines.flatMap((engine) => seeds.map((seed) => [engine, seed] as const));
 
 describe('convergence', () => {
-  it.each(runs)('$storage on $engine, seed $seed: the database ends as the rules give', async ({ engine, storage, seed }) => {
-    const result = await runConvergence({ seed, steps, engine, storage });
+  it.each(runs)('%s, seed %i: the database ends as the rules give', async (engine, seed) => {
+    const result = await runConvergence({ seed, steps, engine, storage: 'folder', checkEvery: 30 });
     if (result.violations.length > 0) {
-      const log = path.join(os.tmpdir(), `vecr-convergence-${storage}-${engine}-${seed}.log`);
+      const log = path.join(os.tmpdir(), `vecr-convergence-${engine}-${seed}.log`);
       fs.writeFileSync(log, `${result.trace.join('\n')}\n\nviolations:\n${result.violations.join('\n')}\n`);
       console.error(`seed=${seed} (rerun: VECR_SEED=${seed} npx vitest run test/sync/convergence.test.ts); every step and event: ${log}`);
     }
