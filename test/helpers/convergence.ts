@@ -12,9 +12,9 @@ import { startS3 } from './s3.js';
 
 /**
  * A seeded, randomized run of the whole pipeline against the model of the rules
- * (test/sync/model.ts). Storage is a real folder; events go through the webhook route of the
- * real service (Fastify's `inject`: the route, the Registrar and its group commit, no socket);
- * reconciles are the service's own. Each step changes storage — a put, an edit, a member
+ * (test/sync/model.ts). Storage is a real folder, or a bucket on s3rver; events go through the
+ * webhook route of the real service (Fastify's `inject`: the route, the Registrar and its group
+ * commit, no socket); reconciles are the service's own. Each step changes storage — a put, an edit, a member
  * renamed, a file made invalid or valid again, a file moved, a delete, two names swapped, a
  * chain of names passed along — and hands its events to a faulty delivery: dropped, duplicated,
  * held back for later steps, reordered, sent one by one or several to a request, awaited or
@@ -218,7 +218,10 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
         trace.push('  reconcile (periodic)');
         track(service!.context.reconciler!.run('interval').then(
           (report) => void trace.push(`  reconciled: ${summary(report)}`),
-          (error: unknown) => void violations.push(`a reconcile failed: ${(error as Error).message}`),
+          (error: unknown) => {
+            if (place.mayFail) counts.outages++;
+            else violations.push(`a reconcile failed: ${(error as Error).message}`);
+          },
         ));
       }
       if (random() < chance.restart) {
@@ -265,7 +268,7 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
     // A name handed over after an outage may not have been (the hand-over read failed): healed by the reconcile too.
     if (counts.dropped > healed.dropped || counts.outages > healed.outages) {
       trace.push('# reconcile (events were dropped, or storage failed)');
-      trace.push(`  reconciled: ${summary(await service!.context.reconciler!.run('final'))}`);
+      trace.push(`  reconciled: ${summary(await reconcile('final'))}`);
       await service!.context.registrar.idle();
     }
     const now = await snapshot();
@@ -274,13 +277,25 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
     violations.push(...model.check(now.rows, now.records).map((violation) => `${when}: ${violation}`));
     if (violations.length > 0) return;
     // Converged means a fixed point: a full sync finds nothing left to do.
-    const again = await service!.context.reconciler!.run('check');
+    const again = await reconcile('check');
     trace.push(`# reconcile once more: ${summary(again)}`);
     if (again.created + again.updated + again.deleted > 0) violations.push(`${when}: a reconcile after convergence still changed something: ${summary(again)}`);
     healed.dropped = counts.dropped;
     healed.outages = counts.outages;
     // Quiet, and just checked: every holder now is one the rules protect from here on.
     model.anchor(now.rows);
+  }
+
+  /** A full sync now; again while a storage that fails by itself (s3rver) fails. */
+  async function reconcile(trigger: string) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await service!.context.reconciler!.run(trigger);
+      } catch (error) {
+        if (!place.mayFail || attempt === 5) throw error;
+        counts.outages++;
+      }
+    }
   }
 
   /** One random change to storage; answers what it was, for the trace. */
@@ -389,7 +404,11 @@ interface Place {
   /** What event keys carry before the member path. */
   prefix: string;
   storage: Storage;
-  /** Whether it fails now and then by itself (s3rver aborts a read of an object being written: a 503, the event sent again). */
+  /**
+   * Whether it fails now and then by itself: s3rver writes an object in place, and a read of it
+   * meanwhile stalls for 6 s and aborts (a 503, the event sent again). S3 and MinIO replace
+   * objects whole.
+   */
   mayFail: boolean;
   put(key: string, content: string): Promise<void>;
   remove(key: string): Promise<void>;
