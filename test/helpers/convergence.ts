@@ -194,7 +194,7 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
   const snapshot = async (): Promise<{ rows: RowSeen[]; records: RecordSeen[] }> => {
     const rows: RowSeen[] = [];
     for (const kind of kinds) {
-      const { rows: found } = await db.query<{ name: string; file_uri: string | null; role: string | null }>(`SELECT name, file_uri, role FROM ${kind}_members ORDER BY name`);
+      const { rows: found } = await db.query<{ id: number; name: string; file_uri: string | null; role: string | null }>(`SELECT id, name, file_uri, role FROM ${kind}_members ORDER BY name`);
       rows.push(...found.map((row) => ({ kind, ...row })));
     }
     const { rows: records } = await db.query<RecordSeen>(

@@ -33,7 +33,8 @@ describe('convergence', () => {
 });
 
 describe('the model of the rules', () => {
-  const row = (name: string, file: string): RowSeen => ({ kind: 'human', name, file_uri: `human_members/${file}.yml`, role: 'r' });
+  const ids: Record<string, number> = { a: 1, b: 2, c: 3, d: 4 };
+  const row = (name: string, file: string, id = ids[file]!): RowSeen => ({ kind: 'human', id, name, file_uri: `human_members/${file}.yml`, role: 'r' });
   const record = (file: string, status: string, ...codes: string[]): RecordSeen => ({ file_uri: `human_members/${file}.yml`, status, codes });
   const abc = () => {
     const model = new RegistryModel();
@@ -57,7 +58,7 @@ describe('the model of the rules', () => {
     expect(model.check([row('A', 'a'), row('B', 'b'), row('C', 'c')], [record('a', 'registered'), record('b', 'invalid', 'name_conflict'), record('c', 'registered')])).toEqual([]);
   });
 
-  it('keeps a name with its holder while the holder\'s file claims it or is invalid', () => {
+  it('keeps a name, and its row, with its holder while the holder\'s file claims it or is invalid', () => {
     const model = abc();
     model.write('human_members/a.yml', { kind: 'human', valid: false });
     model.write('human_members/d.yml', { kind: 'human', valid: true, name: 'A', role: 'r' });
@@ -66,6 +67,10 @@ describe('the model of the rules', () => {
       'human_members/a.yml held human "A" and its file never let it go, but now human_members/d.yml holds it',
     ]);
     expect(model.check([row('A', 'a'), row('B', 'b'), row('C', 'c')], [...records, record('d', 'invalid', 'name_conflict')])).toEqual([]);
+    // The same name, but a new row: created_at lost.
+    expect(model.check([row('A', 'a', 9), row('B', 'b'), row('C', 'c')], [...records, record('d', 'invalid', 'name_conflict')])).toEqual([
+      'human_members/a.yml kept human "A" but not its row: id 1 became 9',
+    ]);
     // Once a's file is gone, the name passes on.
     model.remove('human_members/a.yml');
     expect(model.check([row('A', 'd'), row('B', 'b'), row('C', 'c')], [...records.slice(1), record('d', 'registered')])).toEqual([]);

@@ -12,8 +12,9 @@
  *   now — but such a row never blocks its name: once another valid file claims that name, the
  *   refused file's row is gone and the claimant holds it (defect 5);
  * - holders keep their names: a row seen holding a name, at a moment when nothing was in flight
- *   and its file named that member, keeps it as long as its file stays in storage and names no
- *   other member (the file may turn invalid meanwhile: its last good row keeps the name);
+ *   and its file named that member, keeps it — the same row, same id — as long as its file stays
+ *   in storage and names no other member (the file may turn invalid meanwhile: its last good row
+ *   keeps the name);
  * - every file in storage has its record: `registered` when its row is its own, else `invalid`
  *   with its reasons (`name_conflict` for a valid file refused for a name); no record outlives
  *   its file.
@@ -31,6 +32,7 @@ export type FileState = { kind: MemberKind; valid: true; name: string; role: str
 /** A member row as read from the database. */
 export interface RowSeen {
   kind: MemberKind;
+  id: number;
   name: string;
   file_uri: string | null;
   role: string | null;
@@ -49,6 +51,8 @@ interface Holding {
   kind: MemberKind;
   name: string;
   file_uri: string;
+  /** The row's id: a holder keeps its row too (same id, same created_at), not a new one. */
+  id: number;
 }
 
 export class RegistryModel {
@@ -96,7 +100,7 @@ export class RegistryModel {
       if (row.file_uri === null) continue;
       const file = this.files.get(row.file_uri);
       if (!file || file.kind !== row.kind || (file.valid && file.name !== row.name)) continue;
-      this.kept.set(slot(row.kind, row.name), { kind: row.kind, name: row.name, file_uri: row.file_uri });
+      this.kept.set(slot(row.kind, row.name), { kind: row.kind, name: row.name, file_uri: row.file_uri, id: row.id });
     }
     return violations;
   }
@@ -155,12 +159,14 @@ export class RegistryModel {
   }
 
   private keptNamesLost(rows: readonly RowSeen[]): string[] {
-    const holderOf = new Map(rows.map((row) => [slot(row.kind, row.name), row.file_uri]));
+    const holderOf = new Map(rows.map((row) => [slot(row.kind, row.name), row]));
     const violations: string[] = [];
     for (const holding of this.kept.values()) {
       const now = holderOf.get(slot(holding.kind, holding.name));
-      if (now !== holding.file_uri) {
-        violations.push(`${holding.file_uri} held ${holding.kind} "${holding.name}" and its file never let it go, but now ${now ? `${now} holds it` : 'no row holds it'}`);
+      if (now?.file_uri !== holding.file_uri) {
+        violations.push(`${holding.file_uri} held ${holding.kind} "${holding.name}" and its file never let it go, but now ${now ? `${now.file_uri} holds it` : 'no row holds it'}`);
+      } else if (now.id !== holding.id) {
+        violations.push(`${holding.file_uri} kept ${holding.kind} "${holding.name}" but not its row: id ${holding.id} became ${now.id}`);
       }
     }
     return violations;
