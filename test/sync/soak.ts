@@ -4,6 +4,13 @@
  * (postgres: the server of TEST_DATABASE_URL) `[--storage folder|s3]` `[--check-every N]` (steps
  * between two convergence checks, default 50). Prints progress and the time taken; on failure
  * the seed, how to rerun it, and the file with every step and event. Exit 1 on failure.
+ *
+ * Measured on the 2-core development VM, shared with three other test runs (load average 8–10),
+ * with the defect 5 fix of branch registry-rules merged: 10,000 steps on a folder took 299 s
+ * (PGlite, seed 42: 14,176 events, 1,086 dropped, 1,939 duplicated, 196 restarts, 200 checks)
+ * and 326 s with faults-storage merged too (seed 2026); 3,000 steps on the PostgreSQL server
+ * 147 s (seed 99). `--storage s3` is about ten times slower: s3rver stalls a read of an object
+ * being overwritten for 6 s (150 steps, seed 8: 46 s).
  */
 import fs from 'node:fs';
 import os from 'node:os';
