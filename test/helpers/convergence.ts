@@ -20,7 +20,8 @@ import { startS3 } from './s3.js';
  * held back for later steps, reordered, sent one by one or several to a request, awaited or
  * still in flight while storage changes again. Now and then the service restarts (closed and
  * started again on the same database: its start-up reconcile runs beside the events; a quarter
- * of the time with WEBHOOK_ETAG_CHECK_ENABLED=false, so that repeats are applied again), a
+ * of the time with WEBHOOK_ETAG_CHECK_ENABLED=false, so that repeats are applied again; on a
+ * folder, half of the time watching it, a second source of the same changes), a
  * periodic reconcile runs, or the run waits for quiet and shows the model the rows (holders it
  * must keep from then on). Every `checkEvery` steps and at the end, every event held back is
  * delivered, one reconcile runs if any event was dropped since the last check, and the database
@@ -59,7 +60,7 @@ const keysOf: Record<MemberKind, string[]> = {
 const kinds: MemberKind[] = ['human', 'virtual'];
 
 /** Probabilities of the faults and of the things that happen between steps. */
-const chance = { drop: 0.08, duplicate: 0.15, holdBack: 0.45, inFlight: 0.4, restart: 0.02, repeatsApplied: 0.25, reconcile: 0.03, anchor: 0.1, invalid: 0.15 };
+const chance = { drop: 0.08, duplicate: 0.15, holdBack: 0.45, inFlight: 0.4, restart: 0.02, repeatsApplied: 0.25, watch: 0.5, reconcile: 0.03, anchor: 0.1, invalid: 0.15 };
 
 interface EventRecord {
   eventName: string;
@@ -188,12 +189,17 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
     }
   };
 
-  /** The service on the same database; now and then with WEBHOOK_ETAG_CHECK_ENABLED=false (repeats applied again). */
+  /**
+   * The service on the same database; now and then with WEBHOOK_ETAG_CHECK_ENABLED=false
+   * (repeats applied again), and on a folder half of the time watching it too (each change
+   * registered by the watcher as well as by its events). Answers how, for the trace.
+   */
   const start = async () => {
     const etagCheck = random() >= chance.repeatsApplied;
-    const config = loadConfig({ PORT: '0', VECR_RECONCILE_INTERVAL: '0', VECR_WATCH: 'false', VECR_DATA_DIR: '/nonexistent', VECR_STORAGE: place.url, WEBHOOK_ETAG_CHECK_ENABLED: String(etagCheck) });
+    const watch = place.watchable && random() < chance.watch;
+    const config = loadConfig({ PORT: '0', VECR_RECONCILE_INTERVAL: '0', VECR_WATCH: String(watch), VECR_DATA_DIR: '/nonexistent', VECR_STORAGE: place.url, WEBHOOK_ETAG_CHECK_ENABLED: String(etagCheck) });
     service = await runService(config, { db, storage: place.storage });
-    return etagCheck;
+    return `${etagCheck ? '' : ', WEBHOOK_ETAG_CHECK_ENABLED=false'}${watch ? ', watching the folder' : ''}`;
   };
   const snapshot = async (): Promise<{ rows: RowSeen[]; records: RecordSeen[] }> => {
     const rows: RowSeen[] = [];
@@ -210,7 +216,7 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
   try {
     // A few members to begin with, registered by the first reconcile.
     for (const kind of kinds) for (const key of keysOf[kind].slice(0, 3)) await put(key, { kind, valid: true, name: pick(names), role: '' }, false);
-    await start();
+    trace.push(`# service started${await start()}`);
     await settle();
 
     for (let step = 1; step <= options.steps; step++) {
@@ -232,8 +238,8 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
         counts.restarts++;
         while (inFlight.size > 0) await Promise.all([...inFlight]);
         await service!.close();
-        const etagCheck = await start();
-        trace.push(`  service restarted (its start-up reconcile runs beside the next events)${etagCheck ? '' : ', WEBHOOK_ETAG_CHECK_ENABLED=false'}`);
+        const how = await start();
+        trace.push(`  service restarted (its start-up reconcile runs beside the next events)${how}`);
       }
       if (random() < chance.anchor) {
         counts.anchors++;
@@ -408,6 +414,8 @@ interface Place {
   /** What event keys carry before the member path. */
   prefix: string;
   storage: Storage;
+  /** Whether the service can watch it (VECR_WATCH). */
+  watchable: boolean;
   /**
    * Whether it fails now and then by itself: s3rver writes an object in place, and a read of it
    * meanwhile stalls for 6 s and aborts (a 503, the event sent again). S3 and MinIO replace
@@ -429,6 +437,7 @@ async function folderPlace(): Promise<Place> {
     url: folder.dir,
     prefix: '',
     storage: folderStorage(folder.dir),
+    watchable: true,
     mayFail: false,
     async put(key, content) {
       fs.mkdirSync(path.dirname(at(key)), { recursive: true });
@@ -456,6 +465,7 @@ async function bucketPlace(): Promise<Place> {
     url: `s3://${s3.config.bucket}/${prefix}`,
     prefix: `${prefix}/`,
     storage,
+    watchable: false,
     mayFail: true,
     put: (key, content) => storage.write(key, content),
     remove: (key) => storage.delete(key),
