@@ -5,12 +5,12 @@
  * between two convergence checks, default 50). Prints progress and the time taken; on failure
  * the seed, how to rerun it, and the file with every step and event. Exit 1 on failure.
  *
- * Measured on the 2-core development VM, shared with three other test runs (load average 8–10),
- * with the defect 5 fix of branch registry-rules merged: 10,000 steps on a folder took 299 s
- * (PGlite, seed 42: 14,176 events, 1,086 dropped, 1,939 duplicated, 196 restarts, 200 checks)
- * and 326 s with faults-storage merged too (seed 2026); 3,000 steps on the PostgreSQL server
- * 147 s (seed 99). `--storage s3` is about ten times slower: s3rver stalls a read of an object
- * being overwritten for 6 s (150 steps, seed 8: 46 s).
+ * Measured on the 2-core development VM, shared with three other engineers' test runs (load
+ * average 5–10), on main with the defect 5 fix: 10,000 steps on a folder with PGlite took 189 s
+ * (seed 16: 14,371 events, 1,173 dropped, 2,069 duplicated, 10,937 requests, 188 restarts, 291
+ * periodic reconciles, 200 convergence checks); on the PostgreSQL server 212 s (seed 314).
+ * `--storage s3` is about ten times slower: s3rver stalls a read of an object being overwritten
+ * for 6 s (150 steps, seed 8: 46 s).
  */
 import fs from 'node:fs';
 import os from 'node:os';
