@@ -1,0 +1,327 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseMemberFile } from '../../src/members/parse.js';
+import { memberKindOf } from '../../src/members/paths.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { tempDir } from '../helpers/files.js';
+import { startS3, testBucket, type TestS3 } from '../helpers/s3.js';
+import { eventually } from '../helpers/service.js';
+import { spawnServe, type ServeProcess } from '../helpers/serveProcess.js';
+
+/**
+ * Two `vecr serve` processes on one PostgreSQL database and one bucket, as replicas behind a
+ * load balancer are: storage changes (creates, edits, deletes, renames of members, name swaps,
+ * files moved to other keys, files that never validate), their S3 events sent to either replica
+ * — shuffled, some twice, some to both at once — while both run their periodic reconcile every
+ * second. Every answer is 200; neither replica nor the server logs an error (no unique
+ * violation, no deadlock); after the traffic and a reconcile, the database equals the bucket.
+ *
+ * The history is random, from a seed printed with any failure; REPLICAS_SEED=N replays one.
+ */
+
+const token = 'replicas-webhook-token';
+const seed = Number(process.env.REPLICAS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+
+/** mulberry32: a small seeded generator, so that a failing history can be replayed. */
+function generator(state: number) {
+  const next = () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    chance: (p: number) => next() < p,
+    below: (n: number) => Math.floor(next() * n),
+    pick<T>(items: readonly T[]): T {
+      return items[Math.floor(next() * items.length)]!;
+    },
+  };
+}
+type Random = ReturnType<typeof generator>;
+
+/** One S3 event notification, as a relay posts it (AWS spelling, sequencer and ETag as S3 sends them). */
+interface S3Event {
+  eventName: 'ObjectCreated:Put' | 'ObjectRemoved:Delete';
+  key: string;
+  sequencer: string;
+  eTag?: string;
+}
+
+const notification = (event: S3Event) => ({
+  Records: [
+    {
+      eventVersion: '2.1',
+      eventSource: 'aws:s3',
+      eventName: event.eventName,
+      s3: {
+        bucket: { name: testBucket },
+        object: { key: encodeURIComponent(event.key).replace(/%2F/g, '/'), sequencer: event.sequencer, ...(event.eTag ? { eTag: event.eTag } : {}) },
+      },
+    },
+  ],
+});
+
+/**
+ * The bucket as the test changes it, with the events S3 would send: a sequencer per change that
+ * grows for each key (S3's are hex and only comparable per key; one counter for all keeps that).
+ */
+class Bucket {
+  /** Member files by key: the name of a valid one, or null for one that never validates. */
+  readonly files = new Map<string, { kind: 'human' | 'virtual'; name: string | null }>();
+  readonly events: S3Event[] = [];
+  private sequence = 0x5f3a_0000_0000;
+  private names = 0;
+  private keys = 0;
+
+  constructor(
+    private readonly s3: TestS3,
+    private readonly random: Random,
+  ) {}
+
+  freshName(kind: 'human' | 'virtual') {
+    return `${kind === 'human' ? 'Person' : 'Bot'} ${++this.names}`;
+  }
+
+  freshKey(kind: 'human' | 'virtual') {
+    return `${kind}_members/${kind[0]}${++this.keys}.yml`;
+  }
+
+  /** A valid member file; `role` varies so that an edit changes the row. */
+  content(kind: 'human' | 'virtual', name: string) {
+    const role = `Role ${this.random.below(1000)}`;
+    return kind === 'human' ? `name: ${name}\nrole: ${role}\nskills: [TypeScript]\n` : `name: ${name}\nrole: ${role}\nllm_model: claude-sonnet-4-5\n`;
+  }
+
+  async put(key: string, name: string | null) {
+    const kind = memberKindOf(key)!;
+    // A file that never validates: a field no member has.
+    const text = name === null ? `nmae: Nobody ${key}\n` : this.content(kind, name);
+    await this.s3.storage.write(key, text);
+    this.files.set(key, { kind, name });
+    this.events.push({ eventName: 'ObjectCreated:Put', key, sequencer: this.nextSequencer(), eTag: `"${createHash('md5').update(text).digest('hex')}"` });
+  }
+
+  async remove(key: string) {
+    await this.s3.storage.delete(key);
+    this.files.delete(key);
+    this.events.push({ eventName: 'ObjectRemoved:Delete', key, sequencer: this.nextSequencer() });
+  }
+
+  valid(kind?: 'human' | 'virtual') {
+    return [...this.files].filter(([, f]) => f.name !== null && (!kind || f.kind === kind)).map(([key, f]) => ({ key, kind: f.kind, name: f.name! }));
+  }
+
+  /** One random change; each keeps names unique among the valid files of a kind once it is done. */
+  async change() {
+    const kind = this.random.chance(0.5) ? 'human' : 'virtual';
+    const valid = this.valid(kind);
+    const roll = this.random.below(100);
+    if (valid.length < 6 || roll < 25) return this.put(this.freshKey(kind), this.freshName(kind));
+    const one = this.random.pick(valid);
+    if (roll < 45) return this.put(one.key, one.name); // an edit
+    if (roll < 57) return this.remove(one.key);
+    if (roll < 69) return this.put(one.key, this.freshName(kind)); // the member renamed
+    if (roll < 81) {
+      // Two members swap names, as two edits: after the first, both files claim one name.
+      const other = this.random.pick(valid.filter((f) => f.key !== one.key));
+      await this.put(one.key, other.name);
+      return this.put(other.key, one.name);
+    }
+    if (roll < 91) {
+      // A file moved (copy, then delete): until the delete, two files claim the name.
+      await this.put(this.freshKey(kind), one.name);
+      return this.remove(one.key);
+    }
+    if (roll < 95) {
+      // Deleted and put back, with new content.
+      await this.remove(one.key);
+      return this.put(one.key, one.name);
+    }
+    return this.put(this.freshKey(kind), null);
+  }
+
+  private nextSequencer() {
+    return (this.sequence += 1 + this.random.below(16)).toString(16).toUpperCase().padStart(16, '0');
+  }
+}
+
+interface Delivery {
+  replica: number;
+  event: S3Event;
+  status: number;
+  body: unknown;
+}
+
+/** The member rows, both tables, as `file_uri → name (role)`. */
+async function rowsIn(cluster: TestCluster, database: string): Promise<Record<string, string>> {
+  const rows = await cluster.query<{ file_uri: string; name: string; role: string | null }>(
+    'SELECT file_uri, name, role FROM human_members UNION ALL SELECT file_uri, name, role FROM virtual_members',
+    [],
+    database,
+  );
+  return Object.fromEntries(rows.map((row) => [row.file_uri, `${row.name} (${row.role})`]).sort(([a], [b]) => (a! < b! ? -1 : 1)));
+}
+
+/** What the bucket holds, read back from it: its valid member files as rows would show them, and which files are invalid. */
+async function bucketContents(s3: TestS3) {
+  const valid: Record<string, string> = {};
+  const invalid: string[] = [];
+  for await (const page of s3.storage.list()) {
+    for (const { key } of page) {
+      const kind = memberKindOf(key);
+      if (!kind) continue;
+      const parsed = parseMemberFile(key, kind, (await s3.storage.read(key, 1 << 20)).bytes);
+      if (parsed.ok) valid[key] = `${parsed.value.member.name} (${parsed.value.member.role ?? null})`;
+      else invalid.push(key);
+    }
+  }
+  return { valid: Object.fromEntries(Object.entries(valid).sort(([a], [b]) => (a < b ? -1 : 1))), invalid: invalid.sort() };
+}
+
+/** The JSON log lines of a replica, parsed. */
+function logLines(replica: ServeProcess): Array<Record<string, unknown> & { level: number; msg: string; time: number }> {
+  return replica
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line));
+}
+
+describe('two vecr serve replicas on one database', () => {
+  let cluster: TestCluster;
+  let s3: TestS3;
+  let work: Awaited<ReturnType<typeof tempDir>>;
+  const replicas: ServeProcess[] = [];
+
+  beforeAll(async () => {
+    [cluster, s3, work] = await Promise.all([startCluster(), startS3(), tempDir()]);
+  });
+  afterAll(async () => {
+    await Promise.all(replicas.map((replica) => replica.kill()));
+    await cluster?.destroy();
+    await s3?.close();
+    await work?.remove();
+  });
+
+  it('take interleaved, duplicated and reordered events while both reconcile: only 200, no unique violation, the database equals the bucket', async () => {
+    const context = `seed ${seed} (REPLICAS_SEED=${seed} replays this history)`;
+    const random = generator(seed);
+    const bucket = new Bucket(s3, random);
+    // Members already there when both start: their syncs at start write the same files at once.
+    for (let i = 0; i < 40; i++) await bucket.put(bucket.freshKey(i % 2 ? 'human' : 'virtual'), bucket.freshName(i % 2 ? 'human' : 'virtual'));
+    bucket.events.length = 0;
+
+    const database = 'replicas';
+    const url = await cluster.createDatabase(database);
+    // Started together on an empty database: both migrate it, both sync it.
+    replicas.push(
+      ...(await Promise.all(
+        ['a', 'b'].map((name) =>
+          spawnServe({
+            DATABASE_URL: url,
+            VECR_STORAGE: `s3://${testBucket}`,
+            S3_ENDPOINT: s3.endpoint,
+            AWS_ACCESS_KEY_ID: 'S3RVER',
+            AWS_SECRET_ACCESS_KEY: 'S3RVER',
+            // Each its own data folder: its own embedded chat log store (not under test here).
+            VECR_DATA_DIR: path.join(work.dir, name),
+            VECR_RECONCILE_INTERVAL: '1s',
+            WEBHOOK_AUTH_TOKEN: token,
+          }),
+        ),
+      )),
+    );
+
+    // The traffic: storage changes, their events queued as they happen; senders take queued
+    // events in random order (reordered), to a random replica, some twice (duplicated), and
+    // some to both replicas at once (the same event in two transactions that race).
+    const deliveries: Delivery[] = [];
+    const failures: string[] = [];
+    const queue: Array<{ event: S3Event; replica: number }> = [];
+    let changing = true;
+    const send = async (event: S3Event, replica: number) => {
+      try {
+        const response = await fetch(`${replicas[replica]!.url}/webhook/storage`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify(notification(event)),
+        });
+        deliveries.push({ replica, event, status: response.status, body: await response.json() });
+      } catch (error) {
+        failures.push(`${(error as Error).message} (${(error as Error).cause ?? ''})`);
+      }
+    };
+    const sender = async () => {
+      while (changing || queue.length > 0) {
+        if (queue.length === 0) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          continue;
+        }
+        const { event, replica } = queue.splice(random.below(queue.length), 1)[0]!;
+        if (random.chance(0.15)) queue.push({ event, replica: random.below(2) });
+        if (random.chance(0.1)) await Promise.all([send(event, 0), send(event, 1)]);
+        else await send(event, replica);
+      }
+    };
+    const trafficStart = Date.now();
+    const senders = Array.from({ length: 6 }, sender);
+    let sent = 0;
+    for (let step = 0; step < 300; step++) {
+      await bucket.change();
+      for (const event of bucket.events.slice(sent)) queue.push({ event, replica: random.below(2) });
+      sent = bucket.events.length;
+      // Changes come a little faster than they are delivered, so that the queue reorders.
+      if (step % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    changing = false;
+    await Promise.all(senders);
+    const trafficEnd = Date.now();
+
+    expect(failures, context).toEqual([]);
+    const answers = new Map<number, number>();
+    for (const delivery of deliveries) answers.set(delivery.status, (answers.get(delivery.status) ?? 0) + 1);
+    expect({ statuses: [...answers.keys()], not200: deliveries.filter((d) => d.status !== 200).slice(0, 5) }, context).toEqual({ statuses: [200], not200: [] });
+    // Every event reached the replicas at least once; some more than once.
+    expect(new Set(deliveries.map((d) => d.event)).size, context).toBe(bucket.events.length);
+    expect(deliveries.length).toBeGreaterThan(bucket.events.length);
+
+    // Both replicas reconciled while the events came in.
+    for (const replica of replicas) {
+      const during = logLines(replica).filter((line) => line.msg === 'reconciled with storage' && line.trigger === 'interval' && line.time > trafficStart && line.time < trafficEnd);
+      expect(during.length, context).toBeGreaterThan(0);
+    }
+
+    // A reconcile that started after the last change, by either replica, has finished.
+    const changesEnded = (await cluster.query<{ now: string }>('SELECT now()::text AS now', [], database))[0]!.now;
+    await eventually(
+      async () => expect(await cluster.query('SELECT 1 FROM sync_runs WHERE started_at > $1::timestamptz', [changesEnded], database)).not.toEqual([]),
+      20_000,
+    );
+
+    const expected = await bucketContents(s3);
+    expect(Object.keys(expected.valid).length).toBe(bucket.valid().length);
+    expect(await rowsIn(cluster, database), context).toEqual(expected.valid);
+    // The sync's own records agree: one per file in the bucket, invalid where the file is.
+    const records = await cluster.query<{ file_uri: string; status: string }>('SELECT file_uri, status FROM member_files ORDER BY file_uri', [], database);
+    expect(records.filter((r) => r.status === 'invalid').map((r) => r.file_uri), context).toEqual(expected.invalid);
+    expect(records.filter((r) => r.status === 'registered').map((r) => r.file_uri), context).toEqual(Object.keys(expected.valid));
+    // And each replica's API answers the same members.
+    for (const replica of replicas) {
+      for (const kind of ['human', 'virtual'] as const) {
+        const listed = (await (await fetch(`${replica.url}/api/members/${kind}?limit=500`)).json()) as { members: Array<{ name: string }> };
+        const names = Object.entries(expected.valid).filter(([key]) => memberKindOf(key) === kind).map(([, row]) => row.replace(/ \(.*\)$/, ''));
+        expect(listed.members.map((m) => m.name).sort(), context).toEqual(names.sort());
+      }
+    }
+
+    // Nothing went wrong on the way: no error in either replica's log (a unique violation, a
+    // deadlock, a failed reconcile or hand-over), none in the server's log, both alive.
+    for (const replica of replicas) {
+      expect(replica.alive()).toBe(true);
+      expect(logLines(replica).filter((line) => line.level >= 50), context).toEqual([]);
+    }
+    expect((await cluster.log()).split('\n').filter((line) => /ERROR|FATAL|PANIC/.test(line)), context).toEqual([]);
+  }, 180_000);
+});
