@@ -101,7 +101,7 @@ class Bucket {
     const text = name === null ? `nmae: Nobody ${key}\n` : this.content(kind, name);
     await this.s3.storage.write(key, text);
     this.files.set(key, { kind, name });
-    this.events.push({ eventName: 'ObjectCreated:Put', key, sequencer: this.nextSequencer(), eTag: `"${createHash('md5').update(text).digest('hex')}"` });
+    this.events.push({ eventName: 'ObjectCreated:Put', key, sequencer: this.nextSequencer(), eTag: createHash('md5').update(text).digest('hex') });
   }
 
   async remove(key: string) {
@@ -226,11 +226,12 @@ describe('two vecr serve replicas on one database', () => {
 
     const database = 'replicas';
     const url = await cluster.createDatabase(database);
-    // Started together on an empty database: both migrate it, both sync it.
-    replicas.push(
-      ...(await Promise.all(
-        ['a', 'b'].map((name) =>
-          spawnServe({
+    // Started together on an empty database: both migrate it, both sync it. (Each kept as it
+    // starts, so that one that started is stopped even if the other fails to.)
+    await Promise.all(
+      ['a', 'b'].map(async (name) =>
+        replicas.push(
+          await spawnServe({
             DATABASE_URL: url,
             VECR_STORAGE: `s3://${testBucket}`,
             S3_ENDPOINT: s3.endpoint,
@@ -242,7 +243,7 @@ describe('two vecr serve replicas on one database', () => {
             WEBHOOK_AUTH_TOKEN: token,
           }),
         ),
-      )),
+      ),
     );
 
     // The traffic: storage changes, their events queued as they happen; senders take queued
