@@ -116,29 +116,36 @@ class Bucket {
 
   /**
    * One random change; each keeps names unique among the valid files of a kind once it is done.
-   * With `passingNames`, a swap or a move: a change whose events pass a name from file to file.
+   * With `passingNames`, one whose events pass a name from file to file: a swap, a move, a name
+   * given up and taken.
    */
   async change(passingNames = false) {
     const kind = this.random.chance(0.5) ? 'human' : 'virtual';
     const valid = this.valid(kind);
-    const roll = passingNames ? 69 + this.random.below(22) : this.random.below(100);
-    if (valid.length < 6 || roll < 25) return this.put(this.freshKey(kind), this.freshName(kind));
+    const roll = passingNames ? 56 + this.random.below(30) : this.random.below(100);
+    if (valid.length < 6 || roll < 20) return this.put(this.freshKey(kind), this.freshName(kind));
     const one = this.random.pick(valid);
-    if (roll < 45) return this.put(one.key, one.name); // an edit
-    if (roll < 57) return this.remove(one.key);
-    if (roll < 69) return this.put(one.key, this.freshName(kind)); // the member renamed
-    if (roll < 81) {
+    const other = this.random.pick(valid.filter((f) => f.key !== one.key));
+    if (roll < 36) return this.put(one.key, one.name); // an edit
+    if (roll < 46) return this.remove(one.key);
+    if (roll < 56) return this.put(one.key, this.freshName(kind)); // the member renamed
+    if (roll < 66) {
       // Two members swap names, as two edits: after the first, both files claim one name.
-      const other = this.random.pick(valid.filter((f) => f.key !== one.key));
       await this.put(one.key, other.name);
       return this.put(other.key, one.name);
     }
-    if (roll < 91) {
+    if (roll < 76) {
       // A file moved (copy, then delete): until the delete, two files claim the name.
       await this.put(this.freshKey(kind), one.name);
       return this.remove(one.key);
     }
-    if (roll < 95) {
+    if (roll < 86) {
+      // A member renamed, and its name taken by another file, a new one or one renamed in turn:
+      // an event read before the rename, and the other's, claim one name.
+      await this.put(one.key, this.freshName(kind));
+      return this.put(this.random.chance(0.5) ? this.freshKey(kind) : other.key, one.name);
+    }
+    if (roll < 91) {
       // Deleted and put back, with new content.
       await this.remove(one.key);
       return this.put(one.key, one.name);
