@@ -13,10 +13,11 @@ import { spawnServe, type ServeProcess } from '../helpers/serveProcess.js';
 /**
  * Two `vecr serve` processes on one PostgreSQL database and one bucket, as replicas behind a
  * load balancer are: storage changes (creates, edits, deletes, renames of members, name swaps,
- * files moved to other keys, files that never validate), their S3 events sent to either replica
- * — shuffled, some twice, some to both at once — while both run their periodic reconcile every
- * second. Every answer is 200; neither replica nor the server logs an error (no unique
- * violation, no deadlock); after the traffic and a reconcile, the database equals the bucket.
+ * names given up and taken, files moved to other keys, files that never validate), their S3
+ * events sent to either replica — shuffled, some twice, some to both at once — while both run
+ * their periodic reconcile every second. Every answer is 200; neither replica nor the server logs
+ * an error (no unique violation, no deadlock); a reconcile after the traffic finds nothing left
+ * to change, and the database equals the bucket.
  *
  * The history is random, from a seed printed with any failure; REPLICAS_SEED=N replays it (the
  * changes to the bucket exactly; their delivery, which also hangs on timing, approximately).
