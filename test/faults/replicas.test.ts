@@ -17,7 +17,8 @@ import { spawnServe, type ServeProcess } from '../helpers/serveProcess.js';
  * events sent to either replica — shuffled, some twice, some to both at once — while both run
  * their periodic reconcile every second. Every answer is 200; neither replica nor the server logs
  * an error (no unique violation, no deadlock); a reconcile after the traffic finds nothing left
- * to change, and the database equals the bucket.
+ * to change, and the database equals the bucket. The same when one replica is killed midway
+ * (what it never answered is delivered again to the other) and a new one takes its place.
  *
  * The history is random, from a seed printed with any failure; REPLICAS_SEED=N replays it (the
  * changes to the bucket exactly; their delivery, which also hangs on timing, approximately).
@@ -25,6 +26,7 @@ import { spawnServe, type ServeProcess } from '../helpers/serveProcess.js';
 
 const token = 'replicas-webhook-token';
 const seed = Number(process.env.REPLICAS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const context = `seed ${seed} (REPLICAS_SEED=${seed} replays this history)`;
 
 /** mulberry32: a small seeded generator, so that a failing history can be replayed. */
 function generator(state: number) {
@@ -164,7 +166,8 @@ interface WebhookAnswer {
 }
 
 interface Delivery {
-  replica: number;
+  /** The replica's URL. */
+  to: string;
   events: readonly S3Event[];
   status: number;
   body: unknown;
@@ -205,61 +208,79 @@ function logLines(replica: ServeProcess): Array<Record<string, unknown> & { leve
     .map((line) => JSON.parse(line));
 }
 
-describe('two vecr serve replicas on one database', () => {
+/** What the senders saw: every answer, and the requests that got none. */
+interface Traffic {
+  deliveries: Delivery[];
+  failures: string[];
+  start: number;
+  end: number;
+}
+
+describe('vecr serve replicas on one database', () => {
   let cluster: TestCluster;
-  let s3: TestS3;
   let work: Awaited<ReturnType<typeof tempDir>>;
-  const replicas: ServeProcess[] = [];
+  const started: ServeProcess[] = [];
+  const buckets: TestS3[] = [];
+  let databases = 0;
 
   beforeAll(async () => {
-    [cluster, s3, work] = await Promise.all([startCluster(), startS3(), tempDir()]);
-    // Objects written whole, as S3 writes them, while both replicas read them.
-    atomicObjects(s3.server);
+    [cluster, work] = await Promise.all([startCluster(), tempDir()]);
   });
   afterAll(async () => {
-    await Promise.all(replicas.map((replica) => replica.kill()));
+    await Promise.all(started.map((replica) => replica.kill()));
+    await Promise.all(buckets.map((s3) => s3.close()));
     await cluster?.destroy();
-    await s3?.close();
     await work?.remove();
   });
 
-  it('take interleaved, duplicated and reordered events while both reconcile: only 200, no unique violation, the database equals the bucket', async () => {
-    const context = `seed ${seed} (REPLICAS_SEED=${seed} replays this history)`;
+  /**
+   * A bucket of its own with 40 members, a database of its own, and two replicas on them,
+   * started together on the empty database: both migrate it, both sync it at once.
+   */
+  async function setUp() {
+    const s3 = await startS3();
+    buckets.push(s3);
+    // Objects written whole, as S3 writes them, while the replicas read them.
+    atomicObjects(s3.server);
     // The history of the bucket replays from the seed; its delivery depends on timing too.
     const bucket = new Bucket(s3, generator(seed));
-    const random = generator(seed + 1);
-    // Members already there when both start: their syncs at start write the same files at once.
     for (let i = 0; i < 40; i++) await bucket.put(bucket.freshKey(i % 2 ? 'human' : 'virtual'), bucket.freshName(i % 2 ? 'human' : 'virtual'));
     bucket.events.length = 0;
-
-    const database = 'replicas';
+    const database = `replicas_${++databases}`;
     const url = await cluster.createDatabase(database);
-    // Started together on an empty database: both migrate it, both sync it. (Each kept as it
-    // starts, so that one that started is stopped even if the other fails to.)
-    await Promise.all(
-      ['a', 'b'].map(async (name) =>
-        replicas.push(
-          await spawnServe({
-            DATABASE_URL: url,
-            VECR_STORAGE: `s3://${testBucket}`,
-            S3_ENDPOINT: s3.endpoint,
-            AWS_ACCESS_KEY_ID: 'S3RVER',
-            AWS_SECRET_ACCESS_KEY: 'S3RVER',
-            // Each its own data folder: its own embedded chat log store (not under test here).
-            VECR_DATA_DIR: path.join(work.dir, name),
-            VECR_RECONCILE_INTERVAL: '1s',
-            WEBHOOK_AUTH_TOKEN: token,
-          }),
-        ),
-      ),
-    );
+    const startReplica = async (name: string) => {
+      const replica = await spawnServe({
+        DATABASE_URL: url,
+        VECR_STORAGE: `s3://${testBucket}`,
+        S3_ENDPOINT: s3.endpoint,
+        AWS_ACCESS_KEY_ID: 'S3RVER',
+        AWS_SECRET_ACCESS_KEY: 'S3RVER',
+        // Each its own data folder: its own embedded chat log store (not under test here).
+        VECR_DATA_DIR: path.join(work.dir, database, name),
+        VECR_RECONCILE_INTERVAL: '1s',
+        WEBHOOK_AUTH_TOKEN: token,
+      });
+      started.push(replica);
+      return replica;
+    };
+    const replicas = await Promise.all(['a', 'b'].map(startReplica));
+    return { s3, bucket, database, replicas, startReplica, random: generator(seed + 1) };
+  }
+  type Setup = Awaited<ReturnType<typeof setUp>>;
 
-    // The traffic: storage changes, their events queued as they happen; senders take queued
-    // events in random order (reordered), to a random replica, some twice (duplicated), some to
-    // both replicas at once (the same event in two transactions that race), a few together in
-    // one notification.
-    const deliveries: Delivery[] = [];
-    const failures: string[] = [];
+  /**
+   * Storage changes, their events queued as they happen; senders take queued events in random
+   * order (reordered), to a random replica, some twice (duplicated), some to both replicas at
+   * once (the same event in two transactions that race), a few together in one notification.
+   * The last changes all pass names on: delivered after the last reconcile of the traffic, their
+   * hand-overs are the events' own work, which the reconcile after the traffic must not find
+   * left to do. `down` replicas get nothing new; a request that got no answer from one is
+   * delivered again to a replica that is up, as MinIO's queue does.
+   */
+  async function drive({ bucket, replicas, random }: Setup, options: { steps: number; onStep?: (step: number) => Promise<void>; down?: Set<number> }): Promise<Traffic> {
+    const down = options.down ?? new Set<number>();
+    const up = (replica: number) => (down.has(replica) ? replicas.findIndex((_, i) => !down.has(i)) : replica);
+    const traffic: Traffic = { deliveries: [], failures: [], start: Date.now(), end: 0 };
     const queue: Array<{ event: S3Event; replica: number }> = [];
     let changing = true;
     const send = async (events: readonly S3Event[], replica: number) => {
@@ -269,9 +290,10 @@ describe('two vecr serve replicas on one database', () => {
           headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
           body: JSON.stringify(notification(events)),
         });
-        deliveries.push({ replica, events, status: response.status, body: await response.json() });
+        traffic.deliveries.push({ to: replicas[replica]!.url, events, status: response.status, body: await response.json() });
       } catch (error) {
-        failures.push(`${(error as Error).message} (${(error as Error).cause ?? ''})`);
+        traffic.failures.push(`replica ${replica}: ${(error as Error).message} (${(error as Error).cause ?? ''})`);
+        for (const event of events) queue.push({ event, replica: up(replica) });
       }
     };
     const sender = async () => {
@@ -283,67 +305,45 @@ describe('two vecr serve replicas on one database', () => {
         const { event, replica } = queue.splice(random.below(queue.length), 1)[0]!;
         const events = [event, ...(random.chance(0.1) ? queue.splice(random.below(queue.length), 1 + random.below(3)).map((queued) => queued.event) : [])];
         if (random.chance(0.15)) queue.push({ event, replica: random.below(2) });
-        if (random.chance(0.1)) await Promise.all([send(events, 0), send(events, 1)]);
-        else await send(events, replica);
+        if (random.chance(0.1) && down.size === 0) await Promise.all([send(events, 0), send(events, 1)]);
+        else await send(events, up(replica));
       }
     };
-    const trafficStart = Date.now();
     const senders = Array.from({ length: 6 }, sender);
     let sent = 0;
-    // The last changes all pass names on: delivered after the last reconcile of the traffic, their
-    // hand-overs are the events' own work, which the reconcile after the traffic must not find
-    // left to do.
-    for (let step = 0; step < 320; step++) {
-      await bucket.change(step >= 300);
+    for (let step = 0; step < options.steps; step++) {
+      await bucket.change(step >= options.steps - 20);
       for (const event of bucket.events.slice(sent)) queue.push({ event, replica: random.below(2) });
       sent = bucket.events.length;
+      await options.onStep?.(step);
       // Changes come a little faster than they are delivered, so that the queue reorders.
       if (step % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 20));
     }
     changing = false;
     await Promise.all(senders);
-    const trafficEnd = Date.now();
+    traffic.end = Date.now();
+    return traffic;
+  }
 
-    expect(failures, context).toEqual([]);
-    const answers = new Map<number, number>();
-    for (const delivery of deliveries) answers.set(delivery.status, (answers.get(delivery.status) ?? 0) + 1);
-    expect({ statuses: [...answers.keys()], not200: deliveries.filter((d) => d.status !== 200).slice(0, 5) }, context).toEqual({ statuses: [200], not200: [] });
-    // Every event reached the replicas at least once; some more than once. The answers show
-    // what the traffic went through: repeats, events overtaken by newer ones, names refused
-    // while two files claimed them.
+  /** Every answer 200, every event answered at least once, some more than once. */
+  function expectAllAnswered({ bucket }: Setup, { deliveries }: Traffic) {
+    const statuses = new Set(deliveries.map((d) => d.status));
+    expect({ statuses: [...statuses], not200: deliveries.filter((d) => d.status !== 200).slice(0, 5) }, context).toEqual({ statuses: [200], not200: [] });
     const delivered = deliveries.flatMap((d) => d.events);
     expect(new Set(delivered).size, context).toBe(bucket.events.length);
     expect(delivered.length, context).toBeGreaterThan(bucket.events.length);
-    const outcomes = new Set(
-      deliveries.flatMap((d) =>
-        (d.body as WebhookAnswer).records.map((r) => {
-          const why = r.reason ?? r.errors?.[0]?.code;
-          return why ? `${r.outcome}: ${why}` : r.outcome;
-        }),
-      ),
-    );
-    expect([...outcomes].sort(), context).toEqual(
-      expect.arrayContaining([
-        'created',
-        'updated',
-        'deleted',
-        'invalid: name_conflict',
-        'unchanged: this event was already applied',
-        'ignored: a newer event for this file was already applied',
-        'ignored: superseded by a newer event for the same file',
-      ]),
-    );
+  }
 
-    // Both replicas reconciled while the events came in.
-    for (const replica of replicas) {
-      const during = logLines(replica).filter((line) => line.msg === 'reconciled with storage' && line.trigger === 'interval' && line.time > trafficStart && line.time < trafficEnd);
-      expect(during.length, context).toBeGreaterThan(0);
-    }
-
-    // Files waiting for a name that an event set free are handed over after the answers: once
-    // neither replica registers anything more, a reconcile that starts then (by either replica)
-    // finds nothing to change. Nothing was dropped: the events alone brought the database to
-    // the bucket (reconciles during the traffic may have been first to some of it).
+  /**
+   * Once the replicas that are up register nothing more (files waiting for a name an event set
+   * free are handed over after the answers), a reconcile that starts then finds nothing to
+   * change: no event was lost, and the events alone brought the database to the bucket
+   * (reconciles during the traffic may have been first to some of it). The database equals the
+   * bucket, the sync's records agree, every replica answers the same members, and none of them,
+   * nor the server, logged an error (a unique violation, a deadlock, a failed reconcile or
+   * hand-over).
+   */
+  async function expectBucketInDatabase({ s3, bucket, database }: Setup, replicas: ServeProcess[]) {
     let registered = '';
     await eventually(async () => {
       const now = JSON.stringify(await Promise.all(replicas.map(async (replica) => ((await (await fetch(`${replica.url}/api/sync/status`)).json()) as { events: unknown }).events)));
@@ -362,26 +362,81 @@ describe('two vecr serve replicas on one database', () => {
     const expected = await bucketContents(s3);
     expect(Object.keys(expected.valid).length, context).toBe(bucket.valid().length);
     expect(await rowsIn(cluster, database), context).toEqual(expected.valid);
-    // The sync's own records agree: one per file in the bucket, invalid where the file is.
     const records = await cluster.query<{ file_uri: string; status: string }>('SELECT file_uri, status FROM member_files', [], database);
     const recorded = (status: string) => records.filter((r) => r.status === status).map((r) => r.file_uri).sort();
     expect(recorded('invalid'), context).toEqual(expected.invalid.sort());
     expect(recorded('registered'), context).toEqual(Object.keys(expected.valid).sort());
-    // And each replica's API answers the same members.
     for (const replica of replicas) {
       for (const kind of ['human', 'virtual'] as const) {
         const listed = (await (await fetch(`${replica.url}/api/members/${kind}?limit=500`)).json()) as { members: Array<{ name: string }> };
         const names = Object.entries(expected.valid).filter(([key]) => memberKindOf(key) === kind).map(([, row]) => row.replace(/ \(.*\)$/, ''));
         expect(listed.members.map((m) => m.name).sort(), context).toEqual(names.sort());
       }
-    }
-
-    // Nothing went wrong on the way: no error in either replica's log (a unique violation, a
-    // deadlock, a failed reconcile or hand-over), none in the server's log, both alive.
-    for (const replica of replicas) {
       expect(replica.alive()).toBe(true);
       expect(logLines(replica).filter((line) => line.level >= 50), context).toEqual([]);
     }
     expect((await cluster.log()).split('\n').filter((line) => /ERROR|FATAL|PANIC/.test(line)), context).toEqual([]);
+  }
+
+  it('take interleaved, duplicated and reordered events while both reconcile: only 200, no unique violation, the database equals the bucket', async () => {
+    const setup = await setUp();
+    const traffic = await drive(setup, { steps: 320 });
+    expect(traffic.failures, context).toEqual([]);
+    expectAllAnswered(setup, traffic);
+    // The answers show what the traffic went through: repeats, events overtaken by newer ones,
+    // names refused while two files claimed them.
+    const outcomes = new Set(
+      traffic.deliveries.flatMap((d) =>
+        (d.body as WebhookAnswer).records.map((r) => {
+          const why = r.reason ?? r.errors?.[0]?.code;
+          return why ? `${r.outcome}: ${why}` : r.outcome;
+        }),
+      ),
+    );
+    expect([...outcomes].sort(), context).toEqual(
+      expect.arrayContaining([
+        'created',
+        'updated',
+        'deleted',
+        'invalid: name_conflict',
+        'unchanged: this event was already applied',
+        'ignored: a newer event for this file was already applied',
+        'ignored: superseded by a newer event for the same file',
+      ]),
+    );
+    // Both replicas reconciled while the events came in.
+    for (const replica of setup.replicas) {
+      const during = logLines(replica).filter((line) => line.msg === 'reconciled with storage' && line.trigger === 'interval' && line.time > traffic.start && line.time < traffic.end);
+      expect(during.length, context).toBeGreaterThan(0);
+    }
+    await expectBucketInDatabase(setup, setup.replicas);
+  }, 180_000);
+
+  it('lose one replica mid-traffic (SIGKILL) and get a new one: what it never answered goes to the other, and the database equals the bucket', async () => {
+    const setup = await setUp();
+    const { replicas } = setup;
+    const killed = replicas[1]!;
+    const down = new Set<number>();
+    const traffic = await drive(setup, {
+      steps: 240,
+      down,
+      async onStep(step) {
+        if (step === 80) {
+          down.add(1);
+          await killed.kill();
+        }
+        if (step === 160) {
+          replicas[1] = await setup.startReplica('c');
+          down.delete(1);
+        }
+      },
+    });
+    // Requests in flight to the killed replica got no answer (and were delivered again); no other did.
+    expect(traffic.failures.filter((failure) => !failure.startsWith('replica 1:')), context).toEqual([]);
+    expectAllAnswered(setup, traffic);
+    // All three took events.
+    for (const replica of [killed, ...replicas]) expect(traffic.deliveries.some((d) => d.to === replica.url)).toBe(true);
+    expect(logLines(killed).filter((line) => line.level >= 50), context).toEqual([]);
+    await expectBucketInDatabase(setup, replicas);
   }, 180_000);
 });
