@@ -162,7 +162,17 @@ class Bucket {
 }
 
 interface WebhookAnswer {
-  records: Array<{ outcome: string; reason?: string; errors?: Array<{ code: string }> }>;
+  records: Array<{ outcome: string; name?: string; reason?: string; errors?: Array<{ code: string }> }>;
+}
+
+/** One notification posted to a replica's webhook; rejects when no answer comes (the replica died). */
+async function deliver(replica: ServeProcess, events: readonly S3Event[]): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`${replica.url}/webhook/storage`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(notification(events)),
+  });
+  return { status: response.status, body: await response.json() };
 }
 
 interface Delivery {
@@ -235,9 +245,10 @@ describe('vecr serve replicas on one database', () => {
 
   /**
    * A bucket of its own with 40 members, a database of its own, and two replicas on them,
-   * started together on the empty database: both migrate it, both sync it at once.
+   * started together on the empty database: both migrate it, both sync it at once; then each
+   * reconciles every second, or only at start with `reconcileEvery: '0'`.
    */
-  async function setUp() {
+  async function setUp({ reconcileEvery = '1s' } = {}) {
     const s3 = await startS3();
     buckets.push(s3);
     // Objects written whole, as S3 writes them, while the replicas read them.
@@ -257,7 +268,7 @@ describe('vecr serve replicas on one database', () => {
         AWS_SECRET_ACCESS_KEY: 'S3RVER',
         // Each its own data folder: its own embedded chat log store (not under test here).
         VECR_DATA_DIR: path.join(work.dir, database, name),
-        VECR_RECONCILE_INTERVAL: '1s',
+        VECR_RECONCILE_INTERVAL: reconcileEvery,
         WEBHOOK_AUTH_TOKEN: token,
       });
       started.push(replica);
@@ -284,13 +295,9 @@ describe('vecr serve replicas on one database', () => {
     const queue: Array<{ event: S3Event; replica: number }> = [];
     let changing = true;
     const send = async (events: readonly S3Event[], replica: number) => {
+      const to = replicas[replica]!;
       try {
-        const response = await fetch(`${replicas[replica]!.url}/webhook/storage`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-          body: JSON.stringify(notification(events)),
-        });
-        traffic.deliveries.push({ to: replicas[replica]!.url, events, status: response.status, body: await response.json() });
+        traffic.deliveries.push({ to: to.url, events, ...(await deliver(to, events)) });
       } catch (error) {
         traffic.failures.push(`replica ${replica}: ${(error as Error).message} (${(error as Error).cause ?? ''})`);
         for (const event of events) queue.push({ event, replica: up(replica) });
@@ -410,6 +417,34 @@ describe('vecr serve replicas on one database', () => {
       expect(during.length, context).toBeGreaterThan(0);
     }
     await expectBucketInDatabase(setup, setup.replicas);
+  }, 180_000);
+
+  it('take claims to one free name from two files at the same moment, one at each replica: one file gets it, the other is refused, no unique violation', async () => {
+    // No reconcile after the one at start: the events alone register the files, racing.
+    const setup = await setUp({ reconcileEvery: '0' });
+    const { bucket, database, replicas } = setup;
+    await eventually(async () => expect(await cluster.query("SELECT 1 FROM sync_runs WHERE trigger = 'start'", [], database)).toHaveLength(2));
+    // Two new files a pair, both naming one new member; each event at its own replica, all at once.
+    const pairs = Array.from({ length: 50 }, (_, i) => ({ name: `Claimed ${i}`, keys: [`human_members/claim${i}a.yml`, `human_members/claim${i}b.yml`] }));
+    for (const { name, keys } of pairs) for (const key of keys) await bucket.put(key, name);
+    const events = new Map(bucket.events.map((event) => [event.key, event]));
+    const answers = await Promise.all(pairs.map(({ keys }) => Promise.all(keys.map((key, i) => deliver(replicas[i]!, [events.get(key)!])))));
+
+    for (const [i, pair] of answers.entries()) {
+      expect(pair.map((answer) => answer.status), context).toEqual([200, 200]);
+      const outcomes = pair.map((answer) => (answer.body as WebhookAnswer).records[0]!);
+      expect(outcomes.map((o) => o.outcome).sort(), `${context}: ${JSON.stringify(outcomes)}`).toEqual(['created', 'invalid']);
+      expect(outcomes.find((o) => o.outcome === 'invalid')!.errors![0]!.code).toBe('name_conflict');
+      expect(outcomes.every((o) => o.name === pairs[i]!.name)).toBe(true);
+    }
+    // In the database alike: one row a name, held by the file that got it; the other file refused.
+    const rows = await cluster.query<{ file_uri: string; name: string }>("SELECT file_uri, name FROM human_members WHERE name LIKE 'Claimed %'", [], database);
+    const holders = new Map(rows.map((row) => [row.name, row.file_uri]));
+    expect(rows.length).toBe(pairs.length);
+    const refused = await cluster.query<{ file_uri: string }>("SELECT file_uri FROM member_files WHERE status = 'invalid' AND member_name LIKE 'Claimed %'", [], database);
+    expect(refused.map((r) => r.file_uri).sort()).toEqual(pairs.map(({ name, keys }) => keys.find((key) => key !== holders.get(name))!).sort());
+    for (const replica of replicas) expect(logLines(replica).filter((line) => line.level >= 50), context).toEqual([]);
+    expect((await cluster.log()).split('\n').filter((line) => /ERROR|FATAL|PANIC/.test(line)), context).toEqual([]);
   }, 180_000);
 
   it('lose one replica mid-traffic (SIGKILL) and get a new one: what it never answered goes to the other, and the database equals the bucket', async () => {
