@@ -18,7 +18,10 @@ import { spawnServe, type ServeProcess } from '../helpers/serveProcess.js';
  * their periodic reconcile every second. Every answer is 200; neither replica nor the server logs
  * an error (no unique violation, no deadlock); a reconcile after the traffic finds nothing left
  * to change, and the database equals the bucket. The same when one replica is killed midway
- * (what it never answered is delivered again to the other) and a new one takes its place.
+ * (what it never answered is delivered again to the other) and a new one takes its place. And
+ * two files claiming one free name at the same moment, one event at each replica: one gets the
+ * name, the other is refused, and no unique violation reaches the server (the registry lock at
+ * work: without it, this one fails every time).
  *
  * The history is random, from a seed printed with any failure; REPLICAS_SEED=N replays it (the
  * changes to the bucket exactly; their delivery, which also hangs on timing, approximately).
