@@ -21,7 +21,7 @@ import { spawnServe, type ServeProcess } from '../helpers/serveProcess.js';
  * (what it never answered is delivered again to the other) and a new one takes its place. And
  * two files claiming one free name at the same moment, one event at each replica: one gets the
  * name, the other is refused, and no unique violation reaches the server (the registry lock at
- * work: without it, this one fails every time).
+ * work: without it, this is where unique violations show).
  *
  * The history is random, from a seed printed with any failure; REPLICAS_SEED=N replays it (the
  * changes to the bucket exactly; their delivery, which also hangs on timing, approximately).
