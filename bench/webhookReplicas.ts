@@ -1,5 +1,5 @@
 /**
- * npm run build && DATABASE_URL=postgres://... node dist/bench/webhookReplicas.js [-- --events N --clients C --rounds R]
+ * DATABASE_URL=postgres://... npm run bench:replicas [-- --events N --clients C --rounds R]
  *
  * Storage events through one `vecr serve`, and through two on the same PostgreSQL database (as
  * replicas behind a round-robin load balancer are), in alternating rounds so that a noisy machine
@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { drive, helpOnRequest, option, scratchServerDatabase, startServe } from './support.js';
 
-helpOnRequest(`Usage: DATABASE_URL=postgres://... node dist/bench/webhookReplicas.js [-- --events N --clients C --rounds R]
+helpOnRequest(`Usage: DATABASE_URL=postgres://... npm run bench:replicas [-- --events N --clients C --rounds R]
 
 Storage events/s and p50/p99 latency through one vecr serve and through two on one PostgreSQL
 database, alternating for R rounds (default 10000 events from 32 clients, 2 rounds).`);
