@@ -30,10 +30,11 @@ export interface FolderFiles {
   identity(): string;
   /**
    * At most `maxBytes + 1` bytes of a file, and its version. Throws a StorageError. A file is
-   * `not_found` only while the storage folder is there — and is still `root` (an `identity()`)
-   * when that is given: the listing's folder, not the empty one an unmount leaves behind.
+   * `not_found` only while the storage folder is there and is still `root` (an `identity()`):
+   * a listed folder, not the empty one an unmount leaves behind. With no `root` — no listing to
+   * go by — a missing file is `unavailable`.
    */
-  read(key: string, maxBytes: number, root?: string): { bytes: Buffer; version: string };
+  read(key: string, maxBytes: number, root: string | undefined): { bytes: Buffer; version: string };
   /**
    * A file's version as `read` would tell it, without reading it; undefined when it cannot be
    * told (gone, a link that leads out, no permission: reading it reports why). Throws only when
@@ -90,14 +91,17 @@ export function folderFiles(root: string): FolderFiles {
 
   /**
    * A file found missing, or leading out. Said only once the storage folder itself is confirmed
-   * to be there, freshly, and to be the one listed: a folder unmounted or removed mid-sync would
-   * otherwise make every file look gone, and their members would be deleted.
+   * to be there, freshly, and to be the one listed: a folder unmounted, replaced or emptied
+   * would otherwise make every file look gone, and their members would be deleted.
    */
   function notFound(key: string, why: string, root: string | undefined): StorageError {
+    if (root === undefined) {
+      return new StorageError(`${key}: ${why}; not taken for gone: no sync has accepted a listing of storage folder ${base} (none yet, or the last one was refused)`, 'unavailable');
+    }
     try {
       realBase(true);
-      if (root !== undefined && identity() !== root) {
-        return new StorageError(`storage folder ${base} changed while it was read (unmounted, or another folder in its place)`, 'unavailable');
+      if (identity() !== root) {
+        return new StorageError(`storage folder ${base} is not the one listed (unmounted, or another folder in its place)`, 'unavailable');
       }
     } catch (error) {
       return error as StorageError;

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { StorageConfig } from '../config.js';
-import { StorageError, unreadFile, type FileRead, type Storage, type StoredFile } from './types.js';
+import { plainListing, StorageError, unreadFile, type FileRead, type ReadMany, type Storage, type StoredFile } from './types.js';
 
 type S3Config = Extract<StorageConfig, { kind: 's3' }>;
 
@@ -38,36 +38,38 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
     }
   };
 
+  async function* list(): AsyncIterable<StoredFile[]> {
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await client.send(new sdk.ListObjectsV2Command({ Bucket: config.bucket, Prefix: prefix || undefined, ContinuationToken: token }));
+      } catch (error) {
+        fail('', error);
+      }
+      const files: StoredFile[] = [];
+      for (const object of page!.Contents ?? []) {
+        if (!object.Key || object.Key.endsWith('/')) continue;
+        files.push({ key: object.Key.slice(prefix.length), version: unquote(object.ETag ?? '') });
+      }
+      if (files.length > 0) yield files;
+      token = page!.IsTruncated ? page!.NextContinuationToken : undefined;
+      // A listing that says there is more but not where would end early: files unlisted are gone.
+      if (page!.IsTruncated && !token) throw new StorageError(`${where}: the listing is truncated without a continuation token`, 'unavailable');
+    } while (token);
+  }
+
+  // Sixteen requests in flight: each waits mostly for the network.
+  const readMany: ReadMany = (keys, maxBytes) => readConcurrently(keys, 16, (key) => read(key, maxBytes));
+
   return {
     description: config.endpoint ? `${where} at ${config.endpoint}` : where,
 
-    async *list(): AsyncIterable<StoredFile[]> {
-      let token: string | undefined;
-      do {
-        let page;
-        try {
-          page = await client.send(new sdk.ListObjectsV2Command({ Bucket: config.bucket, Prefix: prefix || undefined, ContinuationToken: token }));
-        } catch (error) {
-          fail('', error);
-        }
-        const files: StoredFile[] = [];
-        for (const object of page!.Contents ?? []) {
-          if (!object.Key || object.Key.endsWith('/')) continue;
-          files.push({ key: object.Key.slice(prefix.length), version: unquote(object.ETag ?? '') });
-        }
-        if (files.length > 0) yield files;
-        token = page!.IsTruncated ? page!.NextContinuationToken : undefined;
-        // A listing that says there is more but not where would end early: files unlisted are gone.
-        if (page!.IsTruncated && !token) throw new StorageError(`${where}: the listing is truncated without a continuation token`, 'unavailable');
-      } while (token);
-    },
+    list: () => plainListing(list, readMany),
 
     read,
 
-    async *readMany(keys, maxBytes) {
-      // Sixteen requests in flight: each waits mostly for the network.
-      yield* readConcurrently(keys, 16, (key) => read(key, maxBytes));
-    },
+    readMany,
 
     async versionsOf(keys) {
       // The listing tells ETags already; this answers for callers that ask anyway, 16 at a time.

@@ -113,6 +113,9 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   let done = 0;
   // Events applied while this run lists and reads are newer than what it read: they stand.
   let since = await databaseNow(q);
+  // Files are read as of the listing: one gone since it was listed is a delete.
+  const listing = storage.list();
+  const reader = { description: storage.description, readMany: listing.readMany };
 
   // One batch is written while the next is read: `writing` is the write in flight.
   let writing: Promise<void> = Promise.resolve();
@@ -138,7 +141,7 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     if (options.delete !== false) gone.push(...goneHere);
     const toRead = force ? batch : batch.filter((f) => !isUnchanged(f, records.get(f.key)));
     report.unchanged += batch.length - toRead.length;
-    const { files, touched, vanished } = await readFiles(storage, toRead, registeredHashes, limits);
+    const { files, touched, vanished } = await readFiles(reader, toRead, registeredHashes, limits);
     report.unchanged += touched.length;
     // A file gone between listing and reading, a read found gone: a delete, unless deletes are off.
     await write({ files, touched, deletes: options.delete === false ? [] : vanished }, counted ? batch.length : 0);
@@ -174,7 +177,7 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   try {
     let batch: Listed[] = [];
     let previous: string | undefined;
-    for await (const page of storage.list()) {
+    for await (const page of listing) {
       for (const file of page) {
         const kind = memberKindOf(file.key);
         if (!kind) continue;
@@ -203,11 +206,13 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     await handling;
     options.signal?.throwIfAborted();
     if (listed === 0 && gone.length > 0 && !options.allowEmpty) {
+      listing.refuse();
       throw new StorageError(
         `${storage.description} lists no member files, while ${gone.length} are registered: nothing was deleted. Is it mounted, and the right one? If it really is empty now, sync once with --allow-empty`,
         'unavailable',
       );
     }
+    listing.accept();
     for (let start = 0; start < gone.length; start += batchSize) await write({ deletes: gone.slice(start, start + batchSize) }, 0);
     await writing;
 

@@ -20,6 +20,14 @@ async function listed(storage: Storage) {
   return keys;
 }
 
+/** The storage once a sync accepted a listing of it: a file missing there is gone. */
+async function accepted(storage: Storage) {
+  const listing = storage.list();
+  for await (const _ of listing);
+  listing.accept();
+  return storage;
+}
+
 /** What became of each file, reading the files one at a time. */
 async function outcomesOneByOne(storage: Storage, keys: string[], maxBytes: number) {
   const seen: Array<[string, string]> = [];
@@ -90,7 +98,7 @@ describe('folder storage', () => {
       await fs.promises.mkdir(path.join(dir, 'human_members/folder.yml'));
       const special = ['human_members/inside-link.yml', 'human_members/secret-link.yml', 'elsewhere/s.yml', 'human_members/folder.yml', 'human_members/missing.yml', 'human_members/../x.yml', 'human_members/big.yml'];
       const keys = [...plain, ...special];
-      const storage = folderStorage(dir);
+      const storage = await accepted(folderStorage(dir));
       const expected = await outcomesOneByOne(storage, keys, 50);
       expect(Object.fromEntries(expected.filter(([key]) => special.includes(key)))).toEqual({
         'human_members/inside-link.yml': expect.stringMatching(/^name: Inside\n @ /),
@@ -148,6 +156,31 @@ describe('folder storage', () => {
     }
   });
 
+  it('a missing file is gone only in a folder whose listing was accepted: not before, not after one is refused', async () => {
+    const keys = Array.from({ length: 70 }, (_, i) => `human_members/m${i}.yml`);
+    await writeFiles(dir, Object.fromEntries(keys.map((key) => [key, 'name: x\n'])));
+    const storage = folderStorage(dir);
+    const missing = [...keys, 'human_members/missing.yml'];
+    const failures = async (reads: AsyncIterable<FileRead[]>) => (await outcomes(reads)).filter(([, outcome]) => !outcome.includes(' @ '));
+    // No listing accepted yet: on the thread (many files) and in the calling thread (one).
+    await expect(outcomes(storage.readMany(missing, 1024))).rejects.toMatchObject({ failure: 'unavailable' });
+    await expect(storage.read('human_members/missing.yml', 1024)).rejects.toMatchObject({ failure: 'unavailable' });
+    // A listing's own reads take a file missing where it lists for gone, before it is accepted.
+    const listing = storage.list();
+    for await (const _ of listing);
+    expect(await failures(listing.readMany(missing, 1024))).toEqual([['human_members/missing.yml', 'not_found']]);
+    await expect(outcomes(storage.readMany(missing, 1024))).rejects.toMatchObject({ failure: 'unavailable' });
+    listing.accept();
+    expect(await failures(storage.readMany(missing, 1024))).toEqual([['human_members/missing.yml', 'not_found']]);
+    await expect(storage.read('human_members/missing.yml', 1024)).rejects.toMatchObject({ failure: 'not_found' });
+    // A listing refused (an emptied folder, the same one): nothing missing is gone any more.
+    const refused = storage.list();
+    for await (const _ of refused);
+    refused.refuse();
+    await expect(outcomes(storage.readMany(missing, 1024))).rejects.toMatchObject({ failure: 'unavailable' });
+    await expect(storage.read('human_members/missing.yml', 1024)).rejects.toMatchObject({ failure: 'unavailable' });
+  });
+
   it('files larger than a group of the reading thread arrive whole', async () => {
     const keys = Array.from({ length: 70 }, (_, i) => `human_members/m${i}.yml`);
     await writeFiles(dir, Object.fromEntries(keys.map((key, i) => [key, i % 20 === 1 ? `# ${String(i).repeat(300_000)}\n` : `name: ${key}\n`])));
@@ -158,7 +191,7 @@ describe('folder storage', () => {
   it('files whose folder is removed are gone, while the storage folder is there', async () => {
     const keys = Array.from({ length: 70 }, (_, i) => `human_members/m${i}.yml`);
     await writeFiles(dir, { ...Object.fromEntries(keys.map((key) => [key, 'name: x\n'])), 'virtual_members/v.yml': 'name: v\n' });
-    const storage = folderStorage(dir);
+    const storage = await accepted(folderStorage(dir));
     expect((await storage.versionsOf(keys)).size).toBe(70);
     await fs.promises.rm(path.join(dir, 'human_members'), { recursive: true });
     expect(new Set((await outcomes(storage.readMany(keys, 1024))).map(([, outcome]) => outcome))).toEqual(new Set(['not_found']));
