@@ -124,4 +124,18 @@ describe.each(engines)('folder storage failing under the service, on %s', (engin
     expect(after.body.records.map((r: { outcome: string }) => r.outcome)).toEqual(['unchanged', 'unchanged', 'unchanged']);
     expect(await members()).toEqual(before);
   });
+
+  it('a folder swapped for a link to a folder outside, just after an event there: the next event registers nothing from outside (defect 6)', async () => {
+    const outside = path.join(work.dir, 'outside');
+    await writeFiles(outside, { 'rin.yml': human('Secret', 'bio: from outside the storage\n') });
+    await fs.writeFile(path.join(storage, 'human_members/rin.yml'), human('Rin', 'bio: edited\n'));
+    const first = await post(`${service.url}/webhook/storage`, putEvent(['human_members/rin.yml'], String(++sequence).padStart(20, '0')));
+    expect(first.body.records.map((r: { outcome: string }) => r.outcome)).toEqual(['updated']);
+    await fs.rename(path.join(storage, 'human_members'), path.join(work.dir, 'moved'));
+    await fs.symlink(outside, path.join(storage, 'human_members'));
+    const second = await post(`${service.url}/webhook/storage`, putEvent(['human_members/rin.yml'], String(++sequence).padStart(20, '0')));
+    // The file leads out of storage: as good as gone, as a listing has it.
+    expect(second.body.records.map((r: { outcome: string }) => r.outcome)).toEqual(['deleted']);
+    expect((await members()).map((m) => m.name).sort()).toEqual(['Syota', '華扇']);
+  });
 });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -179,6 +180,39 @@ describe('folder storage', () => {
     refused.refuse();
     await expect(outcomes(storage.readMany(missing, 1024))).rejects.toMatchObject({ failure: 'unavailable' });
     await expect(storage.read('human_members/missing.yml', 1024)).rejects.toMatchObject({ failure: 'unavailable' });
+  });
+
+  it('a folder under the root replaced by a link to a folder outside, just after a read there, leads nowhere: nothing outside is read', async () => {
+    const outside = await tempDir();
+    try {
+      const keys = Array.from({ length: 70 }, (_, i) => `human_members/m${i}.yml`);
+      await writeFiles(dir, Object.fromEntries(keys.map((key) => [key, 'name: Inside\n'])));
+      await writeFiles(outside.dir, Object.fromEntries(keys.map((key) => [key.replace('human_members/', ''), 'name: Secret\n'])));
+      const storage = await accepted(folderStorage(dir));
+      // Both threads have just read there (a folder checked once used to be trusted for a second).
+      expect(new Set((await outcomes(storage.readMany(keys, 1024))).map(([, outcome]) => outcome.split(' @ ')[0]))).toEqual(new Set(['name: Inside\n']));
+      expect(Buffer.from((await storage.read(keys[0]!, 1024)).bytes).toString()).toBe('name: Inside\n');
+      await fs.promises.rename(path.join(dir, 'human_members'), path.join(dir, 'moved'));
+      await fs.promises.symlink(outside.dir, path.join(dir, 'human_members'));
+      await expect(storage.read(keys[0]!, 1024)).rejects.toMatchObject({ failure: 'not_found' });
+      expect(new Set((await outcomes(storage.readMany(keys, 1024))).map(([, outcome]) => outcome))).toEqual(new Set(['not_found']));
+      expect(new Set((await outcomes(storage.readMany(keys.slice(0, 3), 1024))).map(([, outcome]) => outcome))).toEqual(new Set(['not_found']));
+    } finally {
+      await outside.remove();
+    }
+  });
+
+  it('a FIFO or a link to one is unreadable, and does not hang a read', async () => {
+    await writeFiles(dir, { 'human_members/a.yml': 'name: A\n' });
+    execFileSync('mkfifo', [path.join(dir, 'human_members/fifo.yml'), path.join(dir, 'pipe')]);
+    await fs.promises.symlink(path.join(dir, 'pipe'), path.join(dir, 'human_members/pipe-link.yml'));
+    const storage = await accepted(folderStorage(dir));
+    const keys = ['human_members/a.yml', 'human_members/fifo.yml', 'human_members/pipe-link.yml'];
+    expect((await outcomes(storage.readMany(keys, 1024))).map(([key, outcome]) => [key, outcome.split(' @ ')[0]])).toEqual([
+      ['human_members/a.yml', 'name: A\n'],
+      ['human_members/fifo.yml', 'unreadable'],
+      ['human_members/pipe-link.yml', 'unreadable'],
+    ]);
   });
 
   it('files larger than a group of the reading thread arrive whole', async () => {
