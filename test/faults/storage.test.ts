@@ -1,31 +1,55 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Db } from '../../src/db/types.js';
 import { listMembers } from '../../src/registry/read.js';
 import type { Service } from '../../src/service.js';
 import { folderStorage } from '../../src/storage/folder.js';
+import { s3Storage } from '../../src/storage/s3.js';
+import type { Storage } from '../../src/storage/types.js';
+import { syncStorage } from '../../src/sync/reconcile.js';
 import { engines, freshDatabase, resetDatabase, type TestDatabase } from '../helpers/databases.js';
 import { human, tempDir, virtual, writeFiles } from '../helpers/files.js';
-import { testBucket } from '../helpers/s3.js';
+import { startS3, testBucket, type TestS3 } from '../helpers/s3.js';
+import { startS3Faults, type S3Fault } from '../helpers/s3Faults.js';
+import { vecrBin } from '../helpers/serveProcess.js';
 import { post, send, serveForTest } from '../helpers/service.js';
 
 /**
  * Storage failing under a running service: the folder replaced by an empty one (an unmount),
- * emptied, or gone. Whatever syncs, reconciles and events do meanwhile, nothing is deleted, and
- * once the folder is back the next sync heals, the members keeping their ids and created_at.
+ * emptied, gone, or a folder in it swapped for a link to elsewhere; the bucket answering 500,
+ * never answering, or stalling halfway through an answer. Whatever syncs, reconciles and events
+ * do meanwhile, nothing is deleted and nothing is written; events answer 503 with Retry-After;
+ * once the storage is back the next sync heals, the members keeping their ids and created_at.
  */
 
-/** A MinIO-shaped notification of puts, for the webhook. */
-function putEvent(keys: string[], sequencer: string) {
+const run = promisify(execFile);
+
+/** A MinIO-shaped notification, for the webhook. */
+function notification(records: Array<{ key: string; removed?: boolean }>, sequencer: string) {
   return {
-    Records: keys.map((key) => ({
+    Records: records.map(({ key, removed }) => ({
       eventVersion: '2.0',
       eventSource: 'minio:s3',
-      eventName: 's3:ObjectCreated:Put',
+      eventName: removed ? 's3:ObjectRemoved:Delete' : 's3:ObjectCreated:Put',
       s3: { bucket: { name: testBucket }, object: { key: encodeURIComponent(key).replace(/%2F/g, '/'), sequencer } },
     })),
   };
 }
+
+const putEvent = (keys: string[], sequencer: string) => notification(keys.map((key) => ({ key })), sequencer);
+
+/** Every member, as the database has it: what must survive an outage unchanged. */
+const membersOf = async (db: Db) =>
+  (await Promise.all((['human', 'virtual'] as const).map((kind) => listMembers(db, kind))))
+    .flat()
+    .map((m) => ({ id: m.id, name: m.name, created_at: m.created_at, file_uri: m.file_uri, ...('bio' in m ? { bio: m.bio } : {}) }));
+
+/** A webhook request, its answer's status, headers and body. */
+const deliver = (service: Service, body: unknown) =>
+  send(`${service.url}/webhook/storage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 const memberFiles = {
   'human_members/rin.yml': human('Rin'),
@@ -60,18 +84,12 @@ describe.each(engines)('folder storage failing under the service, on %s', (engin
     await work?.remove();
   });
 
-  /** Every member, as the database has it: what must survive an outage unchanged. */
-  const members = async () =>
-    (await Promise.all((['human', 'virtual'] as const).map((kind) => listMembers(db, kind)))).flat().map((m) => ({ id: m.id, name: m.name, created_at: m.created_at, file_uri: m.file_uri }));
+  const members = () => membersOf(db);
 
   /** A reconcile of the service (as the periodic one runs), and PUT events for every member file. */
   async function reconcileAndEvents() {
     await expect(service.context.reconciler!.run('interval')).rejects.toMatchObject({ failure: 'unavailable' });
-    return send(`${service.url}/webhook/storage`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(putEvent(keys, String(++sequence).padStart(20, '0'))),
-    });
+    return deliver(service, putEvent(keys, String(++sequence).padStart(20, '0')));
   }
 
   const faults: Array<[string, () => Promise<() => Promise<void>>]> = [
@@ -137,5 +155,154 @@ describe.each(engines)('folder storage failing under the service, on %s', (engin
     // The file leads out of storage: as good as gone, as a listing has it.
     expect(second.body.records.map((r: { outcome: string }) => r.outcome)).toEqual(['deleted']);
     expect((await members()).map((m) => m.name).sort()).toEqual(['Syota', '華扇']);
+  });
+});
+
+describe.each(engines)('S3 failing under the service, on %s', (engine) => {
+  let db: TestDatabase;
+  let s3: TestS3;
+  let proxy: Awaited<ReturnType<typeof startS3Faults>>;
+  let config: TestS3['config'];
+  /** The bucket through the proxy, with a short deadline: the test sees a stall end quickly. */
+  let storage: Storage;
+  let service: Service;
+  let sequence = 0;
+  beforeAll(async () => {
+    db = await freshDatabase(engine);
+    s3 = await startS3();
+    proxy = await startS3Faults(s3.endpoint);
+    config = { ...s3.config, endpoint: proxy.endpoint };
+    storage = await s3Storage(config, { requestTimeoutMs: 1000 });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await s3?.close();
+    await db?.close();
+  });
+  beforeEach(async () => {
+    proxy.fault = 'none';
+    await resetDatabase(db);
+    for await (const page of s3.storage.list()) for (const file of page) await s3.storage.delete(file.key);
+    for (const [key, content] of Object.entries(memberFiles)) await s3.storage.write(key, content);
+    service = await serveForTest(db, storage, (c) => void (c.storage = config));
+  });
+  afterEach(async () => {
+    proxy.fault = 'none';
+    await service?.close();
+  });
+
+  const members = () => membersOf(db);
+
+  /** Changes made in the bucket while it fails for the service: one file edited, one deleted, one new. */
+  async function changeBucket() {
+    await s3.storage.write('human_members/rin.yml', human('Rin', 'bio: edited during the outage\n'));
+    await s3.storage.delete('human_members/syota.yml');
+    await s3.storage.write('virtual_members/new.yml', virtual('New'));
+  }
+  const changes = [{ key: 'human_members/rin.yml' }, { key: 'human_members/syota.yml', removed: true }, { key: 'virtual_members/new.yml' }];
+
+  it.each<S3Fault>(['error', 'stall', 'stall-body'])('S3 failing (%s): a reconcile and events write and delete nothing, events answer 503; back, redelivery and the next sync heal', async (fault) => {
+    const before = await members();
+    expect(before).toHaveLength(3);
+    await changeBucket();
+    proxy.fault = fault;
+
+    await expect(service.context.reconciler!.run('interval')).rejects.toMatchObject({ failure: 'unavailable' });
+    const event = notification(changes, String(++sequence).padStart(20, '0'));
+    const refused = await deliver(service, event);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBeTruthy();
+    expect(JSON.stringify(refused.body)).not.toMatch(/at .*\.js|node_modules/);
+    expect(await members()).toEqual(before);
+
+    proxy.fault = 'none';
+    // The storage delivers the event again: applied now, as if it had come the first time.
+    const redelivered = await deliver(service, event);
+    expect(redelivered.status).toBe(200);
+    expect(redelivered.body.records.map((r: { outcome: string }) => r.outcome)).toEqual(['updated', 'deleted', 'created']);
+    expect(await service.context.reconciler!.run('interval')).toMatchObject({ created: 0, updated: 0, deleted: 0, unchanged: 3 });
+    const after = await members();
+    const rin = before.find((m) => m.name === 'Rin')!;
+    expect(after.find((m) => m.name === 'Rin')).toMatchObject({ id: rin.id, created_at: rin.created_at, bio: 'edited during the outage' });
+    expect(after.map((m) => m.name).sort()).toEqual(['New', 'Rin', '華扇']);
+  });
+
+  it('S3 failing: the next reconcile alone heals what was missed', async () => {
+    const before = await members();
+    await changeBucket();
+    proxy.fault = 'error';
+    await expect(service.context.reconciler!.run('interval')).rejects.toMatchObject({ failure: 'unavailable' });
+    expect(await members()).toEqual(before);
+    proxy.fault = 'none';
+    expect(await service.context.reconciler!.run('interval')).toMatchObject({ created: 1, updated: 1, deleted: 1 });
+    const rin = before.find((m) => m.name === 'Rin')!;
+    expect((await members()).find((m) => m.name === 'Rin')).toMatchObject({ id: rin.id, created_at: rin.created_at });
+  });
+
+  it('S3 stalling halfway through a sync: the sync fails as unavailable within its deadline, and deletes nothing', async () => {
+    const before = await members();
+    await s3.storage.delete('human_members/syota.yml');
+    // The listing passes; the reads stall.
+    const stallingReads: Storage = {
+      ...storage,
+      list() {
+        const listing = storage.list();
+        return {
+          ...listing,
+          [Symbol.asyncIterator]: () => listing[Symbol.asyncIterator](),
+          readMany(keys, maxBytes) {
+            proxy.fault = 'stall';
+            return listing.readMany(keys, maxBytes);
+          },
+        };
+      },
+    };
+    await s3.storage.write('human_members/rin.yml', human('Rin', 'bio: to be read\n'));
+    await expect(syncStorage(db, stallingReads, { key: 'file_uri' })).rejects.toMatchObject({ failure: 'unavailable', message: expect.stringMatching(/no answer within 1000 ms/) });
+    expect(await members()).toEqual(before);
+  });
+});
+
+describe('vecr sync with S3 failing', () => {
+  let s3: TestS3;
+  let proxy: Awaited<ReturnType<typeof startS3Faults>>;
+  let data: Awaited<ReturnType<typeof tempDir>>;
+  beforeAll(async () => {
+    s3 = await startS3();
+    proxy = await startS3Faults(s3.endpoint);
+    data = await tempDir();
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await s3?.close();
+    await data?.remove();
+  });
+
+  it('S3 answering 500: one sentence naming the bucket, a non-zero exit, nothing deleted; the next run heals', async () => {
+    for (const [key, content] of Object.entries(memberFiles)) await s3.storage.write(key, content);
+    const env = {
+      ...process.env,
+      DATABASE_URL: '',
+      VECR_DATA_DIR: data.dir,
+      VECR_STORAGE: `s3://${testBucket}`,
+      S3_ENDPOINT: proxy.endpoint,
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    };
+    const vecr = (...args: string[]) =>
+      run(process.execPath, [vecrBin, ...args], { env }).then(
+        ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+        (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+      );
+    expect(await vecr('sync')).toMatchObject({ code: 0, stdout: expect.stringContaining('created 3,') });
+    await s3.storage.delete('human_members/syota.yml');
+    proxy.fault = 'error';
+    const failed = await vecr('sync');
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).toMatch(new RegExp(`s3://${testBucket}.*InternalError`));
+    expect(failed.stderr).not.toMatch(/^\s+at /m);
+    proxy.fault = 'none';
+    // Syota's member is deleted now, not before: the failed run deleted nothing.
+    expect(await vecr('sync')).toMatchObject({ code: 0, stdout: expect.stringContaining('unchanged 2, deleted 1,') });
   });
 });
