@@ -32,7 +32,8 @@ export interface Storage {
   list(): Listing;
   /**
    * The file's bytes — at most `maxBytes + 1` of them, enough to tell that it is too large — and
-   * its version, as `versionsOf` (or a listing that shows versions) would tell it. Throws a StorageError, `notFound` when it is gone.
+   * its version, as `versionsOf` (or a listing that shows versions) would tell it. Throws a StorageError, `notFound` when it is gone
+   * (from a folder: only where a listing was accepted, see `Listing`; else `unavailable`).
    */
   read(key: string, maxBytes: number): Promise<{ bytes: Uint8Array; version: string }>;
   /**
