@@ -4,7 +4,7 @@ import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { folderFiles, gone, isInside, join, leadsNowhere } from './folderFiles.js';
 import { readInThread, startReaderThread, versionsInThread } from './readerThread.js';
-import { compareKeys, StorageError, unreadFile, type FileRead, type Storage, type StoredFile } from './types.js';
+import { compareKeys, StorageError, unreadFile, type FileRead, type Listing, type Storage, type StoredFile } from './types.js';
 
 /** Entries looked at per page of a listing; the event loop gets a turn between two pages. */
 const pageSize = 1000;
@@ -27,116 +27,134 @@ const threadFrom = 64;
 export function folderStorage(root: string): Storage {
   const files = folderFiles(root);
   const { base } = files;
-  // The storage folder as the last listing found it: reads take a file for gone only while
-  // the folder is still that one (see `FolderFiles.read`).
-  let listedRoot: string | undefined;
+  // The storage folder (an `identity()`) where the last listing a sync accepted was taken: the
+  // storage's own reads take a file for gone only while the folder is still that one, and none
+  // before a listing is accepted or after one is refused (see `Listing`, `FolderFiles.read`).
+  let trustedRoot: string | undefined;
+
+  const readMany = async function* (keys: readonly string[], maxBytes: number, root: string | undefined): AsyncIterable<FileRead[]> {
+    if (keys.length >= threadFrom) {
+      yield* readInThread(base, root, keys, maxBytes);
+      return;
+    }
+    const group: FileRead[] = [];
+    for (const key of keys) {
+      try {
+        group.push({ key, ...files.read(key, maxBytes, root) });
+      } catch (error) {
+        group.push(unreadFile(key, error));
+      }
+    }
+    yield group;
+  };
+
+  /** The pages of a listing; `taken` learns the folder it walks, before the first page. */
+  async function* pages(taken: (rootId: string) => void): AsyncGenerator<StoredFile[]> {
+    const realRoot = files.realBase(true);
+    const rootId = files.identity();
+    taken(rootId);
+    startReaderThread();
+    const visited = new Set<string>([realRoot]);
+    let page: StoredFile[] = [];
+    let examined = 0;
+    // Depth-first; directories reached through links are visited once. A folder's entries are
+    // sorted as their keys sort — a folder `a` as `a/`, after `a-b.yml` — so that the whole
+    // listing comes in key order.
+    const walk = async function* (dir: string, prefix: string): AsyncGenerator<StoredFile[]> {
+      let dirents: DirEntry[];
+      try {
+        dirents = entriesOf(dir);
+      } catch (error) {
+        // Gone while we walked: nothing to list, once the storage folder itself is confirmed
+        // to be there, and to be the one listed. Anything else must stop the listing: a folder
+        // that cannot be read would otherwise look empty, and its members would be deleted.
+        if (gone(error) && dir !== realRoot && files.identity() === rootId) return;
+        throw new StorageError(`cannot list ${dir}: ${(error as Error).message}`, 'unavailable', { cause: error });
+      }
+      const entries: Array<{ name: string; order: string; folder?: { path: string; linkedTo?: string } }> = [];
+      for (const entry of dirents) {
+        const { name } = entry;
+        if (entry.isFile()) {
+          entries.push({ name, order: name });
+          continue;
+        }
+        const full = join(dir, name);
+        let target = full;
+        if (entry.isSymbolicLink()) {
+          // A link that leads nowhere, or round in a loop, holds no files; one that cannot be
+          // resolved for another reason (a stale mount) might.
+          let real: string;
+          try {
+            real = fs.realpathSync.native(full);
+          } catch (error) {
+            if (leadsNowhere(error)) continue;
+            throw new StorageError(`cannot list ${full}: ${(error as Error).message}`, 'unavailable', { cause: error });
+          }
+          if (!isInside(realRoot, real)) continue;
+          target = real;
+        } else if (!entry.isDirectory()) {
+          continue;
+        }
+        let stat: fs.Stats;
+        try {
+          stat = fs.statSync(target);
+        } catch (error) {
+          if (gone(error)) continue;
+          throw new StorageError(`cannot list ${full}: ${(error as Error).message}`, 'unavailable', { cause: error });
+        }
+        if (stat.isDirectory()) {
+          entries.push({ name, order: `${name}/`, folder: entry.isSymbolicLink() ? { path: full, linkedTo: target } : { path: full } });
+        } else if (stat.isFile()) {
+          entries.push({ name, order: name });
+        }
+      }
+      entries.sort((a, b) => compareKeys(a.order, b.order));
+      for (const entry of entries) {
+        if (++examined > pageSize) {
+          if (page.length > 0) yield page;
+          page = [];
+          examined = 1;
+          await yieldToEventLoop();
+        }
+        const key = prefix ? `${prefix}/${entry.name}` : entry.name;
+        if (!entry.folder) {
+          page.push({ key });
+          continue;
+        }
+        const { linkedTo } = entry.folder;
+        if (linkedTo !== undefined) {
+          if (visited.has(linkedTo)) continue;
+          visited.add(linkedTo);
+        }
+        yield* walk(entry.folder.path, key);
+      }
+    };
+    yield* walk(realRoot, '');
+    if (page.length > 0) yield page;
+  }
 
   return {
     description: base,
 
-    async *list(): AsyncIterable<StoredFile[]> {
-      const realRoot = files.realBase(true);
-      const rootId = files.identity();
-      listedRoot = rootId;
-      startReaderThread();
-      const visited = new Set<string>([realRoot]);
-      let page: StoredFile[] = [];
-      let examined = 0;
-      // Depth-first; directories reached through links are visited once. A folder's entries are
-      // sorted as their keys sort — a folder `a` as `a/`, after `a-b.yml` — so that the whole
-      // listing comes in key order.
-      const walk = async function* (dir: string, prefix: string): AsyncGenerator<StoredFile[]> {
-        let dirents: DirEntry[];
-        try {
-          dirents = entriesOf(dir);
-        } catch (error) {
-          // Gone while we walked: nothing to list, once the storage folder itself is confirmed
-          // to be there, and to be the one listed. Anything else must stop the listing: a folder
-          // that cannot be read would otherwise look empty, and its members would be deleted.
-          if (gone(error) && dir !== realRoot && files.identity() === rootId) return;
-          throw new StorageError(`cannot list ${dir}: ${(error as Error).message}`, 'unavailable', { cause: error });
-        }
-        const entries: Array<{ name: string; order: string; folder?: { path: string; linkedTo?: string } }> = [];
-        for (const entry of dirents) {
-          const { name } = entry;
-          if (entry.isFile()) {
-            entries.push({ name, order: name });
-            continue;
-          }
-          const full = join(dir, name);
-          let target = full;
-          if (entry.isSymbolicLink()) {
-            // A link that leads nowhere, or round in a loop, holds no files; one that cannot be
-            // resolved for another reason (a stale mount) might.
-            let real: string;
-            try {
-              real = fs.realpathSync.native(full);
-            } catch (error) {
-              if (leadsNowhere(error)) continue;
-              throw new StorageError(`cannot list ${full}: ${(error as Error).message}`, 'unavailable', { cause: error });
-            }
-            if (!isInside(realRoot, real)) continue;
-            target = real;
-          } else if (!entry.isDirectory()) {
-            continue;
-          }
-          let stat: fs.Stats;
-          try {
-            stat = fs.statSync(target);
-          } catch (error) {
-            if (gone(error)) continue;
-            throw new StorageError(`cannot list ${full}: ${(error as Error).message}`, 'unavailable', { cause: error });
-          }
-          if (stat.isDirectory()) {
-            entries.push({ name, order: `${name}/`, folder: entry.isSymbolicLink() ? { path: full, linkedTo: target } : { path: full } });
-          } else if (stat.isFile()) {
-            entries.push({ name, order: name });
-          }
-        }
-        entries.sort((a, b) => compareKeys(a.order, b.order));
-        for (const entry of entries) {
-          if (++examined > pageSize) {
-            if (page.length > 0) yield page;
-            page = [];
-            examined = 1;
-            await yieldToEventLoop();
-          }
-          const key = prefix ? `${prefix}/${entry.name}` : entry.name;
-          if (!entry.folder) {
-            page.push({ key });
-            continue;
-          }
-          const { linkedTo } = entry.folder;
-          if (linkedTo !== undefined) {
-            if (visited.has(linkedTo)) continue;
-            visited.add(linkedTo);
-          }
-          yield* walk(entry.folder.path, key);
-        }
+    list(): Listing {
+      let listedRoot: string | undefined;
+      return {
+        [Symbol.asyncIterator]: () => pages((rootId) => (listedRoot = rootId)),
+        readMany: (keys, maxBytes) => readMany(keys, maxBytes, listedRoot),
+        accept() {
+          trustedRoot = listedRoot;
+        },
+        refuse() {
+          trustedRoot = undefined;
+        },
       };
-      yield* walk(realRoot, '');
-      if (page.length > 0) yield page;
     },
 
     async read(key, maxBytes) {
-      return files.read(key, maxBytes, listedRoot);
+      return files.read(key, maxBytes, trustedRoot);
     },
 
-    async *readMany(keys, maxBytes) {
-      if (keys.length >= threadFrom) {
-        yield* readInThread(base, listedRoot, keys, maxBytes);
-        return;
-      }
-      const group: FileRead[] = [];
-      for (const key of keys) {
-        try {
-          group.push({ key, ...files.read(key, maxBytes, listedRoot) });
-        } catch (error) {
-          group.push(unreadFile(key, error));
-        }
-      }
-      yield group;
-    },
+    readMany: (keys, maxBytes) => readMany(keys, maxBytes, trustedRoot),
 
     async versionsOf(keys) {
       // As `read` would see them. A file that cannot be told (a link that leads out, a loop, no

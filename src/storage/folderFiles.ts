@@ -6,7 +6,8 @@ import { StorageError, type StorageFailure } from './types.js';
  * Reading files of a storage folder, synchronously: the one place that decides what may be read
  * there, for the folder storage on the main thread and for its reading thread alike. Symbolic
  * links are followed only while they stay inside the folder: a link to /etc/passwd is not a
- * member file.
+ * member file. Whether a file read lies inside is asked of its open descriptor, so that no
+ * folder on the way can be swapped for a link between a check and the read.
  *
  * Member files are small and many, and for small files Node's synchronous fs calls cost a tenth
  * of the promise API's (measured: 16 µs against 137 µs per file). A file read costs no stat of
@@ -30,10 +31,11 @@ export interface FolderFiles {
   identity(): string;
   /**
    * At most `maxBytes + 1` bytes of a file, and its version. Throws a StorageError. A file is
-   * `not_found` only while the storage folder is there — and is still `root` (an `identity()`)
-   * when that is given: the listing's folder, not the empty one an unmount leaves behind.
+   * `not_found` only while the storage folder is there and is still `root` (an `identity()`):
+   * a listed folder, not the empty one an unmount leaves behind. With no `root` — no listing to
+   * go by — a missing file is `unavailable`.
    */
-  read(key: string, maxBytes: number, root?: string): { bytes: Buffer; version: string };
+  read(key: string, maxBytes: number, root: string | undefined): { bytes: Buffer; version: string };
   /**
    * A file's version as `read` would tell it, without reading it; undefined when it cannot be
    * told (gone, a link that leads out, no permission: reading it reports why). Throws only when
@@ -63,9 +65,11 @@ export function folderFiles(root: string): FolderFiles {
     return join(base, path.sep === '/' ? key : key.replaceAll('/', path.sep));
   }
 
-  // A sync reads thousands of files from the same few folders: resolving a folder's real path
-  // for each file would cost more than reading it, so an answer is kept for a second. A folder
-  // that is gone, or a link loop, is not inside (no files there); any other failure is the storage's.
+  // Telling versions of thousands of files in the same few folders, resolving a folder's real
+  // path for each file would cost more than the stat, so an answer is kept for a second. Only
+  // versions go by it: a version lets a file go unread only when it is the one recorded, and a
+  // read asks the file's descriptor where it is (see `read`). A folder that is gone, or a link
+  // loop, is not inside (no files there); any other failure is the storage's.
   const folderIsInside = rememberFor(1000, (dir: string) => {
     try {
       return isInside(realBase(), fs.realpathSync.native(dir));
@@ -90,29 +94,22 @@ export function folderFiles(root: string): FolderFiles {
 
   /**
    * A file found missing, or leading out. Said only once the storage folder itself is confirmed
-   * to be there, freshly, and to be the one listed: a folder unmounted or removed mid-sync would
-   * otherwise make every file look gone, and their members would be deleted.
+   * to be there, freshly, and to be the one listed: a folder unmounted, replaced or emptied
+   * would otherwise make every file look gone, and their members would be deleted.
    */
   function notFound(key: string, why: string, root: string | undefined): StorageError {
+    if (root === undefined) {
+      return new StorageError(`${key}: ${why}; not taken for gone: no sync has accepted a listing of storage folder ${base} (none yet, or the last one was refused)`, 'unavailable');
+    }
     try {
       realBase(true);
-      if (root !== undefined && identity() !== root) {
-        return new StorageError(`storage folder ${base} changed while it was read (unmounted, or another folder in its place)`, 'unavailable');
+      if (identity() !== root) {
+        return new StorageError(`storage folder ${base} is not the one listed (unmounted, or another folder in its place)`, 'unavailable');
       }
     } catch (error) {
       return error as StorageError;
     }
     return new StorageError(`${key}: ${why}`, 'not_found');
-  }
-
-  /** Whether the folders on the way to `file` lead to a place inside the storage folder. */
-  function pathInside(key: string, file: string): boolean {
-    try {
-      // The folder part of a path `pathOf` made: no normalising to do, unlike `path.dirname`.
-      return folderIsInside(file.slice(0, file.lastIndexOf(path.sep)) || path.sep) === true;
-    } catch (error) {
-      throw error instanceof StorageError ? error : failure(key, error);
-    }
   }
 
   return {
@@ -125,12 +122,11 @@ export function folderFiles(root: string): FolderFiles {
       const file = pathOf(key);
       const realRoot = realBase();
       const missing = (error: unknown) => (gone(error) ? notFound(key, (error as Error).message, root) : failure(key, error));
-      // The folders on the way must lead to a place inside the storage folder...
-      if (!pathInside(key, file)) throw notFound(key, 'not found, or links outside the storage folder', root);
-      // ...and so must the file: opened without following a link, a link is resolved and checked.
+      // A link as the file itself is resolved and checked before it is opened: a link to a device
+      // or a FIFO outside is never opened. O_NONBLOCK: a FIFO inside does not wait for a writer.
       let fd: number;
       try {
-        fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+        fd = fs.openSync(file, openFlags | fs.constants.O_NOFOLLOW);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw missing(error);
         let real: string;
@@ -142,13 +138,18 @@ export function folderFiles(root: string): FolderFiles {
         }
         if (!isInside(realRoot, real)) throw notFound(key, 'links outside the storage folder', root);
         try {
-          fd = fs.openSync(real, 'r');
+          fd = fs.openSync(real, openFlags);
         } catch (inner) {
           throw missing(inner);
         }
       }
       try {
         const stat = fs.fstatSync(fd, { bigint: true });
+        // The file opened must lie inside the storage folder, as the descriptor itself tells: a
+        // folder on the way swapped for a link to elsewhere, however late, leads out here. (A
+        // check of the path before opening would leave a window between the check and the open.)
+        if (!isInside(realRoot, realPathOf(fd, file, stat))) throw notFound(key, 'links outside the storage folder', root);
+        if (!stat.isFile()) throw new StorageError(`${key}: not a file`, 'unreadable');
         // At most maxBytes + 1: enough to tell a file is too large without reading all of it.
         const wanted = Math.min(Number(stat.size), maxBytes + 1);
         const buffer = Buffer.allocUnsafeSlow(wanted);
@@ -160,7 +161,7 @@ export function folderFiles(root: string): FolderFiles {
         }
         return { bytes: buffer.subarray(0, length), version: versionFromStat(stat) };
       } catch (error) {
-        throw failure(key, error);
+        throw error instanceof StorageError ? error : failure(key, error);
       } finally {
         fs.closeSync(fd);
       }
@@ -169,7 +170,8 @@ export function folderFiles(root: string): FolderFiles {
     versionOf(key) {
       try {
         const file = pathOf(key);
-        if (!pathInside(key, file)) return undefined;
+        // The folder part of a path `pathOf` made: no normalising to do, unlike `path.dirname`.
+        if (folderIsInside(file.slice(0, file.lastIndexOf(path.sep)) || path.sep) !== true) return undefined;
         let stat = fs.lstatSync(file, { bigint: true });
         if (stat.isSymbolicLink()) {
           const real = fs.realpathSync.native(file);
@@ -210,6 +212,29 @@ function failureOf(error: unknown): StorageFailure {
 
 /** Changes whenever the content may have: a rewrite, an edit, or a file saved by rename. */
 const versionFromStat = (stat: fs.BigIntStats) => `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
+
+/** Read only; a FIFO opens without waiting for a writer. */
+const openFlags = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
+
+/** Whether the system tells a descriptor's path (Linux: /proc/self/fd). */
+const fdPaths = fs.existsSync('/proc/self/fd');
+
+/**
+ * Where the file open at `fd` really is, links resolved. Linux tells it for the descriptor itself.
+ * Elsewhere, `file` resolved now, when that is still the file opened (same device and inode);
+ * else a path that is inside nothing, so that the file counts as leading out.
+ */
+function realPathOf(fd: number, file: string, opened: fs.BigIntStats): string {
+  if (fdPaths) return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  try {
+    const real = fs.realpathSync.native(file);
+    const now = fs.statSync(real, { bigint: true });
+    return now.dev === opened.dev && now.ino === opened.ino ? real : '';
+  } catch (error) {
+    if (leadsNowhere(error)) return '';
+    throw error;
+  }
+}
 
 /** `check` with its answers kept for `ttlMs`; undefined answers are not kept, nor is a throw. */
 function rememberFor<T>(ttlMs: number, check: (key: string) => T | undefined): (key: string) => T | undefined {

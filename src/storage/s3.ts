@@ -1,15 +1,24 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { StorageConfig } from '../config.js';
-import { StorageError, unreadFile, type FileRead, type Storage, type StoredFile } from './types.js';
+import { plainListing, StorageError, unreadFile, type FileRead, type ReadMany, type Storage, type StoredFile } from './types.js';
 
 type S3Config = Extract<StorageConfig, { kind: 's3' }>;
+
+/**
+ * How long one operation — a page of a listing, an object read whole, a head, a write — may take,
+ * retry included, before it fails as `unavailable`: a bucket that stalls (a proxy or a network
+ * that swallows packets) must not hold a sync, a reconcile or a webhook request forever. Ample
+ * for objects of at most VECR_MAX_FILE_BYTES and pages of 1,000 keys.
+ */
+export const defaultRequestTimeoutMs = 10_000;
 
 /**
  * A bucket (and optional prefix) on AWS S3, MinIO or LocalStack. Keys below the prefix are the
  * storage keys, so a member's file_uri is the same whichever endpoint serves the bucket. The AWS
  * SDK is loaded only when a bucket is configured.
  */
-export async function s3Storage(config: S3Config): Promise<Storage> {
+export async function s3Storage(config: S3Config, options: { requestTimeoutMs?: number } = {}): Promise<Storage> {
+  const requestTimeoutMs = options.requestTimeoutMs ?? defaultRequestTimeoutMs;
   const sdk = await import('@aws-sdk/client-s3');
   const client: S3Client = new sdk.S3Client({
     region: config.region,
@@ -20,7 +29,8 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
   const prefix = config.prefix ? `${config.prefix}/` : '';
   const where = `s3://${config.bucket}/${prefix}`;
 
-  const fail = (key: string, error: unknown): never => {
+  const fail = (key: string, error: unknown, deadline?: AbortSignal): never => {
+    if (deadline?.aborted) throw new StorageError(`${where}${key}: no answer within ${requestTimeoutMs} ms`, 'unavailable', { cause: error });
     const e = error as { name?: string; $metadata?: { httpStatusCode?: number }; message?: string };
     // Only S3's own "no such key" says a file is gone. Any other answer — a network error, 5xx, a
     // missing bucket (also a 404: NoSuchBucket), a 404 without an S3 error code from something in
@@ -29,59 +39,70 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
     throw new StorageError(`${where}${key}: ${e.name ?? 'error'}${e.message ? `: ${e.message}` : ''}`, notFound ? 'not_found' : 'unavailable', { cause: error });
   };
 
-  const read = async (key: string, maxBytes: number) => {
+  /**
+   * One operation on `key` ('' for the bucket) within its deadline: the signal goes with the
+   * requests, and ends a body that stalls halfway too. Any failure is a StorageError.
+   */
+  const withDeadline = async <T>(key: string, operation: (abortSignal: AbortSignal) => Promise<T>): Promise<T> => {
+    const abortSignal = AbortSignal.timeout(requestTimeoutMs);
     try {
-      const object = await client.send(new sdk.GetObjectCommand({ Bucket: config.bucket, Key: prefix + key }));
-      return { bytes: await readAtMost(object.Body as AsyncIterable<Uint8Array> & { destroy?: () => void }, maxBytes + 1), version: unquote(object.ETag ?? '') };
+      return await operation(abortSignal);
     } catch (error) {
-      return fail(key, error);
+      return fail(key, error, abortSignal);
     }
   };
+
+  const read = (key: string, maxBytes: number) =>
+    withDeadline(key, async (abortSignal) => {
+      const object = await client.send(new sdk.GetObjectCommand({ Bucket: config.bucket, Key: prefix + key }), { abortSignal });
+      return { bytes: await readAtMost(object.Body as AsyncIterable<Uint8Array> & { destroy?: () => void }, maxBytes + 1), version: unquote(object.ETag ?? '') };
+    });
+
+  async function* list(): AsyncIterable<StoredFile[]> {
+    let token: string | undefined;
+    do {
+      const page = await withDeadline('', (abortSignal) =>
+        client.send(new sdk.ListObjectsV2Command({ Bucket: config.bucket, Prefix: prefix || undefined, ContinuationToken: token }), { abortSignal }),
+      );
+      const files: StoredFile[] = [];
+      for (const object of page.Contents ?? []) {
+        if (!object.Key || object.Key.endsWith('/')) continue;
+        files.push({ key: object.Key.slice(prefix.length), version: unquote(object.ETag ?? '') });
+      }
+      if (files.length > 0) yield files;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      // A listing that says there is more but not where would end early: files unlisted are gone.
+      if (page.IsTruncated && !token) throw new StorageError(`${where}: the listing is truncated without a continuation token`, 'unavailable');
+    } while (token);
+  }
+
+  // Sixteen requests in flight: each waits mostly for the network.
+  const readMany: ReadMany = (keys, maxBytes) => readConcurrently(keys, 16, (key) => read(key, maxBytes));
 
   return {
     description: config.endpoint ? `${where} at ${config.endpoint}` : where,
 
-    async *list(): AsyncIterable<StoredFile[]> {
-      let token: string | undefined;
-      do {
-        let page;
-        try {
-          page = await client.send(new sdk.ListObjectsV2Command({ Bucket: config.bucket, Prefix: prefix || undefined, ContinuationToken: token }));
-        } catch (error) {
-          fail('', error);
-        }
-        const files: StoredFile[] = [];
-        for (const object of page!.Contents ?? []) {
-          if (!object.Key || object.Key.endsWith('/')) continue;
-          files.push({ key: object.Key.slice(prefix.length), version: unquote(object.ETag ?? '') });
-        }
-        if (files.length > 0) yield files;
-        token = page!.IsTruncated ? page!.NextContinuationToken : undefined;
-        // A listing that says there is more but not where would end early: files unlisted are gone.
-        if (page!.IsTruncated && !token) throw new StorageError(`${where}: the listing is truncated without a continuation token`, 'unavailable');
-      } while (token);
-    },
+    list: () => plainListing(list, readMany),
 
     read,
 
-    async *readMany(keys, maxBytes) {
-      // Sixteen requests in flight: each waits mostly for the network.
-      yield* readConcurrently(keys, 16, (key) => read(key, maxBytes));
-    },
+    readMany,
 
     async versionsOf(keys) {
       // The listing tells ETags already; this answers for callers that ask anyway, 16 at a time.
       const versions = new Map<string, string>();
       for (let i = 0; i < keys.length; i += 16) {
         await Promise.all(
-          keys.slice(i, i + 16).map(async (key) => {
-            try {
-              const head = await client.send(new sdk.HeadObjectCommand({ Bucket: config.bucket, Key: prefix + key }));
-              versions.set(key, unquote(head.ETag ?? ''));
-            } catch (error) {
-              if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) fail(key, error);
-            }
-          }),
+          keys.slice(i, i + 16).map((key) =>
+            withDeadline(key, async (abortSignal) => {
+              try {
+                const head = await client.send(new sdk.HeadObjectCommand({ Bucket: config.bucket, Key: prefix + key }), { abortSignal });
+                versions.set(key, unquote(head.ETag ?? ''));
+              } catch (error) {
+                if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) throw error;
+              }
+            }),
+          ),
         );
       }
       return versions;
@@ -89,17 +110,17 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
 
     async write(key, content) {
       const body = typeof content === 'string' ? Buffer.from(content) : content;
-      await client
-        .send(new sdk.PutObjectCommand({ Bucket: config.bucket, Key: prefix + key, Body: body, ContentLength: body.byteLength, ContentType: 'application/x-yaml' }))
-        .catch((error: unknown) => fail(key, error));
+      await withDeadline(key, (abortSignal) =>
+        client.send(new sdk.PutObjectCommand({ Bucket: config.bucket, Key: prefix + key, Body: body, ContentLength: body.byteLength, ContentType: 'application/x-yaml' }), { abortSignal }),
+      );
     },
 
     async delete(key) {
-      await client.send(new sdk.DeleteObjectCommand({ Bucket: config.bucket, Key: prefix + key })).catch((error: unknown) => fail(key, error));
+      await withDeadline(key, (abortSignal) => client.send(new sdk.DeleteObjectCommand({ Bucket: config.bucket, Key: prefix + key }), { abortSignal }));
     },
 
     async check() {
-      await client.send(new sdk.HeadBucketCommand({ Bucket: config.bucket })).catch((error: unknown) => fail('', error));
+      await withDeadline('', (abortSignal) => client.send(new sdk.HeadBucketCommand({ Bucket: config.bucket }), { abortSignal }));
     },
   };
 }

@@ -27,12 +27,13 @@ export interface Storage {
   readonly description: string;
   /**
    * Every file below the root, in key order (`compareKeys`), a page at a time (an object
-   * store's listing pages; a folder's, 1,000 entries).
+   * store's listing pages; a folder's, 1,000 entries), and reading as of that listing.
    */
-  list(): AsyncIterable<StoredFile[]>;
+  list(): Listing;
   /**
    * The file's bytes — at most `maxBytes + 1` of them, enough to tell that it is too large — and
-   * its version, as `versionsOf` (or a listing that shows versions) would tell it. Throws a StorageError, `notFound` when it is gone.
+   * its version, as `versionsOf` (or a listing that shows versions) would tell it. Throws a StorageError, `notFound` when it is gone
+   * (from a folder: only where a listing was accepted, see `Listing`; else `unavailable`).
    */
   read(key: string, maxBytes: number): Promise<{ bytes: Uint8Array; version: string }>;
   /**
@@ -40,13 +41,51 @@ export interface Storage {
    * A file that cannot be read comes with its StorageError (`not_found`, `unreadable`); when the
    * storage itself fails (`unavailable`), the iteration throws.
    */
-  readMany(keys: readonly string[], maxBytes: number): AsyncIterable<FileRead[]>;
+  readMany: ReadMany;
   /** The files' versions as `read` would report them, without reading them; files gone are left out. */
   versionsOf(keys: readonly string[]): Promise<Map<string, string>>;
   /** Whether the storage answers (for readiness checks). */
   check(): Promise<void>;
   write(key: string, content: string | Uint8Array): Promise<void>;
   delete(key: string): Promise<void>;
+}
+
+export type ReadMany = (keys: readonly string[], maxBytes: number) => AsyncIterable<FileRead[]>;
+
+/**
+ * One walk through the storage's files, and what a sync makes of it. A storage that can be
+ * swapped under the service — a folder, unmounted, leaves an empty one in its place — takes a
+ * file missing for gone only where a listing that a sync accepted was taken; elsewhere, and
+ * before any listing is accepted, a missing file is `unavailable`: an empty folder must not
+ * delete members one event at a time after the sync refused to delete them all at once.
+ */
+export interface Listing extends AsyncIterable<StoredFile[]> {
+  /**
+   * Files read as `Storage.readMany` reads them, except that a file missing is gone where this
+   * listing is being taken, accepted or not (the sync's own reads: a file deleted since it was
+   * listed).
+   */
+  readMany: ReadMany;
+  /** The sync found the listing sound: the storage's own reads trust where it was taken. */
+  accept(): void;
+  /**
+   * The sync refused the listing (it shows no member files while members are registered): the
+   * storage's own reads take no missing file for gone until a listing is accepted.
+   */
+  refuse(): void;
+}
+
+/**
+ * The listing of a storage that cannot be swapped under the service (a bucket: a wrong or
+ * missing one fails as `unavailable`, see s3.ts): its reads are the storage's, nothing to trust.
+ */
+export function plainListing(pages: () => AsyncIterable<StoredFile[]>, readMany: ReadMany): Listing {
+  return {
+    [Symbol.asyncIterator]: () => pages()[Symbol.asyncIterator](),
+    readMany,
+    accept() {},
+    refuse() {},
+  };
 }
 
 /**

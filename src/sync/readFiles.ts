@@ -26,7 +26,7 @@ export interface ReadResult {
  * not delete anything.
  */
 export async function readFiles(
-  storage: Storage,
+  storage: Pick<Storage, 'description' | 'readMany'>,
   batch: readonly FileToRead[],
   registeredHashes: ReadonlyMap<string, string>,
   limits: ParseLimits,

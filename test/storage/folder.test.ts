@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -18,6 +19,14 @@ async function listed(storage: Storage) {
   const keys: string[] = [];
   for await (const page of storage.list()) keys.push(...page.map((file) => file.key));
   return keys;
+}
+
+/** The storage once a sync accepted a listing of it: a file missing there is gone. */
+async function accepted(storage: Storage) {
+  const listing = storage.list();
+  for await (const _ of listing);
+  listing.accept();
+  return storage;
 }
 
 /** What became of each file, reading the files one at a time. */
@@ -90,7 +99,7 @@ describe('folder storage', () => {
       await fs.promises.mkdir(path.join(dir, 'human_members/folder.yml'));
       const special = ['human_members/inside-link.yml', 'human_members/secret-link.yml', 'elsewhere/s.yml', 'human_members/folder.yml', 'human_members/missing.yml', 'human_members/../x.yml', 'human_members/big.yml'];
       const keys = [...plain, ...special];
-      const storage = folderStorage(dir);
+      const storage = await accepted(folderStorage(dir));
       const expected = await outcomesOneByOne(storage, keys, 50);
       expect(Object.fromEntries(expected.filter(([key]) => special.includes(key)))).toEqual({
         'human_members/inside-link.yml': expect.stringMatching(/^name: Inside\n @ /),
@@ -148,6 +157,64 @@ describe('folder storage', () => {
     }
   });
 
+  it('a missing file is gone only in a folder whose listing was accepted: not before, not after one is refused', async () => {
+    const keys = Array.from({ length: 70 }, (_, i) => `human_members/m${i}.yml`);
+    await writeFiles(dir, Object.fromEntries(keys.map((key) => [key, 'name: x\n'])));
+    const storage = folderStorage(dir);
+    const missing = [...keys, 'human_members/missing.yml'];
+    const failures = async (reads: AsyncIterable<FileRead[]>) => (await outcomes(reads)).filter(([, outcome]) => !outcome.includes(' @ '));
+    // No listing accepted yet: on the thread (many files) and in the calling thread (one).
+    await expect(outcomes(storage.readMany(missing, 1024))).rejects.toMatchObject({ failure: 'unavailable' });
+    await expect(storage.read('human_members/missing.yml', 1024)).rejects.toMatchObject({ failure: 'unavailable' });
+    // A listing's own reads take a file missing where it lists for gone, before it is accepted.
+    const listing = storage.list();
+    for await (const _ of listing);
+    expect(await failures(listing.readMany(missing, 1024))).toEqual([['human_members/missing.yml', 'not_found']]);
+    await expect(outcomes(storage.readMany(missing, 1024))).rejects.toMatchObject({ failure: 'unavailable' });
+    listing.accept();
+    expect(await failures(storage.readMany(missing, 1024))).toEqual([['human_members/missing.yml', 'not_found']]);
+    await expect(storage.read('human_members/missing.yml', 1024)).rejects.toMatchObject({ failure: 'not_found' });
+    // A listing refused (an emptied folder, the same one): nothing missing is gone any more.
+    const refused = storage.list();
+    for await (const _ of refused);
+    refused.refuse();
+    await expect(outcomes(storage.readMany(missing, 1024))).rejects.toMatchObject({ failure: 'unavailable' });
+    await expect(storage.read('human_members/missing.yml', 1024)).rejects.toMatchObject({ failure: 'unavailable' });
+  });
+
+  it('a folder under the root replaced by a link to a folder outside, just after a read there, leads nowhere: nothing outside is read', async () => {
+    const outside = await tempDir();
+    try {
+      const keys = Array.from({ length: 70 }, (_, i) => `human_members/m${i}.yml`);
+      await writeFiles(dir, Object.fromEntries(keys.map((key) => [key, 'name: Inside\n'])));
+      await writeFiles(outside.dir, Object.fromEntries(keys.map((key) => [key.replace('human_members/', ''), 'name: Secret\n'])));
+      const storage = await accepted(folderStorage(dir));
+      // Both threads have just read there (a folder checked once used to be trusted for a second).
+      expect(new Set((await outcomes(storage.readMany(keys, 1024))).map(([, outcome]) => outcome.split(' @ ')[0]))).toEqual(new Set(['name: Inside\n']));
+      expect(Buffer.from((await storage.read(keys[0]!, 1024)).bytes).toString()).toBe('name: Inside\n');
+      await fs.promises.rename(path.join(dir, 'human_members'), path.join(dir, 'moved'));
+      await fs.promises.symlink(outside.dir, path.join(dir, 'human_members'));
+      await expect(storage.read(keys[0]!, 1024)).rejects.toMatchObject({ failure: 'not_found' });
+      expect(new Set((await outcomes(storage.readMany(keys, 1024))).map(([, outcome]) => outcome))).toEqual(new Set(['not_found']));
+      expect(new Set((await outcomes(storage.readMany(keys.slice(0, 3), 1024))).map(([, outcome]) => outcome))).toEqual(new Set(['not_found']));
+    } finally {
+      await outside.remove();
+    }
+  });
+
+  it('a FIFO or a link to one is unreadable, and does not hang a read', async () => {
+    await writeFiles(dir, { 'human_members/a.yml': 'name: A\n' });
+    execFileSync('mkfifo', [path.join(dir, 'human_members/fifo.yml'), path.join(dir, 'pipe')]);
+    await fs.promises.symlink(path.join(dir, 'pipe'), path.join(dir, 'human_members/pipe-link.yml'));
+    const storage = await accepted(folderStorage(dir));
+    const keys = ['human_members/a.yml', 'human_members/fifo.yml', 'human_members/pipe-link.yml'];
+    expect((await outcomes(storage.readMany(keys, 1024))).map(([key, outcome]) => [key, outcome.split(' @ ')[0]])).toEqual([
+      ['human_members/a.yml', 'name: A\n'],
+      ['human_members/fifo.yml', 'unreadable'],
+      ['human_members/pipe-link.yml', 'unreadable'],
+    ]);
+  });
+
   it('files larger than a group of the reading thread arrive whole', async () => {
     const keys = Array.from({ length: 70 }, (_, i) => `human_members/m${i}.yml`);
     await writeFiles(dir, Object.fromEntries(keys.map((key, i) => [key, i % 20 === 1 ? `# ${String(i).repeat(300_000)}\n` : `name: ${key}\n`])));
@@ -158,7 +225,7 @@ describe('folder storage', () => {
   it('files whose folder is removed are gone, while the storage folder is there', async () => {
     const keys = Array.from({ length: 70 }, (_, i) => `human_members/m${i}.yml`);
     await writeFiles(dir, { ...Object.fromEntries(keys.map((key) => [key, 'name: x\n'])), 'virtual_members/v.yml': 'name: v\n' });
-    const storage = folderStorage(dir);
+    const storage = await accepted(folderStorage(dir));
     expect((await storage.versionsOf(keys)).size).toBe(70);
     await fs.promises.rm(path.join(dir, 'human_members'), { recursive: true });
     expect(new Set((await outcomes(storage.readMany(keys, 1024))).map(([, outcome]) => outcome))).toEqual(new Set(['not_found']));

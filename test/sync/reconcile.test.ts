@@ -12,7 +12,7 @@ import { syncStorage, type SyncOptions, type SyncReport } from '../../src/sync/r
 import { Registrar } from '../../src/sync/registrar.js';
 import { engines, freshDatabase, resetDatabase, type TestDatabase } from '../helpers/databases.js';
 import { human, tempDir, virtual, writeFiles } from '../helpers/files.js';
-import { readingThrough } from '../helpers/storage.js';
+import { listingThrough, readingThrough } from '../helpers/storage.js';
 
 /** The real folder storage, counting which files are read and which are asked for versions. */
 function countingStorage(root: string): Storage & { reads: string[]; versionsAsked: string[] } {
@@ -113,7 +113,10 @@ describe.each(engines)('sync on %s', (engine) => {
     await fs.rm(path.join(dir, 'human_members/a.yml'));
     await fs.symlink(path.join(dir, 'human_members/a.yml'), path.join(dir, 'human_members/a.yml'));
     // Listed a moment before it turned into a loop: neither its version nor its bytes can be had.
-    const looping: Storage = { ...storage, async *list() { yield [{ key: 'human_members/a.yml' }, { key: 'human_members/b.yml' }]; } };
+    const looping = listingThrough(storage, async function* (real) {
+      for await (const _ of real);
+      yield [{ key: 'human_members/a.yml' }, { key: 'human_members/b.yml' }];
+    });
     const report = await syncStorage(db, looping, { key: 'file_uri' });
     // A loop leads nowhere: the file counts as gone, as a listing that follows links has it.
     expect(report).toMatchObject({ unchanged: 1, deleted: 1, invalid: 0 });
@@ -295,15 +298,12 @@ describe.each(engines)('sync on %s', (engine) => {
   it('a storage failure while listing stops the sync before anything is deleted', async () => {
     await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'human_members/b.yml': human('Bob') });
     await sync();
-    const failing: Storage = {
-      ...storage,
-      async *list() {
-        for await (const page of storage.list()) {
-          yield page.slice(0, 1);
-          throw new StorageError('disk on fire', 'unavailable');
-        }
-      },
-    };
+    const failing = listingThrough(storage, async function* (real) {
+      for await (const page of real) {
+        yield page.slice(0, 1);
+        throw new StorageError('disk on fire', 'unavailable');
+      }
+    });
     await expect(syncStorage(db, failing, { key: 'file_uri' })).rejects.toThrow('disk on fire');
     expect(await names('human')).toEqual(['Ann', 'Bob']);
   });
@@ -313,13 +313,11 @@ describe.each(engines)('sync on %s', (engine) => {
     await sync();
     // A whole batch (c) is walked before the listing turns back (a): a and b, whose records lie
     // before c, looked gone for a moment.
-    const shuffled: Storage = {
-      ...storage,
-      async *list() {
-        yield [{ key: 'human_members/c.yml' }];
-        yield [{ key: 'human_members/a.yml' }, { key: 'human_members/b.yml' }];
-      },
-    };
+    const shuffled = listingThrough(storage, async function* (real) {
+      for await (const _ of real);
+      yield [{ key: 'human_members/c.yml' }];
+      yield [{ key: 'human_members/a.yml' }, { key: 'human_members/b.yml' }];
+    });
     await expect(syncStorage(db, shuffled, { key: 'file_uri', batchSize: 1 })).rejects.toThrow('not in key order');
     expect(await names('human')).toEqual(['Ann', 'Bob', 'Cid']);
   });
@@ -416,9 +414,16 @@ describe.each(engines)('sync on %s', (engine) => {
           if (asked.includes(keys[1]!)) await sleep(200);
           return inner.versionsOf(asked);
         }),
-        async *readMany(asked, maxBytes) {
-          if (asked.includes(keys[0]!)) controller.abort();
-          yield* inner.readMany(asked, maxBytes);
+        list() {
+          const listing = inner.list();
+          return {
+            ...listing,
+            [Symbol.asyncIterator]: () => listing[Symbol.asyncIterator](),
+            async *readMany(asked, maxBytes) {
+              if (asked.includes(keys[0]!)) controller.abort();
+              yield* listing.readMany(asked, maxBytes);
+            },
+          };
         },
       };
       await expect(syncStorage(watchedDb, slowVersions, { key: 'file_uri', batchSize: 1, signal: controller.signal })).rejects.toThrow();
@@ -494,18 +499,18 @@ describe.each(engines)('sync beside other writers on %s', (engine) => {
           applyChanges(tx, { files: [{ file_uri: file, kind: 'human', version: read.version, content_hash: 'x', ...parseMemberFile(file, 'human', read.bytes) }] }, 'file_uri'),
         );
       };
-      const racing: Storage = {
+      const racing = listingThrough(
         // After the sync has read a.yml, the other writer registers a newer version.
-        ...readingThrough(files, async (file) => {
+        readingThrough(files, async (file) => {
           if (file.key === 'human_members/a.yml') await other(file.key, human('Ann', 'bio: second\n'));
           return file;
         }),
         // While the sync lists, b.yml appears and is registered by the other writer.
-        async *list() {
-          for await (const page of files.list()) yield page;
+        async function* (real) {
+          for await (const page of real) yield page;
           await other('human_members/b.yml', human('Bob'));
         },
-      };
+      );
       await syncStorage(db, racing, { key: 'file_uri' });
       expect((await listMembers(db, 'human')).map((m) => [m.name, m.bio])).toEqual([
         ['Ann', 'second'],
