@@ -43,7 +43,6 @@ VECR_MAX_CONNECTIONS, VECR_SHUTDOWN_TIMEOUT, CHATLOG_DYNAMODB_ENDPOINT, CHATLOG_
         const port = new URL(service.pgUrl).port;
         lines.push(`  psql:     PGPASSFILE=${passwordFileOf(config.database.dataDir)} psql -h localhost -p ${port} -U postgres member_db`);
       }
-      process.stderr.write(lines.join('\n') + '\n');
 
       let stopping = false;
       const stop = async (signal: string) => {
@@ -62,5 +61,7 @@ VECR_MAX_CONNECTIONS, VECR_SHUTDOWN_TIMEOUT, CHATLOG_DYNAMODB_ENDPOINT, CHATLOG_
       };
       process.on('SIGTERM', () => void stop('SIGTERM'));
       process.on('SIGINT', () => void stop('SIGINT'));
+      // Only now: whoever waits for the banner may signal at once, and must find the handlers.
+      process.stderr.write(lines.join('\n') + '\n');
     });
 }
