@@ -20,6 +20,12 @@ export type StorageConfig =
       endpoint?: string;
       region: string;
       credentials?: { accessKeyId: string; secretAccessKey: string };
+      /**
+       * How long one operation — a page of a listing, an object read whole, a head, a write — may
+       * take, retries included, before it fails as unavailable (S3_REQUEST_TIMEOUT, default 10 s):
+       * a bucket that stalls must not hold a sync, a reconcile or a webhook request forever.
+       */
+      requestTimeoutMs: number;
     };
 
 export interface Config {
@@ -241,6 +247,7 @@ export function storageConfig(value: string, env: Env = process.env, cwd = proce
     ...(env.S3_ENDPOINT ? { endpoint: env.S3_ENDPOINT } : {}),
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
     ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+    requestTimeoutMs: timeout('S3_REQUEST_TIMEOUT', env.S3_REQUEST_TIMEOUT, 10_000),
   };
 }
 

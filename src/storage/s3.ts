@@ -5,20 +5,12 @@ import { plainListing, StorageError, unreadFile, type FileRead, type ReadMany, t
 type S3Config = Extract<StorageConfig, { kind: 's3' }>;
 
 /**
- * How long one operation — a page of a listing, an object read whole, a head, a write — may take,
- * retry included, before it fails as `unavailable`: a bucket that stalls (a proxy or a network
- * that swallows packets) must not hold a sync, a reconcile or a webhook request forever. Ample
- * for objects of at most VECR_MAX_FILE_BYTES and pages of 1,000 keys.
- */
-export const defaultRequestTimeoutMs = 10_000;
-
-/**
  * A bucket (and optional prefix) on AWS S3, MinIO or LocalStack. Keys below the prefix are the
  * storage keys, so a member's file_uri is the same whichever endpoint serves the bucket. The AWS
  * SDK is loaded only when a bucket is configured.
  */
-export async function s3Storage(config: S3Config, options: { requestTimeoutMs?: number } = {}): Promise<Storage> {
-  const requestTimeoutMs = options.requestTimeoutMs ?? defaultRequestTimeoutMs;
+export async function s3Storage(config: S3Config): Promise<Storage> {
+  const { requestTimeoutMs } = config;
   const sdk = await import('@aws-sdk/client-s3');
   const client: S3Client = new sdk.S3Client({
     region: config.region,

@@ -93,6 +93,7 @@ describe('vecr without a database', () => {
       [{ VECR_HEADERS_TIMEOUT: '1m', VECR_REQUEST_TIMEOUT: '30s' }, ['serve'], /VECR_HEADERS_TIMEOUT \(60000 ms\) cannot be longer than VECR_REQUEST_TIMEOUT \(30000 ms\)/],
       [{ VECR_MAX_CONNECTIONS: 'many' }, ['serve'], /VECR_MAX_CONNECTIONS must be a positive integer, not "many"/],
       [{ VECR_TRUST_PROXY: '10.0.0.0/33' }, ['serve'], /VECR_TRUST_PROXY holds "10.0.0.0\/33", which is no address, CIDR range/],
+      [{ VECR_STORAGE: 's3://members', S3_REQUEST_TIMEOUT: 'soon' }, ['members', 'count'], /S3_REQUEST_TIMEOUT must be a duration such as 600, 30s, 10m or 0, not "soon"/],
     ];
     for (const [env, args, message] of cases) {
       const result = await vecrIn(env, process.cwd())(...args);

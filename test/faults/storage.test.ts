@@ -172,7 +172,7 @@ describe.each(engines)('S3 failing under the service, on %s', (engine) => {
     s3 = await startS3();
     proxy = await startS3Faults(s3.endpoint);
     config = { ...s3.config, endpoint: proxy.endpoint };
-    storage = await s3Storage(config, { requestTimeoutMs: 1000 });
+    storage = await s3Storage({ ...config, requestTimeoutMs: 1000 });
   });
   afterAll(async () => {
     await proxy?.close();

@@ -29,6 +29,7 @@ export async function startS3(options: { prefix?: string; bucket?: string } = {}
     endpoint,
     region: 'us-east-1',
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    requestTimeoutMs: 10_000,
   };
   return {
     endpoint,
