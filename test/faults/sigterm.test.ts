@@ -2,7 +2,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { human, tempDir, writeFiles } from '../helpers/files.js';
-import { eventually, get, spawnServe, type ServeProcess } from '../helpers/service.js';
+import { spawnServe, type ServeProcess } from '../helpers/serveProcess.js';
+import { eventually, get } from '../helpers/service.js';
 
 /** Tests that start `vecr serve` (PGlite, dynalite) may wait long on a busy machine; nothing here is timed. */
 const processTimeout = 180_000;
@@ -32,7 +33,7 @@ describe('vecr serve stopped by SIGTERM under load', () => {
   it('answers every request received before the signal, on kept-alive connections, and exits 0', async () => {
     work = await tempDir();
     await writeFiles(work.dir, Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`storage/human_members/p${i}.yml`, human(`Person ${i}`)])));
-    serve = await spawnServe({ VECR_DATA_DIR: path.join(work.dir, 'data'), VECR_STORAGE: path.join(work.dir, 'storage'), LOG_LEVEL: 'warn' });
+    serve = await spawnServe({ VECR_DATA_DIR: path.join(work.dir, 'data'), VECR_STORAGE: path.join(work.dir, 'storage'), VECR_RECONCILE_INTERVAL: '0', VECR_WATCH: 'false', LOG_LEVEL: 'warn' });
     const { url } = serve;
     await eventually(async () => expect((await get(`${url}/ready`)).status).toBe(200), 30_000);
 
@@ -114,6 +115,8 @@ describe('vecr serve stopped by SIGTERM under load', () => {
     serve = await spawnServe({
       VECR_DATA_DIR: path.join(work.dir, 'data'),
       VECR_STORAGE: path.join(work.dir, 'storage'),
+      VECR_RECONCILE_INTERVAL: '0',
+      VECR_WATCH: 'false',
       VECR_SHUTDOWN_TIMEOUT: '1s',
       VECR_REQUEST_TIMEOUT: '10m',
       LOG_LEVEL: 'warn',
@@ -127,7 +130,7 @@ describe('vecr serve stopped by SIGTERM under load', () => {
       serve.child.kill('SIGTERM');
       expect(await serve.exited).toBe(0);
       expect(await connection.response()).toEqual({ error: expect.any(String) });
-      expect(serve.output().stdout).toContain('requests still unanswered when the shutdown deadline passed');
+      expect(serve.output()).toContain('requests still unanswered when the shutdown deadline passed');
     } finally {
       clearInterval(trickle);
       connection.destroy();

@@ -18,13 +18,15 @@ export interface ServeProcess {
 }
 
 /**
- * `vecr serve` as a process of its own (built `dist/`, as users run it), on a free port: a
- * process that dies is then something a test can see, which an in-process service is not.
+ * `vecr serve` as a process of its own (built `dist/`, as users run it), on free ports, on the
+ * embedded database unless `env` names another: a process that dies is then something a test can
+ * see, which an in-process service is not. Resolves once the banner is printed; rejects with its
+ * output when it exits first.
  */
 export async function spawnServe(env: NodeJS.ProcessEnv, cwd?: string): Promise<ServeProcess> {
   const child = spawn(process.execPath, [vecrBin, 'serve'], {
     ...(cwd ? { cwd } : {}),
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, PORT: '0', VECR_PG_PORT: '0', DATABASE_URL: '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

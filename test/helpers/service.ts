@@ -1,5 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { openChatStore } from '../../src/chatlog/open.js';
 import type { ChatStore } from '../../src/chatlog/store.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -71,50 +69,3 @@ export async function chatStoreForTest(dataDir: string, env: Record<string, stri
   return chat;
 }
 
-const bin = fileURLToPath(new URL('../../bin/vecr.js', import.meta.url));
-
-export interface ServeProcess {
-  child: ChildProcess;
-  /** Where the API listens, from the banner. */
-  url: string;
-  /** Everything the process wrote so far (the banner and the logs). */
-  output(): { stdout: string; stderr: string };
-  /** Its exit code (null when killed by a signal). */
-  exited: Promise<number | null>;
-  /** SIGKILL unless it has exited; always safe to call. */
-  kill(): Promise<void>;
-}
-
-/**
- * `vecr serve` as users run it: the built bin in a process of its own, on free ports, no periodic
- * sync and no folder watch unless `env` says otherwise. Resolves once the banner is printed; rejects
- * with its output when it exits first.
- */
-export async function spawnServe(env: NodeJS.ProcessEnv, cwd = process.cwd()): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [bin, 'serve'], {
-    cwd,
-    env: { ...process.env, PORT: '0', VECR_PG_PORT: '0', VECR_RECONCILE_INTERVAL: '0', VECR_WATCH: 'false', DATABASE_URL: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on('data', () => {
-      if (/chat log: .*\n/.test(stderr)) resolve(/listening on (http:\/\/\S+)/.exec(stderr)![1]!);
-    });
-    void exited.then((code) => reject(new Error(`vecr serve exited (${code}) before it listened:\n${stderr}\n${stdout}`)));
-  });
-  return {
-    child,
-    url,
-    output: () => ({ stdout, stderr }),
-    exited,
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
