@@ -1,11 +1,17 @@
 import type net from 'node:net';
 import path from 'node:path';
+import v8 from 'node:v8';
 import type { PGlite } from '@electric-sql/pglite';
 import { preparePrivateDataFolder, preparePrivateFolder } from '../privateFiles.js';
 import { DatabaseUnavailableError, type Db, type Queryable } from './types.js';
 import { acquireFolderLock } from './lock.js';
 import { embeddedDatabaseUrl, embeddedUser, ensurePassword } from './password.js';
 import { requirePassword, scramVerifier } from './passwordGate.js';
+
+// PGlite is WebAssembly, and the V8 of Node.js 22 and 24 can abort the whole process when it
+// garbage-collects WebAssembly code ("Check failed: jit_page_->allocations_.erase(addr) == 1",
+// nodejs/node#66366; seen here once in a test run): the code is kept for the life of the process.
+v8.setFlagsFromString('--no-wasm-code-gc');
 
 // Timestamps stay the text PostgreSQL sends, as with node-postgres.
 const parsers = { 1114: (value: string) => value, 1184: (value: string) => value };
