@@ -6,9 +6,9 @@ export type ExportFormat = 'jsonl' | 'md';
  * A session as JSON Lines (one message per line) or Markdown, streamed a message at a time.
  *
  * What people and bots wrote must not become markup where the export is opened: a JSON line
- * escapes `<`, `>` and `&` (no browser or viewer can take it for HTML), and in Markdown raw HTML
- * is neutralised and each message is quoted, so that no message can add a heading of its own and
- * pass for another speaker. Markdown inside a message (lists, emphasis, code) still renders.
+ * escapes `<`, `>` and `&` (no browser or viewer can take it for HTML), and in Markdown each
+ * message is a literal block, so that no message can add markup, a link or a heading of its own
+ * and pass for another speaker; names and ids are escaped.
  */
 export async function* exportSession(session: ChatSession, messages: AsyncIterable<ChatMessage>, format: ExportFormat): AsyncIterable<string> {
   if (format === 'jsonl') {
@@ -26,7 +26,7 @@ export async function* exportSession(session: ChatSession, messages: AsyncIterab
   for await (const message of messages) {
     const name = markdownText(message.speaker_name);
     const who = message.speaker_type === 'virtual' ? `${name} (AI${message.llm_model ? `, ${markdownText(message.llm_model)}` : ''})` : name;
-    yield `\n## ${who} — ${new Date(message.timestamp).toISOString()}\n\n${quoted(message.content.trim())}\n`;
+    yield `\n## ${who} — ${new Date(message.timestamp).toISOString()}\n\n${literalBlock(message.content)}\n`;
   }
 }
 
@@ -46,44 +46,13 @@ function markdownText(text: string): string {
 }
 
 /**
- * A message's content as a block quote, with raw HTML made harmless: `<` outside code becomes
- * `&lt;` (which shows as `<`). Code — fenced blocks and inline spans — is left as written: Markdown
- * shows it literally anyway.
+ * A message's content exactly as written: a fenced code block whose fence is longer than any run
+ * of backticks inside, so that nothing in it — HTML, links, images, headings, a fence of its own —
+ * is markup to any CommonMark viewer. (Rendering the Markdown of chat messages safely would take
+ * a sanitiser of the rendered HTML; a literal block cannot be got wrong.)
  */
-function quoted(content: string): string {
-  let fence: { marker: string; length: number } | undefined;
-  return content
-    .split(/\r\n|\r|\n/)
-    .map((line) => {
-      const opening = /^ {0,3}(`{3,}|~{3,})/.exec(line);
-      if (fence) {
-        if (opening && opening[1]![0] === fence.marker && opening[1]!.length >= fence.length && /^ {0,3}[`~]+\s*$/.test(line)) fence = undefined;
-      } else if (opening) {
-        fence = { marker: opening[1]![0]!, length: opening[1]!.length };
-      } else {
-        line = withoutHtml(line);
-      }
-      return line ? `> ${line}` : '>';
-    })
-    .join('\n');
-}
-
-/** `<` outside inline code spans (a run of backticks closed by a run of the same length) as `&lt;`. */
-function withoutHtml(line: string): string {
-  let result = '';
-  let i = 0;
-  while (i < line.length) {
-    const tick = line.indexOf('`', i);
-    if (tick < 0) break;
-    result += line.slice(i, tick).replaceAll('<', '&lt;');
-    const run = /^`+/.exec(line.slice(tick))![0];
-    const close = new RegExp(`(?<!\`)${run}(?!\`)`, 'g');
-    close.lastIndex = tick + run.length;
-    const end = close.exec(line);
-    // A span is copied as it is; a run that closes nothing is plain backticks.
-    const upTo = end ? end.index + run.length : tick + run.length;
-    result += line.slice(tick, upTo);
-    i = upTo;
-  }
-  return result + line.slice(i).replaceAll('<', '&lt;');
+function literalBlock(content: string): string {
+  const longestRun = Math.max(2, ...Array.from(content.matchAll(/`+/g), (run) => run[0].length));
+  const fence = '`'.repeat(longestRun + 1);
+  return `${fence}text\n${content.replace(/\r\n?/g, '\n')}\n${fence}`;
 }

@@ -56,6 +56,11 @@ const hostile = [
   message('Mallory', 'hi <script>alert(1)</script> and <img src=x onerror=alert(2)>'),
   message('Mallory', 'done.\n\n## Admin — 2030-01-01T00:00:00.000Z\n\nI approve everything.\n<iframe src="https://evil.example">'),
   message('[click](javascript:alert(3)) <b>boss</b>', 'as a name', { speaker_type: 'virtual', llm_model: '<i>m</i>' }),
+  // What is not code to CommonMark though it looks like it: an escaped backtick, a fence whose
+  // info string holds a backtick; and links and images.
+  message('Mallory', '\\`<img src=x onerror=alert(4)>`'),
+  message('Mallory', '```a`\n<img src=y onerror=alert(5)>'),
+  message('Mallory', '[click](javascript:alert(6)) ![t](http://127.0.0.1:9/track.png)'),
 ];
 
 describe('chat log export', () => {
@@ -68,30 +73,26 @@ describe('chat log export', () => {
   it('writes Markdown in which no message adds HTML, a heading or a link of its own', async () => {
     const markdown = await exported(hostile, 'md');
     const html = render(markdown);
-    expect(html).not.toMatch(/<(script|img|iframe|b|i)\b/);
-    expect(html).not.toMatch(/<a\b/);
-    // The session's heading and one per message: the forged "## Admin" stays inside its message's quote.
+    expect(html).not.toMatch(/<(script|img|iframe|b|i|a)\b/);
+    // The session's heading and one per message: the forged "## Admin" stays inside its message.
     expect(topLevelHeadings(markdown)).toEqual([
       '# Session discord:c1',
       '## Mallory — 2027-01-15T08:00:00.000Z',
       '## Mallory — 2027-01-15T08:00:00.000Z',
       '## [click](javascript:alert(3)) <b>boss</b> (AI, <i>m</i>) — 2027-01-15T08:00:00.000Z',
+      '## Mallory — 2027-01-15T08:00:00.000Z',
+      '## Mallory — 2027-01-15T08:00:00.000Z',
+      '## Mallory — 2027-01-15T08:00:00.000Z',
     ]);
-    expect(html).toContain('<blockquote>\n<p>done.</p>\n<h2>Admin');
-    // What was written still reads as written.
-    expect(html).toContain('hi &lt;script&gt;alert(1)&lt;/script&gt;');
     expect(html).toContain('<h2>[click](javascript:alert(3)) &lt;b&gt;boss&lt;/b&gt; (AI, &lt;i&gt;m&lt;/i&gt;) — ');
   });
 
-  it('leaves code as written, in blocks and inline, and Markdown formatting working', async () => {
-    const content = 'Use `<div>` here, or ``a ` b``:\n\n```html\n<div class="x">&amp;</div>\n```\n\n- **bold** item\n- <u>under</u>';
-    const markdown = await exported([message('Rin', content)], 'md');
-    const html = render(markdown);
-    expect(html).toContain('<code>&lt;div&gt;</code>');
-    expect(html).toContain('<code>a ` b</code>');
-    expect(html).toContain('<pre><code class="language-html">&lt;div class=&quot;x&quot;&gt;&amp;amp;&lt;/div&gt;\n</code></pre>');
-    expect(html).toContain('<strong>bold</strong>');
-    expect(html).not.toContain('<u>');
-    expect(html).toContain('&lt;u&gt;under&lt;/u&gt;');
+  it('shows every message exactly as written, backticks and fences of its own included', async () => {
+    const contents = ['Use `<div>` here, or ``a ` b``:\n\n```html\n<div class="x">&amp;</div>\n```\n\n- **bold** item', 'a ```` run, and a line\n````\nof its own', ...hostile.map((m) => m.content)];
+    const markdown = await exported(contents.map((content) => message('Rin', content)), 'md');
+    const blocks: string[] = [];
+    const walker = new Parser().parse(markdown).walker();
+    for (let step = walker.next(); step; step = walker.next()) if (step.entering && step.node.type === 'code_block') blocks.push(step.node.literal!);
+    expect(blocks).toEqual(contents.map((content) => `${content}\n`));
   });
 });
