@@ -13,9 +13,10 @@ import { errorBody } from './errors.js';
  * principals through the same hook.
  *
  * On loopback with no API tokens configured the API is open, for zero-setup local use; then
- * only pages of other sites are kept out (Origin, Sec-Fetch-Site) and so are names that are not
- * this machine's (Host: DNS rebinding). Anywhere else, `vecr serve` does not start without API
- * tokens and a webhook token (`exposureProblem`).
+ * only pages of other sites are kept out (Origin, Sec-Fetch-Site), and so are names that are not
+ * this machine's (Host: DNS rebinding) and requests a proxy forwarded. Anywhere else, or behind
+ * a proxy (VECR_TRUST_PROXY), `vecr serve` does not start without API tokens and a webhook token
+ * (`exposureProblem`).
  */
 export type RouteAccess = Scope | 'webhook' | 'open';
 
@@ -56,13 +57,18 @@ export function isLoopback(host: string): boolean {
 
 /** Why `vecr serve` must not start with this configuration (a sentence saying what to set), or undefined. */
 export function exposureProblem(config: Config): string | undefined {
-  if (isLoopback(config.http.host)) return undefined;
+  // A proxy in front (VECR_TRUST_PROXY) forwards other machines' requests, whatever the address.
+  const proxied = config.http.trustProxy.length > 0;
+  if (isLoopback(config.http.host) && !proxied) return undefined;
   const missing = [
     ...(config.access.tokens.length === 0 ? ['VECR_API_TOKENS (make a token with `vecr token NAME --scopes read,chat,admin`)'] : []),
     ...(config.webhook.authToken ? [] : ['WEBHOOK_AUTH_TOKEN']),
   ];
   if (missing.length === 0) return undefined;
-  return `HOST=${config.http.host} lets other machines reach the API, which then needs credentials: set ${missing.join(' and ')}, or listen on 127.0.0.1`;
+  if (!isLoopback(config.http.host)) {
+    return `HOST=${config.http.host} lets other machines reach the API, which then needs credentials: set ${missing.join(' and ')}, or listen on 127.0.0.1`;
+  }
+  return `VECR_TRUST_PROXY says a proxy forwards other machines' requests to the API, which then needs credentials: set ${missing.join(' and ')}, or unset VECR_TRUST_PROXY`;
 }
 
 /** What to warn about at start: tokens kept in the clear, and a webhook token short enough to guess. */
@@ -148,6 +154,11 @@ export function installAccess(fastify: FastifyInstance, config: Config): void {
  */
 function siteRefusal(request: FastifyRequest, openApi: boolean): { status: number; code: string; message: string } | undefined {
   const host = request.headers.host ?? '';
+  if (openApi && forwardingHeaders.some((name) => request.headers[name] !== undefined)) {
+    // A proxy on this machine (nginx's `proxy_pass http://127.0.0.1:3000` sends a loopback Host)
+    // would open the API to whoever reaches the proxy.
+    return { status: 403, code: 'proxied', message: 'requests forwarded by a proxy come from other machines: this API is open to this machine only, until VECR_API_TOKENS is set' };
+  }
   if (openApi && host !== '' && !isLoopback(host.replace(/:\d*$/, ''))) {
     return { status: 421, code: 'misdirected', message: `this service answers to loopback names only (localhost, 127.0.0.1, [::1]), not the Host ${JSON.stringify(host.slice(0, 100))}` };
   }
@@ -161,6 +172,9 @@ function siteRefusal(request: FastifyRequest, openApi: boolean): { status: numbe
   }
   return undefined;
 }
+
+/** Headers a proxy adds to what it forwards. */
+const forwardingHeaders = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-real-ip'] as const;
 
 function hostOfOrigin(origin: string): string | undefined {
   try {

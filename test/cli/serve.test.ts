@@ -122,6 +122,12 @@ describe('vecr serve on an address other machines can reach', () => {
     });
     const flag = await vecr(['serve', '--host', '::'], { ...env, VECR_API_TOKENS: `ops:read:sha256:${'a'.repeat(64)}` }, work.dir);
     expect([flag.code, flag.stderr]).toEqual([1, 'vecr: HOST=:: lets other machines reach the API, which then needs credentials: set WEBHOOK_AUTH_TOKEN, or listen on 127.0.0.1\n']);
+    // On loopback behind a proxy: the proxy forwards other machines' requests.
+    const proxied = await vecr(['serve'], { ...env, VECR_TRUST_PROXY: 'loopback' }, work.dir);
+    expect([proxied.code, proxied.stderr]).toEqual([
+      1,
+      "vecr: VECR_TRUST_PROXY says a proxy forwards other machines' requests to the API, which then needs credentials: set VECR_API_TOKENS (make a token with `vecr token NAME --scopes read,chat,admin`) and WEBHOOK_AUTH_TOKEN, or unset VECR_TRUST_PROXY\n",
+    ]);
     await expect(fs.access(path.join(work.dir, 'refused'))).rejects.toThrow();
   });
 

@@ -103,6 +103,17 @@ describe('access', () => {
         expect({ host, status: (await raw(`${service.url}/api/members/human`, { host })).status }).toEqual({ host, status: 200 });
       }
     });
+
+    it('refuses what a proxy on this machine forwards: it comes from other machines', async () => {
+      // nginx's `proxy_pass http://127.0.0.1:3000` keeps a loopback Host and adds these.
+      const forwarded: Array<Record<string, string>> = [{ 'x-forwarded-for': '203.0.113.9' }, { forwarded: 'for=203.0.113.9' }, { 'x-real-ip': '203.0.113.9' }, { 'x-forwarded-host': 'members.example' }];
+      for (const headers of forwarded) {
+        const answer = await send(`${service.url}/api/members/human`, { headers });
+        expect({ headers, status: answer.status, code: answer.body.error?.code }).toEqual({ headers, status: 403, code: 'proxied' });
+      }
+      const sync = await send(`${service.url}/api/sync`, { method: 'POST', headers: { 'x-forwarded-for': '203.0.113.9' } });
+      expect(sync.status).toBe(403);
+    });
   });
 
   describe('with API tokens', () => {
@@ -205,6 +216,7 @@ describe('access', () => {
     const service = await serve((config) => {
       config.access.tokens = parseApiTokens(`reader:read:sha256:${sha256(tokens.reader)}`);
       config.http.trustProxy = ['loopback'];
+      config.webhook.authToken = 'webhook-token-0123456789';
     });
     try {
       const members = `${service.url}/api/members/human`;
