@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { watch } from 'chokidar';
-import { memberKindOf } from '../members/paths.js';
+import { memberKindOf, unusableKey } from '../members/paths.js';
 import type { FileChange } from './registrar.js';
 
 export interface FolderWatch {
@@ -33,7 +33,8 @@ export function watchFolder(
   const onFile = (file: string) => {
     const key = path.relative(root, file).split(path.sep).join('/');
     const kind = memberKindOf(key);
-    if (!kind) return;
+    // As from a listing or an event: a key no row can hold is never registered (a sync reports it).
+    if (!kind || unusableKey(key)) return;
     pending.set(key, { key, kind });
     timer ??= setTimeout(flush, settleMs);
   };

@@ -40,6 +40,18 @@ describe.each(engines)('folder watch on %s', (engine) => {
     await eventually(async () => expect(await names()).toEqual([]));
   });
 
+  it('never registers a file whose name no row can hold (control characters), as a sync and the webhook refuse it', async () => {
+    await writeFiles(work.dir, { 'human_members/d\u001b]0;pwned\u0007.yml': human('Dave'), 'human_members/eve.yml': human('Eve') });
+    // Eve, written with it, is registered: the watcher has seen both.
+    await eventually(async () => expect(await names()).toContain('Eve'));
+    expect(await names()).not.toContain('Dave');
+    const { rows } = await db.query("SELECT file_uri FROM member_files WHERE file_uri LIKE 'human_members/d%'");
+    expect(rows).toEqual([]);
+    await fs.rm(path.join(work.dir, 'human_members/d\u001b]0;pwned\u0007.yml'));
+    await fs.rm(path.join(work.dir, 'human_members/eve.yml'));
+    await eventually(async () => expect(await names()).not.toContain('Eve'));
+  });
+
   it('records a file that turns invalid and keeps its last good row', async () => {
     await writeFiles(work.dir, { 'human_members/ann.yml': human('Ann') });
     await eventually(async () => expect(await names()).toEqual(['Ann']));
