@@ -2,6 +2,17 @@ import { z } from 'zod';
 import { plainLineString } from '../storableText.js';
 
 /**
+ * A position in time as the store keeps it: epoch milliseconds with at most three decimals, from
+ * 0 to 9e12. Finer fractions are rounded: DynamoDB refuses numbers below 1e-130 (an "underflow"),
+ * and a bound or a cursor must never reach it unchecked.
+ */
+export const epochMsSchema = z
+  .number()
+  .min(0)
+  .max(9e12)
+  .transform((ms) => Math.round(ms * 1000) / 1000);
+
+/**
  * A chat message as clients post it and as it is stored: one item per message in ChatLogs,
  * attribute names as in the design (snake_case). `timestamp` is assigned when absent.
  */

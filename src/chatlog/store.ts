@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BatchWriter, untilProcessed } from './batchWriter.js';
 import { WriterLanes } from './lanes.js';
-import { messageInputSchema, sessionIdSchema, type ChatMessage, type ChatSession } from './schema.js';
+import { epochMsSchema, messageInputSchema, sessionIdSchema, type ChatMessage, type ChatSession } from './schema.js';
 
 /** A message as `messageInputSchema` leaves it: validated, defaults filled in. */
 export type ValidMessage = z.output<typeof messageInputSchema>;
@@ -856,10 +856,9 @@ function fnv1a(text: string): number {
  * shape this store hands out, so a crafted one (`{"ts": 1e400}`, a key of another channel) is a
  * 400, never a failed request to the store.
  */
-const epochMs = z.number().min(0).max(9e12);
-const positionCursor = z.strictObject({ ts: epochMs });
-const channelCursorSchema = z.strictObject({ channel_id: z.string().min(1).max(128), last_activity: epochMs, session_id: sessionIdSchema, timestamp: z.literal(0) });
-const activityCursor = z.strictObject({ last_activity: epochMs, session_id: sessionIdSchema });
+const positionCursor = z.strictObject({ ts: epochMsSchema });
+const channelCursorSchema = z.strictObject({ channel_id: z.string().min(1).max(128), last_activity: epochMsSchema, session_id: sessionIdSchema, timestamp: z.literal(0) });
+const activityCursor = z.strictObject({ last_activity: epochMsSchema, session_id: sessionIdSchema });
 
 function encodePosition(timestamp: number): string {
   return encodeKey({ ts: timestamp });

@@ -242,6 +242,11 @@ describe('chat log store, the hard cases', () => {
     for (const forged of [raw('{"last_activity":1e400,"session_id":"x"}'), cursor({ last_activity: 1, session_id: 'x'.repeat(5000) }), cursor({ last_activity: 1, session_id: 'a/b' })]) {
       await expect(chat.listSessions({ member: 'Mia' }, { limit: 2, cursor: forged }), forged).rejects.toMatchObject({ status: 400, code: 'bad_cursor' });
     }
+    // A fraction finer than the store keeps (DynamoDB refuses numbers below 1e-130) is rounded, not sent.
+    for (const order of ['asc', 'desc'] as const) {
+      await expect(chat.readMessages('crafted', { limit: 5, order, cursor: cursor({ ts: 1e-200 }) })).resolves.toHaveProperty('messages');
+    }
+    await expect(chat.listSessions({ member: 'Mia' }, { limit: 2, cursor: cursor({ last_activity: 1.5e-200, session_id: 'x' }) })).resolves.toHaveProperty('sessions');
     const channelForged = raw('{"channel_id":"cc","last_activity":1e400,"session_id":"crafted","timestamp":0}');
     await expect(chat.listSessions({ channel_id: 'cc' }, { limit: 2, cursor: channelForged })).rejects.toMatchObject({ status: 400, code: 'bad_cursor' });
   });

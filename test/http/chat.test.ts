@@ -51,6 +51,12 @@ describe('chat API', () => {
     const second = await get(`${api}/chat/sessions/discord:c9/messages?limit=3&order=desc&cursor=${first.body.next_cursor}`);
     expect(second.body).toMatchObject({ messages: [{ content: 'hello' }], next_cursor: null });
     expect((await get(`${api}/chat/sessions/discord:c9/messages?cursor=forged`)).body.error.code).toBe('bad_cursor');
+    // Bounds in time: a fraction DynamoDB cannot hold is rounded; beyond the range, 400 from us.
+    expect((await get(`${api}/chat/sessions/discord:c9/messages?after=1e-200`)).body.messages).toHaveLength(4);
+    for (const bound of ['after=1e300', 'before=1e300', 'before=-1']) {
+      const answer = await get(`${api}/chat/sessions/discord:c9/messages?${bound}`);
+      expect({ bound, status: answer.status, message: answer.body.error.message }).toEqual({ bound, status: 400, message: expect.not.stringMatching(/ExpressionAttributeValues|underflow|overflow/i) });
+    }
   });
 
   it('lists sessions by channel and by member', async () => {

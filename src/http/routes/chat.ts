@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { buildContext } from '../../chatlog/context.js';
 import { exportSession } from '../../chatlog/export.js';
-import { discordIdSchema, discordSessionId, messageInputSchema, messageSchema, sessionIdSchema, sessionSchema } from '../../chatlog/schema.js';
+import { discordIdSchema, discordSessionId, epochMsSchema, messageInputSchema, messageSchema, sessionIdSchema, sessionSchema } from '../../chatlog/schema.js';
 import type { ChatStore, ValidMessage } from '../../chatlog/store.js';
 import { getMember } from '../../registry/read.js';
 import type { AppContext } from '../context.js';
@@ -66,8 +66,8 @@ export function chatRoutes(app: AppContext): FastifyPluginAsyncZod {
         params: idParams,
         querystring: z.object({
           limit: z.coerce.number().int().min(1).max(500).default(50),
-          before: z.coerce.number().optional().describe('Only messages before this epoch millisecond'),
-          after: z.coerce.number().optional().describe('Only messages after this epoch millisecond'),
+          before: z.coerce.number().pipe(epochMsSchema).optional().describe('Only messages before this epoch millisecond'),
+          after: z.coerce.number().pipe(epochMsSchema).optional().describe('Only messages after this epoch millisecond'),
           order: z.enum(['asc', 'desc']).default('asc'),
           cursor: z.string().optional(),
         }),
