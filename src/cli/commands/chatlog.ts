@@ -75,7 +75,8 @@ export function registerChatlog(program: Command) {
         return messages.reverse();
       });
       if (options.json) printJson({ messages });
-      else for (const m of messages) process.stdout.write(`[${time(m.timestamp)}] ${shown(m.speaker_name)} (${m.role}): ${shown(m.content, { lines: true })}\n`);
+      // A message's own lines are indented: none can pass for the next message's line.
+      else for (const m of messages) process.stdout.write(`[${time(m.timestamp)}] ${shown(m.speaker_name)} (${m.role}): ${shown(m.content, { lines: true }).replace(/\n/g, '\n    ')}\n`);
     });
 
   chatlog
@@ -90,13 +91,14 @@ export function registerChatlog(program: Command) {
       await withChat(config, async (chat) => {
         const found = await chat.getSession(session);
         if (!found) throw new Error(`no session ${session}`);
-        const write = async (out: Writable) => {
+        const write = async (out: Writable, onTerminal = false) => {
           for await (const chunk of exportSession(found, chat.allMessages(session), options.format as ExportFormat)) {
-            if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+            // A file gets the export exactly; a terminal, what it can show without acting on it.
+            if (!out.write(onTerminal ? shown(chunk, { lines: true }) : chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
           }
         };
         if (options.out) await writeFileWhole(options.out, { overwrite: true }, write);
-        else await write(process.stdout);
+        else await write(process.stdout, process.stdout.isTTY);
       });
     });
 
