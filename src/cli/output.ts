@@ -9,7 +9,7 @@ import { finished } from 'node:stream/promises';
  * Writes `file` through `write`, all or nothing: into a temporary file beside it, renamed into
  * place once complete and removed on any failure, so that no empty or half-written file is left
  * (a backup that failed must not look like one, nor block the next attempt). Problems with the
- * path itself are told in a sentence before any work starts.
+ * path itself are told in a sentence before any work starts. The file is its owner's only.
  */
 export async function writeFileWhole<T>(file: string, options: { overwrite: boolean }, write: (out: Writable) => Promise<T>): Promise<T> {
   // lstat: a dangling symbolic link is a name taken, too.
@@ -19,7 +19,8 @@ export async function writeFileWhole<T>(file: string, options: { overwrite: bool
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.partial`);
   let handle: fs.promises.FileHandle;
   try {
-    handle = await fs.promises.open(temporary, 'wx');
+    // Backups and exports hold personal data: readable by their owner only, as the data folder is.
+    handle = await fs.promises.open(temporary, 'wx', 0o600);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' || code === 'ENOTDIR' ? `the folder ${path.dirname(file)} does not exist` : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (error as Error).message;

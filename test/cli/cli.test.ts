@@ -257,6 +257,8 @@ describe.each(engines)('vecr on %s', (engine) => {
     const backup = await vecr('db', 'backup', '--out', file);
     expect(backup.code, backup.stderr).toBe(0);
     expect(await fs.readFile(file, 'utf8')).toContain('INSERT INTO "human_members"');
+    // Contact e-mails are in it: its owner's only, whatever the umask.
+    expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
     expect((await vecr('db', 'restore', file)).code).toBe(1);
     // An existing file is never overwritten, a missing folder is named, and a backup that fails
     // leaves no file behind to look like one (or to block the next attempt).
@@ -323,6 +325,7 @@ describe('vecr chatlog', () => {
       const file = path.join(work.dir, 'out.jsonl');
       await vecr('chatlog', 'export', 'discord:c1', '--out', file);
       expect((await fs.readFile(file, 'utf8')).trim().split('\n')).toHaveLength(2);
+      expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
       expect((await vecr('chatlog', 'delete', 'discord:c1')).stdout).toBe('deleted discord:c1 (2 messages)\n');
       const again = await vecr('chatlog', 'delete', 'discord:c1');
       expect(again.code).toBe(1);
