@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError, describeStorage } from '../../config.js';
 import { passwordFileOf } from '../../db/password.js';
+import type { FastifyRequest } from 'fastify';
 import { startService } from '../../service.js';
 import { configFrom } from '../context.js';
 
@@ -34,7 +35,7 @@ VECR_MAX_CONNECTIONS, VECR_SHUTDOWN_TIMEOUT, CHATLOG_DYNAMODB_ENDPOINT, CHATLOG_
       const config = configFrom(command.optsWithGlobals(), env);
       const level = (process.env.LOG_LEVEL || 'info').toLowerCase();
       if (!logLevels.includes(level)) throw new ConfigError(`LOG_LEVEL must be one of ${logLevels.join(', ')}, not "${process.env.LOG_LEVEL}"`);
-      const service = await startService(config, { logger: { level, redact: ['req.headers.authorization'] } });
+      const service = await startService(config, { logger: { level, redact: ['req.headers.authorization'], serializers: { req: requestLogged } } });
       const lines = [
         `vecr serve: listening on ${service.url} (API docs: ${service.url}/docs)`,
         `  storage:  ${describeStorage(config.storage)}`,
@@ -68,4 +69,19 @@ VECR_MAX_CONNECTIONS, VECR_SHUTDOWN_TIMEOUT, CHATLOG_DYNAMODB_ENDPOINT, CHATLOG_
       // Only now: whoever waits for the banner may signal at once, and must find the handlers.
       process.stderr.write(lines.join('\n') + '\n');
     });
+}
+
+/**
+ * A request as its log line shows it (Fastify's own fields), except the token of the one-time
+ * sign-in URL: it is printed in the banner, for the user at the terminal, and nowhere else.
+ */
+function requestLogged(request: FastifyRequest) {
+  return {
+    method: request.method,
+    url: request.url.startsWith('/signin/once?') ? '/signin/once?token=(not logged)' : request.url,
+    version: request.headers['accept-version'] as string | undefined,
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort,
+  };
 }
