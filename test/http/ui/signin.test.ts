@@ -258,6 +258,20 @@ describe('web UI sign-in', () => {
     }
   });
 
+  it('marks the cookie Secure when the request came over https (through a trusted proxy)', async () => {
+    const proxied = await serve((config) => {
+      withAccounts(config);
+      config.http.trustProxy = ['loopback'];
+    });
+    try {
+      const overHttps = await signIn(proxied.url, 'mika', passwords.mika, { 'x-forwarded-proto': 'https' });
+      expect(overHttps.setCookie[0]).toMatch(/; HttpOnly; SameSite=Strict; Max-Age=43200; Secure$/);
+      expect((await signIn(proxied.url, 'mika', passwords.mika)).setCookie[0]).not.toContain('Secure');
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it('off loopback with no accounts, there is no sign-in at all', async () => {
     const exposed = await serve((config) => {
       config.http.host = '0.0.0.0';
