@@ -41,24 +41,33 @@ Several entries in VECR_UI_USERS are separated by spaces or newlines; quote them
     });
 }
 
-/** Asks on the terminal, without echo, twice; the two must match. */
+/**
+ * Asks on the terminal, without echo, twice; the two must match. The terminal is taken (raw mode,
+ * no echo) before the first prompt is shown: what is typed as soon as it shows is never echoed.
+ */
 async function askTwice(name: string): Promise<string> {
-  const first = await askHidden(`Password for ${name}: `);
-  const second = await askHidden('Again: ');
-  if (first !== second) throw new ConfigError('the two passwords differ: nothing was made');
-  return first;
-}
-
-async function askHidden(prompt: string): Promise<string> {
-  process.stderr.write(prompt);
   // readline echoes what is typed to its output: a stream that drops it.
   const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
   const terminal = readline.createInterface({ input: process.stdin, output: silent, terminal: true });
-  try {
-    return await terminal.question('');
-  } finally {
+  // In raw mode Ctrl-C reaches readline, not the process: it stops here, as it would anywhere.
+  terminal.on('SIGINT', () => {
     terminal.close();
     process.stderr.write('\n');
+    process.exit(130);
+  });
+  const ask = async (prompt: string) => {
+    process.stderr.write(prompt);
+    const answer = await terminal.question('');
+    process.stderr.write('\n');
+    return answer;
+  };
+  try {
+    const first = await ask(`Password for ${name}: `);
+    const second = await ask('Again: ');
+    if (first !== second) throw new ConfigError('the two passwords differ: nothing was made');
+    return first;
+  } finally {
+    terminal.close();
   }
 }
 
