@@ -128,6 +128,7 @@ export function installAccess(fastify: FastifyInstance, config: Config, sessions
         return reply.code(403).send(errorBody('forbidden', `the account "${session.principal.name}" (${session.role}) lacks the ${access} scope this route needs`));
       }
     }
+    // A page without a session sends the browser to sign in: a token does not open pages.
     if (access === 'page') return reply.code(303).header('location', '/signin').send();
     if (access === 'webhook' ? !config.webhook.authToken : openApi) {
       if (access !== 'webhook') request.principal = localUser;

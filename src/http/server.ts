@@ -111,7 +111,7 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
         title: 'VECR Garage member registry',
         version: '0.1.0',
         description:
-          'Members of VECR Garage, kept in step with their YAML files. With API tokens configured (VECR_API_TOKENS), routes that need a scope take `Authorization: Bearer <token>`: 401 without a known token, 403 when it lacks the scope, 429 after repeated failures from one address. Requests made by pages of other sites are refused (403), and so is a Host that is not a loopback name while the API is open on loopback (421). An outage is 503 with Retry-After.',
+          'Members of VECR Garage, kept in step with their YAML files. With API tokens configured (VECR_API_TOKENS), routes that need a scope take `Authorization: Bearer <token>`: 401 without a known token, 403 when it lacks the scope, 429 after repeated failures from one address. A browser signed in to the web UI may call the API with its session cookie instead, within the role of its account (admin: read, chat, admin; viewer: read); a POST, PUT, PATCH or DELETE made so needs the `x-csrf-token` of the session (403 without). Requests made by pages of other sites are refused (403), and so is a Host that is not a loopback name while the API is open on loopback (421). An outage is 503 with Retry-After.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },

@@ -28,7 +28,7 @@ const unknownAccountHash = `scrypt$N=${cost.N},r=${cost.r},p=${cost.p}$${randomB
 /** Whether the password is the account's (compared in constant time); an unknown account costs the same. */
 export async function passwordMatches(account: UiAccount | undefined, password: string): Promise<boolean> {
   const stored = account?.password ?? { kind: 'scrypt' as const, hash: unknownAccountHash };
-  if (stored.kind === 'plain') return timingSafeEqual(createHash('sha256').update(password).digest(), stored.sha256) && account !== undefined;
+  if (stored.kind === 'plain') return timingSafeEqual(createHash('sha256').update(password).digest(), stored.sha256);
   const [, n, r, p, salt, key] = passwordHashPattern.exec(stored.hash)!;
   const expected = Buffer.from(key!, 'base64url');
   const given = await derive(password, Buffer.from(salt!, 'base64url'), { N: Number(n), r: Number(r), p: Number(p) }, expected.length);
