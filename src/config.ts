@@ -54,6 +54,8 @@ export interface Config {
   /** Port on which `vecr serve` shares the embedded database over the PostgreSQL protocol. */
   pgPort: number;
   chatlog: ChatlogConfig;
+  /** Who may sign in to the web member manager, and how long a session lasts. */
+  ui: UiConfig;
 }
 
 export interface HttpConfig {
@@ -93,6 +95,29 @@ export interface ApiToken {
 
 export interface AccessConfig {
   tokens: ApiToken[];
+}
+
+/** What a UI account may do: `admin` everything, `viewer` read only. */
+export const uiRoles = { admin: ['read', 'chat', 'admin'], viewer: ['read'] } as const satisfies Record<string, readonly Scope[]>;
+export type UiRole = keyof typeof uiRoles;
+
+export interface UiAccount {
+  name: string;
+  role: UiRole;
+  /**
+   * `scrypt$N=…,r=…,p=…$SALT$KEY` (what `vecr password` prints), or the password itself for the
+   * original member manager's ADMIN_PASSWORD (warned about at start).
+   */
+  password: { kind: 'scrypt'; hash: string } | { kind: 'plain'; sha256: Buffer };
+}
+
+export interface UiConfig {
+  /** VECR_UI_USERS, and ADMIN_USERNAME / ADMIN_PASSWORD. None: a one-time sign-in URL on loopback, no sign-in elsewhere. */
+  accounts: UiAccount[];
+  /** VECR_SESSION_SECRET: the key that signs session cookies; unset, one kept in VECR_DATA_DIR/ui-session.key. */
+  sessionSecret?: string;
+  /** VECR_SESSION_TTL (default 12 h): a session is refused this long after sign-in. */
+  sessionTtlMs: number;
 }
 
 export interface ChatlogConfig {
@@ -138,7 +163,54 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     watch: bool('VECR_WATCH', env.VECR_WATCH, true),
     pgPort: port('VECR_PG_PORT', env.VECR_PG_PORT, 55432),
     chatlog: chatlogConfig(env),
+    ui: uiConfig(env),
   };
+}
+
+/** The shortest VECR_SESSION_SECRET accepted: the key of every session's signature. */
+export const minSessionSecretLength = 32;
+
+function uiConfig(env: Env): UiConfig {
+  const accounts = parseUiUsers(env.VECR_UI_USERS ?? '');
+  if (env.ADMIN_USERNAME && !env.ADMIN_PASSWORD) throw new ConfigError('ADMIN_USERNAME is set without ADMIN_PASSWORD: set both (or, better, an entry in VECR_UI_USERS from `vecr password`)');
+  if (env.ADMIN_PASSWORD) {
+    const name = env.ADMIN_USERNAME || 'admin';
+    if (!tokenNamePattern.test(name)) throw new ConfigError(`ADMIN_USERNAME must be 1 to 64 letters, digits, dots, dashes or underscores, not ${JSON.stringify(name)}`);
+    if (accounts.some((account) => account.name === name)) throw new ConfigError(`ADMIN_USERNAME "${name}" is also in VECR_UI_USERS: every account needs a name of its own`);
+    accounts.push({ name, role: 'admin', password: { kind: 'plain', sha256: createHash('sha256').update(env.ADMIN_PASSWORD).digest() } });
+  }
+  const secret = env.VECR_SESSION_SECRET;
+  if (secret !== undefined && secret !== '' && secret.length < minSessionSecretLength) {
+    throw new ConfigError(`VECR_SESSION_SECRET must be at least ${minSessionSecretLength} characters (random: \`openssl rand -hex 32\`)`);
+  }
+  return {
+    accounts,
+    ...(secret ? { sessionSecret: secret } : {}),
+    sessionTtlMs: timeout('VECR_SESSION_TTL', env.VECR_SESSION_TTL, 12 * 3_600_000),
+  };
+}
+
+/** What `vecr password` makes: scrypt's parameters, a salt and the derived key, base64url. */
+export const passwordHashPattern = /^scrypt\$N=(\d+),r=(\d+),p=(\d+)\$([\w-]{16,})\$([\w-]{43,})$/;
+
+/**
+ * `VECR_UI_USERS`: entries separated by spaces or newlines, each `NAME:ROLE:HASH` — ROLE `admin`
+ * or `viewer`, HASH what `vecr password` prints (`scrypt$N=…,r=…,p=…$SALT$KEY`).
+ */
+export function parseUiUsers(value: string): UiAccount[] {
+  const accounts: UiAccount[] = [];
+  for (const entry of value.split(/\s+/).filter(Boolean)) {
+    const [name = '', role = '', ...rest] = entry.split(':');
+    const hash = rest.join(':');
+    const where = `VECR_UI_USERS: the entry ${tokenNamePattern.test(name) ? `"${name}"` : `number ${accounts.length + 1}`}`;
+    if (!tokenNamePattern.test(name)) throw new ConfigError(`${where} must start with a name (letters, digits, . _ -), as in NAME:admin:scrypt$…`);
+    if (accounts.some((account) => account.name === name)) throw new ConfigError(`${where} is there twice: every account needs a name of its own`);
+    if (!Object.hasOwn(uiRoles, role)) throw new ConfigError(`${where} must give its role after the name: admin or viewer, as in NAME:viewer:scrypt$…`);
+    // What is not a hash is not repeated: it may be a password, written where the hash belongs.
+    if (!passwordHashPattern.test(hash)) throw new ConfigError(`${where} must end with a password hash from \`vecr password ${name}\` (scrypt$N=…,r=…,p=…$SALT$KEY)`);
+    accounts.push({ name, role: role as UiRole, password: { kind: 'scrypt', hash } });
+  }
+  return accounts;
 }
 
 function httpConfig(env: Env): HttpConfig {

@@ -24,8 +24,8 @@ export async function preparePrivateDataFolder(dataDir: string): Promise<void> {
   if (created !== undefined || (await fs.readdir(dataDir)).every(isOurs)) await tighten(dataDir, privateFolderMode);
 }
 
-/** Folders and files we keep in the data folder: `pgdata`, `chatlogs`, and their `.lock`, `.pgpass`, ... */
-const isOurs = (name: string) => /^(pgdata|chatlogs)(\..+)?$/.test(name);
+/** Folders and files we keep in the data folder: `pgdata`, `chatlogs`, their `.lock`, `.pgpass`, ..., and `ui-session.key`. */
+const isOurs = (name: string) => /^(pgdata|chatlogs)(\..+)?$/.test(name) || name === 'ui-session.key';
 
 /** A store's own folder (pgdata, chatlogs): created private, or made private if it is not. */
 export async function preparePrivateFolder(dir: string): Promise<void> {

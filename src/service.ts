@@ -6,6 +6,7 @@ import type { Db } from './db/types.js';
 import type { AppContext } from './http/context.js';
 import { accessWarnings, exposureProblem } from './http/access.js';
 import { buildServer } from './http/server.js';
+import { oneTimeSignInPath, uiAuth, type UiAuth } from './http/ui/signin.js';
 import { defaultLimits } from './members/parse.js';
 import { openChatStore } from './chatlog/open.js';
 import type { ChatStore } from './chatlog/store.js';
@@ -18,6 +19,8 @@ import { watchFolder } from './sync/watch.js';
 export interface Service {
   /** Where the HTTP API listens. */
   url: string;
+  /** With no UI accounts, on loopback: the URL that signs its first visitor in as admin, once. */
+  signInUrl?: string;
   /** Where psql reaches the embedded database while the service runs (embedded mode only), password masked. */
   pgUrl?: string;
   http: FastifyInstance;
@@ -137,6 +140,7 @@ export async function runService(config: Config, parts: ServiceParts, options: {
   const limits = { ...defaultLimits, maxBytes: config.maxFileBytes };
   let http: FastifyInstance | undefined;
   let context: AppContext | undefined;
+  let ui: UiAuth | undefined;
   const log = () => http?.log;
 
   try {
@@ -161,7 +165,8 @@ export async function runService(config: Config, parts: ServiceParts, options: {
     // A full sync under way stops at its next batch (what it wrote stays written).
     closers.add('the reconciler', () => reconciler.stop());
     context = { config, db, storage, registrar, reconciler, ...(parts.chat ? { chat: parts.chat } : {}) };
-    const server = await buildServer(context, { logger: options.logger ?? false });
+    ui = uiAuth(config);
+    const server = await buildServer(context, { logger: options.logger ?? false, ui });
     http = server;
     for (const warning of accessWarnings(config)) server.log.warn(warning);
 
@@ -201,8 +206,11 @@ export async function runService(config: Config, parts: ServiceParts, options: {
   server.log.info({ storage: describeStorage(config.storage), database: parts.pgUrl ?? db.description }, 'service ready');
 
   let closing: Promise<void> | undefined;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const oneTimeToken = ui!.oneTimeToken;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url,
+    ...(oneTimeToken ? { signInUrl: url + oneTimeSignInPath(oneTimeToken) } : {}),
     ...(parts.pgUrl ? { pgUrl: parts.pgUrl } : {}),
     http: server,
     context: context!,

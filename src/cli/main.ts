@@ -4,6 +4,7 @@ import { registerDb } from './commands/db.js';
 import { registerFiles } from './commands/files.js';
 import { registerHealth } from './commands/health.js';
 import { registerMembers } from './commands/members.js';
+import { registerPassword } from './commands/password.js';
 import { registerServe } from './commands/serve.js';
 import { registerSync } from './commands/sync.js';
 import { registerToken } from './commands/token.js';
@@ -38,6 +39,7 @@ registerDb(program);
 registerChatlog(program);
 registerHealth(program);
 registerToken(program);
+registerPassword(program);
 
 try {
   await program.parseAsync();

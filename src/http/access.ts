@@ -3,14 +3,18 @@ import net from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { scopes, type ApiToken, type Config, type Scope } from '../config.js';
 import { errorBody } from './errors.js';
+import type { Session, Sessions } from './ui/session.js';
 
 /**
  * Who may call what. Every route declares what it needs in its config — a scope, the webhook's
  * token, or nothing — and one hook resolves the caller (a principal) and checks it, before the
  * body is read. Scopes fit the users: `read` (members, chat logs, sync status: personal data and
  * the team's prompts), `chat` (writing chat: the bots), `admin` (deleting sessions, syncing).
- * API tokens come from VECR_API_TOKENS today; UI accounts (issue 17) resolve to the same
- * principals through the same hook.
+ * API tokens come from VECR_API_TOKENS; the web UI's accounts (VECR_UI_USERS) sign in to a
+ * session cookie, which the same hook resolves to a principal of the same kind: a request with no
+ * Authorization header and a valid session is that account's, with its role's scopes. A request
+ * that changes something (POST, PUT, PATCH, DELETE) on a session must carry the session's CSRF
+ * token. The UI's pages (`page`) need a session; without one they send the browser to /signin.
  *
  * On loopback with no API tokens configured the API is open, for zero-setup local use; then
  * only pages of other sites are kept out (Origin, Sec-Fetch-Site), and so are names that are not
@@ -18,7 +22,7 @@ import { errorBody } from './errors.js';
  * a proxy (VECR_TRUST_PROXY), `vecr serve` does not start without API tokens and a webhook token
  * (`exposureProblem`).
  */
-export type RouteAccess = Scope | 'webhook' | 'open';
+export type RouteAccess = Scope | 'webhook' | 'page' | 'open';
 
 export interface Principal {
   /** The token's name (never the token): logged, and named in refusals. */
@@ -28,12 +32,14 @@ export interface Principal {
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** What the route needs: a scope, the webhook token, or nothing. Every route says. */
+    /** What the route needs: a scope, the webhook token, a UI session, or nothing. Every route says. */
     access?: RouteAccess;
   }
   interface FastifyRequest {
     /** Who is calling, once the access hook has run; null on open routes and the webhook. */
     principal: Principal | null;
+    /** The UI session the principal comes from; null when it comes from a token, or there is none. */
+    session: Session | null;
   }
 }
 
@@ -71,21 +77,29 @@ export function exposureProblem(config: Config): string | undefined {
   return `VECR_TRUST_PROXY says a proxy forwards other machines' requests to the API, which then needs credentials: set ${missing.join(' and ')}, or unset VECR_TRUST_PROXY`;
 }
 
-/** What to warn about at start: tokens kept in the clear, and a webhook token short enough to guess. */
+/** What to warn about at start: tokens and passwords kept in the clear, and a webhook token short enough to guess. */
 export function accessWarnings(config: Config): string[] {
   const warnings = config.access.tokens
     .filter((token) => token.plain)
     .map((token) => `VECR_API_TOKENS holds the token "${token.name}" itself: put its hash there instead (sha256:HEX; \`vecr token\` prints it)`);
+  for (const account of config.ui.accounts) {
+    if (account.password.kind === 'plain') {
+      warnings.push(`ADMIN_PASSWORD holds the password of the UI account "${account.name}" itself: make a hash with \`vecr password ${account.name} --role admin\` and put its entry in VECR_UI_USERS instead`);
+    }
+  }
   const webhookToken = config.webhook.authToken;
   if (webhookToken && webhookToken.length < 16) warnings.push('WEBHOOK_AUTH_TOKEN is shorter than 16 characters: a longer, random one cannot be guessed');
   return warnings;
 }
 
+/** Methods that change something: on a session, they need its CSRF token. */
+const changingMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 /** Installs the access rules on a server, before any route is added. */
-export function installAccess(fastify: FastifyInstance, config: Config): void {
+export function installAccess(fastify: FastifyInstance, config: Config, sessions: Sessions, limiter: FailedAuthLimiter): void {
   const openApi = config.access.tokens.length === 0;
-  const limiter = new FailedAuthLimiter(failedAuthLimit);
   fastify.decorateRequest('principal', null);
+  fastify.decorateRequest('session', null);
 
   // Deny by default: a route that does not say what it needs is a mistake found at start.
   fastify.addHook('onRoute', (route) => {
@@ -93,7 +107,7 @@ export function installAccess(fastify: FastifyInstance, config: Config): void {
     if (route.url.startsWith(docsPrefix)) route.config.access ??= 'open';
     const access = route.config.access;
     if (!access) throw new Error(`the route ${route.method} ${route.url} does not declare its access (config.access)`);
-    if (access !== 'open' && route.schema) {
+    if (access !== 'open' && access !== 'page' && route.schema) {
       // The OpenAPI document shows which routes need a token, and which scope.
       const needsToken = access !== 'webhook' || config.webhook.authToken !== undefined;
       route.schema = {
@@ -110,6 +124,18 @@ export function installAccess(fastify: FastifyInstance, config: Config): void {
 
     const access = request.routeOptions.config.access;
     if (access === undefined || access === 'open') return;
+    if (access !== 'webhook' && request.headers.authorization === undefined) {
+      const session = await sessions.of(request);
+      if (session) {
+        request.principal = session.principal;
+        request.session = session;
+        request.log = request.log.child({ principal: session.principal.name });
+        if (access === 'page' || session.principal.scopes.has(access)) return;
+        return reply.code(403).send(errorBody('forbidden', `the account "${session.principal.name}" (${session.role}) lacks the ${access} scope this route needs`));
+      }
+    }
+    // A page without a session sends the browser to sign in: a token does not open pages.
+    if (access === 'page') return reply.code(303).header('location', '/signin').send();
     if (access === 'webhook' ? !config.webhook.authToken : openApi) {
       if (access !== 'webhook') request.principal = localUser;
       return;
@@ -141,6 +167,18 @@ export function installAccess(fastify: FastifyInstance, config: Config): void {
     if (!request.principal.scopes.has(access)) {
       return reply.code(403).send(errorBody('forbidden', `the API token "${token.name}" lacks the ${access} scope this route needs (it has ${token.scopes.join(', ')})`));
     }
+  });
+
+  // A page of another site cannot read the CSRF token, so it cannot make a signed-in browser
+  // change anything (SameSite=Strict and the site checks above keep it out too; this holds even
+  // where they do not). Checked once the body is parsed — a form carries the token as `_csrf` —
+  // and before the handler runs.
+  fastify.addHook('preValidation', async (request, reply) => {
+    if (!request.session || !changingMethods.has(request.method)) return;
+    const given = request.headers['x-csrf-token'] ?? (request.body as { _csrf?: unknown } | undefined)?._csrf;
+    if (await sessions.csrfMatches(request.session, given)) return;
+    request.log.warn({ route: request.routeOptions.url, csrf: given === undefined ? 'none' : 'wrong' }, 'CSRF token missing or wrong; refused');
+    return reply.code(403).send(errorBody('csrf', 'this request changes something and needs the CSRF token of its session (the _csrf form field, or the x-csrf-token header)'));
   });
 }
 
@@ -209,7 +247,7 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest();
  * client's failures do not lock out the others. The table of addresses is bounded: the oldest
  * window goes first.
  */
-class FailedAuthLimiter {
+export class FailedAuthLimiter {
   private readonly windows = new Map<string, { failures: number; endsAt: number }>();
 
   constructor(private readonly limit: typeof failedAuthLimit) {}

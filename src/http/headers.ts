@@ -23,20 +23,27 @@ const dataPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none';
 const docsPolicy =
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-/** The headers of an answer to `url`. */
-export function securityHeaders(url: string): Record<string, string> {
+/**
+ * The web UI's pages (HTML, server-rendered): styles and scripts from this origin only, never
+ * inline; forms post to this origin only.
+ */
+const pagePolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/** The headers of an answer to `url`, of this content type (HTML pages get the pages' policy). */
+export function securityHeaders(url: string, contentType = ''): Record<string, string> {
   const docs = url === '/docs' || url.startsWith('/docs/');
+  const uiPage = !docs && /^text\/html\b/.test(contentType);
   return {
     ...everywhere,
-    'content-security-policy': docs ? docsPolicy : dataPolicy,
-    // The Swagger UI's static files are the same for everyone; everything else is no one's to keep.
-    ...(url.startsWith('/docs/static/') ? {} : { 'cache-control': 'no-store' }),
+    'content-security-policy': docs ? docsPolicy : uiPage ? pagePolicy : dataPolicy,
+    // The static files of the Swagger UI and the web UI are the same for everyone; everything else is no one's to keep.
+    ...(url.startsWith('/docs/static/') || url.startsWith('/ui/static/') ? {} : { 'cache-control': 'no-store' }),
   };
 }
 
 /** On every answer Fastify sends (for those it makes before routing, see `frameworkErrors` in server.ts). */
 export function installSecurityHeaders(fastify: FastifyInstance): void {
   fastify.addHook('onSend', async (request, reply) => {
-    reply.headers(securityHeaders(request.url));
+    reply.headers(securityHeaders(request.url, String(reply.getHeader('content-type') ?? '')));
   });
 }

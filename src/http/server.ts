@@ -7,13 +7,14 @@ import { EventFormatError } from '../sync/events.js';
 import type { AppContext } from './context.js';
 import { dependencyOf, errorBody, HttpError, isUnavailable } from './errors.js';
 import { ChatRequestError } from '../chatlog/store.js';
-import { installAccess } from './access.js';
+import { failedAuthLimit, FailedAuthLimiter, installAccess } from './access.js';
 import { drainOnClose } from './drain.js';
 import { installSecurityHeaders, securityHeaders } from './headers.js';
 import { chatRoutes } from './routes/chat.js';
 import { healthRoutes } from './routes/health.js';
 import { memberRoutes } from './routes/members.js';
 import { syncRoutes } from './routes/sync.js';
+import { signinRoutes, uiAuth, type UiAuth } from './ui/signin.js';
 import { webhookRoutes } from './routes/webhook.js';
 
 /** What a 503 asks the client (and MinIO's queue) to wait before trying again. */
@@ -21,6 +22,8 @@ const retryAfterSeconds = '5';
 
 export interface ServerOptions {
   logger?: FastifyServerOptions['logger'];
+  /** The web UI's sessions (and one-time sign-in token); made from the configuration when not given. */
+  ui?: UiAuth;
 }
 
 /**
@@ -55,7 +58,10 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
   fastify.server.maxConnections = limits.maxConnections;
   reportRefusedConnections(fastify, limits.maxConnections);
   installSecurityHeaders(fastify as unknown as FastifyInstance);
-  installAccess(fastify as unknown as FastifyInstance, app.config);
+  const ui = options.ui ?? uiAuth(app.config);
+  // One count of failures per address, for API tokens and UI passwords alike.
+  const limiter = new FailedAuthLimiter(failedAuthLimit);
+  installAccess(fastify as unknown as FastifyInstance, app.config, ui.sessions, limiter);
   drainOnClose(fastify as unknown as FastifyInstance, limits.shutdownTimeoutMs);
   fastify.setValidatorCompiler(validatorCompiler);
   // Responses are built from typed values; their schemas document them (OpenAPI) without
@@ -105,7 +111,7 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
         title: 'VECR Garage member registry',
         version: '0.1.0',
         description:
-          'Members of VECR Garage, kept in step with their YAML files. With API tokens configured (VECR_API_TOKENS), routes that need a scope take `Authorization: Bearer <token>`: 401 without a known token, 403 when it lacks the scope, 429 after repeated failures from one address. Requests made by pages of other sites are refused (403), and so is a Host that is not a loopback name while the API is open on loopback (421). An outage is 503 with Retry-After.',
+          'Members of VECR Garage, kept in step with their YAML files. With API tokens configured (VECR_API_TOKENS), routes that need a scope take `Authorization: Bearer <token>`: 401 without a known token, 403 when it lacks the scope, 429 after repeated failures from one address. A browser signed in to the web UI may call the API with its session cookie instead, within the role of its account (admin: read, chat, admin; viewer: read); a POST, PUT, PATCH or DELETE made so needs the `x-csrf-token` of the session (403 without). Requests made by pages of other sites are refused (403), and so is a Host that is not a loopback name while the API is open on loopback (421). An outage is 503 with Retry-After.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
@@ -119,6 +125,7 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
   await fastify.register(memberRoutes(app));
   await fastify.register(syncRoutes(app));
   await fastify.register(chatRoutes(app));
+  await fastify.register(signinRoutes(app.config, ui, limiter));
   return fastify as unknown as FastifyInstance;
 }
 

@@ -1,0 +1,173 @@
+import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../../config.js';
+import { failedAuthLimit, isLoopback, type FailedAuthLimiter } from '../access.js';
+import { html, type Html } from './html.js';
+import { isLanguage, languageCookie, languageOf, t, type Language } from './i18n.js';
+import { passwordMatches } from './password.js';
+import { sessionCookie, sessionKey, Sessions, type Session } from './session.js';
+import { stylesheet } from './style.js';
+
+/** The web UI's sign-in: its sessions, and the one-time sign-in URL's token when there is one. */
+export interface UiAuth {
+  sessions: Sessions;
+  /**
+   * With no accounts and the service on loopback: the token of the one-time sign-in URL
+   * (/signin/once?token=…), printed in `vecr serve`'s banner; it gives one admin session.
+   * Off loopback with no accounts, there is no sign-in at all.
+   */
+  oneTimeToken?: string;
+}
+
+export function uiAuth(config: Config): UiAuth {
+  const oneTime = config.ui.accounts.length === 0 && isLoopback(config.http.host);
+  return {
+    sessions: new Sessions(() => sessionKey(config), config.ui.accounts, config.ui.sessionTtlMs, oneTime),
+    ...(oneTime ? { oneTimeToken: randomBytes(32).toString('base64url') } : {}),
+  };
+}
+
+/** The path of the one-time sign-in URL: the banner prints it with the service's address in front. */
+export const oneTimeSignInPath = (token: string) => `/signin/once?token=${token}`;
+
+/** A page of the UI: its language, a title, and what goes into <main>. */
+function page(language: Language, title: string, main: Html, request: FastifyRequest): Html {
+  const other: Language = language === 'ja' ? 'en' : 'ja';
+  return html`<!doctype html>
+<html lang="${language}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} — ${t(language, 'app.title')}</title>
+<link rel="stylesheet" href="/ui/static/style.css">
+</head>
+<body>
+<header><h1>${t(language, 'app.title')}</h1><a href="/lang/${other}?next=${encodeURIComponent(request.url.split('?')[0]!)}" lang="${other}" hreflang="${other}">${t(language, 'lang.switch')}</a></header>
+<main>
+${main}
+</main>
+</body>
+</html>
+`;
+}
+
+function sendPage(reply: FastifyReply, status: number, content: Html) {
+  return reply.code(status).type('text/html; charset=utf-8').send(content.text);
+}
+
+/** Where the language switch may send the browser back to: a path of this site only. */
+const safeNext = (next: unknown) => (typeof next === 'string' && /^\/(?![/\\])/.test(next) ? next : '/');
+
+function setSessionCookie(request: FastifyRequest, reply: FastifyReply, value: string, maxAgeSeconds: number) {
+  const secure = request.protocol === 'https' ? '; Secure' : '';
+  reply.header('set-cookie', `${sessionCookie}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure}`);
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest();
+
+/** Sign-in, sign-out, the signed-in home page, the language switch and the stylesheet. */
+export function signinRoutes(config: Config, ui: UiAuth, limiter: FailedAuthLimiter) {
+  const accounts = new Map(config.ui.accounts.map((account) => [account.name, account]));
+  let oneTimeTokenSpent = false;
+
+  return async function signin(fastify: FastifyInstance) {
+    // The sign-in form posts application/x-www-form-urlencoded: its fields, each given once.
+    fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    });
+
+    const signinForm = (request: FastifyRequest, language: Language, message?: string, user = '') =>
+      page(
+        language,
+        t(language, 'signin.title'),
+        html`<h2>${t(language, 'signin.title')}</h2>
+${message ? html`<p class="message" role="alert">${message}</p>` : ''}
+${accounts.size === 0 && !ui.oneTimeToken ? html`<p class="message">${t(language, 'signin.none')}</p>` : ''}
+<form class="signin" method="post" action="/signin">
+<label>${t(language, 'signin.user')} <input name="user" autocomplete="username" required value="${user}" autofocus></label>
+<label>${t(language, 'signin.password')} <input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">${t(language, 'signin.submit')}</button>
+</form>`,
+        request,
+      );
+
+    const refuseLimited = (request: FastifyRequest, reply: FastifyReply, language: Language) => {
+      const retryAfter = limiter.lockedFor(request.ip);
+      if (retryAfter === 0) return false;
+      void sendPage(reply.header('retry-after', String(retryAfter)), 429, signinForm(request, language, t(language, 'signin.limited', { seconds: retryAfter })));
+      return true;
+    };
+
+    const failed = (request: FastifyRequest, what: string) => {
+      const failures = limiter.fail(request.ip);
+      request.log.warn({ route: request.routeOptions.url, failures, limited: limiter.lockedFor(request.ip) > 0, limit: failedAuthLimit.failures }, `sign-in failed: ${what}`);
+    };
+
+    fastify.get('/signin', { config: { access: 'open' } }, async (request, reply) => sendPage(reply, 200, signinForm(request, languageOf(request))));
+
+    fastify.post('/signin', { config: { access: 'open' } }, async (request, reply) => {
+      const language = languageOf(request);
+      // Over the limit, refused unheard: a right guess must not tell itself apart.
+      if (refuseLimited(request, reply, language)) return reply;
+      const body = (request.body ?? {}) as Record<string, unknown>;
+      const user = typeof body.user === 'string' ? body.user : '';
+      const password = typeof body.password === 'string' ? body.password : '';
+      const account = accounts.get(user);
+      if (!(await passwordMatches(account, password))) {
+        failed(request, account ? 'wrong password' : 'unknown user');
+        return sendPage(reply, 401, signinForm(request, language, t(language, 'signin.failed'), user));
+      }
+      setSessionCookie(request, reply, await ui.sessions.issue(account), ui.sessions.maxAgeSeconds);
+      request.log.info({ principal: account!.name, role: account!.role }, 'signed in');
+      return reply.code(303).header('location', '/').send();
+    });
+
+    fastify.get('/signin/once', { config: { access: 'open' } }, async (request, reply) => {
+      const language = languageOf(request);
+      if (refuseLimited(request, reply, language)) return reply;
+      const given = (request.query as { token?: unknown }).token;
+      const valid = ui.oneTimeToken !== undefined && !oneTimeTokenSpent && typeof given === 'string' && timingSafeEqual(sha256(given), sha256(ui.oneTimeToken));
+      if (!valid) {
+        failed(request, 'one-time sign-in URL used again or wrong');
+        return sendPage(reply, 403, signinForm(request, language, t(language, 'signin.onceSpent')));
+      }
+      oneTimeTokenSpent = true;
+      setSessionCookie(request, reply, await ui.sessions.issue(undefined), ui.sessions.maxAgeSeconds);
+      request.log.info({ principal: 'local', role: 'admin' }, 'signed in with the one-time sign-in URL; it is spent');
+      return reply.code(303).header('location', '/').send();
+    });
+
+    fastify.get('/', { config: { access: 'page' } }, async (request, reply) => {
+      const language = languageOf(request);
+      const session = request.session as Session;
+      const csrf = await ui.sessions.csrfToken(session);
+      return sendPage(
+        reply,
+        200,
+        page(
+          language,
+          t(language, 'app.title'),
+          html`<p>${t(language, 'home.signedInAs', { name: session.principal.name, role: t(language, session.role === 'admin' ? 'role.admin' : 'role.viewer') })}</p>
+<p>${t(language, 'home.next')}</p>
+<form method="post" action="/signout"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">${t(language, 'signout.submit')}</button></form>`,
+          request,
+        ),
+      );
+    });
+
+    fastify.post('/signout', { config: { access: 'page' } }, async (request, reply) => {
+      setSessionCookie(request, reply, '', 0);
+      request.log.info('signed out');
+      return reply.code(303).header('location', '/signin').send();
+    });
+
+    fastify.get('/lang/:language', { config: { access: 'open' } }, async (request, reply) => {
+      const { language } = request.params as { language: string };
+      const next = safeNext((request.query as { next?: unknown }).next);
+      if (isLanguage(language)) reply.header('set-cookie', `${languageCookie}=${language}; Path=/; SameSite=Lax; Max-Age=31536000`);
+      return reply.code(303).header('location', next).send();
+    });
+
+    fastify.get('/ui/static/style.css', { config: { access: 'open' } }, async (_request, reply) => reply.type('text/css; charset=utf-8').send(stylesheet));
+  };
+}
