@@ -261,7 +261,10 @@ describe('web UI sign-in', () => {
   it('marks the cookie Secure when the request came over https (through a trusted proxy)', async () => {
     const proxied = await serve((config) => {
       withAccounts(config);
+      // Behind a proxy the API is other machines' too: it needs its tokens.
       config.http.trustProxy = ['loopback'];
+      config.access.tokens = parseApiTokens(`ops:read,chat,admin:${apiToken}`);
+      config.webhook.authToken = 'webhook-secret-0123456789';
     });
     try {
       const overHttps = await signIn(proxied.url, 'mika', passwords.mika, { 'x-forwarded-proto': 'https' });
