@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -54,6 +56,7 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
     frameworkErrors: (error, request, reply) => {
       void (reply as FastifyReply).code(400).headers(securityHeaders(request.url)).send(errorBody('bad_url', error.message));
     },
+    clientErrorHandler: answerClientError,
   }).withTypeProvider<ZodTypeProvider>();
   fastify.server.maxConnections = limits.maxConnections;
   reportRefusedConnections(fastify, limits.maxConnections);
@@ -134,6 +137,27 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
  * The storage and the chat log store report outages as errors of their own; any other outage is
  * the database's (node-postgres' and the socket's errors, or DatabaseUnavailableError).
  */
+/**
+ * What Node itself refuses before any request exists — too slow (408), headers too large (431),
+ * not HTTP (400) — answered in the API's error shape, with the security headers, and the
+ * connection closed.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'timeout', 'the request did not arrive in time']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'headers_too_large', 'the request headers are too large']
+        : [400, 'bad_request', 'this is not an HTTP request this service can read'];
+  if (socket.writable) {
+    const body = JSON.stringify(errorBody(code, message));
+    const headers = Object.entries({ ...securityHeaders(''), 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), connection: 'close' });
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${body}`);
+  }
+  socket.destroy(error);
+}
+
 /** Connections beyond the limit are closed as they come; the log says so, at most every 10 s. */
 function reportRefusedConnections(fastify: { server: FastifyInstance['server']; log: FastifyInstance['log'] }, limit: number) {
   let refused = 0;

@@ -141,6 +141,7 @@ describe('vecr serve on an address other machines can reach', () => {
     );
     try {
       expect(serve.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(serve.output()).toContain(', and on every address of this machine (HOST=0.0.0.0)');
       await eventually(async () => expect((await send(`${serve.url}/api/members/human`, { headers: { authorization: `Bearer ${made.token}` } })).body.members).toHaveLength(1));
       expect((await send(`${serve.url}/api/members/human`)).status).toBe(401);
       expect((await send(`${serve.url}/health`)).status).toBe(200);

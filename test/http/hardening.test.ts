@@ -17,7 +17,7 @@ import { startS3 } from '../helpers/s3.js';
 import { eventually, send, serveForTest } from '../helpers/service.js';
 
 /** What a raw connection got: an HTTP status, or nothing before the server closed it. */
-function exchange(port: number, write: (socket: net.Socket) => void): Promise<{ status?: number; closed: boolean }> {
+function exchange(port: number, write: (socket: net.Socket) => void): Promise<{ status?: number; closed: boolean; text: string }> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     let text = '';
@@ -26,7 +26,7 @@ function exchange(port: number, write: (socket: net.Socket) => void): Promise<{ 
     socket.on('error', () => {});
     socket.on('close', () => {
       const status = /^HTTP\/1\.1 (\d{3})/.exec(text)?.[1];
-      resolve({ ...(status ? { status: Number(status) } : {}), closed: true });
+      resolve({ ...(status ? { status: Number(status) } : {}), closed: true, text });
     });
   });
 }
@@ -92,9 +92,23 @@ describe('slow and many clients', () => {
       trickle = setInterval(() => socket.write(' '), 100);
     });
     clearInterval(trickle);
-    expect(slowBody).toEqual({ status: 408, closed: true });
-    expect(await exchange(port, () => {})).toEqual({ status: 408, closed: true });
-    expect(await exchange(port, (socket) => socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: '))).toEqual({ status: 408, closed: true });
+    expect(slowBody).toMatchObject({ status: 408, closed: true });
+    expect(await exchange(port, () => {})).toMatchObject({ status: 408, closed: true });
+    const slowHeaders = await exchange(port, (socket) => socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: '));
+    expect(slowHeaders).toMatchObject({ status: 408, closed: true });
+    // In the API's error shape, with the headers every answer carries.
+    expect(slowHeaders.text).toMatch(/\r\nx-content-type-options: nosniff\r\n/i);
+    expect(slowHeaders.text).toMatch(/\r\ncache-control: no-store\r\n/i);
+    expect(JSON.parse(slowHeaders.text.split('\r\n\r\n')[1]!)).toEqual({ error: { code: 'timeout', message: 'the request did not arrive in time' } });
+  });
+
+  it('answers headers too large (431) and what is not HTTP (400) in the error shape', async () => {
+    const huge = await exchange(port, (socket) => socket.write(`GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
+    expect(huge).toMatchObject({ status: 431, closed: true });
+    expect(JSON.parse(huge.text.split('\r\n\r\n')[1]!).error.code).toBe('headers_too_large');
+    const garbage = await exchange(port, (socket) => socket.write('HELLO THERE\r\n\r\n'));
+    expect(garbage).toMatchObject({ status: 400, closed: true });
+    expect(JSON.parse(garbage.text.split('\r\n\r\n')[1]!).error.code).toBe('bad_request');
   });
 
   it('refuses connections beyond the limit while serving the ones it has', async () => {
@@ -102,10 +116,10 @@ describe('slow and many clients', () => {
     try {
       expect(await Promise.all(clients.map((client) => client.get('/health')))).toEqual([200, 200, 200, 200]);
       const extra = await exchange(port, (socket) => socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'));
-      expect(extra).toEqual({ closed: true });
+      expect(extra).toEqual({ closed: true, text: '' });
       expect(await Promise.all(clients.map((client) => client.get('/api/members/human')))).toEqual([200, 200, 200, 200]);
       clients.pop()!.close();
-      await eventually(async () => expect(await exchange(port, (socket) => socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'))).toEqual({ status: 200, closed: true }));
+      await eventually(async () => expect(await exchange(port, (socket) => socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'))).toMatchObject({ status: 200, closed: true }));
     } finally {
       for (const client of clients) client.close();
     }

@@ -37,7 +37,8 @@ VECR_MAX_CONNECTIONS, VECR_SHUTDOWN_TIMEOUT, CHATLOG_DYNAMODB_ENDPOINT, CHATLOG_
       if (!logLevels.includes(level)) throw new ConfigError(`LOG_LEVEL must be one of ${logLevels.join(', ')}, not "${process.env.LOG_LEVEL}"`);
       const service = await startService(config, { logger: { level, redact: ['req.headers.authorization'], serializers: { req: requestLogged } } });
       const lines = [
-        `vecr serve: listening on ${service.url} (API docs: ${service.url}/docs)`,
+        // For HOST=0.0.0.0 the URL shown is this machine's; the line says the others reach it too.
+        `vecr serve: listening on ${service.url} (API docs: ${service.url}/docs)${['0.0.0.0', '::'].includes(config.http.host) ? `, and on every address of this machine (HOST=${config.http.host})` : ''}`,
         `  storage:  ${describeStorage(config.storage)}`,
         `  database: ${service.pgUrl ? `embedded, shared at ${service.pgUrl}` : service.context.db.description}`,
         `  chat log: ${service.context.chat?.description ?? 'not configured'}`,
