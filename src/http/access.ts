@@ -61,6 +61,9 @@ export function isLoopback(host: string): boolean {
   return net.isIPv6(name) && new net.SocketAddress({ address: name, family: 'ipv6' }).address === '::1';
 }
 
+/** The shortest webhook token accepted where other machines can reach the service. */
+const minExposedSecret = 16;
+
 /** Why `vecr serve` must not start with this configuration (a sentence saying what to set), or undefined. */
 export function exposureProblem(config: Config): string | undefined {
   // A proxy in front (VECR_TRUST_PROXY) forwards other machines' requests, whatever the address.
@@ -70,7 +73,12 @@ export function exposureProblem(config: Config): string | undefined {
     ...(config.access.tokens.length === 0 ? ['VECR_API_TOKENS (make a token with `vecr token NAME --scopes read,chat,admin`)'] : []),
     ...(config.webhook.authToken ? [] : ['WEBHOOK_AUTH_TOKEN']),
   ];
-  if (missing.length === 0) return undefined;
+  const webhookToken = config.webhook.authToken;
+  if (missing.length === 0) {
+    // Guessing is limited per address only: an attacker with many addresses guesses on.
+    if (webhookToken && webhookToken.length < minExposedSecret) return `WEBHOOK_AUTH_TOKEN is shorter than ${minExposedSecret} characters, which other machines could guess: make it a long random one (openssl rand -hex 32)`;
+    return undefined;
+  }
   if (!isLoopback(config.http.host)) {
     return `HOST=${config.http.host} lets other machines reach the API, which then needs credentials: set ${missing.join(' and ')}, or listen on 127.0.0.1`;
   }
@@ -88,7 +96,7 @@ export function accessWarnings(config: Config): string[] {
     }
   }
   const webhookToken = config.webhook.authToken;
-  if (webhookToken && webhookToken.length < 16) warnings.push('WEBHOOK_AUTH_TOKEN is shorter than 16 characters: a longer, random one cannot be guessed');
+  if (webhookToken && webhookToken.length < minExposedSecret) warnings.push('WEBHOOK_AUTH_TOKEN is shorter than 16 characters: a longer, random one cannot be guessed');
   return warnings;
 }
 

@@ -122,6 +122,8 @@ describe('vecr serve on an address other machines can reach', () => {
     });
     const flag = await vecr(['serve', '--host', '::'], { ...env, VECR_API_TOKENS: `ops:read:sha256:${'a'.repeat(64)}` }, work.dir);
     expect([flag.code, flag.stderr]).toEqual([1, 'vecr: HOST=:: lets other machines reach the API, which then needs credentials: set WEBHOOK_AUTH_TOKEN, or listen on 127.0.0.1\n']);
+    const guessable = await vecr(['serve'], { ...env, HOST: '0.0.0.0', VECR_API_TOKENS: `ops:read:sha256:${'a'.repeat(64)}`, WEBHOOK_AUTH_TOKEN: 'secret' }, work.dir);
+    expect([guessable.code, guessable.stderr]).toEqual([1, 'vecr: WEBHOOK_AUTH_TOKEN is shorter than 16 characters, which other machines could guess: make it a long random one (openssl rand -hex 32)\n']);
     // On loopback behind a proxy: the proxy forwards other machines' requests.
     const proxied = await vecr(['serve'], { ...env, VECR_TRUST_PROXY: 'loopback' }, work.dir);
     expect([proxied.code, proxied.stderr]).toEqual([
