@@ -66,3 +66,75 @@ export async function fileProblems(db: Queryable, fileUri: string): Promise<Memb
   );
   return rows[0]?.errors ?? [];
 }
+
+/** One line of the team list: both kinds in one shape. */
+export interface TeamRow {
+  kind: MemberKind;
+  name: string;
+  role: string | null;
+  /** Skills of a human, expertise areas of an AI member. */
+  tags: string[] | null;
+  llm_model: string | null;
+  file_uri: string | null;
+  updated_at: string;
+  /** Whether the member's file has changed into an invalid one (the row is its last good data). */
+  file_invalid: boolean;
+}
+
+export interface TeamQuery {
+  /** One kind, or both when absent. */
+  kind?: MemberKind;
+  /** Part of the name, case-insensitive. */
+  q?: string;
+  role?: string;
+  /** A skill a human lists (case-insensitive). */
+  skill?: string;
+  /** An expertise area an AI member lists (case-insensitive). */
+  expertise?: string;
+  /** An AI member's model (case-insensitive). */
+  model?: string;
+  /** By name (A→Z), or by last change (newest first). */
+  sort: 'name' | 'updated';
+  limit: number;
+  offset: number;
+}
+
+/**
+ * A page of the team, humans and AI members in one list, with how many match in all: the
+ * filtering, sorting and paging are the database's, so that a page costs the same with 20,000
+ * members as with 20. A filter of one kind's column (skill, expertise, model) keeps the other
+ * kind out.
+ */
+export async function browseTeam(db: Queryable, query: TeamQuery): Promise<{ rows: TeamRow[]; total: number }> {
+  const order = query.sort === 'updated' ? 'updated_at DESC, name, kind' : 'name, kind';
+  const { rows } = await db.query<TeamRow & { total: number }>(
+    `WITH team AS (
+       SELECT 'human' AS kind, name, role, skills AS tags, NULL::varchar AS llm_model, file_uri, updated_at
+         FROM human_members WHERE $1::text IS NULL OR $1 = 'human'
+       UNION ALL
+       SELECT 'virtual', name, role, expertise_areas, llm_model, file_uri, updated_at
+         FROM virtual_members WHERE $1::text IS NULL OR $1 = 'virtual'
+     ),
+     found AS (
+       SELECT *, count(*) OVER () AS total FROM team
+        WHERE ($2::text IS NULL OR name ILIKE '%' || replace(replace(replace($2, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')
+          AND ($3::text IS NULL OR lower(role) = lower($3))
+          AND ($4::text IS NULL OR (kind = 'human' AND EXISTS (SELECT 1 FROM unnest(tags) AS t WHERE lower(t) = lower($4))))
+          AND ($5::text IS NULL OR (kind = 'virtual' AND EXISTS (SELECT 1 FROM unnest(tags) AS t WHERE lower(t) = lower($5))))
+          AND ($6::text IS NULL OR lower(llm_model) = lower($6))
+        ORDER BY ${order}
+        LIMIT $7 OFFSET $8
+     )
+     SELECT kind, name, role, tags, llm_model, file_uri, ${timestamp('updated_at')}, total::int AS total,
+            EXISTS (SELECT 1 FROM member_files f WHERE f.file_uri = found.file_uri AND f.status = 'invalid') AS file_invalid
+       FROM found
+      ORDER BY ${order}`,
+    [query.kind ?? null, query.q ?? null, query.role ?? null, query.skill ?? null, query.expertise ?? null, query.model ?? null, query.limit, query.offset],
+  );
+  // Past the last page there are no rows to carry the count: a count of its own answers it.
+  if (rows.length === 0 && query.offset > 0) {
+    const all = await browseTeam(db, { ...query, limit: 1, offset: 0 });
+    return { rows: [], total: all.total };
+  }
+  return { rows: rows.map(({ total: _total, ...row }) => row), total: rows[0]?.total ?? 0 };
+}

@@ -5,7 +5,7 @@ import { failedAuthLimit, isLoopback, type FailedAuthLimiter } from '../access.j
 import { html, type Html } from './html.js';
 import { isLanguage, languageCookie, languageOf, t, type Language } from './i18n.js';
 import { passwordMatches } from './password.js';
-import { sessionCookie, sessionKey, Sessions, type Session } from './session.js';
+import { sessionCookie, sessionKey, Sessions } from './session.js';
 import { stylesheet } from './style.js';
 
 /** The web UI's sign-in: its sessions, and the one-time sign-in URL's token when there is one. */
@@ -31,7 +31,7 @@ export function uiAuth(config: Config): UiAuth {
 export const oneTimeSignInPath = (token: string) => `/signin/once?token=${token}`;
 
 /** A page of the UI: its language, a title, and what goes into <main>. */
-function page(language: Language, title: string, main: Html, request: FastifyRequest): Html {
+export function page(language: Language, title: string, main: Html, request: FastifyRequest): Html {
   const other: Language = language === 'ja' ? 'en' : 'ja';
   return html`<!doctype html>
 <html lang="${language}">
@@ -51,7 +51,7 @@ ${main}
 `;
 }
 
-function sendPage(reply: FastifyReply, status: number, content: Html) {
+export function sendPage(reply: FastifyReply, status: number, content: Html) {
   return reply.code(status).type('text/html; charset=utf-8').send(content.text);
 }
 
@@ -65,7 +65,7 @@ function setSessionCookie(request: FastifyRequest, reply: FastifyReply, value: s
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
-/** Sign-in, sign-out, the signed-in home page, the language switch and the stylesheet. */
+/** Sign-in, sign-out, the language switch and the stylesheet (the pages behind the sign-in: ui/members.ts). */
 export function signinRoutes(config: Config, ui: UiAuth, limiter: FailedAuthLimiter) {
   const accounts = new Map(config.ui.accounts.map((account) => [account.name, account]));
   let oneTimeTokenSpent = false;
@@ -135,24 +135,6 @@ ${accounts.size === 0 && !ui.oneTimeToken ? html`<p class="message">${t(language
       setSessionCookie(request, reply, await ui.sessions.issue(undefined), ui.sessions.maxAgeSeconds);
       request.log.info({ principal: 'local', role: 'admin' }, 'signed in with the one-time sign-in URL; it is spent');
       return reply.code(303).header('location', '/').send();
-    });
-
-    fastify.get('/', { config: { access: 'page' } }, async (request, reply) => {
-      const language = languageOf(request);
-      const session = request.session as Session;
-      const csrf = await ui.sessions.csrfToken(session);
-      return sendPage(
-        reply,
-        200,
-        page(
-          language,
-          t(language, 'app.title'),
-          html`<p>${t(language, 'home.signedInAs', { name: session.principal.name, role: t(language, session.role === 'admin' ? 'role.admin' : 'role.viewer') })}</p>
-<p>${t(language, 'home.next')}</p>
-<form method="post" action="/signout"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">${t(language, 'signout.submit')}</button></form>`,
-          request,
-        ),
-      );
     });
 
     fastify.post('/signout', { config: { access: 'page' } }, async (request, reply) => {

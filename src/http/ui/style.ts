@@ -1,12 +1,40 @@
 /** The UI's one stylesheet, served from /ui/static/style.css (the pages allow no inline styles). */
 export const stylesheet = `:root { color-scheme: light dark; font-family: system-ui, "Hiragino Sans", "Noto Sans CJK JP", "Yu Gothic UI", sans-serif; line-height: 1.6; }
-body { margin: 0 auto; max-width: 60rem; padding: 1rem; }
+body { margin: 0 auto; max-width: 72rem; padding: 1rem; }
 header { display: flex; justify-content: space-between; align-items: baseline; gap: 1rem; border-bottom: 1px solid #8884; margin-bottom: 1rem; }
 header h1 { font-size: 1.25rem; margin: 0.5rem 0; }
 form.signin { display: grid; gap: 0.75rem; max-width: 22rem; }
 label { display: grid; gap: 0.25rem; }
-input, button { font: inherit; padding: 0.4rem 0.6rem; }
+input, button, select { font: inherit; padding: 0.4rem 0.6rem; }
 button { cursor: pointer; }
 .message { border-left: 4px solid #c33; padding: 0.25rem 0.75rem; }
 :focus-visible { outline: 3px solid #36c; outline-offset: 2px; }
+.account { display: flex; flex-wrap: wrap; justify-content: space-between; align-items: center; gap: 0.5rem; }
+.account p { margin: 0; }
+ul.tabs { display: flex; flex-wrap: wrap; gap: 0.5rem; list-style: none; padding: 0; }
+ul.tabs a { display: inline-block; padding: 0.3rem 0.8rem; border: 1px solid #8886; border-radius: 0.4rem; }
+ul.tabs a[aria-current="page"] { font-weight: bold; border-color: currentColor; }
+form.filters { display: grid; grid-template-columns: repeat(auto-fill, minmax(12rem, 1fr)); gap: 0.75rem; align-items: end; margin-bottom: 1rem; }
+form.filters .actions { display: flex; gap: 1rem; align-items: center; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; vertical-align: top; padding: 0.35rem 0.5rem; border-bottom: 1px solid #8884; }
+td.file, dd.file { font-family: ui-monospace, monospace; font-size: 0.9em; overflow-wrap: anywhere; }
+.badge { display: inline-block; font-size: 0.8em; padding: 0 0.4rem; border: 1px solid #c33; border-radius: 0.3rem; color: #c33; }
+nav.pages { display: flex; gap: 1rem; align-items: center; margin: 1rem 0; }
+h2 small { font-size: 0.7em; font-weight: normal; opacity: 0.8; }
+dl.fields { display: grid; grid-template-columns: minmax(8rem, max-content) 1fr; gap: 0.4rem 1rem; }
+dl.fields dt { font-weight: bold; }
+dl.fields dd { margin: 0; min-width: 0; }
+dd.long { white-space: pre-wrap; overflow-wrap: anywhere; }
+ul.tags { display: flex; flex-wrap: wrap; gap: 0.4rem; list-style: none; margin: 0; padding: 0; }
+ul.tags li { padding: 0 0.5rem; border: 1px solid #8886; border-radius: 0.3rem; }
+ul.problems code { font-family: ui-monospace, monospace; }
+.hint { display: block; opacity: 0.8; }
+@media (max-width: 40rem) {
+  body { padding: 0.5rem; }
+  dl.fields { grid-template-columns: 1fr; }
+  dl.fields dd { margin-bottom: 0.5rem; }
+  th, td { padding: 0.3rem; }
+}
 `;
