@@ -11,6 +11,9 @@ import { page, sendPage, type UiAuth } from './signin.js';
 /** Members on one page of the team list. */
 export const teamPageSize = 50;
 
+/** Beyond any team: a larger page number in a URL is read as this one. */
+const lastPageNumber = 1_000_000;
+
 /** The list's query parameters, as the GET form and the links carry them. */
 const filterNames = ['q', 'role', 'skill', 'expertise', 'model'] as const;
 
@@ -28,7 +31,7 @@ function teamParams(query: Record<string, unknown>): TeamParams {
     if (value !== undefined) params[name] = value;
   }
   const pageNumber = Number(query.page);
-  if (Number.isSafeInteger(pageNumber) && pageNumber > 1) params.page = pageNumber;
+  if (Number.isInteger(pageNumber) && pageNumber > 1) params.page = Math.min(pageNumber, lastPageNumber);
   return params;
 }
 

@@ -33,6 +33,9 @@ export const oneTimeSignInPath = (token: string) => `/signin/once?token=${token}
 /** A page of the UI: its language, a title, and what goes into <main>. */
 export function page(language: Language, title: string, main: Html, request: FastifyRequest): Html {
   const other: Language = language === 'ja' ? 'en' : 'ja';
+  // The switch comes back to the same page: with its query on the pages behind the sign-in (a
+  // search, a page of the list), without it elsewhere (the one-time sign-in URL holds its token there).
+  const back = request.routeOptions.config.access === 'page' ? request.url : request.url.split('?')[0]!;
   return html`<!doctype html>
 <html lang="${language}">
 <head>
@@ -42,7 +45,7 @@ export function page(language: Language, title: string, main: Html, request: Fas
 <link rel="stylesheet" href="/ui/static/style.css">
 </head>
 <body>
-<header><h1>${t(language, 'app.title')}</h1><a href="/lang/${other}?next=${encodeURIComponent(request.url.split('?')[0]!)}" lang="${other}" hreflang="${other}">${t(language, 'lang.switch')}</a></header>
+<header><h1>${t(language, 'app.title')}</h1><a href="/lang/${other}?next=${encodeURIComponent(back)}" lang="${other}" hreflang="${other}">${t(language, 'lang.switch')}</a></header>
 <main>
 ${main}
 </main>

@@ -144,6 +144,12 @@ describe.each(engines)('the member pages of the web UI (%s)', (engine) => {
     const past = await open('/?role=tester&page=9');
     expect(past.text).toContain(`${teamPageSize + 5} members`);
     expect(namesOn(past.text)).toEqual([]);
+    // Parameters that mean nothing are left out, never an error.
+    const odd = await open('/?page=abc&sort=evil&kind=robots&page=1e300');
+    expect(odd.status).toBe(200);
+    expect(namesOn(odd.text)).toHaveLength(teamPageSize);
+    // The language switch comes back to the same search and page.
+    expect(second.text).toContain(`href="/lang/ja?next=${encodeURIComponent('/?role=tester&page=2')}"`);
   });
 
   it('shows every field of an AI member, its long prompt wrapping, its file, times and sync state', async () => {
