@@ -14,12 +14,15 @@ button { cursor: pointer; }
 ul.tabs { display: flex; flex-wrap: wrap; gap: 0.5rem; list-style: none; padding: 0; }
 ul.tabs a { display: inline-block; padding: 0.3rem 0.8rem; border: 1px solid #8886; border-radius: 0.4rem; }
 ul.tabs a[aria-current="page"] { font-weight: bold; border-color: currentColor; }
-form.filters { display: grid; grid-template-columns: repeat(auto-fill, minmax(12rem, 1fr)); gap: 0.75rem; align-items: end; margin-bottom: 1rem; }
+form.filters { display: grid; grid-template-columns: repeat(auto-fill, minmax(9rem, 1fr)); gap: 0.75rem; align-items: end; margin-bottom: 1rem; }
+form.filters input, form.filters select { box-sizing: border-box; width: 100%; min-width: 0; }
 form.filters .actions { display: flex; gap: 1rem; align-items: center; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; vertical-align: top; padding: 0.35rem 0.5rem; border-bottom: 1px solid #8884; }
-td.file, dd.file { font-family: ui-monospace, monospace; font-size: 0.9em; overflow-wrap: anywhere; }
+td.file, dd.file { font-family: ui-monospace, monospace; font-size: 0.9em; }
+dd.file { overflow-wrap: anywhere; }
+td.file, td time { white-space: nowrap; }
 .badge { display: inline-block; font-size: 0.8em; padding: 0 0.4rem; border: 1px solid #c33; border-radius: 0.3rem; color: #c33; }
 nav.pages { display: flex; gap: 1rem; align-items: center; margin: 1rem 0; }
 h2 small { font-size: 0.7em; font-weight: normal; opacity: 0.8; }
