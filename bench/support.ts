@@ -85,7 +85,7 @@ export async function startServe(work: string, env: NodeJS.ProcessEnv = {}) {
       child.on('exit', () => resolve());
       child.kill('SIGTERM');
     });
-  return { url, shared, stop };
+  return { url, shared, banner, stop };
 }
 
 function percentile(sorted: number[], p: number) {

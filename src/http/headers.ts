@@ -7,7 +7,6 @@ import type { FastifyInstance } from 'fastify';
  */
 const everywhere = {
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
   'cross-origin-resource-policy': 'same-origin',
 };
@@ -35,6 +34,11 @@ export function securityHeaders(url: string, contentType = ''): Record<string, s
   const uiPage = !docs && /^text\/html\b/.test(contentType);
   return {
     ...everywhere,
+    // A page's form posts carry its Origin only under a policy that lets the referrer go to the
+    // same origin: with no-referrer, Chromium sends `Origin: null`, and the cross-site check
+    // refuses the page's own sign-in and sign-out. Other origins still get no referrer (and
+    // `Origin: null`, refused).
+    'referrer-policy': uiPage ? 'same-origin' : 'no-referrer',
     'content-security-policy': docs ? docsPolicy : uiPage ? pagePolicy : dataPolicy,
     // The static files of the Swagger UI and the web UI are the same for everyone; everything else is no one's to keep.
     ...(url.startsWith('/docs/static/') || url.startsWith('/ui/static/') ? {} : { 'cache-control': 'no-store' }),
