@@ -97,7 +97,7 @@ ${rows.length === 0
   : html`<div class="scroll"><table>
 <thead><tr><th scope="col">${t(language, 'field.name')}</th><th scope="col">${t(language, 'team.kind')}</th><th scope="col">${t(language, 'field.role')}</th><th scope="col">${t(language, 'team.tags')}</th><th scope="col">${t(language, 'field.llm_model')}</th><th scope="col">${t(language, 'field.file_uri')}</th><th scope="col">${t(language, 'field.updated_at')}</th></tr></thead>
 <tbody>
-${rows.map((row) => html`<tr><td><a href="${memberUrl(row.kind, row.name)}">${row.name}</a>${row.file_invalid ? html` <span class="badge">${t(language, 'sync.invalidShort')}</span>` : ''}</td><td>${kindLabel(language, row.kind)}</td><td>${row.role}</td><td>${(row.tags ?? []).join(', ')}</td><td>${row.llm_model}</td><td class="file">${row.file_uri}</td><td>${when(row.updated_at)}</td></tr>
+${rows.map((row) => html`<tr><td><a href="${memberUrl(row.kind, row.name)}">${row.name}</a>${row.file_invalid ? html` <span class="badge">${t(language, 'sync.invalidShort')}</span>` : ''}</td><td class="kind">${kindLabel(language, row.kind)}</td><td>${row.role}</td><td>${(row.tags ?? []).join(', ')}</td><td>${row.llm_model}</td><td class="file">${row.file_uri}</td><td>${when(row.updated_at)}</td></tr>
 `)}</tbody>
 </table></div>`}
 ${pages > 1

@@ -22,7 +22,7 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; vertical-align: top; padding: 0.35rem 0.5rem; border-bottom: 1px solid #8884; }
 td.file, dd.file { font-family: ui-monospace, monospace; font-size: 0.9em; }
 dd.file { overflow-wrap: anywhere; }
-td.file, td time { white-space: nowrap; }
+td.file, td time, th, td.kind, button { white-space: nowrap; }
 .badge { display: inline-block; font-size: 0.8em; padding: 0 0.4rem; border: 1px solid #c33; border-radius: 0.3rem; color: #c33; }
 nav.pages { display: flex; gap: 1rem; align-items: center; margin: 1rem 0; }
 h2 small { font-size: 0.7em; font-weight: normal; opacity: 0.8; }
