@@ -49,12 +49,12 @@ function teamUrl(params: TeamParams): string {
 export const memberUrl = (kind: MemberKind, name: string) => `/members/${kind}/${encodeURIComponent(name)}`;
 
 /** A timestamp of the database (ISO 8601, UTC) as people read it, to the minute. */
-const when = (iso: string) => html`<time datetime="${iso}">${iso.slice(0, 16).replace('T', ' ')} UTC</time>`;
+export const when = (iso: string) => html`<time datetime="${iso}">${iso.slice(0, 16).replace('T', ' ')} UTC</time>`;
 
 const kindLabel = (language: Language, kind: MemberKind) => t(language, kind === 'human' ? 'kind.human' : 'kind.virtual');
 
 /** Who is signed in, and the sign-out form (with the session's CSRF token): on every page behind the sign-in. */
-async function accountBar(ui: UiAuth, request: FastifyRequest, language: Language): Promise<Html> {
+export async function accountBar(ui: UiAuth, request: FastifyRequest, language: Language): Promise<Html> {
   const session = request.session as Session;
   const csrf = await ui.sessions.csrfToken(session);
   return html`<div class="account"><p>${t(language, 'home.signedInAs', { name: session.principal.name, role: t(language, session.role === 'admin' ? 'role.admin' : 'role.viewer') })}</p>

@@ -40,4 +40,12 @@ ul.problems code { font-family: ui-monospace, monospace; }
   dl.fields dd { margin-bottom: 0.5rem; }
   th, td { padding: 0.3rem; }
 }
+/* The chat log pages (/chat): a transcript reads like a conversation. */
+ol.transcript { list-style: none; padding: 0; display: grid; gap: 0.75rem; }
+ol.transcript li { border-left: 4px solid #8886; padding: 0.25rem 0.75rem; }
+ol.transcript li.ai { border-left-color: #36c; background: #36c1; }
+ol.transcript .speaker { margin: 0; }
+ol.transcript .kind { font-size: 0.8em; padding: 0 0.4rem; border: 1px solid #8886; border-radius: 0.3rem; }
+ol.transcript .model, ol.transcript .tokens { opacity: 0.8; font-size: 0.9em; }
+ol.transcript .content { white-space: pre-wrap; overflow-wrap: anywhere; }
 `;
