@@ -68,16 +68,23 @@ function setSessionCookie(request: FastifyRequest, reply: FastifyReply, value: s
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
+/**
+ * The pages' forms post application/x-www-form-urlencoded: their fields, each given once. A
+ * parser holds in the plugin that adds it, so each plugin with forms adds it.
+ */
+export function acceptForms(fastify: FastifyInstance) {
+  fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+}
+
 /** Sign-in, sign-out, the language switch and the stylesheet (the pages behind the sign-in: ui/members.ts). */
 export function signinRoutes(config: Config, ui: UiAuth, limiter: FailedAuthLimiter) {
   const accounts = new Map(config.ui.accounts.map((account) => [account.name, account]));
   let oneTimeTokenSpent = false;
 
   return async function signin(fastify: FastifyInstance) {
-    // The sign-in form posts application/x-www-form-urlencoded: its fields, each given once.
-    fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-      done(null, Object.fromEntries(new URLSearchParams(body as string)));
-    });
+    acceptForms(fastify);
 
     const signinForm = (request: FastifyRequest, language: Language, message?: string, user = '') =>
       page(
