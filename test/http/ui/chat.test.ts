@@ -179,4 +179,24 @@ describe('the chat log pages of the web UI', () => {
     expect(en.text).toContain('<html lang="en">');
     expect(en.text).toContain('<h2>Chat logs</h2>');
   });
+
+  it('pages by cursor: the next link carries the filter, and the second page holds the rest', async () => {
+    const many = Array.from({ length: 51 }, (_, index) => `many-${String(index).padStart(2, '0')}`);
+    for (const [index, id] of many.entries()) {
+      await chat.append(id, validateMessages([{ timestamp: start - 86_400_000 + index * 60_000, speaker_name: 'Ken', speaker_type: 'human', role: 'user', content: 'Hi.', channel_id: 'many' }]));
+    }
+    await chat.flush();
+    const first = await open('/chat?channel_id=many');
+    expect(sessionsOn(first.text)).toEqual(many.slice(1).reverse());
+    const next = /<a href="([^"]+)" rel="next">/.exec(first.text)![1]!.replaceAll('&amp;', '&');
+    expect(next).toMatch(/^\/chat\?channel_id=many&cursor=/);
+    const second = await open(next);
+    expect(sessionsOn(second.text)).toEqual(['many-00']);
+    expect(second.text).not.toContain('rel="next"');
+    expect(second.text).toContain('<a href="/chat?channel_id=many">← First page</a>');
+    // Every session, by last message: the newest three, then the 51 of yesterday, over two pages.
+    const all = await open('/chat');
+    const rest = await open(/<a href="([^"]+)" rel="next">/.exec(all.text)![1]!.replaceAll('&amp;', '&'));
+    expect([...sessionsOn(all.text), ...sessionsOn(rest.text)]).toEqual(['discord:100:200', 'discord:100', ...many.reverse()]);
+  });
 });
