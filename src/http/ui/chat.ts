@@ -53,7 +53,11 @@ export function chatPages(app: AppContext, ui: UiAuth) {
       const channel = text(query.channel_id);
       const member = text(query.member);
       const cursor = text(query.cursor);
-      const { sessions, next_cursor } = await store.listSessions({ ...(channel ? { channel_id: channel } : {}), ...(member ? { member } : {}) }, { limit: chatPageSize, ...(cursor ? { cursor } : {}) });
+      // The store lists the sessions of a channel or of a speaker, not of both: the page says so.
+      const both = channel !== undefined && member !== undefined;
+      const { sessions, next_cursor } = both
+        ? { sessions: [], next_cursor: null }
+        : await store.listSessions({ ...(channel ? { channel_id: channel } : {}), ...(member ? { member } : {}) }, { limit: chatPageSize, ...(cursor ? { cursor } : {}) });
       const listUrl = (extra: Record<string, string>) => {
         const search = new URLSearchParams({ ...(channel ? { channel_id: channel } : {}), ...(member ? { member } : {}), ...extra });
         const query = search.toString();
@@ -67,6 +71,7 @@ export function chatPages(app: AppContext, ui: UiAuth) {
 <label>${t(language, 'chat.member')} <input name="member" value="${member ?? ''}"></label>
 <div class="actions"><button type="submit">${t(language, 'team.apply')}</button> <a href="/chat">${t(language, 'team.clear')}</a></div>
 </form>
+${both ? html`<p class="message" role="alert">${t(language, 'chat.oneFilter')}</p>` : ''}
 ${sessions.length === 0
   ? html`<p>${t(language, 'chat.none')}</p>`
   : html`<div class="scroll"><table>

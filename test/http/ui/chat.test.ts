@@ -103,6 +103,11 @@ describe('the chat log pages of the web UI', () => {
     expect(sessionsOn(channel.text)).toEqual(['discord:300']);
     expect(channel.text).toContain('<input name="channel_id" value="300">');
     expect(sessionsOn((await open('/chat?member=Aoi')).text)).toEqual(['discord:100']);
+    // The store cannot combine the two: the page says so instead of an error.
+    const both = await open('/chat?channel_id=300&member=Aoi');
+    expect(both.status).toBe(200);
+    expect(both.text).toContain('Give a channel id or a speaker name, not both.');
+    expect(sessionsOn(both.text)).toEqual([]);
     const none = await open(`/chat?member=${encodeURIComponent(hostile)}`);
     expect(none.text).toContain('No session matches.');
     expect(none.text).not.toContain(hostile);
