@@ -49,12 +49,12 @@ function teamUrl(params: TeamParams): string {
 export const memberUrl = (kind: MemberKind, name: string) => `/members/${kind}/${encodeURIComponent(name)}`;
 
 /** A timestamp of the database (ISO 8601, UTC) as people read it, to the minute. */
-const when = (iso: string) => html`<time datetime="${iso}">${iso.slice(0, 16).replace('T', ' ')} UTC</time>`;
+export const when = (iso: string) => html`<time datetime="${iso}">${iso.slice(0, 16).replace('T', ' ')} UTC</time>`;
 
 const kindLabel = (language: Language, kind: MemberKind) => t(language, kind === 'human' ? 'kind.human' : 'kind.virtual');
 
 /** Who is signed in, and the sign-out form (with the session's CSRF token): on every page behind the sign-in. */
-async function accountBar(ui: UiAuth, request: FastifyRequest, language: Language): Promise<Html> {
+export async function accountBar(ui: UiAuth, request: FastifyRequest, language: Language): Promise<Html> {
   const session = request.session as Session;
   const csrf = await ui.sessions.csrfToken(session);
   return html`<div class="account"><p>${t(language, 'home.signedInAs', { name: session.principal.name, role: t(language, session.role === 'admin' ? 'role.admin' : 'role.viewer') })}</p>
@@ -155,6 +155,11 @@ function problemsSection(language: Language, problems: MemberIssue[]): Html {
   return html`<section class="message" role="alert">
 <h3>${t(language, 'sync.invalidTitle')}</h3>
 <p>${t(language, 'sync.invalidText')}</p>
-<ul class="problems">${problems.map((problem) => html`<li><code>${problem.file}${problem.line !== undefined ? `:${problem.line}${problem.column !== undefined ? `:${problem.column}` : ''}` : ''}</code>${problem.field ? html` <code>${problem.field}</code>` : ''} ${problem.message}${problem.hint ? html` <span class="hint">${problem.hint}</span>` : ''}</li>`)}</ul>
+<ul class="problems">${problems.map(problemItem)}</ul>
 </section>`;
+}
+
+/** One problem of a file: where it is (file:line:column, the field), what it is, and how to fix it. */
+export function problemItem(problem: MemberIssue): Html {
+  return html`<li><code>${problem.file}${problem.line !== undefined ? `:${problem.line}${problem.column !== undefined ? `:${problem.column}` : ''}` : ''}</code>${problem.field ? html` <code>${problem.field}</code>` : ''} ${problem.message}${problem.hint ? html` <span class="hint">${problem.hint}</span>` : ''}</li>`;
 }

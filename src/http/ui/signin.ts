@@ -58,6 +58,13 @@ export function sendPage(reply: FastifyReply, status: number, content: Html) {
   return reply.code(status).type('text/html; charset=utf-8').send(content.text);
 }
 
+/** The UI's forms post application/x-www-form-urlencoded: their fields, each given once (in the plugin that calls this). */
+export function acceptForms(fastify: FastifyInstance) {
+  fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+}
+
 /** Where the language switch may send the browser back to: a path of this site only. */
 const safeNext = (next: unknown) => (typeof next === 'string' && /^\/(?![/\\])/.test(next) ? next : '/');
 
@@ -74,10 +81,7 @@ export function signinRoutes(config: Config, ui: UiAuth, limiter: FailedAuthLimi
   let oneTimeTokenSpent = false;
 
   return async function signin(fastify: FastifyInstance) {
-    // The sign-in form posts application/x-www-form-urlencoded: its fields, each given once.
-    fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-      done(null, Object.fromEntries(new URLSearchParams(body as string)));
-    });
+    acceptForms(fastify);
 
     const signinForm = (request: FastifyRequest, language: Language, message?: string, user = '') =>
       page(
