@@ -40,4 +40,8 @@ ul.problems code { font-family: ui-monospace, monospace; }
   dl.fields dd { margin-bottom: 0.5rem; }
   th, td { padding: 0.3rem; }
 }
+/* The sync page (ui/sync.ts). */
+ul.invalid > li { margin-bottom: 0.5rem; }
+ul.invalid code.file { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
+ul.changes code { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
 `;
