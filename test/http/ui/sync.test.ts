@@ -2,12 +2,14 @@ import { rename } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
 import { escapeHtml } from '../../../src/http/ui/html.js';
+import { invalidPageSize } from '../../../src/http/ui/sync.js';
 import { hashPassword } from '../../../src/http/ui/password.js';
 import type { Service } from '../../../src/service.js';
 import { folderStorage } from '../../../src/storage/folder.js';
 import { engines, freshDatabase, type TestDatabase } from '../../helpers/databases.js';
 import { human, tempDir, virtual, writeFiles } from '../../helpers/files.js';
 import { serveForTest } from '../../helpers/service.js';
+import { listingThrough } from '../../helpers/storage.js';
 
 const passwords = { mika: 'mika-admin-パスワード-1', rin: 'rin-viewer-password-2' };
 /** A file name a browser would run as markup, were it not escaped. */
@@ -17,6 +19,8 @@ describe.each(engines)('the sync page of the web UI (%s)', (engine) => {
   let db: TestDatabase;
   let work: Awaited<ReturnType<typeof tempDir>>;
   let service: Service;
+  /** Listings wait for this: a test holds a run under way by putting an unresolved promise here. */
+  let listingGate: Promise<void> = Promise.resolve();
   const cookies: Record<keyof typeof passwords, string> = { mika: '', rin: '' };
 
   const open = async (path: string, who: keyof typeof passwords = 'mika', language = 'en') => {
@@ -44,7 +48,11 @@ describe.each(engines)('the sync page of the web UI (%s)', (engine) => {
       'storage/virtual_members/aoi.yml': virtual('Aoi'),
     });
     const users = `mika:admin:${await hashPassword(passwords.mika)} rin:viewer:${await hashPassword(passwords.rin)}`;
-    service = await serveForTest(db, folderStorage(`${work.dir}/storage`), (config) => {
+    const storage = listingThrough(folderStorage(`${work.dir}/storage`), async function* (pages) {
+      await listingGate;
+      yield* pages;
+    });
+    service = await serveForTest(db, storage, (config) => {
       config.storage = { kind: 'folder', path: `${work.dir}/storage` };
       // No folder watch: a new file is registered only by the sync this page asks for.
       config.watch = false;
@@ -159,6 +167,22 @@ describe.each(engines)('the sync page of the web UI (%s)', (engine) => {
     expect(healed).toContain('2 humans, 2 AI members');
   });
 
+  it('says a run is under way, with a link to reload, and no more once it has ended', async () => {
+    let openGate!: () => void;
+    listingGate = new Promise((resolve) => (openGate = resolve));
+    const run = service.context.reconciler!.run('test');
+    try {
+      const { text } = await open('/sync');
+      expect(text).toContain('<p class="message" role="status">A sync is under way. <a href="/sync">Reload to see how it ended</a></p>');
+      expect(text).not.toContain('http-equiv');
+    } finally {
+      openGate();
+      listingGate = Promise.resolve();
+    }
+    await run;
+    expect((await open('/sync')).text).not.toContain('A sync is under way');
+  });
+
   it('speaks Japanese', async () => {
     const { text } = await open('/sync', 'mika', 'ja');
     expect(text).toContain('<html lang="ja">');
@@ -166,5 +190,25 @@ describe.each(engines)('the sync page of the web UI (%s)', (engine) => {
     expect(text).toContain('人間 2 人、AI メンバー 2 人');
     expect(text).toContain('無効なファイル（2）');
     expect(text).toContain('<button type="submit">今すぐ同期</button>');
+  });
+
+  it('pages the invalid files as the API does, by file, a bad cursor read as the first page', async () => {
+    const bad = Object.fromEntries(Array.from({ length: invalidPageSize }, (_, index) => [`storage/human_members/zz-bad-${String(index).padStart(2, '0')}.yml`, 'name: [\n']));
+    await writeFiles(work.dir, bad);
+    await service.context.reconciler!.run('test');
+    const filesOn = (text: string) => [...text.matchAll(/<li><code class="file">([^<]+)<\/code>/g)].map((match) => match[1]);
+    const first = await open('/sync');
+    expect(first.text).toContain(`Invalid files (${invalidPageSize + 2})`);
+    const shown = filesOn(first.text);
+    expect(shown).toHaveLength(invalidPageSize);
+    expect(shown.slice(0, 3)).toEqual(['human_members/&lt;img src=x onerror=alert(1)&gt;.yml', 'human_members/broken.yml', 'human_members/zz-bad-00.yml']);
+    const next = /<a href="(\/sync\?cursor=[\w-]+)" rel="next">/.exec(first.text)![1]!;
+    const second = await open(next);
+    expect(filesOn(second.text)).toEqual(['human_members/zz-bad-48.yml', 'human_members/zz-bad-49.yml']);
+    expect(second.text).not.toContain('rel="next"');
+    expect(second.text).toContain('<a href="/sync">← First page</a>');
+    const odd = await open('/sync?cursor=not-a-cursor');
+    expect(odd.status).toBe(200);
+    expect(filesOn(odd.text)).toEqual(shown);
   });
 });
