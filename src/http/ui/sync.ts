@@ -18,6 +18,9 @@ export const invalidPageSize = 50;
 /** Changes of the run asked for here that the page lists; the rest are only counted. */
 export const shownChanges = 20;
 
+/** Members a run changed: its report lists only the first ones (maxReportedChanges), its counts are whole. */
+const changedCount = ({ created, updated, deleted }: SyncSummary) => created + updated + deleted;
+
 const countsOf = ({ created, updated, unchanged, deleted, invalid }: SyncSummary) => ({ created, updated, unchanged, deleted, invalid });
 
 /**
@@ -50,17 +53,16 @@ export function syncPage(app: AppContext, ui: UiAuth) {
       const next = rows.length > invalidPageSize ? encodeCursor(invalid.at(-1)!.file_uri) : undefined;
       const session = request.session as Session;
       const reconciler = app.reconciler;
-      const csrf = await ui.sessions.csrfToken(session);
       const shown = query.ran === '1' ? askedRun : undefined;
       const main = html`${await accountBar(ui, request, language)}
 <p><a href="/">${t(language, 'member.back')}</a></p>
 <h2>${t(language, 'syncPage.title')}</h2>
 ${reconciler?.isRunning ? html`<p class="message" role="status">${t(language, 'syncPage.running')} <a href="/sync">${t(language, 'syncPage.reload')}</a></p>` : ''}
-${reconciler?.lastError !== undefined && reconciler?.lastError !== null ? html`<p class="message" role="alert">${t(language, 'syncPage.failed', { message: publicMessage(reconciler.lastError) })}</p>` : ''}
+${reconciler && reconciler.lastError !== undefined ? html`<p class="message" role="alert">${t(language, 'syncPage.failed', { message: publicMessage(reconciler.lastError) })}</p>` : ''}
 ${shown ? html`<section class="message" role="status"><h3>${t(language, 'syncPage.done')}</h3>
 <p>${t(language, 'syncPage.summary', { ...countsOf(shown), ms: shown.durationMs })}</p>
 ${shown.changes.length > 0 ? html`<ul class="changes">${shown.changes.slice(0, shownChanges).map((change) => html`<li>${t(language, `syncPage.action.${change.action as 'created' | 'updated' | 'deleted'}`)} ${change.name && change.action !== 'deleted' ? html`<a href="${memberUrl(change.kind, change.name)}">${change.name}</a>` : change.name ?? ''} <code>${change.file_uri}</code></li>`)}</ul>` : ''}
-${shown.changes.length > shownChanges ? html`<p>${t(language, 'syncPage.moreChanges', { count: shown.changes.length - shownChanges })}</p>` : ''}
+${changedCount(shown) > shownChanges ? html`<p>${t(language, 'syncPage.moreChanges', { count: changedCount(shown) - shownChanges })}</p>` : ''}
 </section>` : ''}
 <h3>${t(language, 'syncPage.last')}</h3>
 ${run
@@ -74,7 +76,7 @@ ${run
 <h3>${t(language, 'syncPage.members')}</h3>
 <p>${t(language, 'syncPage.memberCounts', { human: counts.human, virtual: counts.virtual })}</p>
 ${session.role === 'admin' && reconciler
-  ? html`<form method="post" action="/sync"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">${t(language, 'syncPage.now')}</button></form>`
+  ? html`<form method="post" action="/sync"><input type="hidden" name="_csrf" value="${await ui.sessions.csrfToken(session)}"><button type="submit">${t(language, 'syncPage.now')}</button></form>`
   : ''}
 <h3>${t(language, 'syncPage.invalid', { count: invalidCount })}</h3>
 ${invalid.length === 0

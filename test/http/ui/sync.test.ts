@@ -2,7 +2,7 @@ import { rename } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
 import { escapeHtml } from '../../../src/http/ui/html.js';
-import { invalidPageSize } from '../../../src/http/ui/sync.js';
+import { invalidPageSize, shownChanges } from '../../../src/http/ui/sync.js';
 import { hashPassword } from '../../../src/http/ui/password.js';
 import type { Service } from '../../../src/service.js';
 import { folderStorage } from '../../../src/storage/folder.js';
@@ -210,5 +210,15 @@ describe.each(engines)('the sync page of the web UI (%s)', (engine) => {
     const odd = await open('/sync?cursor=not-a-cursor');
     expect(odd.status).toBe(200);
     expect(filesOn(odd.text)).toEqual(shown);
+  });
+
+  it('lists the first changes of the run asked for, and counts the rest', async () => {
+    const team = Object.fromEntries(Array.from({ length: shownChanges + 3 }, (_, index) => [`storage/virtual_members/bot-${String(index).padStart(2, '0')}.yml`, virtual(`Bot ${String(index).padStart(2, '0')}`)]));
+    await writeFiles(work.dir, team);
+    const csrf = csrfOn((await open('/sync')).text)!;
+    expect((await postForm('/sync', 'mika', { _csrf: csrf })).status).toBe(303);
+    const { text } = await open('/sync?ran=1');
+    expect([...text.matchAll(/<li>Created <a href="\/members\/virtual\/Bot%20\d\d">/g)]).toHaveLength(shownChanges);
+    expect(text).toContain('and 3 more changes.');
   });
 });
