@@ -57,7 +57,8 @@ const kindLabel = (language: Language, kind: MemberKind) => t(language, kind ===
 export async function accountBar(ui: UiAuth, request: FastifyRequest, language: Language): Promise<Html> {
   const session = request.session as Session;
   const csrf = await ui.sessions.csrfToken(session);
-  return html`<div class="account"><p>${t(language, 'home.signedInAs', { name: session.principal.name, role: t(language, session.role === 'admin' ? 'role.admin' : 'role.viewer') })}</p>
+  return html`<nav class="pages"><a href="/">${t(language, 'team.title')}</a> <a href="/sync">${t(language, 'syncPage.title')}</a> <a href="/chat">${t(language, 'chat.title')}</a></nav>
+<div class="account"><p>${t(language, 'home.signedInAs', { name: session.principal.name, role: t(language, session.role === 'admin' ? 'role.admin' : 'role.viewer') })}</p>
 <form method="post" action="/signout"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">${t(language, 'signout.submit')}</button></form></div>`;
 }
 
@@ -155,6 +156,11 @@ function problemsSection(language: Language, problems: MemberIssue[]): Html {
   return html`<section class="message" role="alert">
 <h3>${t(language, 'sync.invalidTitle')}</h3>
 <p>${t(language, 'sync.invalidText')}</p>
-<ul class="problems">${problems.map((problem) => html`<li><code>${problem.file}${problem.line !== undefined ? `:${problem.line}${problem.column !== undefined ? `:${problem.column}` : ''}` : ''}</code>${problem.field ? html` <code>${problem.field}</code>` : ''} ${problem.message}${problem.hint ? html` <span class="hint">${problem.hint}</span>` : ''}</li>`)}</ul>
+<ul class="problems">${problems.map(problemItem)}</ul>
 </section>`;
+}
+
+/** One problem of a file: where it is (file:line:column, the field), what it is, and how to fix it. */
+export function problemItem(problem: MemberIssue): Html {
+  return html`<li><code>${problem.file}${problem.line !== undefined ? `:${problem.line}${problem.column !== undefined ? `:${problem.column}` : ''}` : ''}</code>${problem.field ? html` <code>${problem.field}</code>` : ''} ${problem.message}${problem.hint ? html` <span class="hint">${problem.hint}</span>` : ''}</li>`;
 }

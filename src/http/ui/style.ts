@@ -11,6 +11,7 @@ button { cursor: pointer; }
 :focus-visible { outline: 3px solid #36c; outline-offset: 2px; }
 .account { display: flex; flex-wrap: wrap; justify-content: space-between; align-items: center; gap: 0.5rem; }
 .account p { margin: 0; }
+nav.pages { display: flex; flex-wrap: wrap; gap: 1rem; margin: 0.5rem 0; }
 ul.tabs { display: flex; flex-wrap: wrap; gap: 0.5rem; list-style: none; padding: 0; }
 ul.tabs a { display: inline-block; padding: 0.3rem 0.8rem; border: 1px solid #8886; border-radius: 0.4rem; }
 ul.tabs a[aria-current="page"] { font-weight: bold; border-color: currentColor; }
@@ -48,4 +49,8 @@ ol.transcript .speaker { margin: 0; }
 ol.transcript .kind { font-size: 0.8em; padding: 0 0.4rem; border: 1px solid #8886; border-radius: 0.3rem; }
 ol.transcript .model, ol.transcript .tokens { opacity: 0.8; font-size: 0.9em; }
 ol.transcript .content { white-space: pre-wrap; overflow-wrap: anywhere; }
+/* The sync page (ui/sync.ts). */
+ul.invalid > li { margin-bottom: 0.5rem; }
+ul.invalid code.file { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
+ul.changes code { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
 `;
