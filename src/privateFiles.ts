@@ -69,3 +69,24 @@ export async function replacePrivateFile(file: string, content: string): Promise
 export async function makePrivate(file: string): Promise<void> {
   await tighten(file, privateFileMode);
 }
+
+/**
+ * A secret `vecr serve` keeps beside its data folder, read by another process: `what` names it
+ * ("the password of the embedded database"), `missing` how the file lacks it ("no password for
+ * the embedded database"), and `failure` makes the caller's own error (an outage of its store).
+ */
+export async function readKeptSecret<T>(
+  file: string,
+  secret: { what: string; missing: string; parse: (text: string) => T | undefined; failure: (message: string, cause?: unknown) => Error },
+): Promise<T> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'it is missing (vecr serve writes it as it starts: restart it)' : (error as Error).message;
+    throw secret.failure(`cannot read ${secret.what} from ${file}: ${why}`, error);
+  }
+  const value = secret.parse(text);
+  if (value === undefined) throw secret.failure(`${file} holds ${secret.missing}; restart vecr serve to write a new one`);
+  return value;
+}

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
-import { makePrivate, replacePrivateFile } from '../privateFiles.js';
+import { makePrivate, readKeptSecret, replacePrivateFile } from '../privateFiles.js';
 import { ChatStoreUnavailableError } from './store.js';
 
 /**
@@ -44,17 +44,12 @@ export async function ensureCredentials(dir: string): Promise<EmbeddedCredential
 
 /** The access key of a data folder whose store a running `vecr serve` serves. */
 export async function readCredentials(dir: string): Promise<EmbeddedCredentials> {
-  const file = credentialsFileOf(dir);
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (error) {
-    const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'it is missing (vecr serve writes it as it starts: restart it)' : (error as Error).message;
-    throw new ChatStoreUnavailableError(`cannot read the access key of the embedded chat log store from ${file}: ${why}`);
-  }
-  const credentials = parseCredentials(text);
-  if (!credentials) throw new ChatStoreUnavailableError(`${file} holds no access key for the embedded chat log store; restart vecr serve to write a new one`);
-  return credentials;
+  return readKeptSecret(credentialsFileOf(dir), {
+    what: 'the access key of the embedded chat log store',
+    missing: 'no access key for the embedded chat log store',
+    parse: parseCredentials,
+    failure: (message) => new ChatStoreUnavailableError(message),
+  });
 }
 
 /** The two keys of the file ensureCredentials writes. */

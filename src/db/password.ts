@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
-import { makePrivate, replacePrivateFile } from '../privateFiles.js';
+import { makePrivate, readKeptSecret, replacePrivateFile } from '../privateFiles.js';
 import { DatabaseUnavailableError } from './types.js';
 
 /**
@@ -37,19 +37,12 @@ export async function ensurePassword(dataDir: string): Promise<string> {
 
 /** The password of a data folder whose database a running `vecr serve` shares. */
 export async function readPassword(dataDir: string): Promise<string> {
-  const file = passwordFileOf(dataDir);
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (error) {
-    const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'it is missing (vecr serve writes it as it starts: restart it)' : (error as Error).message;
-    throw new DatabaseUnavailableError(`cannot read the password of the embedded database from ${file}: ${why}`, { cause: error });
-  }
-  const password = parsePgpass(text);
-  if (password === undefined) {
-    throw new DatabaseUnavailableError(`${file} holds no password for the embedded database; restart vecr serve to write a new one`);
-  }
-  return password;
+  return readKeptSecret(passwordFileOf(dataDir), {
+    what: 'the password of the embedded database',
+    missing: 'no password for the embedded database',
+    parse: parsePgpass,
+    failure: (message, cause) => new DatabaseUnavailableError(message, cause === undefined ? {} : { cause }),
+  });
 }
 
 // Only loopback names: set as PGPASSFILE by mistake for another server, the file offers nothing.

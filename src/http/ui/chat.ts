@@ -34,12 +34,14 @@ export function chatPages(app: AppContext, ui: UiAuth) {
       void sendPage(reply, 503, page(language, t(language, 'chat.title'), main, request));
       return undefined;
     };
-    /** The session the URL names, or a 404 page. */
-    const sessionOr = async (store: ChatStore, request: FastifyRequest, reply: FastifyReply, language: Language): Promise<ChatSession | undefined> => {
+    /** The store and the session the URL names, or the page that says which is missing. */
+    const sessionOr = async (request: FastifyRequest, reply: FastifyReply, language: Language): Promise<{ store: ChatStore; session: ChatSession } | undefined> => {
+      const store = storeOr(request, reply, language);
+      if (!store) return undefined;
       const { id } = request.params as { id: string };
       const valid = sessionIdSchema.safeParse(id);
       const session = valid.success ? await store.getSession(valid.data) : undefined;
-      if (session) return session;
+      if (session) return { store, session };
       const main = html`<p><a href="/chat">${t(language, 'chat.back')}</a></p><h2>${t(language, 'chat.notFound')}</h2><p>${t(language, 'chat.notFoundText', { id })}</p>`;
       void sendPage(reply, 404, page(language, t(language, 'chat.notFound'), main, request));
       return undefined;
@@ -89,10 +91,9 @@ ${next_cursor ? html`<a href="${listUrl({ cursor: next_cursor })}" rel="next">${
 
     fastify.get('/chat/sessions/:id', { config: { access: 'page' } }, async (request, reply) => {
       const language = languageOf(request);
-      const store = storeOr(request, reply, language);
-      if (!store) return reply;
-      const session = await sessionOr(store, request, reply, language);
-      if (!session) return reply;
+      const found = await sessionOr(request, reply, language);
+      if (!found) return reply;
+      const { store, session } = found;
       const cursor = text((request.query as Record<string, unknown>).cursor);
       const { messages, next_cursor } = await store.readMessages(session.session_id, { limit: chatPageSize, order: 'asc', ...(cursor ? { cursor } : {}) });
       const url = sessionUrl(session.session_id);
@@ -119,10 +120,9 @@ ${next_cursor ? html`<a href="${url}?cursor=${encodeURIComponent(next_cursor)}" 
 
     fastify.get('/chat/sessions/:id/delete', { config: { access: 'page' } }, async (request, reply) => {
       const language = languageOf(request);
-      const store = storeOr(request, reply, language);
-      if (!store) return reply;
-      const session = await sessionOr(store, request, reply, language);
-      if (!session) return reply;
+      const found = await sessionOr(request, reply, language);
+      if (!found) return reply;
+      const { session } = found;
       const csrf = await ui.sessions.csrfToken(request.session as Session);
       const main = html`<p><a href="${sessionUrl(session.session_id)}">${t(language, 'chat.backToSession')}</a></p>
 <h2>${t(language, 'chat.deleteTitle', { id: session.session_id })}</h2>
@@ -134,10 +134,9 @@ ${next_cursor ? html`<a href="${url}?cursor=${encodeURIComponent(next_cursor)}" 
     // Needs the admin scope: a viewer's session is refused (403) before the handler runs.
     fastify.post('/chat/sessions/:id/delete', { config: { access: 'admin' } }, async (request, reply) => {
       const language = languageOf(request);
-      const store = storeOr(request, reply, language);
-      if (!store) return reply;
-      const session = await sessionOr(store, request, reply, language);
-      if (!session) return reply;
+      const found = await sessionOr(request, reply, language);
+      if (!found) return reply;
+      const { store, session } = found;
       await store.deleteSession(session.session_id);
       request.log.info({ session: session.session_id }, 'chat session deleted from the web UI');
       return reply.code(303).header('location', '/chat').send();
@@ -145,10 +144,9 @@ ${next_cursor ? html`<a href="${url}?cursor=${encodeURIComponent(next_cursor)}" 
 
     fastify.get('/chat/sessions/:id/context', { config: { access: 'page' } }, async (request, reply) => {
       const language = languageOf(request);
-      const store = storeOr(request, reply, language);
-      if (!store) return reply;
-      const session = await sessionOr(store, request, reply, language);
-      if (!session) return reply;
+      const found = await sessionOr(request, reply, language);
+      if (!found) return reply;
+      const { store, session } = found;
       const name = text((request.query as Record<string, unknown>).member) ?? '';
       const member = name ? await getMember(app.db, 'virtual', name) : undefined;
       const back = html`<p><a href="${sessionUrl(session.session_id)}">${t(language, 'chat.backToSession')}</a></p>`;

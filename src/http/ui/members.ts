@@ -57,7 +57,7 @@ const kindLabel = (language: Language, kind: MemberKind) => t(language, kind ===
 export async function accountBar(ui: UiAuth, request: FastifyRequest, language: Language): Promise<Html> {
   const session = request.session as Session;
   const csrf = await ui.sessions.csrfToken(session);
-  return html`<nav class="pages"><a href="/">${t(language, 'team.title')}</a> <a href="/sync">${t(language, 'syncPage.title')}</a> <a href="/chat">${t(language, 'chat.title')}</a></nav>
+  return html`<nav class="sections"><a href="/">${t(language, 'team.title')}</a> <a href="/sync">${t(language, 'syncPage.title')}</a> <a href="/chat">${t(language, 'chat.title')}</a></nav>
 <div class="account"><p>${t(language, 'home.signedInAs', { name: session.principal.name, role: t(language, session.role === 'admin' ? 'role.admin' : 'role.viewer') })}</p>
 <form method="post" action="/signout"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">${t(language, 'signout.submit')}</button></form></div>`;
 }

@@ -11,7 +11,7 @@ button { cursor: pointer; }
 :focus-visible { outline: 3px solid #36c; outline-offset: 2px; }
 .account { display: flex; flex-wrap: wrap; justify-content: space-between; align-items: center; gap: 0.5rem; }
 .account p { margin: 0; }
-nav.pages { display: flex; flex-wrap: wrap; gap: 1rem; margin: 0.5rem 0; }
+nav.sections { display: flex; flex-wrap: wrap; gap: 1rem; margin: 0.5rem 0; }
 ul.tabs { display: flex; flex-wrap: wrap; gap: 0.5rem; list-style: none; padding: 0; }
 ul.tabs a { display: inline-block; padding: 0.3rem 0.8rem; border: 1px solid #8886; border-radius: 0.4rem; }
 ul.tabs a[aria-current="page"] { font-weight: bold; border-color: currentColor; }
