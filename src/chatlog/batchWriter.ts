@@ -1,3 +1,5 @@
+import { isRefusal } from './errors.js';
+
 type Item = Record<string, unknown>;
 
 /**
@@ -73,9 +75,6 @@ export async function untilProcessed<T>(items: T[], send: (items: T[]) => Promis
 }
 
 const keyOf = (item: Item) => `${String(item.session_id)}\u0000${String(item.timestamp)}`;
-
-/** A request the store refused as bad (400, 413), rather than failed to serve. */
-const isRefusal = (error: unknown) => [400, 413].includes((error as { status?: number }).status ?? 0);
 
 /** Waits before retry `attempt`: exponential, at most a second, with jitter. */
 async function backoff(attempt: number) {

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import { makePrivate, readKeptSecret, replacePrivateFile } from '../privateFiles.js';
-import { ChatStoreUnavailableError } from './store.js';
+import { ChatStoreUnavailableError } from './errors.js';
 
 /**
  * The access key of the embedded chat log store's port: made once per data folder and kept beside

@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Sdk } from './store.js';
+import type { Sdk } from './sdk.js';
+
+export interface WriterLanesOptions {
+  sdk: Pick<Sdk, 'UpdateCommand'>;
+  doc: DynamoDBDocumentClient;
+  table: string;
+  /** How long a lease on a lane lasts. */
+  leaseMs?: number;
+}
 
 /**
  * Writer lanes: how messages get timestamps that no other writer can take, so that they can be
@@ -32,13 +40,15 @@ export class WriterLanes {
   private floor = 0;
   private highWater = 0;
   private readonly owner = randomUUID();
+  private readonly sdk: Pick<Sdk, 'UpdateCommand'>;
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly table: string;
+  private readonly leaseMs: number;
 
-  constructor(
-    private readonly sdk: Pick<Sdk, 'UpdateCommand'>,
-    private readonly doc: DynamoDBDocumentClient,
-    private readonly table: string,
-    private readonly leaseMs = 60_000,
-  ) {}
+  constructor(options: WriterLanesOptions) {
+    ({ sdk: this.sdk, doc: this.doc, table: this.table } = options);
+    this.leaseMs = options.leaseMs ?? 60_000;
+  }
 
   /** The lane this process may use now, if any. Asks for one in the background when it has none. */
   current(): number | undefined {

@@ -4,7 +4,9 @@ import { acquireFolderLock, lockOwner } from '../db/lock.js';
 import { preparePrivateDataFolder, preparePrivateFolder } from '../privateFiles.js';
 import { startWorker } from '../workerThread.js';
 import { ensureCredentials, readCredentials, type EmbeddedCredentials } from './credentials.js';
-import { ChatStore, ChatStoreUnavailableError, type Sdk } from './store.js';
+import { ChatStoreUnavailableError } from './errors.js';
+import type { Sdk } from './sdk.js';
+import { ChatStore } from './store.js';
 
 /**
  * The configured chat log store: an endpoint (LocalStack, DynamoDB Local), AWS DynamoDB, or —
@@ -60,7 +62,7 @@ export async function openChatStore(config: Config): Promise<ChatStore> {
     toAttributes: (values) => util.marshall(values, toStore),
     fromAttributes: (item) => util.unmarshall(item, fromStore),
   };
-  return new ChatStore(sdk, raw, doc, chat.table, `${chat.table} at ${description}`, chat.ttlDays, onClose);
+  return new ChatStore({ sdk, raw, doc, table: chat.table, description: `${chat.table} at ${description}`, ttlDays: chat.ttlDays, onClose });
 }
 
 /** The embedded store of a data folder's `chatlogs`: where it answers and the key it takes. */

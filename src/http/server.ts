@@ -4,11 +4,9 @@ import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { EventFormatError } from '../sync/events.js';
+import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AppContext } from './context.js';
-import { dependencyOf, errorBody, HttpError, isUnavailable } from './errors.js';
-import { ChatRequestError } from '../chatlog/store.js';
+import { answerFor, errorBody, HttpError } from './errors.js';
 import { failedAuthLimit, FailedAuthLimiter, installAccess } from './access.js';
 import { drainOnClose } from './drain.js';
 import { installSecurityHeaders, securityHeaders } from './headers.js';
@@ -86,28 +84,11 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
   });
 
   fastify.setErrorHandler((error, request, reply) => {
-    if (hasZodFastifySchemaValidationErrors(error)) {
-      return reply.code(400).send(errorBody('bad_request', `invalid ${error.validationContext ?? 'request'}`, error.validation.map((v) => ({ path: v.instancePath, message: v.message }))));
-    }
-    if (error instanceof HttpError) return reply.code(error.statusCode).send(errorBody(error.code, error.message, error.details));
-    if (error instanceof EventFormatError) return reply.code(400).send(errorBody('bad_event', error.message, error.details));
-    if (error instanceof ChatRequestError) {
-      // The store's 404 is its table missing (being created): an outage of the chat log store.
-      if (error.status === 404) return reply.code(503).header('retry-after', retryAfterSeconds).send(errorBody(error.code, error.message));
-      return reply.code(error.status).send(errorBody(error.code, error.message));
-    }
-    if (isUnavailable(error)) {
-      // The details (hosts, paths, the driver's words) go to the log; the answer names the dependency.
-      request.log.warn({ err: error }, 'dependency unavailable');
-      return reply.code(503).header('retry-after', retryAfterSeconds).send(errorBody('unavailable', `${dependencyOf(error)} is unavailable; try again later`));
-    }
-    const { statusCode: status, message, code: fastifyCode } = error as { statusCode?: number; message?: string; code?: string };
-    if (status && status >= 400 && status < 500) {
-      const code = status === 413 ? 'too_large' : status === 415 ? 'unsupported_media_type' : fastifyCode?.startsWith('FST_ERR_CTP') ? 'bad_json' : 'bad_request';
-      return reply.code(status).send(errorBody(code, message ?? 'bad request'));
-    }
-    request.log.error({ err: error }, 'unexpected error');
-    return reply.code(500).send(errorBody('internal', 'internal error; see the service log'));
+    const answer = answerFor(error, request);
+    if (answer.log === 'warn') request.log.warn({ err: error }, 'dependency unavailable');
+    else if (answer.log === 'error') request.log.error({ err: error }, 'unexpected error');
+    if (answer.retry) void reply.header('retry-after', retryAfterSeconds);
+    return reply.code(answer.status).send(errorBody(answer.code, answer.message, answer.details));
   });
   fastify.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url}`)));
 

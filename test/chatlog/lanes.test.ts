@@ -5,8 +5,10 @@ import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from 
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BatchWriter } from '../../src/chatlog/batchWriter.js';
 import { readCredentials } from '../../src/chatlog/credentials.js';
+import { ChatRequestError } from '../../src/chatlog/errors.js';
 import { WriterLanes } from '../../src/chatlog/lanes.js';
-import { validateMessages, type ChatStore } from '../../src/chatlog/store.js';
+import { validateMessages } from '../../src/chatlog/messages.js';
+import type { ChatStore } from '../../src/chatlog/store.js';
 import { tempDir } from '../helpers/files.js';
 import { chatStoreForTest } from '../helpers/service.js';
 
@@ -96,20 +98,20 @@ describe('messages the service times: lanes and batched writes', () => {
   });
 
   it('refuses, before writing anything, a message the store would refuse', async () => {
-    await expect(chat.append('refused', [say('M', 'fine'), say('M', 'bad', { metadata: { size: 1e200 } })])).rejects.toMatchObject({ status: 400, code: 'bad_message', message: expect.stringContaining('messages[1].metadata.size') });
+    await expect(chat.append('refused', [say('M', 'fine'), say('M', 'bad', { metadata: { size: 1e200 } })])).rejects.toMatchObject({ kind: 'bad_message', message: expect.stringContaining('messages[1].metadata.size') });
     // Counted as DynamoDB counts it: a list of small numbers takes more room than its JSON.
-    await expect(chat.append('refused', [say('M', 'many numbers', { metadata: { n: Array.from({ length: 150_000 }, () => 1) } })])).rejects.toMatchObject({ status: 413 });
+    await expect(chat.append('refused', [say('M', 'many numbers', { metadata: { n: Array.from({ length: 150_000 }, () => 1) } })])).rejects.toMatchObject({ kind: 'message_too_large' });
     expect((await chat.readMessages('refused', { limit: 10, order: 'asc' })).messages).toEqual([]);
-    await expect(chat.deleteSession('#lanes')).rejects.toMatchObject({ status: 400, code: 'bad_session_id' });
+    await expect(chat.deleteSession('#lanes')).rejects.toMatchObject({ kind: 'bad_session_id' });
   });
 
   it('gives a lane up when another process took it over, and records how far it got on release', async () => {
-    const lanes = new WriterLanes({ UpdateCommand }, doc, chat.table, 600);
+    const lanes = new WriterLanes({ sdk: { UpdateCommand }, doc, table: chat.table, leaseMs: 600 });
     const lane = (await lanes.ready())!;
     expect(lane).toBeGreaterThan(0);
     let last = 0;
     for (let i = 0; i < 50; i++) last = lanes.stamp('far', lane);
-    const rival = new WriterLanes({ UpdateCommand }, doc, chat.table, 600);
+    const rival = new WriterLanes({ sdk: { UpdateCommand }, doc, table: chat.table, leaseMs: 600 });
     expect(await rival.ready()).not.toBe(lane);
     await rival.release();
 
@@ -119,7 +121,7 @@ describe('messages the service times: lanes and batched writes', () => {
     expect(lanes.current()).not.toBe(lane);
     await lanes.release();
 
-    const mine = new WriterLanes({ UpdateCommand }, doc, chat.table, 600);
+    const mine = new WriterLanes({ sdk: { UpdateCommand }, doc, table: chat.table, leaseMs: 600 });
     const held = (await mine.ready())!;
     for (let i = 0; i < 50; i++) last = mine.stamp('far', held);
     await mine.release();
@@ -135,7 +137,7 @@ describe('messages the service times: lanes and batched writes', () => {
 
   it('hands back a lane taken while it was closing', async () => {
     const before = await activeLeases();
-    const lanes = new WriterLanes({ UpdateCommand }, doc, chat.table, 600);
+    const lanes = new WriterLanes({ sdk: { UpdateCommand }, doc, table: chat.table, leaseMs: 600 });
     expect(lanes.current()).toBeUndefined(); // asks for a lane in the background
     await lanes.release();
     expect(lanes.current()).toBeUndefined();
@@ -143,13 +145,13 @@ describe('messages the service times: lanes and batched writes', () => {
   });
 
   it('starts a lane after the end of the previous holder’s lease, even when its own clock steps back', async () => {
-    const lanes = new WriterLanes({ UpdateCommand }, doc, chat.table, 600);
+    const lanes = new WriterLanes({ sdk: { UpdateCommand }, doc, table: chat.table, leaseMs: 600 });
     const lane = (await lanes.ready())!;
     await lanes.release();
     // The lane's holder crashed: its lease ended a moment ago, and nothing recorded how far it got.
     const now = Date.now();
     await doc.send(new UpdateCommand({ TableName: chat.table, Key: { session_id: '#lanes', timestamp: lane }, UpdateExpression: 'SET lease_owner = :o, lease_until = :u, high_water = :h', ExpressionAttributeValues: { ':o': 'crashed', ':u': now - 1, ':h': 0 } }));
-    const next = new WriterLanes({ UpdateCommand }, doc, chat.table, 600);
+    const next = new WriterLanes({ sdk: { UpdateCommand }, doc, table: chat.table, leaseMs: 600 });
     const pick = vi.spyOn(Math, 'random').mockReturnValue((lane - 0.5) / 999); // that lane is tried first
     try {
       expect(await next.ready()).toBe(lane);
@@ -167,7 +169,7 @@ describe('messages the service times: lanes and batched writes', () => {
   });
 
   it('never stamps a millisecond twice, even when the clock steps back', async () => {
-    const lanes = new WriterLanes({ UpdateCommand }, doc, chat.table, 600);
+    const lanes = new WriterLanes({ sdk: { UpdateCommand }, doc, table: chat.table, leaseMs: 600 });
     const lane = (await lanes.ready())!;
     const now = Date.now();
     const clock = vi.spyOn(Date, 'now');
@@ -192,7 +194,7 @@ describe('batch writer', () => {
     const sent: number[] = [];
     const writer = new BatchWriter(async (items) => {
       sent.push(items.length);
-      if (items.some((i) => i.timestamp === 3)) throw Object.assign(new Error('refused'), { status: 400 });
+      if (items.some((i) => i.timestamp === 3)) throw new ChatRequestError('bad_request', 'refused');
       return [];
     });
     const results = await Promise.allSettled([1, 2, 3, 4, 5].map((n) => writer.write(item(n))));

@@ -3,7 +3,9 @@ import { buildContext } from '../../src/chatlog/context.js';
 import { readCredentials } from '../../src/chatlog/credentials.js';
 import { exportSession } from '../../src/chatlog/export.js';
 import type { ChatMessage } from '../../src/chatlog/schema.js';
-import { ChatStoreUnavailableError, validateMessages, type ChatStore } from '../../src/chatlog/store.js';
+import { ChatStoreUnavailableError } from '../../src/chatlog/errors.js';
+import { validateMessages } from '../../src/chatlog/messages.js';
+import type { ChatStore } from '../../src/chatlog/store.js';
 import { openChatStore } from '../../src/chatlog/open.js';
 import { loadConfig } from '../../src/config.js';
 import { tempDir } from '../helpers/files.js';
@@ -47,7 +49,7 @@ describe('chat log store (embedded dynalite)', () => {
 
   it('refuses to start a session under another channel than its messages gave it, right after they are appended', async () => {
     await chat.append('posted', [say('Rin', 'hi', { channel_id: 'c12' })]);
-    await expect(chat.startSession('posted', { channel_id: 'c10' })).rejects.toMatchObject({ status: 409, message: 'session posted belongs to channel_id c12, not c10' });
+    await expect(chat.startSession('posted', { channel_id: 'c10' })).rejects.toMatchObject({ kind: 'conflict', message: 'session posted belongs to channel_id c12, not c10' });
     expect(await chat.getSession('posted')).toMatchObject({ channel_id: 'c12', message_count: 1 });
   });
 
@@ -113,7 +115,7 @@ describe('chat log store (embedded dynalite)', () => {
   it('closes a session: no more messages', async () => {
     await chat.append('closing', [say('X', 'bye')]);
     expect(await chat.closeSession('closing')).toMatchObject({ status: 'closed' });
-    await expect(chat.append('closing', [say('X', 'too late')])).rejects.toMatchObject({ status: 409 });
+    await expect(chat.append('closing', [say('X', 'too late')])).rejects.toMatchObject({ kind: 'session_closed' });
     expect(await chat.closeSession('never-was')).toBeUndefined();
   });
 
@@ -129,7 +131,7 @@ describe('chat log store (embedded dynalite)', () => {
   });
 
   it('refuses a message larger than one item holds, with a clear error', async () => {
-    await expect(chat.append('huge', [say('H', 'x'.repeat(400 * 1024))])).rejects.toMatchObject({ status: 413, code: 'message_too_large' });
+    await expect(chat.append('huge', [say('H', 'x'.repeat(400 * 1024))])).rejects.toMatchObject({ kind: 'message_too_large' });
     expect(() => validateMessages([{ speaker_name: 'H' }])).toThrow(/messages\[0\]/);
   });
 
@@ -207,7 +209,7 @@ describe('chat log store, the hard cases', () => {
   });
 
   it('refuses a batch with one oversized message whole: nothing of it is stored', async () => {
-    await expect(chat.append('whole', [say('A', 'fine'), say('A', 'x'.repeat(401 * 1024))])).rejects.toMatchObject({ status: 413 });
+    await expect(chat.append('whole', [say('A', 'fine'), say('A', 'x'.repeat(401 * 1024))])).rejects.toMatchObject({ kind: 'message_too_large' });
     expect((await chat.readMessages('whole', { limit: 10, order: 'asc' })).messages).toEqual([]);
   });
 
@@ -226,8 +228,8 @@ describe('chat log store, the hard cases', () => {
     const second = await chat.listSessions({ member: 'Mia' }, { limit: 2, cursor: first.next_cursor! });
     expect(second).toMatchObject({ sessions: [{ session_id: 'm1' }], next_cursor: null });
     const forged = Buffer.from(JSON.stringify({ a: 1 })).toString('base64url');
-    await expect(chat.listSessions({ channel_id: 'mc' }, { limit: 2, cursor: forged })).rejects.toMatchObject({ status: 400, code: 'bad_cursor' });
-    await expect(chat.listSessions({ member: 'Mia' }, { limit: 2, cursor: forged })).rejects.toMatchObject({ status: 400 });
+    await expect(chat.listSessions({ channel_id: 'mc' }, { limit: 2, cursor: forged })).rejects.toMatchObject({ kind: 'bad_cursor' });
+    await expect(chat.listSessions({ member: 'Mia' }, { limit: 2, cursor: forged })).rejects.toMatchObject({ kind: 'bad_cursor' });
   });
 
   it('refuses crafted cursors that JSON allows but no page of ours holds, with 400 and nothing asked of the store', async () => {
@@ -236,11 +238,11 @@ describe('chat log store, the hard cases', () => {
     const raw = (text: string) => Buffer.from(text).toString('base64url');
     for (const forged of [raw('{"ts":1e400}'), raw('{"ts":-1e400}'), cursor({ ts: -5 }), cursor({ ts: '1' }), cursor({ ts: 1, more: true }), cursor(null), cursor([1]), 'not base64 json']) {
       for (const order of ['asc', 'desc'] as const) {
-        await expect(chat.readMessages('crafted', { limit: 5, order, cursor: forged }), forged).rejects.toMatchObject({ status: 400, code: 'bad_cursor' });
+        await expect(chat.readMessages('crafted', { limit: 5, order, cursor: forged }), forged).rejects.toMatchObject({ kind: 'bad_cursor' });
       }
     }
     for (const forged of [raw('{"last_activity":1e400,"session_id":"x"}'), cursor({ last_activity: 1, session_id: 'x'.repeat(5000) }), cursor({ last_activity: 1, session_id: 'a/b' })]) {
-      await expect(chat.listSessions({ member: 'Mia' }, { limit: 2, cursor: forged }), forged).rejects.toMatchObject({ status: 400, code: 'bad_cursor' });
+      await expect(chat.listSessions({ member: 'Mia' }, { limit: 2, cursor: forged }), forged).rejects.toMatchObject({ kind: 'bad_cursor' });
     }
     // A fraction finer than the store keeps (DynamoDB refuses numbers below 1e-130) is rounded, not sent.
     for (const order of ['asc', 'desc'] as const) {
@@ -248,7 +250,7 @@ describe('chat log store, the hard cases', () => {
     }
     await expect(chat.listSessions({ member: 'Mia' }, { limit: 2, cursor: cursor({ last_activity: 1.5e-200, session_id: 'x' }) })).resolves.toHaveProperty('sessions');
     const channelForged = raw('{"channel_id":"cc","last_activity":1e400,"session_id":"crafted","timestamp":0}');
-    await expect(chat.listSessions({ channel_id: 'cc' }, { limit: 2, cursor: channelForged })).rejects.toMatchObject({ status: 400, code: 'bad_cursor' });
+    await expect(chat.listSessions({ channel_id: 'cc' }, { limit: 2, cursor: channelForged })).rejects.toMatchObject({ kind: 'bad_cursor' });
   });
 
   it('refuses control characters in names and ids, naming the character, and keeps them in content', () => {

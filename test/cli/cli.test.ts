@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engines, freshDatabase, type TestDatabase } from '../helpers/databases.js';
-import { validateMessages } from '../../src/chatlog/store.js';
+import { validateMessages } from '../../src/chatlog/messages.js';
 import { human, tempDir, writeFiles } from '../helpers/files.js';
 import { chatStoreForTest } from '../helpers/service.js';
 

@@ -120,6 +120,27 @@ describe('chat API', () => {
     expect((await post(`${api}/chat/sessions/s1/messages`, rin('x'.repeat(600 * 1024)))).status).toBe(413);
   });
 
+  it('names the fields a message is missing, and its other problems, in one answer', async () => {
+    const refusal = async (body: unknown) => {
+      const answer = await post(`${api}/chat/sessions/s1/messages`, body);
+      return { status: answer.status, code: answer.body.error.code, message: answer.body.error.message };
+    };
+    expect(await refusal({ speaker_name: 'A', role: 'user' })).toEqual({ status: 400, code: 'bad_request', message: 'body: missing fields: speaker_type, content' });
+    expect(await refusal({})).toEqual({ status: 400, code: 'bad_request', message: 'body: missing fields: speaker_name, speaker_type, role, content' });
+    expect(await refusal({ messages: [rin('fine'), { speaker_name: 'A', speaker_type: 'robot', role: 'user' }] })).toEqual({
+      status: 400,
+      code: 'bad_request',
+      message: 'body: missing field: messages[1].content; messages[1].speaker_type: Invalid option: expected one of "human"|"virtual"',
+    });
+    expect(await refusal({ ...rin('hi'), speker: 'typo' })).toEqual({ status: 400, code: 'bad_request', message: 'body: unknown field: speker' });
+    // The same for every route's schema: a session's query, too.
+    expect((await get(`${api}/chat/sessions/s1/messages?limit=0`)).body.error.message).toBe('query: limit: Too small: expected number to be >=1');
+  });
+
+  it('refuses an oversized message with 413', async () => {
+    expect((await post(`${api}/chat/sessions/s1/messages`, rin('x'.repeat(600 * 1024)))).status).toBe(413);
+  });
+
   it('is in /openapi.json and in /ready', async () => {
     const { body } = await get(`${service.url}/openapi.json`);
     for (const path of ['/api/chat/sessions', '/api/chat/sessions/{id}/messages', '/api/chat/sessions/{id}/close', '/api/members/virtual/{name}/context']) {

@@ -4,7 +4,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { buildContext } from '../../chatlog/context.js';
 import { exportSession } from '../../chatlog/export.js';
 import { discordIdSchema, discordSessionId, epochMsSchema, messageInputSchema, messageSchema, sessionIdSchema, sessionSchema } from '../../chatlog/schema.js';
-import type { ChatStore, ValidMessage } from '../../chatlog/store.js';
+import type { ValidMessage } from '../../chatlog/messages.js';
+import type { ChatStore } from '../../chatlog/store.js';
 import { getMember } from '../../registry/read.js';
 import type { AppContext } from '../context.js';
 import { HttpError } from '../errors.js';
@@ -42,7 +43,8 @@ export function chatRoutes(app: AppContext): FastifyPluginAsyncZod {
         tags: ['chat'],
         summary: 'Append one message, or {"messages": [...]}; a repeated Discord message_id stores nothing new',
         params: idParams,
-        body: z.union([messageInputSchema, z.object({ messages: z.array(messageInputSchema).min(1).max(100) })]),
+        // Both shapes strict: a refusal names the problems of the shape the body's keys say it meant.
+        body: z.union([messageInputSchema, z.strictObject({ messages: z.array(messageInputSchema).min(1).max(100) })]),
         response: {
           201: z.object({ session_id: z.string(), messages: z.array(messageSchema.extend({ duplicate: z.boolean().optional() })) }),
           400: errorSchema,

@@ -19,6 +19,15 @@ export interface Session {
 /** The name a one-time sign-in URL's session goes by (there is no account behind it). */
 const oneTimeName = 'local';
 
+export interface SessionsOptions {
+  /** Read (or made) when a session is first issued or checked: a service nobody signs in to keeps no key. */
+  loadKey: () => Promise<Buffer>;
+  accounts: readonly UiAccount[];
+  ttlMs: number;
+  /** With no accounts on loopback: the one-time sign-in URL's session (admin) is valid. */
+  oneTime: boolean;
+}
+
 /**
  * Sessions are stateless cookies: `PAYLOAD.SIGNATURE`, the payload (account, expiry) in
  * base64url JSON, signed with HMAC-SHA256. Each request checks the signature, the expiry, and
@@ -32,15 +41,13 @@ export class Sessions {
 
   private key: Promise<Buffer> | undefined;
 
-  constructor(
-    /** Read (or made) when a session is first issued or checked: a service nobody signs in to keeps no key. */
-    private readonly loadKey: () => Promise<Buffer>,
-    accounts: readonly UiAccount[],
-    private readonly ttlMs: number,
-    /** With no accounts on loopback: the one-time sign-in URL's session (admin) is valid. */
-    private readonly oneTime: boolean,
-  ) {
-    this.accounts = new Map(accounts.map((account) => [account.name, account]));
+  private readonly loadKey: () => Promise<Buffer>;
+  private readonly ttlMs: number;
+  private readonly oneTime: boolean;
+
+  constructor(options: SessionsOptions) {
+    ({ loadKey: this.loadKey, ttlMs: this.ttlMs, oneTime: this.oneTime } = options);
+    this.accounts = new Map(options.accounts.map((account) => [account.name, account]));
   }
 
   /** A new session's cookie value for an account, or for the one-time sign-in (undefined). */

@@ -22,7 +22,7 @@ export interface UiAuth {
 export function uiAuth(config: Config): UiAuth {
   const oneTime = config.ui.accounts.length === 0 && isLoopback(config.http.host);
   return {
-    sessions: new Sessions(() => sessionKey(config), config.ui.accounts, config.ui.sessionTtlMs, oneTime),
+    sessions: new Sessions({ loadKey: () => sessionKey(config), accounts: config.ui.accounts, ttlMs: config.ui.sessionTtlMs, oneTime }),
     ...(oneTime ? { oneTimeToken: randomBytes(32).toString('base64url') } : {}),
   };
 }

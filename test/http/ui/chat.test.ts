@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateMessages, type ChatStore } from '../../../src/chatlog/store.js';
+import { validateMessages } from '../../../src/chatlog/messages.js';
+import type { ChatStore } from '../../../src/chatlog/store.js';
 import { loadConfig, type Config } from '../../../src/config.js';
 import { hashPassword } from '../../../src/http/ui/password.js';
 import type { Service } from '../../../src/service.js';
