@@ -55,6 +55,7 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
     // A URL Fastify cannot decode (bad percent-encoding) gets the API's error shape too.
     // Such answers skip the hooks: the security headers are set here.
     frameworkErrors: (error, request, reply) => {
+      request.log.info({ error: { code: 'bad_url', message: error.message } }, 'request refused');
       void (reply as FastifyReply).code(400).headers(securityHeaders(request.url)).send(errorBody('bad_url', error.message));
     },
     clientErrorHandler: answerClientError,
@@ -87,6 +88,8 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
     const answer = answerFor(error, request);
     if (answer.log === 'warn') request.log.warn({ err: error }, 'dependency unavailable');
     else if (answer.log === 'error') request.log.error({ err: error }, 'unexpected error');
+    // A refusal's reason is in the log too, beside the status the request line records.
+    else request.log.info({ error: { code: answer.code, message: answer.message } }, 'request refused');
     if (answer.retry) void reply.header('retry-after', retryAfterSeconds);
     return reply.code(answer.status).send(errorBody(answer.code, answer.message, answer.details));
   });
@@ -120,23 +123,22 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
 }
 
 /**
- * Which dependency an outage is, in the words of a 503 answer: no host, path or driver message.
- * The storage and the chat log store report outages as errors of their own; any other outage is
- * the database's (node-postgres' and the socket's errors, or DatabaseUnavailableError).
- */
-/**
  * What Node itself refuses before any request exists — too slow (408), headers too large (431),
- * not HTTP (400) — answered in the API's error shape, with the security headers, and the
- * connection closed.
+ * a URL with characters left unencoded (`?q=華` as curl sends it: raw UTF-8), not HTTP (400) —
+ * answered in the API's error shape, with the security headers, and the connection closed; and
+ * logged, as Fastify logs the requests it sees.
  */
-function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+function answerClientError(this: { log: FastifyInstance['log'] }, error: NodeJS.ErrnoException, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const [status, code, message] =
     error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? [408, 'timeout', 'the request did not arrive in time']
       : error.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'headers_too_large', 'the request headers are too large']
-        : [400, 'bad_request', 'this is not an HTTP request this service can read'];
+        : error.code === 'HPE_INVALID_URL'
+          ? [400, 'bad_url', "the URL holds a character that must be percent-encoded (a non-ASCII character, a space, a control character): send ?q=華 as ?q=%E8%8F%AF (curl -G --data-urlencode 'q=華' URL does it)"]
+          : [400, 'bad_request', 'this is not an HTTP request this service can read'];
+  this.log.info({ remoteAddress: socket.remoteAddress, parser: error.code, error: { code, message } }, 'request refused before it was read');
   if (socket.writable) {
     const body = JSON.stringify(errorBody(code, message));
     const headers = Object.entries({ ...securityHeaders(''), 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), connection: 'close' });

@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { migrate } from '../../src/db/migrate.js';
 import { sharePglite } from '../../src/db/pglite.js';
 import { openPostgres } from '../../src/db/postgres.js';
-import type { Service } from '../../src/service.js';
+import { runService, type Service } from '../../src/service.js';
 import { folderStorage } from '../../src/storage/folder.js';
 import { s3Storage } from '../../src/storage/s3.js';
 import { freshDatabase, type TestDatabase } from '../helpers/databases.js';
@@ -171,6 +171,49 @@ describe('what every answer carries', () => {
       const loaded = await send(`${service.url}/docs/${asset}`);
       expect({ asset, status: loaded.status, cache: loaded.headers.get('cache-control') }).toEqual({ asset, status: 200, cache: expect.not.stringContaining('no-store') });
     }
+  });
+});
+
+describe('refusals, in the error shape and in the log', () => {
+  let db: TestDatabase;
+  let work: Awaited<ReturnType<typeof tempDir>>;
+  let service: Service;
+  let port: number;
+  const log: Array<Record<string, any>> = [];
+  beforeAll(async () => {
+    db = await freshDatabase('pglite');
+    work = await tempDir();
+    const config = loadConfig({ PORT: '0', VECR_RECONCILE_INTERVAL: '0', VECR_DATA_DIR: '/nonexistent' });
+    config.storage = { kind: 'folder', path: work.dir };
+    const logger = { level: 'info', stream: { write: (line: string) => void log.push(JSON.parse(line)) } };
+    service = await runService(config, { db, storage: folderStorage(work.dir) }, { logger });
+    port = Number(new URL(service.url).port);
+  });
+  afterAll(async () => {
+    await service?.close();
+    await db?.close();
+    await work?.remove();
+  });
+
+  /** A GET of `target` as curl sends it: its characters as raw UTF-8 bytes in the request line. */
+  const rawGet = (target: string) =>
+    exchange(port, (socket) => socket.write(Buffer.concat([Buffer.from('GET '), Buffer.from(target), Buffer.from(' HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')])));
+
+  it('answers a URL with raw non-ASCII characters (curl ?q=華) in the error shape, telling how to encode it, and logs it', async () => {
+    for (const target of ['/api/members?q=華', '/api/members/human/華']) {
+      const answer = await rawGet(target);
+      expect({ target, status: answer.status }).toEqual({ target, status: 400 });
+      expect(answer.text).toMatch(/\r\nx-content-type-options: nosniff\r\n/i);
+      const body = JSON.parse(Buffer.from(answer.text.split('\r\n\r\n')[1]!, 'latin1').toString('utf8'));
+      expect(body).toEqual({ error: { code: 'bad_url', message: expect.stringContaining('?q=%E8%8F%AF') } });
+    }
+    expect(log.filter((line) => line.msg === 'request refused before it was read' && line.error?.code === 'bad_url')).toHaveLength(2);
+  });
+
+  it('logs the reason of every refusal it answers', async () => {
+    expect((await rawGet('/api/members/human?limit=0')).status).toBe(400);
+    expect((await rawGet('/api/members/human/%E8')).status).toBe(400);
+    expect(log.filter((line) => line.msg === 'request refused').map((line) => line.error.code)).toEqual(['bad_request', 'bad_url']);
   });
 });
 
