@@ -14,8 +14,12 @@ export const surrogateMessage = 'contains a lone UTF-16 surrogate (an escape suc
 
 export const isStorable = (value: string) => hasNoNul(value) && isWellFormed(value);
 
-/** A zod string that holds storable text only. */
-export const storableString = () => z.string().refine(hasNoNul, nulMessage).refine(isWellFormed, surrogateMessage);
+/** A zod string that holds storable text only. Its issues say which check failed in `params.code`. */
+export const storableString = () =>
+  z
+    .string()
+    .refine(hasNoNul, { message: nulMessage, params: { code: 'nul' } })
+    .refine(isWellFormed, { message: surrogateMessage, params: { code: 'encoding' } });
 
 /**
  * What makes text display as something else: control characters (C0, DEL, C1 — a terminal acts

@@ -15,28 +15,37 @@ export interface MemberIssue {
   hint?: string;
 }
 
-export type IssueCode =
-  | 'too_large'
-  | 'encoding'
-  | 'yaml'
-  | 'too_deep'
-  | 'aliases'
-  | 'documents'
-  | 'empty'
-  | 'not_a_mapping'
-  | 'required'
-  | 'type'
-  | 'unknown_field'
-  | 'too_long'
-  | 'empty_value'
-  | 'format'
-  | 'nul'
-  | 'control_character'
-  | 'both_prompts'
-  | 'unusable_path'
-  | 'unreadable'
-  | 'not_a_member_path'
-  | 'name_conflict';
+export const issueCodes = [
+  'too_large',
+  'encoding',
+  'yaml',
+  'too_deep',
+  'aliases',
+  'documents',
+  'empty',
+  'not_a_mapping',
+  'required',
+  'type',
+  'unknown_field',
+  'too_long',
+  'empty_value',
+  'format',
+  'nul',
+  'control_character',
+  'both_prompts',
+  /** A check of the schema that declares no code of its own. */
+  'invalid',
+  'unusable_path',
+  'unreadable',
+  'not_a_member_path',
+  'name_conflict',
+] as const;
+
+export type IssueCode = (typeof issueCodes)[number];
+
+export function isIssueCode(value: unknown): value is IssueCode {
+  return (issueCodes as readonly unknown[]).includes(value);
+}
 
 /** `file:line:column: field: message (hint)`, the way compilers print it. */
 export function formatIssue(issue: MemberIssue): string {

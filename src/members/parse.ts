@@ -2,8 +2,8 @@ import { isUtf8 } from 'node:buffer';
 import { Composer, isMap, isPair, isScalar, isSeq, LineCounter, Parser, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { readFlatMapping } from './flatYaml.js';
-import type { IssueCode, MemberIssue } from './issues.js';
-import { schemaOf, toHumanMember, toVirtualMember, type Member, type MemberKind } from './schema.js';
+import { isIssueCode, type IssueCode, type MemberIssue } from './issues.js';
+import { githubLoginFormat, schemaOf, toHumanMember, toVirtualMember, type Member, type MemberKind } from './schema.js';
 
 export interface ParseLimits {
   /** Largest file accepted, in bytes. */
@@ -218,38 +218,56 @@ function toIssues(file: string, kind: MemberKind, issue: z.core.$ZodIssue, docum
       };
     });
   }
-  const base = { file, ...(field ? { field } : {}), ...at(issue.path) };
+  return [{ file, ...(field ? { field } : {}), ...at(issue.path), ...describeIssue(issue, written) }];
+}
+
+/** The string formats of the member schemas, as a file's author reads them. */
+const formats: Record<string, { message: string; hint?: string }> = {
+  email: { message: 'is not a valid e-mail address' },
+  [githubLoginFormat]: { message: 'is not a valid GitHub username', hint: 'letters, digits and single hyphens, at most 39 characters' },
+};
+
+/** More to say about a custom check's issue than its message. */
+const customHints: Partial<Record<IssueCode, string>> = {
+  control_character: 'remove it; names, roles, models and list items are one line each',
+};
+
+/** A zod issue other than unknown keys as a member issue's code, message and hint. `written` is the value as the file has it. */
+export function describeIssue(issue: z.core.$ZodIssue, written: () => string): Pick<MemberIssue, 'code' | 'message' | 'hint'> {
   switch (issue.code) {
     case 'invalid_type': {
       if (issue.input === undefined || issue.input === null) {
-        return [{ ...base, code: 'required', message: 'is required' }];
+        return { code: 'required', message: 'is required' };
       }
       const got = describeValue(issue.input);
       if (issue.expected === 'string') {
         const scalar = isScalar(issue.input) || typeof issue.input !== 'object';
-        return [{ ...base, code: 'type', message: `must be a string, not ${got}`, ...(scalar ? { hint: `quote it: "${written()}"` } : {}) }];
+        return { code: 'type', message: `must be a string, not ${got}`, ...(scalar ? { hint: `quote it: "${written()}"` } : {}) };
       }
       if (issue.expected === 'array') {
-        return [{ ...base, code: 'type', message: `must be a list of strings, not ${got}`, hint: `write a list: [${typeof issue.input === 'string' ? issue.input : '...'}]` }];
+        return { code: 'type', message: `must be a list of strings, not ${got}`, hint: `write a list: [${typeof issue.input === 'string' ? issue.input : '...'}]` };
       }
-      return [{ ...base, code: 'type', message: `must be ${issue.expected}, not ${got}` }];
+      return { code: 'type', message: `must be ${issue.expected}, not ${got}` };
     }
     case 'too_big':
-      return [{ ...base, code: 'too_long', message: `is longer than ${String(issue.maximum)} characters` }];
+      return { code: 'too_long', message: `is longer than ${String(issue.maximum)} characters` };
     case 'too_small':
-      return [{ ...base, code: 'empty_value', message: 'must not be empty' }];
-    case 'invalid_format':
-      if (issue.format === 'email') return [{ ...base, code: 'format', message: 'is not a valid e-mail address' }];
-      return [{ ...base, code: 'format', message: 'is not a valid GitHub username', hint: 'letters, digits and single hyphens, at most 39 characters' }];
-    case 'custom':
-      if (issue.params?.code === 'control_character') {
-        return [{ ...base, code: 'control_character', message: issue.message, hint: 'remove it; names, roles, models and list items are one line each' }];
-      }
-      if (issue.message.includes('NUL')) return [{ ...base, code: 'nul', message: issue.message }];
-      if (issue.message.includes('surrogate')) return [{ ...base, code: 'encoding', message: issue.message }];
-      return [{ ...base, code: 'both_prompts', message: issue.message }];
+      return { code: 'empty_value', message: 'must not be empty' };
+    case 'invalid_format': {
+      const known = formats[issue.format];
+      if (known) return { code: 'format', ...known };
+      if (issue.format === 'regex') return { code: 'format', message: `does not match the pattern ${issue.pattern}` };
+      return { code: 'format', message: `is not a valid ${issue.format}` };
+    }
+    case 'custom': {
+      // A check says what it is in its params (`refine(..., { params: { code } })`).
+      const code = issue.params?.code;
+      if (!isIssueCode(code)) return { code: 'invalid', message: issue.message };
+      const hint = customHints[code];
+      return { code, message: issue.message, ...(hint ? { hint } : {}) };
+    }
     default:
-      return [{ ...base, code: 'type', message: issue.message }];
+      return { code: 'type', message: issue.message };
   }
 }
 

@@ -14,6 +14,8 @@ const textList = () => z.array(plainLineString());
 
 /** GitHub's rule for logins: letters, digits and single hyphens, not at either end, 1–39 long. */
 export const githubLoginPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+/** The string format of GitHub logins, as its issues name it (`issue.format`). */
+export const githubLoginFormat = 'github_login';
 
 export const humanMemberSchema = z
   .strictObject({
@@ -22,7 +24,7 @@ export const humanMemberSchema = z
     skills: textList().nullish().describe('Skills, as a list of strings.'),
     bio: text().nullish().describe('Free text about the member.'),
     contact_email: z.email().max(255).nullish().describe('Contact e-mail address.'),
-    github_username: z.string().regex(githubLoginPattern).nullish().describe('GitHub login.'),
+    github_username: z.stringFormat(githubLoginFormat, githubLoginPattern).nullish().describe('GitHub login.'),
   })
   .describe('A human member of VECR Garage: one file in human_members/.');
 
@@ -39,6 +41,7 @@ export const virtualMemberSchema = z
   .refine((file) => file.system_prompt == null || file.custom_prompt == null, {
     message: 'has both system_prompt and custom_prompt; keep one (custom_prompt is the older name of system_prompt)',
     path: ['custom_prompt'],
+    params: { code: 'both_prompts' },
   })
   .describe('An AI member (LLM persona) of VECR Garage: one file in virtual_members/.');
 
@@ -83,7 +86,14 @@ export function toVirtualMember(file: VirtualMemberFile): VirtualMember {
 
 /** The JSON Schema of a member file, for editors (yaml-language-server) and other tools. */
 export function memberJsonSchema(kind: MemberKind): Record<string, unknown> {
-  const schema = z.toJSONSchema(schemaOf[kind], { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+  const schema = z.toJSONSchema(schemaOf[kind], {
+    io: 'input',
+    target: 'draft-2020-12',
+    // Formats of our own are unknown to other tools (a strict validator refuses the schema): their pattern says it all.
+    override: ({ jsonSchema }) => {
+      if (jsonSchema.format === githubLoginFormat) delete jsonSchema.format;
+    },
+  }) as Record<string, unknown>;
   const extra =
     kind === 'virtual' ? { not: { required: ['system_prompt', 'custom_prompt'] } } : {};
   return { title: kind === 'human' ? 'VECR Garage human member' : 'VECR Garage AI member', ...schema, ...extra };

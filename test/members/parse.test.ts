@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { formatIssue } from '../../src/members/issues.js';
-import { defaultLimits, didYouMean, parseCarefully, parseMemberFile } from '../../src/members/parse.js';
+import { defaultLimits, describeIssue, didYouMean, parseCarefully, parseMemberFile } from '../../src/members/parse.js';
 import { memberKindOf } from '../../src/members/paths.js';
-import { memberJsonSchema } from '../../src/members/schema.js';
+import { githubLoginPattern, memberJsonSchema } from '../../src/members/schema.js';
 
 const parse = (text: string | Uint8Array, kind: 'human' | 'virtual' = 'human', limits = defaultLimits) =>
   parseMemberFile(`${kind}_members/x.yml`, kind, typeof text === 'string' ? Buffer.from(text) : text, limits);
@@ -266,7 +267,38 @@ describe('memberJsonSchema', () => {
     const human = memberJsonSchema('human');
     expect(human).toMatchObject({ type: 'object', required: ['name'], additionalProperties: false });
     expect(Object.keys(human.properties as object)).toEqual(['name', 'role', 'skills', 'bio', 'contact_email', 'github_username']);
+    // A format of our own is a pattern to other tools: a strict validator refuses formats it does not know.
+    expect((human.properties as Record<string, { anyOf: unknown[] }>).github_username!.anyOf[0]).toEqual({ type: 'string', pattern: githubLoginPattern.source });
     const virtual = memberJsonSchema('virtual');
     expect(virtual).toMatchObject({ required: ['name', 'llm_model'], not: { required: ['system_prompt', 'custom_prompt'] } });
+  });
+});
+
+describe('issue codes come from the schema, not from its messages', () => {
+  const issueOf = (schema: z.ZodType, value: unknown) => describeIssue(schema.safeParse(value, { reportInput: true }).error!.issues[0]!, () => JSON.stringify(value));
+
+  it('a new custom check is reported under the code it declares, with its message', () => {
+    const reserved = z.string().refine((name) => name !== 'root', { message: 'is a reserved name', params: { code: 'name_conflict' } });
+    expect(issueOf(reserved, 'root')).toEqual({ code: 'name_conflict', message: 'is a reserved name' });
+    // One without a code of its own is not taken for another check.
+    const plain = z.string().refine((name) => name !== 'root', 'is a reserved name');
+    expect(issueOf(plain, 'root')).toEqual({ code: 'invalid', message: 'is a reserved name' });
+    // A message that happens to mention NUL or a surrogate does not make the check one of those.
+    const wording = z.string().refine(() => false, { message: 'mentions NUL and a surrogate', params: { code: 'both_prompts' } });
+    expect(issueOf(wording, 'x')).toMatchObject({ code: 'both_prompts' });
+  });
+
+  it('a string format is named by its own format, not taken for a GitHub login', () => {
+    expect(issueOf(z.url(), 'not a url')).toEqual({ code: 'format', message: 'is not a valid url' });
+    expect(issueOf(z.uuid(), 'x')).toEqual({ code: 'format', message: 'is not a valid uuid' });
+    expect(issueOf(z.string().regex(/^a+$/), 'b')).toEqual({ code: 'format', message: 'does not match the pattern /^a+$/' });
+    expect(issueOf(z.email(), 'x')).toEqual({ code: 'format', message: 'is not a valid e-mail address' });
+  });
+
+  it('the member schemas declare the codes their checks report', () => {
+    expect(issuesOf('name: A\ngithub_username: rin_dev\n')).toMatchObject([
+      { field: 'github_username', code: 'format', message: 'is not a valid GitHub username', hint: 'letters, digits and single hyphens, at most 39 characters' },
+    ]);
+    expect(issuesOf('name: A\ncontact_email: nowhere\n')).toMatchObject([{ field: 'contact_email', code: 'format', message: 'is not a valid e-mail address' }]);
   });
 });
