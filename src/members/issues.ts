@@ -19,6 +19,8 @@ export const issueCodes = [
   'too_large',
   'encoding',
   'yaml',
+  /** A full-width character where YAML needs ASCII syntax (a Japanese keyboard's colon, space, bracket or comma). */
+  'full_width',
   'too_deep',
   'aliases',
   'documents',

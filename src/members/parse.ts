@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { Composer, isMap, isPair, isScalar, isSeq, LineCounter, Parser, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { readFlatMapping } from './flatYaml.js';
+import { findFullWidthSlips } from './fullWidth.js';
 import { isIssueCode, type IssueCode, type MemberIssue } from './issues.js';
 import { githubLoginFormat, schemaOf, toHumanMember, toVirtualMember, type Member, type MemberKind } from './schema.js';
 
@@ -73,9 +74,19 @@ function failure(file: string, code: IssueCode, message: string, extra: Partial<
 /**
  * The careful path: a concrete syntax tree with positions, checked before it is composed.
  * `parseMemberFile` takes it whenever the fast path declines; exported so that tests can hold
- * the two paths to the same verdicts.
+ * the two paths to the same verdicts. A file that fails and has a Japanese keyboard's slips in
+ * its syntax (`name：太郎`) is told about those instead: they are the cause, and what the parser
+ * or the schema makes of them is no help.
  */
 export function parseCarefully(file: string, kind: MemberKind, text: string, limits: ParseLimits): ParseResult {
+  const result = readCarefully(file, kind, text, limits);
+  if (result.ok) return result;
+  const slips = findFullWidthSlips(text);
+  if (slips.length === 0) return result;
+  return { ok: false, issues: slips.map((slip) => ({ file, ...slip, code: 'full_width' as const })) };
+}
+
+function readCarefully(file: string, kind: MemberKind, text: string, limits: ParseLimits): ParseResult {
   const fail = (code: IssueCode, message: string, extra: Partial<MemberIssue> = {}) => failure(file, code, message, extra);
   const lineCounter = new LineCounter();
   const position = (offset: number | undefined) => (offset === undefined ? {} : linePos(lineCounter, offset));

@@ -302,3 +302,45 @@ describe('issue codes come from the schema, not from its messages', () => {
     expect(issuesOf('name: A\ncontact_email: nowhere\n')).toMatchObject([{ field: 'contact_email', code: 'format', message: 'is not a valid e-mail address' }]);
   });
 });
+
+describe('a Japanese keyboard\'s slips get a hint, not the parser\'s message', () => {
+  it('a full-width colon after a key', () => {
+    expect(issuesOf('name：太郎\n')).toEqual([
+      {
+        file: 'human_members/x.yml',
+        code: 'full_width',
+        field: 'name',
+        line: 1,
+        column: 5,
+        message: 'is followed by a full-width colon (：), which YAML does not read as one',
+        hint: 'write an ASCII colon and a space: name: 太郎',
+      },
+    ]);
+    expect(issuesOf('name: 太郎\nrole：リーダー\n')).toMatchObject([{ code: 'full_width', field: 'role', line: 2, column: 5 }]);
+    expect(formatIssue(issuesOf('name：太郎\nrole: dev\n')[0]!)).toBe(
+      'human_members/x.yml:1:5: name: is followed by a full-width colon (：), which YAML does not read as one (write an ASCII colon and a space: name: 太郎)',
+    );
+  });
+
+  it('indentation with ideographic spaces (U+3000)', () => {
+    expect(issuesOf('name: 太郎\nskills:\n\u3000- TypeScript\n')).toEqual([
+      { file: 'human_members/x.yml', code: 'full_width', line: 3, column: 1, message: 'is indented with an ideographic space (U+3000, a full-width space)', hint: 'indent with ASCII spaces' },
+    ]);
+    expect(issuesOf('name: 太郎\n\u3000role: dev\n')).toMatchObject([{ code: 'full_width', line: 2, column: 1 }]);
+  });
+
+  it('full-width brackets and commas in a list', () => {
+    expect(issuesOf('name: 太郎\nskills: ［TypeScript, Go］\n')).toEqual([
+      { file: 'human_members/x.yml', code: 'full_width', field: 'skills', line: 2, column: 9, message: 'writes a list with a full-width bracket (［)', hint: 'write it with ASCII brackets and commas: skills: [TypeScript, Go]' },
+    ]);
+    expect(issuesOf('name: 太郎\nskills: 「TypeScript、Go」\n')).toMatchObject([{ code: 'full_width', field: 'skills', line: 2, column: 9, hint: 'write it with ASCII brackets and commas: skills: [TypeScript, Go]' }]);
+    expect(issuesOf('name: 太郎\nskills: [TypeScript, Go］\n')).toMatchObject([{ code: 'full_width', field: 'skills', line: 2, column: 24, message: 'writes a list with a full-width bracket (］)' }]);
+    expect(issuesOf('name: 太郎\nskills: ［TypeScript，Go］\n')).toMatchObject([{ code: 'full_width', hint: 'write it with ASCII brackets and commas: skills: [TypeScript, Go]' }]);
+    expect(issuesOf('name: 太郎\nskills: [TypeScript，Go\n')).toMatchObject([{ code: 'full_width', line: 2, column: 20, message: 'writes a list with a full-width comma (，)' }]);
+  });
+
+  it('leaves Japanese text in values alone, and other mistakes to their own messages', () => {
+    expect(parse('name: 太郎\nrole: 「リーダー」\nbio: |\n  注意：これは本文です。\n  \u3000字下げした段落。\n').ok).toBe(true);
+    expect(issuesOf('name: 太郎\nrole: 「リーダー」\nbio: |\n  Note：text\ncontact_email: nowhere\n')).toMatchObject([{ code: 'format', field: 'contact_email' }]);
+  });
+});
