@@ -1,6 +1,6 @@
 import { isConditionFailure } from './errors.js';
 import type { ChatMessage } from './schema.js';
-import type { TableAccess } from './sdk.js';
+import type { Sdk, TableAccess } from './sdk.js';
 import { expiresAt, headerKey, speakerSlot } from './table.js';
 
 /** What a session's messages since the last flush add to its header. */
@@ -13,8 +13,11 @@ interface PendingHeader {
   thread?: string | undefined;
 }
 
+/** What the writer needs of the table: updates through the document client. */
+export type HeaderAccess = Pick<TableAccess, 'doc' | 'table' | 'call'> & { sdk: Pick<Sdk, 'UpdateCommand'> };
+
 export interface SessionHeaderWriterOptions {
-  access: TableAccess;
+  access: HeaderAccess;
   /** Items expire this many days after their last write (TTL); undefined: never. */
   ttlDays: number | undefined;
   /** How long activity waits to be folded into one header write. */
@@ -29,7 +32,7 @@ export class SessionHeaderWriter {
   private pending = new Map<string, PendingHeader>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
-  private readonly access: TableAccess;
+  private readonly access: HeaderAccess;
   private readonly ttlDays: number | undefined;
   private readonly flushMs: number;
 
