@@ -67,7 +67,7 @@ export function answerFor(error: unknown, request: ValidatedRequest): ErrorAnswe
   if (error instanceof EventFormatError) return { status: 400, code: 'bad_event', message: error.message, details: error.details };
   if (error instanceof ChatRequestError) {
     const status = chatStatus[error.kind];
-    return { status, code: error.kind, message: error.message, ...(status === 503 ? { retry: true } : {}) };
+    return { status, code: error.kind, message: error.message, ...(status === 503 ? { retry: true, log: 'warn' as const } : {}) };
   }
   if (isUnavailable(error)) {
     // The details (hosts, paths, the driver's words) go to the log; the answer names the dependency.
