@@ -482,7 +482,7 @@ export class ChatStore {
     if (left.length > 0) throw new ChatStoreUnavailableError('the chat log store keeps leaving deletes unprocessed; try again later');
   }
 
-  // ---- session state and speakers -------------------------------------------------------------
+  // ---- session state and speakers ------------------------------------------------------------
 
   private async sessionStatus(sessionId: string): Promise<'open' | 'closed'> {
     const known = this.knownSessions.get(sessionId);
