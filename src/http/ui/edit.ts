@@ -67,7 +67,7 @@ ${editableFields[editor.kind].map((field) => fieldInput(language, field, editor.
 </form>`
   : html`<p>${t(language, 'edit.notEditable')}</p>`}
 </section>
-<section aria-labelledby="yaml-heading"><h3 id="yaml-heading">${t(language, 'edit.yaml')}</h3>
+<section aria-labelledby="yaml-heading"><h3 id="yaml-heading">${t(language, 'edit.yamlEditor')}</h3>
 <p>${t(language, 'edit.yamlIntro')}</p>
 ${editor.problems && editor.problems.length > 0 ? html`<div class="problems" role="alert"><p>${t(language, 'edit.yamlProblems')}</p><ul id="yaml-problems" class="problems">${editor.problems.map((problem) => problemText(language, problem))}</ul></div>` : ''}
 <form class="member" method="post" action="${action}">${hidden}<input type="hidden" name="mode" value="yaml">
