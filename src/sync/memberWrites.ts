@@ -67,13 +67,16 @@ export async function createMemberFile(writer: MemberWriter, file: { kind: Membe
 
 export type DeleteResult = { status: 'conflict'; key: string; found: WriteConflict['found']; now?: StoredText } | { status: 'deleted'; key: string; outcome: ChangeOutcome };
 
-/** Deletes a member's file, if it is still at the version the caller saw, and registers the delete. */
+/**
+ * Deletes a member's file, if it is still at the version the caller saw, and registers the
+ * delete. A file already gone is what the caller wanted: the registry follows all the same.
+ */
 export async function deleteMemberFile(writer: MemberWriter, file: { key: string; kind: MemberKind; ifVersion: string }): Promise<DeleteResult> {
   try {
     await writer.storage.delete(file.key, { ifVersion: file.ifVersion });
   } catch (error) {
     if (!(error instanceof WriteConflict)) throw error;
-    return { status: 'conflict', key: file.key, found: error.found, ...(await nowIn(writer, file.key)) };
+    if (error.found !== 'gone') return { status: 'conflict', key: file.key, found: error.found, ...(await nowIn(writer, file.key)) };
   }
   const [outcome] = await writer.registrar.submit([{ key: file.key, kind: file.kind }]);
   return { status: 'deleted', key: file.key, outcome: outcome! };

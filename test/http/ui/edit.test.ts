@@ -161,6 +161,18 @@ describe.each(engines)('creating, editing and deleting members in the web UI (%s
     expect(await fileText('human_members/rin.yml')).toBe(before);
   });
 
+  it('refuses a new member without a name, at the name field, and writes no file', async () => {
+    const { _csrf } = await formOf('/members/new?kind=virtual');
+    const before = await filesIn('virtual_members');
+    const refused = await post('/members/new', { _csrf, kind: 'virtual', mode: 'form', name: '  ', role: 'Reviewer', llm_model: '', system_prompt: '', personality_traits: '', expertise_areas: '' });
+    expect(refused.status).toBe(422);
+    expect(refused.text).toContain('<ul class="problems" id="field-name-problems"><li>This is required. <span class="hint">name: is required</span></li></ul>');
+    expect(refused.text).toContain('id="field-llm_model-problems"');
+    // What was typed stays in the form.
+    expect(refused.text).toContain('<input id="field-role" name="role" type="text" value="Reviewer">');
+    expect(await filesIn('virtual_members')).toEqual(before);
+  });
+
   it('refuses invalid YAML with its line and column; the file is not touched', async () => {
     const form = await formOf('/members/human/Rin/edit');
     const before = await fileText('human_members/rin.yml');
@@ -210,6 +222,14 @@ describe.each(engines)('creating, editing and deleting members in the web UI (%s
     expect(await fileText('human_members/佐藤-美香.yml')).toBe('name: 佐藤 美香\nrole: 変更済み\n');
   });
 
+  it('takes a file deleted by someone else since the confirmation as deleted: the registry follows', async () => {
+    const confirm = await formOf(`/members/virtual/${encodeURIComponent('葵')}/delete`);
+    await fs.rm(path.join(storageDir, 'virtual_members/葵.yml'));
+    const deleted = await post(`/members/virtual/${encodeURIComponent('葵')}/delete`, confirm);
+    expect(deleted.status).toBe(303);
+    expect(await getMember(db, 'virtual', '葵')).toBeUndefined();
+  });
+
   it('shows a viewer no edit links, no edit pages, and refuses the viewer’s writes', async () => {
     expect((await open('/members/human/Rin', 'rin')).text).not.toContain('/edit"');
     expect((await open('/', 'rin')).text).not.toContain('/members/new');
@@ -240,10 +260,16 @@ describe.each(engines)('creating, editing and deleting members in the web UI (%s
     expect(await filesIn('human_members')).not.toContain('intruder.yml');
   });
 
-  it('shows empty optional fields blank on the member page, never “undefined” or “null”', async () => {
+  it('shows empty optional fields blank, on the member page and in its form, never “undefined” or “null”', async () => {
     const { text } = await open('/members/human/Sparse');
     const fields = /<dl class="fields">[\s\S]*<\/dl>/.exec(text)![0];
     expect(fields).not.toMatch(/undefined|null/);
     expect(fields).toContain('<dt>Role</dt><dd></dd>');
+    const form = await open('/members/human/Sparse/edit');
+    expect(form.status).toBe(200);
+    const fieldsOfForm = /<form class="member"[\s\S]*?<\/form>/.exec(form.text)![0];
+    expect(fieldsOfForm).not.toMatch(/undefined|null/);
+    expect(fieldsOfForm).toContain('<input id="field-github_username" name="github_username" type="text" value="">');
+    expect(fieldsOfForm).toMatch(/<textarea id="field-bio" name="bio" rows="4">\n<\/textarea>/);
   });
 });
