@@ -28,7 +28,7 @@ export class NotEditableError extends Error {
 export function newMemberFile(kind: MemberKind, values: Partial<Record<EditableField, FieldValue>>): string {
   const doc = new Document({});
   for (const field of editableFields[kind]) {
-    const value = normal(values[field]);
+    const value = normal(values[field]) as string | readonly string[] | null;
     if (value !== null) doc.set(field, valueNode(doc, value, undefined));
   }
   return doc.toString(renderOptions);
@@ -52,7 +52,7 @@ export function editMemberFile(text: string, kind: MemberKind, values: Partial<R
   for (const field of editableFields[kind]) {
     if (!(field in values)) continue;
     const key = field === 'system_prompt' && !root.has('system_prompt') && root.has('custom_prompt') ? 'custom_prompt' : field;
-    const value = normal(values[field]);
+    const value = normal(values[field]) as string | readonly string[] | null;
     const pair = root.items.find((item) => isScalar(item.key) && item.key.value === key);
     const current = pair ? normal(toData(pair.value)) : null;
     if (isDeepStrictEqual(current, value)) continue;
@@ -77,11 +77,15 @@ export function editMemberFile(text: string, kind: MemberKind, values: Partial<R
 
 const renderOptions = { lineWidth: 0, flowCollectionPadding: false } as const;
 
-/** Empty text, an empty list and an absent value are all "no value"; lists are copied as plain arrays. */
-function normal(value: unknown): string | string[] | null {
+/**
+ * A value as compared: empty text, an empty list and an absent value are all "no value"; lists
+ * are copied as plain arrays. Anything else stays as it is: a number in the file (`role: 123`)
+ * differs from the text "123" a form gives, so that saving the form quotes it.
+ */
+function normal(value: unknown): unknown {
   if (value === undefined || value === null || value === '') return null;
-  if (Array.isArray(value)) return value.length === 0 ? null : value.map(String);
-  return typeof value === 'string' ? value : (value as string);
+  if (Array.isArray(value)) return value.length === 0 ? null : value.map((item: unknown) => item);
+  return value;
 }
 
 function toData(node: unknown): unknown {

@@ -83,9 +83,10 @@ personality_traits:
     expect(parsed).toMatchObject({ ok: true, value: { member: { system_prompt: 'You review code kindly.\nAnd briefly.\n', llm_model: 'claude-opus-4-1' } } });
   });
 
-  it('quotes what YAML would read as another type, so a value stays text', () => {
+  it('quotes what YAML would read as another type, so a value stays text; a number in the file becomes text on save', () => {
     const edited = editMemberFile('name: X\n', 'human', { role: 'true', github_username: '123' });
     expect(parse(edited)).toEqual({ name: 'X', role: 'true', github_username: '123' });
+    expect(editMemberFile('name: X\nrole: 42  # the answer\n', 'human', { name: 'X', role: '42' })).toBe('name: X\nrole: "42"  # the answer\n');
   });
 
   it('falls back to the Document rendering for a flow mapping, still with the data intended', () => {
