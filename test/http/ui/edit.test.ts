@@ -6,6 +6,7 @@ import { hashPassword } from '../../../src/http/ui/password.js';
 import { getMember } from '../../../src/registry/read.js';
 import type { Service } from '../../../src/service.js';
 import { folderStorage } from '../../../src/storage/folder.js';
+import type { Storage } from '../../../src/storage/types.js';
 import { engines, freshDatabase, type TestDatabase } from '../../helpers/databases.js';
 import { tempDir, virtual, writeFiles } from '../../helpers/files.js';
 import { serveForTest } from '../../helpers/service.js';
@@ -28,6 +29,8 @@ describe.each(engines)('creating, editing and deleting members in the web UI (%s
   let service: Service;
   let storageDir: string;
   const cookies: Record<keyof typeof passwords, string> = { mika: '', rin: '' };
+  /** Runs before each write to storage: a test makes another writer come first here. */
+  let beforeWrite: (key: string) => Promise<void> = async () => {};
 
   const open = async (url: string, who: keyof typeof passwords = 'mika', language = 'en') => {
     const response = await fetch(`${service.url}${url}`, { headers: { cookie: cookies[who], 'accept-language': language }, redirect: 'manual' });
@@ -62,7 +65,9 @@ describe.each(engines)('creating, editing and deleting members in the web UI (%s
       'virtual_members/kasen.yml': virtual('華扇', 'custom_prompt: |\n  Be kind.\n'),
     });
     const users = `mika:admin:${await hashPassword(passwords.mika)} rin:viewer:${await hashPassword(passwords.rin)}`;
-    service = await serveForTest(db, folderStorage(storageDir), (config) => {
+    const folder = folderStorage(storageDir);
+    const storage: Storage = { ...folder, write: async (key, content, condition) => (await beforeWrite(key), folder.write(key, content, condition)) };
+    service = await serveForTest(db, storage, (config) => {
       config.storage = { kind: 'folder', path: storageDir };
       // No folder watch: the member tables follow the UI's writes by the registrar alone.
       config.watch = false;
@@ -122,6 +127,23 @@ describe.each(engines)('creating, editing and deleting members in the web UI (%s
     const japanese = await post('/members/new', { _csrf, kind: 'human', ...humanForm({ name: 'Rin' }) }, 'mika', 'ja');
     expect(japanese.text).toContain('保存していません：「Rin」という名前は、ファイル human_members/rin.yml のメンバーがすでに使っています。');
     expect(await filesIn('human_members')).toEqual(before);
+  });
+
+  it('shows the registry’s refusal in words when another file took the name between the check and the write', async () => {
+    const { _csrf } = await formOf('/members/new?kind=human');
+    beforeWrite = async (key) => {
+      beforeWrite = async () => {};
+      await writeFiles(storageDir, { 'human_members/first.yml': 'name: Contested\n' });
+      await service.context.registrar.submit([{ key: 'human_members/first.yml', kind: 'human' }]);
+      expect(key).toBe('human_members/contested.yml');
+    };
+    const refused = await post('/members/new', { _csrf, kind: 'human', ...humanForm({ name: 'Contested' }) });
+    expect(refused.status).toBe(409);
+    expect(refused.text).toContain('The file human_members/contested.yml was written, but the registry refused it:');
+    expect(refused.text).toContain('<code>name</code> Another member’s file already has this name. <span class="hint">name: &quot;Contested&quot; is already the name of the member in human_members/first.yml');
+    expect(await getMember(db, 'human', 'Contested')).toMatchObject({ file_uri: 'human_members/first.yml' });
+    const japanese = await post('/members/new', { _csrf, kind: 'human', ...humanForm({ name: 'Contested' }) }, 'mika', 'ja');
+    expect(japanese.text).toContain('保存していません：「Contested」という名前は、ファイル human_members/first.yml のメンバーがすでに使っています。');
   });
 
   it('edits a field through the form: only that field’s text changes, comments and layout stay byte for byte', async () => {
