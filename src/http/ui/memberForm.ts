@@ -28,7 +28,7 @@ export function fieldInput(language: Language, field: EditableField, value: stri
       ? html`<textarea ${attributes} rows="${field === 'system_prompt' ? 12 : 4}">
 ${value}</textarea>`
       : html`<input ${attributes} type="${field === 'contact_email' ? 'email' : 'text'}" value="${value}">`;
-  return html`<div class="field${problems.length > 0 ? ' invalid' : ''}"><label for="${id}">${t(language, `field.${field}`)}${required ? html` <span class="required">(${t(language, 'edit.required')})</span>` : ''}</label>
+  return html`<div class="field${problems.length > 0 ? ' invalid' : ''}"><label for="${id}">${t(language, `field.${field}`)}${required ? html` <span class="required">${t(language, 'edit.required')}</span>` : ''}</label>
 ${input}
 ${list ? html`<small id="${id}-hint">${t(language, 'edit.listHint')}</small>` : ''}
 ${problems.length > 0 ? html`<ul class="problems" id="${id}-problems">${problems.map((problem) => problemText(language, problem, false))}</ul>` : ''}</div>

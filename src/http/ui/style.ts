@@ -57,6 +57,7 @@ ul.changes code { font-family: ui-monospace, monospace; overflow-wrap: anywhere;
 .message.notice { border-left-color: #393; }
 form.member { display: grid; gap: 0.75rem; max-width: 48rem; }
 form.member .field { display: grid; gap: 0.25rem; }
+form.member .field > label { display: block; }
 form.member input, form.member textarea { box-sizing: border-box; width: 100%; font: inherit; padding: 0.4rem 0.6rem; }
 form.member textarea#yaml, pre.file { font-family: ui-monospace, monospace; }
 form.member button { justify-self: start; }
