@@ -15,6 +15,7 @@ import { healthRoutes } from './routes/health.js';
 import { memberRoutes } from './routes/members.js';
 import { syncRoutes } from './routes/sync.js';
 import { chatPages } from './ui/chat.js';
+import { editPages } from './ui/edit.js';
 import { memberPages } from './ui/members.js';
 import { syncPage } from './ui/sync.js';
 import { signinRoutes, uiAuth, type UiAuth } from './ui/signin.js';
@@ -117,6 +118,7 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
   await fastify.register(chatRoutes(app));
   await fastify.register(signinRoutes(app.config, ui, limiter));
   await fastify.register(memberPages(app, ui));
+  await fastify.register(editPages(app, ui));
   await fastify.register(chatPages(app, ui));
   await fastify.register(syncPage(app, ui));
   return fastify as unknown as FastifyInstance;

@@ -7,6 +7,9 @@ const folders = new Map<string, MemberKind>([
 ]);
 const memberFileName = /^[^.].*\.ya?ml$/i;
 
+/** The folder, at the top of the storage, where new members' files go. */
+export const memberFolderOf: Readonly<Record<MemberKind, string>> = { human: 'human_members', virtual: 'virtual_members' };
+
 /**
  * The kind of member a storage key describes, or undefined when it is no member file: the parent
  * folder decides, at any depth (`data/samples/human_members/syota.yml` is a human), and only

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { folderFiles, gone, isInside, join, leadsNowhere } from './folderFiles.js';
 import { readInThread, startReaderThread, versionsInThread } from './readerThread.js';
-import { compareKeys, StorageError, unreadFile, type FileRead, type Listing, type Storage, type StoredFile } from './types.js';
+import { randomBytes } from 'node:crypto';
+import { compareKeys, conflictOf, oneAtATime, StorageError, unreadFile, WriteConflict, type FileRead, type Listing, type Storage, type StoredFile } from './types.js';
 
 /** Entries looked at per page of a listing; the event loop gets a turn between two pages. */
 const pageSize = 1000;
@@ -31,6 +32,7 @@ export function folderStorage(root: string): Storage {
   // storage's own reads take a file for gone only while the folder is still that one, and none
   // before a listing is accepted or after one is refused (see `Listing`, `FolderFiles.read`).
   let trustedRoot: string | undefined;
+  const turns = oneAtATime();
 
   const readMany = async function* (keys: readonly string[], maxBytes: number, root: string | undefined): AsyncIterable<FileRead[]> {
     if (keys.length >= threadFrom) {
@@ -172,15 +174,42 @@ export function folderStorage(root: string): Storage {
       files.realBase(true);
     },
 
-    async write(key, content) {
-      const file = files.pathOf(key);
-      await fs.promises.mkdir(path.dirname(file), { recursive: true });
-      await fs.promises.writeFile(file, content);
-    },
+    // The content goes to a temporary file beside the target (a name no listing or watcher takes
+    // for a member file), which then replaces the target by rename — or, creating, is linked to
+    // its name, which fails if the name is taken: a reader never sees half a file, and a create
+    // never overwrites. The version is checked within this service's turn, just before: another
+    // program writing the same file in the instant between the check and the rename is the one
+    // case not caught (a folder offers no compare-and-swap).
+    write: (key, content, condition) =>
+      turns(async () => {
+        const file = files.pathOf(key);
+        const conflict = condition && conflictOf(key, condition, files.versionOf(key));
+        if (conflict) throw conflict;
+        await fs.promises.mkdir(path.dirname(file), { recursive: true });
+        const temporary = join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+        await fs.promises.writeFile(temporary, content, { flag: 'wx' });
+        try {
+          // A file rewritten keeps its permissions.
+          const mode = await fs.promises.stat(file).then((stat) => stat.mode & 0o777, () => undefined);
+          if (mode !== undefined) await fs.promises.chmod(temporary, mode);
+          if (condition?.ifAbsent) {
+            await fs.promises.link(temporary, file).catch((error: unknown) => {
+              throw (error as NodeJS.ErrnoException).code === 'EEXIST' ? new WriteConflict(key, 'exists') : error;
+            });
+          } else {
+            await fs.promises.rename(temporary, file);
+          }
+        } finally {
+          await fs.promises.rm(temporary, { force: true });
+        }
+      }),
 
-    async delete(key) {
-      await fs.promises.rm(files.pathOf(key), { force: true });
-    },
+    delete: (key, condition) =>
+      turns(async () => {
+        const conflict = condition && conflictOf(key, condition, files.versionOf(key));
+        if (conflict) throw conflict;
+        await fs.promises.rm(files.pathOf(key), { force: true });
+      }),
   };
 }
 

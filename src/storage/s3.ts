@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { StorageConfig } from '../config.js';
-import { plainListing, StorageError, unreadFile, type FileRead, type ReadMany, type Storage, type StoredFile } from './types.js';
+import { conflictOf, oneAtATime, plainListing, StorageError, unreadFile, WriteConflict, type FileRead, type ReadMany, type Storage, type StoredFile, type WriteCondition } from './types.js';
 
 type S3Config = Extract<StorageConfig, { kind: 's3' }>;
 
@@ -40,6 +40,7 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
     try {
       return await operation(abortSignal);
     } catch (error) {
+      if (error instanceof WriteConflict) throw error;
       return fail(key, error, abortSignal);
     }
   };
@@ -68,6 +69,46 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
     } while (token);
   }
 
+  const versionsOf = async (keys: readonly string[]) => {
+    // The listing tells ETags already; this answers for callers that ask anyway, 16 at a time.
+    const versions = new Map<string, string>();
+    for (let i = 0; i < keys.length; i += 16) {
+      await Promise.all(
+        keys.slice(i, i + 16).map((key) =>
+          withDeadline(key, async (abortSignal) => {
+            try {
+              const head = await client.send(new sdk.HeadObjectCommand({ Bucket: config.bucket, Key: prefix + key }), { abortSignal });
+              versions.set(key, unquote(head.ETag ?? ''));
+            } catch (error) {
+              if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) throw error;
+            }
+          }),
+        ),
+      );
+    }
+    return versions;
+  };
+
+  const turns = oneAtATime();
+
+  const checkCondition = async (key: string, condition: WriteCondition | undefined) => {
+    const conflict = condition && conflictOf(key, condition, (await versionsOf([key])).get(key));
+    if (conflict) throw conflict;
+  };
+
+  /** A conditional request that the server refused as such: a WriteConflict. */
+  const conditionally = async <T>(key: string, condition: WriteCondition | undefined, request: () => Promise<T>): Promise<T> => {
+    try {
+      return await request();
+    } catch (error) {
+      const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+      const status = e.$metadata?.httpStatusCode;
+      if (condition && (status === 412 || e.name === 'ConditionalRequestConflict')) throw new WriteConflict(key, condition.ifAbsent ? 'exists' : 'changed');
+      if (condition?.ifVersion !== undefined && e.name === 'NoSuchKey') throw new WriteConflict(key, 'gone');
+      throw error;
+    }
+  };
+
   // Sixteen requests in flight: each waits mostly for the network.
   const readMany: ReadMany = (keys, maxBytes) => readConcurrently(keys, 16, (key) => read(key, maxBytes));
 
@@ -80,36 +121,46 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
 
     readMany,
 
-    async versionsOf(keys) {
-      // The listing tells ETags already; this answers for callers that ask anyway, 16 at a time.
-      const versions = new Map<string, string>();
-      for (let i = 0; i < keys.length; i += 16) {
-        await Promise.all(
-          keys.slice(i, i + 16).map((key) =>
-            withDeadline(key, async (abortSignal) => {
-              try {
-                const head = await client.send(new sdk.HeadObjectCommand({ Bucket: config.bucket, Key: prefix + key }), { abortSignal });
-                versions.set(key, unquote(head.ETag ?? ''));
-              } catch (error) {
-                if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) throw error;
-              }
-            }),
+    versionsOf,
+
+    // A condition is checked twice: by a HEAD just before (within this service's turn), and by
+    // the PUT itself (If-Match / If-None-Match: *), which AWS S3 and MinIO refuse with 412 when
+    // the object changed in between. A server that ignores those headers (s3rver does) leaves
+    // only the check before, and the instant between it and the PUT unguarded.
+    write: (key, content, condition) =>
+      turns(async () => {
+        await checkCondition(key, condition);
+        const body = typeof content === 'string' ? Buffer.from(content) : content;
+        await withDeadline(key, (abortSignal) =>
+          conditionally(key, condition, () =>
+            client.send(
+              new sdk.PutObjectCommand({
+                Bucket: config.bucket,
+                Key: prefix + key,
+                Body: body,
+                ContentLength: body.byteLength,
+                ContentType: 'application/x-yaml',
+                ...(condition?.ifVersion !== undefined ? { IfMatch: `"${condition.ifVersion}"` } : {}),
+                ...(condition?.ifAbsent ? { IfNoneMatch: '*' } : {}),
+              }),
+              { abortSignal },
+            ),
           ),
         );
-      }
-      return versions;
-    },
+      }),
 
-    async write(key, content) {
-      const body = typeof content === 'string' ? Buffer.from(content) : content;
-      await withDeadline(key, (abortSignal) =>
-        client.send(new sdk.PutObjectCommand({ Bucket: config.bucket, Key: prefix + key, Body: body, ContentLength: body.byteLength, ContentType: 'application/x-yaml' }), { abortSignal }),
-      );
-    },
-
-    async delete(key) {
-      await withDeadline(key, (abortSignal) => client.send(new sdk.DeleteObjectCommand({ Bucket: config.bucket, Key: prefix + key }), { abortSignal }));
-    },
+    delete: (key, condition) =>
+      turns(async () => {
+        await checkCondition(key, condition);
+        await withDeadline(key, (abortSignal) =>
+          conditionally(key, condition, () =>
+            client.send(
+              new sdk.DeleteObjectCommand({ Bucket: config.bucket, Key: prefix + key, ...(condition?.ifVersion !== undefined ? { IfMatch: `"${condition.ifVersion}"` } : {}) }),
+              { abortSignal },
+            ),
+          ),
+        );
+      }),
 
     async check() {
       await withDeadline('', (abortSignal) => client.send(new sdk.HeadBucketCommand({ Bucket: config.bucket }), { abortSignal }));

@@ -46,8 +46,55 @@ export interface Storage {
   versionsOf(keys: readonly string[]): Promise<Map<string, string>>;
   /** Whether the storage answers (for readiness checks). */
   check(): Promise<void>;
-  write(key: string, content: string | Uint8Array): Promise<void>;
-  delete(key: string): Promise<void>;
+  /**
+   * Writes the file whole: a reader sees the old content or the new, never a part. With a
+   * condition, the write happens only while it holds — `ifVersion`: the file is still at this
+   * version (as `read` told it); `ifAbsent`: no file has the key — and a WriteConflict says
+   * otherwise. Writes and deletes through one Storage take turns, so two saves of this service
+   * cannot both pass the check; how far another writer is kept out depends on the storage (see
+   * folder.ts, s3.ts).
+   */
+  write(key: string, content: string | Uint8Array, condition?: WriteCondition): Promise<void>;
+  /** Removes the file (gone already is fine); with `ifVersion`, only while it is at that version. */
+  delete(key: string, condition?: Pick<WriteCondition, 'ifVersion'>): Promise<void>;
+}
+
+/** When a write may happen: the file unchanged since it was read, or not there at all. */
+export interface WriteCondition {
+  ifVersion?: string;
+  ifAbsent?: boolean;
+}
+
+/**
+ * A conditional write or delete refused: the file is not as the caller expected. `found` says
+ * how: it changed (another version now), it is gone, or (creating) one is there already.
+ */
+export class WriteConflict extends Error {
+  override name = 'WriteConflict';
+  constructor(
+    readonly key: string,
+    readonly found: 'changed' | 'gone' | 'exists',
+  ) {
+    super(found === 'exists' ? `${key}: a file with this key exists already` : found === 'gone' ? `${key}: the file is gone` : `${key}: the file changed since it was read`);
+  }
+}
+
+/** Why a write under `condition` must not happen to a file now at `version` (undefined: no file); undefined when it may. */
+export function conflictOf(key: string, condition: WriteCondition | undefined, version: string | undefined): WriteConflict | undefined {
+  if (condition?.ifAbsent && version !== undefined) return new WriteConflict(key, 'exists');
+  if (condition?.ifVersion === undefined) return undefined;
+  if (version === undefined) return new WriteConflict(key, 'gone');
+  return version === condition.ifVersion ? undefined : new WriteConflict(key, 'changed');
+}
+
+/** Runs operations one after another, each once the one before has settled: the writes of one storage take turns. */
+export function oneAtATime(): <T>(operation: () => Promise<T>) => Promise<T> {
+  let last: Promise<unknown> = Promise.resolve();
+  return (operation) => {
+    const next = last.then(operation, operation);
+    last = next.catch(() => {});
+    return next;
+  };
 }
 
 export type ReadMany = (keys: readonly string[], maxBytes: number) => AsyncIterable<FileRead[]>;

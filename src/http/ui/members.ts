@@ -70,6 +70,10 @@ export function memberPages(app: AppContext, ui: UiAuth) {
       const params = teamParams(request.query as Record<string, unknown>);
       const { rows, total } = await browseTeam(app.db, { ...params, limit: teamPageSize, offset: (params.page - 1) * teamPageSize });
       const pages = Math.max(1, Math.ceil(total / teamPageSize));
+      const isAdmin = (request.session as Session).role === 'admin';
+      // After a delete from the web UI (ui/edit.ts), the list says whose file went.
+      const deletedParam = (request.query as { deleted?: unknown }).deleted;
+      const deleted = typeof deletedParam === 'string' ? deletedParam.slice(0, 255) : undefined;
       const tab = (kind: MemberKind | undefined, label: string) => {
         const { kind: _kind, ...rest } = params;
         const url = teamUrl({ ...rest, ...(kind ? { kind } : {}), page: 1 });
@@ -92,6 +96,8 @@ ${field('model', t(language, 'field.llm_model'))}
 <label>${t(language, 'team.sort')} <select name="sort">${sortOption('name', t(language, 'team.sortName'))}${sortOption('updated', t(language, 'team.sortUpdated'))}</select></label>
 <div class="actions"><button type="submit">${t(language, 'team.apply')}</button> <a href="${teamUrl({ ...(params.kind ? { kind: params.kind } : {}), sort: 'name', page: 1 })}">${t(language, 'team.clear')}</a></div>
 </form>
+${deleted ? html`<p class="message notice" role="status">${t(language, 'edit.deleted', { name: deleted })}</p>` : ''}
+${isAdmin ? html`<ul class="tabs actions"><li><a href="/members/new?kind=human">${t(language, 'edit.newHuman')}</a></li><li><a href="/members/new?kind=virtual">${t(language, 'edit.newVirtual')}</a></li></ul>` : ''}
 <p role="status">${t(language, 'team.count', { count: total })}</p>
 ${rows.length === 0
   ? html`<p>${t(language, 'team.none')}</p>`
@@ -122,9 +128,14 @@ ${params.page < pages ? html`<a href="${teamUrl({ ...params, page: params.page +
       }
       const memberKind = kind as MemberKind;
       const problems = member.file_uri ? await fileProblems(app.db, member.file_uri) : [];
+      // After a save from the web UI (ui/edit.ts): what became of it, over the member as registered now.
+      const saved = (request.query as { saved?: unknown }).saved;
+      const url = memberUrl(memberKind, member.name);
       const main = html`${await accountBar(ui, request, language)}
 ${back}
+${(saved === 'created' || saved === 'updated' || saved === 'unchanged') && member.file_uri ? html`<p class="message notice" role="status">${t(language, `edit.saved.${saved}`, { file: member.file_uri })}</p>` : ''}
 <h2>${member.name} <small>${kindLabel(language, memberKind)}</small></h2>
+${(request.session as Session).role === 'admin' && member.file_uri ? html`<ul class="tabs actions"><li><a href="${url}/edit">${t(language, 'edit.edit')}</a></li><li><a href="${url}/delete">${t(language, 'edit.delete')}</a></li></ul>` : ''}
 ${problems.length > 0 ? problemsSection(language, problems) : ''}
 <dl class="fields">
 ${fieldsOf(memberKind).map((column) => html`<dt>${t(language, `field.${column}`)}</dt><dd${column === 'system_prompt' || column === 'bio' ? html` class="long"` : ''}>${shownValue(member, column)}</dd>

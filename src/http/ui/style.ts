@@ -53,4 +53,17 @@ ol.transcript .content { white-space: pre-wrap; overflow-wrap: anywhere; }
 ul.invalid > li { margin-bottom: 0.5rem; }
 ul.invalid code.file { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
 ul.changes code { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
+/* Creating and editing members (ui/edit.ts). */
+.message.notice { border-left-color: #393; }
+form.member { display: grid; gap: 0.75rem; max-width: 48rem; }
+form.member .field { display: grid; gap: 0.25rem; }
+form.member .field > label { display: block; }
+form.member input, form.member textarea { box-sizing: border-box; width: 100%; font: inherit; padding: 0.4rem 0.6rem; }
+form.member textarea#yaml, pre.file { font-family: ui-monospace, monospace; }
+form.member button { justify-self: start; }
+.field.invalid input, .field.invalid textarea, textarea[aria-invalid="true"] { border: 2px solid #c33; }
+.field .problems, div.problems { color: #c33; margin: 0; }
+.required { font-weight: normal; font-size: 0.85em; opacity: 0.8; }
+.versions { display: grid; grid-template-columns: repeat(auto-fit, minmax(18rem, 1fr)); gap: 1rem; }
+pre.file { white-space: pre-wrap; overflow-wrap: anywhere; border: 1px solid #8886; padding: 0.5rem; margin: 0; }
 `;
