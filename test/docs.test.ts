@@ -67,8 +67,9 @@ function linkProblems(file: string, markdown = read(file)): string[] {
         problems.push(`${file}: ${destination} — ${targetFile} does not exist`);
         continue;
       }
+      if (fragment === undefined || !targetFile.endsWith('.md')) continue;
       const targetDocument = targetFile === file ? document : new Parser().parse(read(targetFile));
-      if (fragment !== undefined && targetFile.endsWith('.md') && !anchors(targetDocument).has(decodeURIComponent(fragment))) {
+      if (!anchors(targetDocument).has(decodeURIComponent(fragment))) {
         problems.push(`${file}: ${destination} — no heading of ${targetFile} has the anchor #${fragment}`);
       }
     } else if (node.type === 'text' && /https?:\/\//.test(node.literal ?? '')) {
@@ -97,8 +98,9 @@ function namedThings(markdown: string): { commands: string[]; variables: string[
   }
   for (const [, flag] of code.matchAll(/\bvecr[ \t]+(--version|-V|--help)\b/g)) commands.add(`vecr ${flag}`);
   for (const [command = ''] of code.matchAll(/\bnpm[ \t]+(?:run[ \t]+[\w:-]+|[a-z]+)/g)) commands.add(command.replace(/[ \t]+/g, ' '));
-  // Environment variables are UPPER_CASE with an underscore, plus the two short ones the service reads.
-  const variables = new Set(markdown.match(/\b[A-Z][A-Z\d]*(?:_[A-Z\d]+)+\b|\b(?:PORT|HOST)\b/g) ?? []);
+  // Environment variables: UPPER_CASE with an underscore, any UPPER_CASE name given a value (PGPASSFILE=),
+  // and the two short ones the service reads.
+  const variables = new Set(markdown.match(/\b[A-Z][A-Z\d]*(?:_[A-Z\d]+)+\b|\b[A-Z][A-Z\d]{2,}(?==)|\b(?:PORT|HOST)\b/g) ?? []);
   const endpoints = new Set(markdown.match(/\/(?:api|webhook)\/[\w/:.-]*\w/g) ?? []);
   const sorted = (set: Set<string>) => [...set].sort();
   return { commands: sorted(commands), variables: sorted(variables), endpoints: sorted(endpoints) };
