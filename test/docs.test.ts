@@ -134,8 +134,7 @@ function variablesRead(): Set<string> {
 }
 
 function variablesOfEnvExample(): Set<string> {
-  const text = fs.readFileSync(path.join(root, '.env.example'), 'utf8');
-  return new Set([...text.matchAll(/^#?[ \t]*([A-Z][A-Z\d_]*)=/gm)].map(([, name]) => name!));
+  return new Set([...read('.env.example').matchAll(/^#?[ \t]*([A-Z][A-Z\d_]*)=/gm)].map(([, name]) => name!));
 }
 
 describe('documentation', () => {
@@ -159,8 +158,8 @@ describe('documentation', () => {
   });
 
   it('keeps README.md and README.ja.md naming the same commands, environment variables and endpoints', () => {
-    const english = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
-    const japanese = fs.readFileSync(path.join(root, 'README.ja.md'), 'utf8');
+    const english = read('README.md');
+    const japanese = read('README.ja.md');
     const named = namedThings(english);
     expect(named.commands).toEqual(expect.arrayContaining(['npm install', 'npm start', 'npm test', 'vecr serve', 'vecr sync', 'vecr members show']));
     expect(named.variables).toEqual(expect.arrayContaining(['DATABASE_URL', 'PORT', 'TEST_DATABASE_URL']));
@@ -184,10 +183,10 @@ describe('documentation', () => {
   });
 
   it('lists in .env.example every variable the code reads, and no other', () => {
-    const read = variablesRead();
+    const readByCode = variablesRead();
     const listed = variablesOfEnvExample();
-    expect(read).toContain('DATABASE_URL');
-    expect([...read].filter((name) => !listed.has(name)).sort(), 'read by src/ or bin/ but missing from .env.example').toEqual([]);
-    expect([...listed].filter((name) => !read.has(name)).sort(), 'in .env.example but read nowhere in src/ or bin/').toEqual([]);
+    expect(readByCode).toContain('DATABASE_URL');
+    expect([...readByCode].filter((name) => !listed.has(name)).sort(), 'read by src/ or bin/ but missing from .env.example').toEqual([]);
+    expect([...listed].filter((name) => !readByCode.has(name)).sort(), 'in .env.example but read nowhere in src/ or bin/').toEqual([]);
   });
 });
