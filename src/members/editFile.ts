@@ -42,25 +42,30 @@ export function newMemberFile(kind: MemberKind, values: Partial<Record<EditableF
  * to null (or empty) is removed, with its line; a new field is added at the end. An AI member's
  * prompt stays under `custom_prompt` in a file that names it so. Should splicing not give the
  * intended data (an unusual layout), the Document itself is changed and rendered instead:
- * comments and order kept, spacing as the `yaml` package writes it.
+ * comments and order kept, spacing as the `yaml` package writes it. A file the form cannot
+ * change as asked — not one mapping, aliases that lead nowhere or expand too far, a changed value
+ * another field refers to by an alias — is a NotEditableError: the raw YAML editor can change it.
  */
 export function editMemberFile(text: string, kind: MemberKind, values: Partial<Record<EditableField, FieldValue>>): string {
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0 || !isMap(doc.contents)) throw new NotEditableError('the file is not one YAML mapping of fields');
   const root = doc.contents as YAMLMap<unknown, unknown>;
+  const data = dataOf(doc);
+  if (data === undefined) throw new NotEditableError('the file has aliases that cannot be resolved, or that expand too far');
   const edits: Array<{ key: string; value: string | readonly string[] | null; pair?: Pair<unknown, unknown> }> = [];
   for (const field of editableFields[kind]) {
     if (!(field in values)) continue;
     const key = field === 'system_prompt' && !root.has('system_prompt') && root.has('custom_prompt') ? 'custom_prompt' : field;
     const value = normal(values[field]) as string | readonly string[] | null;
     const pair = root.items.find((item) => isScalar(item.key) && item.key.value === key);
-    const current = pair ? normal(toData(pair.value)) : null;
+    // From the whole document: a value holding an alias (`[*name, Go]`) reads as what it stands for.
+    const current = normal(data[key]);
     if (isDeepStrictEqual(current, value)) continue;
     edits.push({ key, value, ...(pair ? { pair } : {}) });
   }
   if (edits.length === 0) return text;
 
-  const expected = doc.toJS() as Record<string, unknown>;
+  const expected = { ...data };
   for (const { key, value } of edits) {
     if (value === null) delete expected[key];
     else expected[key] = value;
@@ -72,7 +77,12 @@ export function editMemberFile(text: string, kind: MemberKind, values: Partial<R
     if (value === null) doc.delete(key);
     else doc.set(key, valueNode(doc, value, pair?.value as Node | undefined));
   }
-  return doc.toString(renderOptions);
+  // A value changed that another field refers to by an alias: no rendering gives the intended data.
+  const rendered = renderedOrUndefined(doc);
+  if (rendered === undefined || !sameData(rendered, expected)) {
+    throw new NotEditableError('another field refers to a changed value by an alias: the form cannot change it alone');
+  }
+  return rendered;
 }
 
 const renderOptions = { lineWidth: 0, flowCollectionPadding: false } as const;
@@ -88,8 +98,21 @@ function normal(value: unknown): unknown {
   return value;
 }
 
-function toData(node: unknown): unknown {
-  return node && typeof node === 'object' && 'toJSON' in node ? (node as { toJSON(): unknown }).toJSON() : node;
+/** The document's data, or undefined when an alias leads nowhere or expands too far (the `yaml` package's bound). */
+function dataOf(doc: Document): Record<string, unknown> | undefined {
+  try {
+    return doc.toJS() as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+function renderedOrUndefined(doc: Document): string | undefined {
+  try {
+    return doc.toString(renderOptions);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The node for a new value, in the style of the node it replaces where that style still fits. */
@@ -146,5 +169,5 @@ function splice(text: string, edits: ReadonlyArray<{ key: string; value: string 
 
 function sameData(text: string, expected: Record<string, unknown>): boolean {
   const doc = parseDocument(text, { uniqueKeys: true });
-  return doc.errors.length === 0 && isDeepStrictEqual(doc.toJS(), expected);
+  return doc.errors.length === 0 && isDeepStrictEqual(dataOf(doc), expected);
 }

@@ -81,11 +81,17 @@ export function fieldValues(kind: MemberKind, values: FormValues): Partial<Recor
   return result;
 }
 
-/** The form's fields from a file's text, or undefined when the text is no YAML mapping (the form cannot edit it). */
+/** The form's fields from a file's text, or undefined when the text is no YAML mapping, or its aliases cannot be resolved (the form cannot edit it). */
 export function valuesOf(kind: MemberKind, text: string): FormValues | undefined {
   const doc = parseDocument(text);
   if (doc.errors.length > 0 || !isMap(doc.contents)) return undefined;
-  const data = doc.toJS() as Record<string, unknown>;
+  let data: Record<string, unknown>;
+  try {
+    data = doc.toJS() as Record<string, unknown>;
+  } catch {
+    // An alias that leads nowhere or expands too far (the `yaml` package's bound): the YAML editor shows the text as it is.
+    return undefined;
+  }
   const shown = (value: unknown) => (Array.isArray(value) ? value.map(String).join('\n') : value === null || value === undefined ? '' : String(value));
   return Object.fromEntries(editableFields[kind].map((field) => [field, shown(field === 'system_prompt' ? (data.system_prompt ?? data.custom_prompt) : data[field])]));
 }
