@@ -135,6 +135,21 @@ export function folderStorage(root: string): Storage {
     if (page.length > 0) yield page;
   }
 
+  /**
+   * Writes follow links only while they stay inside, as reads do: a folder on the way (or, when it
+   * is still to be made, the nearest one there is) that links out of the storage folder is refused.
+   */
+  async function refuseFolderOutside(key: string, dir: string) {
+    let real: string | undefined;
+    for (let at = dir; real === undefined; at = path.dirname(at)) {
+      real = await fs.promises.realpath(at).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT' && at !== path.dirname(at)) return undefined;
+        throw new StorageError(`${key}: cannot resolve ${at}: ${error.message}`, 'unavailable', { cause: error });
+      });
+    }
+    if (!isInside(files.realBase(true), real)) throw new StorageError(`${key}: its folder links outside the storage folder ${base}; nothing written`, 'unreadable');
+  }
+
   return {
     description: base,
 
@@ -185,6 +200,7 @@ export function folderStorage(root: string): Storage {
         const file = files.pathOf(key);
         const conflict = condition && conflictOf(key, condition, files.versionOf(key));
         if (conflict) throw conflict;
+        await refuseFolderOutside(key, path.dirname(file));
         await fs.promises.mkdir(path.dirname(file), { recursive: true });
         const temporary = join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
         await fs.promises.writeFile(temporary, content, { flag: 'wx' });
@@ -208,6 +224,7 @@ export function folderStorage(root: string): Storage {
       turns(async () => {
         const conflict = condition && conflictOf(key, condition, files.versionOf(key));
         if (conflict) throw conflict;
+        await refuseFolderOutside(key, path.dirname(files.pathOf(key)));
         await fs.promises.rm(files.pathOf(key), { force: true });
       }),
   };
