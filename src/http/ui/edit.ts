@@ -30,6 +30,15 @@ interface Editor {
 }
 
 /**
+ * Whether a posted `file` field (hidden, but a crafted form may hold anything) is a member file of
+ * the URL's kind, as storage lists them: plain names between slashes, no empty, `.` or `..` part.
+ */
+function formNamesMemberFile(kind: string, file: string): kind is MemberKind {
+  if ((kind !== 'human' && kind !== 'virtual') || memberKindOf(file) !== kind || unusableKey(file)) return false;
+  return file.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+}
+
+/**
  * Creating, editing and deleting members from the web UI (/members/new, /members/KIND/NAME/edit,
  * /members/KIND/NAME/delete): each change is written to the member's file in storage, after the
  * registry's validation, and registered by the registrar, as a storage event would be
@@ -185,7 +194,7 @@ ${yours}</textarea>
       const body = (request.body ?? {}) as Record<string, unknown>;
       const file = textOf(body.file);
       const version = textOf(body.version);
-      if ((kind !== 'human' && kind !== 'virtual') || memberKindOf(file) !== kind || unusableKey(file) || version === '') {
+      if (!formNamesMemberFile(kind, file) || version === '') {
         return notice(request, reply, language, 400, t(language, 'member.notFound'), t(language, 'member.notFoundText', { name }));
       }
       const url = memberUrl(kind, name);
@@ -240,7 +249,7 @@ ${yours}</textarea>
       const body = (request.body ?? {}) as Record<string, unknown>;
       const file = textOf(body.file);
       const version = textOf(body.version);
-      if ((kind !== 'human' && kind !== 'virtual') || memberKindOf(file) !== kind || unusableKey(file) || version === '') {
+      if (!formNamesMemberFile(kind, file) || version === '') {
         return notice(request, reply, language, 400, t(language, 'member.notFound'), t(language, 'member.notFoundText', { name }));
       }
       const result = await deleteMemberFile(writer, { key: file, kind, ifVersion: version });
