@@ -144,6 +144,8 @@ function splice(text: string, edits: ReadonlyArray<{ key: string; value: string 
     .filter((edit) => edit.pair)
     .map((edit) => ({ edit, key: edit.pair!.key as Node, value: edit.pair!.value as Node | null }))
     .sort((a, b) => (b.key.range?.[0] ?? 0) - (a.key.range?.[0] ?? 0));
+  // A file written with CRLF gets CRLF in the text put in, so that it keeps one kind of line break.
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
   for (const { edit, key, value } of placed) {
     const keyRange = key.range;
     const valueRange = value?.range ?? (keyRange ? [keyRange[1], keyRange[1], keyRange[1]] : undefined);
@@ -156,14 +158,14 @@ function splice(text: string, edits: ReadonlyArray<{ key: string; value: string 
       result = result.slice(0, start) + result.slice(end);
       continue;
     }
-    const rendered = renderPair(edit.key, edit.value, value ?? undefined);
+    const rendered = renderPair(edit.key, edit.value, value ?? undefined).replaceAll('\n', eol);
     // A value of several lines replaces the comment after the old one too: it would end up inside.
     const end = rendered.includes('\n') ? valueRange[2] : valueRange[1];
     const replaced = result.slice(keyRange[0], end);
-    result = result.slice(0, keyRange[0]) + rendered + (replaced.endsWith('\n') ? '\n' : '') + result.slice(end);
+    result = result.slice(0, keyRange[0]) + rendered + (replaced.endsWith('\n') ? eol : '') + result.slice(end);
   }
-  for (const edit of edits) if (!edit.pair && edit.value !== null) additions.push(renderPair(edit.key, edit.value, undefined));
-  if (additions.length > 0) result += `${result === '' || result.endsWith('\n') ? '' : '\n'}${additions.join('\n')}\n`;
+  for (const edit of edits) if (!edit.pair && edit.value !== null) additions.push(renderPair(edit.key, edit.value, undefined).replaceAll('\n', eol));
+  if (additions.length > 0) result += `${result === '' || result.endsWith('\n') ? '' : eol}${additions.join(eol)}${eol}`;
   return result;
 }
 

@@ -4,8 +4,8 @@ import type { MemberKind } from './schema.js';
 /** Characters of a file name made from a name, before `.yml`: enough to tell members apart, short enough for any file system. */
 const maxStemLength = 60;
 
-/** Names Windows reserves for devices, whatever the extension: a folder synced to Windows could not hold them. */
-const reservedStems = /^(?:con|prn|aux|nul|com\d|lpt\d)$/;
+/** Names Windows reserves for devices, whatever the extension (COM¹ to COM³ too): a folder synced to Windows could not hold them. */
+const reservedStems = /^(?:con|prn|aux|nul|com[\d¹²³]|lpt[\d¹²³])$/;
 
 /**
  * The file-name stem for a member's name, safe in any language and on any file system or bucket:

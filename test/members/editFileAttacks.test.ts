@@ -16,3 +16,10 @@ describe('editMemberFile on files with anchors and aliases', () => {
     expect(editMemberFile('name: &n Rin\nrole: r\nskills: [*n, Go]\n', 'human', { name: 'Rin', role: 'q', skills: ['Rin', 'Go'] })).toBe('name: &n Rin\nrole: q\nskills: [*n, Go]\n');
   });
 });
+
+describe('editMemberFile on a file with CRLF line breaks', () => {
+  it('writes the changed fields with CRLF too, so that the file keeps one kind of line break', () => {
+    const text = 'name: Rin\r\nrole: dev # c\r\nbio: x\r\n';
+    expect(editMemberFile(text, 'human', { bio: 'line1\nline2', github_username: 'rin-dev' })).toBe('name: Rin\r\nrole: dev # c\r\nbio: |-\r\n  line1\r\n  line2\r\ngithub_username: rin-dev\r\n');
+  });
+});

@@ -40,3 +40,10 @@ describe('the file name of a new member', () => {
     expect(fileKeysFor('human', 'Rin')[19]).toBe('human_members/rin-20.yml');
   });
 });
+
+describe('fileStemOf and Windows device names with superscript digits', () => {
+  it('keeps COM¹ and LPT³ off the device names Windows reserves', () => {
+    expect(fileStemOf('COM¹')).toBe('com¹-member');
+    expect(fileStemOf('lpt³')).toBe('lpt³-member');
+  });
+});
