@@ -51,6 +51,11 @@ export function editPages(app: AppContext, ui: UiAuth) {
 
   return async function edit(fastify: FastifyInstance) {
     acceptForms(fastify);
+    // No write without a session: where the API is open to this machine (loopback, no API tokens),
+    // or for an API token, the access hook lets a form through without one — the JSON API is for those.
+    fastify.addHook('preHandler', async (request, reply) => {
+      if (!request.session) return reply.code(303).header('location', '/signin').send();
+    });
 
     /** The page of an editor, create or edit. */
     const editorPage = async (request: FastifyRequest, language: Language, status: number, reply: FastifyReply, editor: Editor, title: string, action: string, back: string) => {

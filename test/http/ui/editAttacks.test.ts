@@ -110,4 +110,18 @@ describe.each(engines)('the web UI’s member editor under attack (%s)', (engine
     }
     expect(await fileText('human_members/plain.yml')).toBe('name: Plain\n');
   });
+
+  it('writes nothing for a form posted without a session, even where the API is open to this machine', async () => {
+    for (const sessionCookie of ['', 'vecr_session=expired-or-forged']) {
+      const response = await fetch(`${service.url}/members/new`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: sessionCookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ kind: 'human', ...humanForm({ name: 'Ghost' }) }).toString(),
+      });
+      expect(response.status).toBe(303);
+      expect(response.headers.get('location')).toBe('/signin');
+    }
+    await expect(fs.stat(path.join(storageDir, 'human_members/ghost.yml'))).rejects.toThrow();
+  });
 });
