@@ -58,8 +58,12 @@ export function sendPage(reply: FastifyReply, status: number, content: Html) {
   return reply.code(status).type('text/html; charset=utf-8').send(content.text);
 }
 
-/** Where the language switch may send the browser back to: a path of this site only. */
-const safeNext = (next: unknown) => (typeof next === 'string' && /^\/(?![/\\])/.test(next) ? next : '/');
+/**
+ * Where the language switch may send the browser back to: a path of this site only, as a browser
+ * sends one (printable ASCII) — a browser drops tabs and line breaks from a Location, so
+ * `/<TAB>/elsewhere` would lead to `//elsewhere`, another site.
+ */
+const safeNext = (next: unknown) => (typeof next === 'string' && /^\/(?![/\\])[\x21-\x7e]*$/.test(next) ? next : '/');
 
 function setSessionCookie(request: FastifyRequest, reply: FastifyReply, value: string, maxAgeSeconds: number) {
   const secure = request.protocol === 'https' ? '; Secure' : '';

@@ -124,4 +124,13 @@ describe.each(engines)('the web UI’s member editor under attack (%s)', (engine
     }
     await expect(fs.stat(path.join(storageDir, 'human_members/ghost.yml'))).rejects.toThrow();
   });
+
+  it('sends the language switch back to this site only: a tab or line break a browser drops cannot make `//elsewhere`', async () => {
+    for (const next of ['/\t/evil.example', '/\n/evil.example', '/\r/evil.example', '/ /evil.example', '/\u3000']) {
+      const response = await fetch(`${service.url}/lang/en?next=${encodeURIComponent(next)}`, { redirect: 'manual' });
+      expect([next, response.status, response.headers.get('location')]).toEqual([next, 303, '/']);
+    }
+    const kept = await fetch(`${service.url}/lang/en?next=${encodeURIComponent('/members/human/%E4%BD%90%E8%97%A4?x=1')}`, { redirect: 'manual' });
+    expect(kept.headers.get('location')).toBe('/members/human/%E4%BD%90%E8%97%A4?x=1');
+  });
 });
