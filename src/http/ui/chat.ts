@@ -8,7 +8,7 @@ import { html, type Html } from './html.js';
 import { languageOf, t, type Language } from './i18n.js';
 import { accountBar, when } from './members.js';
 import type { Session } from './session.js';
-import { acceptForms, page, sendPage, type UiAuth } from './signin.js';
+import { acceptForms, formsNeedASession, page, sendPage, type UiAuth } from './signin.js';
 
 /** Sessions on one page of the list, messages on one page of a transcript. */
 export const chatPageSize = 50;
@@ -27,6 +27,7 @@ const at = (ms: number) => when(new Date(ms).toISOString());
 export function chatPages(app: AppContext, ui: UiAuth) {
   return async function chat(fastify: FastifyInstance) {
     acceptForms(fastify);
+    formsNeedASession(fastify);
     /** The page that says there is no chat log store, or the store. */
     const storeOr = (request: FastifyRequest, reply: FastifyReply, language: Language): ChatStore | undefined => {
       if (app.chat) return app.chat;

@@ -12,7 +12,7 @@ import { languageOf, t, type Language } from './i18n.js';
 import { accountBar, memberUrl } from './members.js';
 import type { Session } from './session.js';
 import { byField, fieldInput, fieldValues, formValues, lines, nameIn, problemText, textOf, valuesOf, type FormValues } from './memberForm.js';
-import { acceptForms, page, sendPage, type UiAuth } from './signin.js';
+import { acceptForms, formsNeedASession, page, sendPage, type UiAuth } from './signin.js';
 
 /** What an editor page shows: the form (unless the file is no mapping of fields), the raw YAML, and the problems found. */
 interface Editor {
@@ -51,11 +51,7 @@ export function editPages(app: AppContext, ui: UiAuth) {
 
   return async function edit(fastify: FastifyInstance) {
     acceptForms(fastify);
-    // No write without a session: where the API is open to this machine (loopback, no API tokens),
-    // or for an API token, the access hook lets a form through without one — the JSON API is for those.
-    fastify.addHook('preHandler', async (request, reply) => {
-      if (!request.session) return reply.code(303).header('location', '/signin').send();
-    });
+    formsNeedASession(fastify);
 
     /** The page of an editor, create or edit. */
     const editorPage = async (request: FastifyRequest, language: Language, status: number, reply: FastifyReply, editor: Editor, title: string, action: string, back: string) => {

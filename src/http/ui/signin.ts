@@ -82,6 +82,18 @@ export function acceptForms(fastify: FastifyInstance) {
   });
 }
 
+/**
+ * No write from a page's form without a session (issue 17): where the API is open to this machine
+ * (loopback, no API tokens), or for an API token, the access hook lets a request through without
+ * one — a form posted after its session expired would be written as the machine's user. Such a
+ * form is sent to sign in; tools use the JSON API. Open routes (the sign-in itself) are left alone.
+ */
+export function formsNeedASession(fastify: FastifyInstance) {
+  fastify.addHook('preHandler', async (request, reply) => {
+    if (!request.session && request.routeOptions.config.access !== 'open') return reply.code(303).header('location', '/signin').send();
+  });
+}
+
 /** Sign-in, sign-out, the language switch and the stylesheet (the pages behind the sign-in: ui/members.ts). */
 export function signinRoutes(config: Config, ui: UiAuth, limiter: FailedAuthLimiter) {
   const accounts = new Map(config.ui.accounts.map((account) => [account.name, account]));

@@ -10,7 +10,7 @@ import { html } from './html.js';
 import { languageOf, t } from './i18n.js';
 import { accountBar, memberUrl, problemItem, when } from './members.js';
 import type { Session } from './session.js';
-import { acceptForms, page, sendPage, type UiAuth } from './signin.js';
+import { acceptForms, formsNeedASession, page, sendPage, type UiAuth } from './signin.js';
 
 /** Invalid files on one page of the sync page, as /api/sync/errors pages them by default. */
 export const invalidPageSize = 50;
@@ -30,6 +30,7 @@ const countsOf = ({ created, updated, unchanged, deleted, invalid }: SyncSummary
 export function syncPage(app: AppContext, ui: UiAuth) {
   return async function sync(fastify: FastifyInstance) {
     acceptForms(fastify);
+    formsNeedASession(fastify);
     /** The report of the last run asked for on this page, shown once the browser comes back to it (?ran=1). */
     let askedRun: SyncReport | undefined;
 

@@ -125,6 +125,13 @@ describe.each(engines)('the web UI’s member editor under attack (%s)', (engine
     await expect(fs.stat(path.join(storageDir, 'human_members/ghost.yml'))).rejects.toThrow();
   });
 
+  it('sends the other pages’ forms (sync now, delete a chat session) posted without a session to sign in too', async () => {
+    for (const url of ['/sync', '/chat/sessions/any-session/delete']) {
+      const response = await fetch(`${service.url}${url}`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+      expect([url, response.status, response.headers.get('location')]).toEqual([url, 303, '/signin']);
+    }
+  });
+
   it('sends the language switch back to this site only: a tab or line break a browser drops cannot make `//elsewhere`', async () => {
     for (const next of ['/\t/evil.example', '/\n/evil.example', '/\r/evil.example', '/ /evil.example', '/\u3000']) {
       const response = await fetch(`${service.url}/lang/en?next=${encodeURIComponent(next)}`, { redirect: 'manual' });
