@@ -8,7 +8,7 @@
 #   MINIO_BUCKET_NAME    bucket               (default vecr-garage-storage)
 #   WEBHOOK_URL          where MinIO reaches vecr serve, as seen from MinIO
 #                        (default http://host.docker.internal:3000/webhook/storage)
-#   WEBHOOK_AUTH_TOKEN   the token vecr serve requires (optional, recommended)
+#   WEBHOOK_AUTH_TOKEN   the token vecr serve requires (required: off loopback, vecr serve needs it)
 #   MC_ALIAS             mc alias to use      (default vecr)
 set -euo pipefail
 
@@ -16,7 +16,7 @@ run=false
 case "${1:-}" in
   --run) run=true ;;
   ""|--print) ;;
-  -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;;
   *) echo "usage: $0 [--print|--run]" >&2; exit 2 ;;
 esac
 
@@ -29,6 +29,14 @@ token=${WEBHOOK_AUTH_TOKEN:-}
 alias=${MC_ALIAS:-vecr}
 target=vecr   # the notify_webhook target name; events are sent to arn:minio:sqs::vecr:webhook
 
+# MinIO in Docker reaches vecr serve only off loopback, where vecr serve refuses to start without
+# this token: a MinIO set up without one would post to a service that cannot run.
+if [ -z "$token" ]; then
+  echo "WEBHOOK_AUTH_TOKEN is not set: MinIO must send it, and vecr serve on HOST=0.0.0.0 requires it. Make one, then run this again:" >&2
+  echo '  export WEBHOOK_AUTH_TOKEN=$(node -p "require('"'"'crypto'"'"').randomBytes(24).toString('"'"'base64url'"'"')")' >&2
+  exit 1
+fi
+
 if $run && ! command -v mc >/dev/null; then
   echo "mc (the MinIO client) is not installed: https://min.io/docs/minio/linux/reference/minio-mc.html" >&2
   exit 1
@@ -39,7 +47,7 @@ step() {
   local shown=("$@") i
   for i in "${!shown[@]}"; do
     shown[$i]=${shown[$i]//"$password"/'****'}
-    [ -n "$token" ] && shown[$i]=${shown[$i]//"$token"/'****'}
+    shown[$i]=${shown[$i]//"$token"/'****'}
   done
   local out=()
   for i in "${shown[@]}"; do
@@ -50,8 +58,7 @@ step() {
 }
 
 # MinIO sends auth_token verbatim in the Authorization header: it must read "Bearer TOKEN".
-webhook_config=(endpoint="$webhook" queue_dir=/data/.minio-events queue_limit=100000)
-[ -n "$token" ] && webhook_config+=(auth_token="Bearer $token")
+webhook_config=(endpoint="$webhook" queue_dir=/data/.minio-events queue_limit=100000 auth_token="Bearer $token")
 
 step mc alias set "$alias" "$minio_url" "$user" "$password"
 step mc mb --ignore-existing "$alias/$bucket"
@@ -62,7 +69,8 @@ step mc event add "$alias/$bucket" "arn:minio:sqs::$target:webhook" --event put,
 
 cat <<EOT
 
-# Then run the service against the bucket (HOST=0.0.0.0 so that MinIO in Docker reaches it):
+# Then run the service against the bucket (HOST=0.0.0.0 so that MinIO in Docker reaches it; off
+# loopback it needs API tokens too: npx vecr token NAME --scopes read,chat). **** are your secrets.
 VECR_STORAGE=s3://$bucket S3_ENDPOINT=$minio_url MINIO_ROOT_USER=$user MINIO_ROOT_PASSWORD=**** \\
-  WEBHOOK_AUTH_TOKEN=${token:+****} HOST=0.0.0.0 npx vecr serve
+  WEBHOOK_AUTH_TOKEN=**** VECR_API_TOKENS='<entries from npx vecr token>' HOST=0.0.0.0 npx vecr serve
 EOT

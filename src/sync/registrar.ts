@@ -161,13 +161,18 @@ export class Registrar {
     this.stats.changes += changes.length;
     this.handOver(outcomes, crossed);
     const byKey = new Map(outcomes.map((o) => [o.file_uri, o]));
+    const absent = new Set(read.vanished);
     return changes.map((change): ChangeOutcome => {
       const base = { file_uri: change.key, kind: change.kind };
       if (latest.get(change.key) !== change) return { ...base, action: 'ignored', reason: 'superseded by a newer event for the same file' };
       const verdict = verdicts.get(change.key);
       if (verdict === 'repeat') return { ...base, action: 'unchanged', reason: 'this event was already applied' };
       if (verdict === 'stale') return { ...base, action: 'ignored', reason: 'a newer event for this file was already applied' };
-      return byKey.get(change.key) ?? { ...base, action: 'unchanged' };
+      const outcome = byKey.get(change.key);
+      if (outcome) return outcome;
+      // An event for an object that is not there (sent by hand, or a file already gone): "unchanged" alone puzzles.
+      if (absent.has(change.key)) return { ...base, action: 'unchanged', reason: 'the object is not in storage, and no member was registered from it' };
+      return { ...base, action: 'unchanged' };
     });
   }
 

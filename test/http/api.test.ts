@@ -71,6 +71,13 @@ describe.each(engines)('read API on %s', (engine) => {
     expect((await get(`${service.url}/no/such/route`)).body.error.code).toBe('not_found');
   });
 
+  it('a name that matches none suggests the members it nearly names (case aside, or part of a name)', async () => {
+    expect((await get(`${api}/members/human/rin`)).body.error.message).toBe('no human member named "rin" (did you mean Rin?)');
+    expect((await get(`${api}/members/virtual/${encodeURIComponent('華')}`)).body.error.message).toBe('no AI member named "華" (did you mean 華扇?)');
+    expect((await get(`${api}/members/human/person`)).body.error.message).toBe('no human member named "person" (did you mean Person 0, Person 1 or Person 2?)');
+    expect((await get(`${api}/members/human/Nobody`)).body.error.message).toBe('no human member named "Nobody"');
+  });
+
   it('answers 400 in the error shape for text the database cannot hold, and for a URL it cannot decode', async () => {
     const cursorAfter = (after: string) => Buffer.from(JSON.stringify({ after })).toString('base64url');
     for (const url of [

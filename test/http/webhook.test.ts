@@ -124,6 +124,14 @@ describe.each(engines)('webhook on %s', (engine) => {
     expect(await names('human')).toEqual([]);
   });
 
+  it('says why an event for an object storage does not have changed nothing', async () => {
+    // The README's sample events, sent as they are: none of their objects is in this bucket.
+    for (const name of ['minio-put-japanese-key', 'minio-delete']) {
+      const response = await post(url, sample(name), auth);
+      expect(response.body.records).toMatchObject([{ outcome: 'unchanged', reason: 'the object is not in storage, and no member was registered from it' }]);
+    }
+  });
+
   it('events for files that do not exist leave nothing behind, and a file deleted by any path takes its event with it', async () => {
     const ghosts = Array.from({ length: 50 }, (_, i) => `human_members/ghost-${i}.yml`);
     const responses = await Promise.all(ghosts.flatMap((key, i) => [

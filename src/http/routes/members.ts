@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { MemberKind } from '../../members/schema.js';
 import { getMember, listMembers } from '../../registry/read.js';
+import { similarNames } from '../../registry/similarNames.js';
 import type { AppContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import { decodeCursor, encodeCursor, errorSchema, humanRecordSchema, nextCursor, pageQuery, textParam, virtualRecordSchema } from '../schemas.js';
@@ -51,8 +52,10 @@ export function memberRoutes(app: AppContext): FastifyPluginAsyncZod {
         },
       }, async (request) => {
         const member = await getMember(app.db, kind as MemberKind, request.params.name);
-        if (!member) throw new HttpError(404, 'not_found', `no ${kind === 'human' ? 'human' : 'AI'} member named "${request.params.name}"`);
-        return member as never;
+        if (member) return member as never;
+        const similar = await similarNames(app.db, kind, request.params.name);
+        const suggestion = similar.length > 0 ? ` (did you mean ${similar.slice(0, -1).join(', ')}${similar.length > 1 ? ' or ' : ''}${similar.at(-1)}?)` : '';
+        throw new HttpError(404, 'not_found', `no ${kind === 'human' ? 'human' : 'AI'} member named "${request.params.name}"${suggestion}`);
       });
     }
   };
