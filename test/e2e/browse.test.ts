@@ -182,8 +182,11 @@ describe('browsing the team in a real browser (Chromium)', () => {
 
   it('works from the keyboard: every field has a label, Tab reaches the search, Enter searches and opens a member', async () => {
     const page = await signIn();
+    // A label's own words: its text without the field's (a select's options are text too).
     const unlabelled = await page.locator('input:not([type="hidden"]), select, textarea').evaluateAll((fields) =>
-      fields.filter((field) => (field as unknown as { labels: ArrayLike<unknown> }).labels.length === 0).map((field) => field.outerHTML),
+      fields
+        .filter((field) => !Array.from((field as unknown as { labels: ArrayLike<{ textContent: string }> }).labels).some((label) => label.textContent.replace(field.textContent ?? '', '').trim() !== ''))
+        .map((field) => field.outerHTML),
     );
     expect(unlabelled).toEqual([]);
     /** Presses Tab until `selector` has the focus; how many presses, at most `limit`. */
