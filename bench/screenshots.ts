@@ -26,6 +26,8 @@ const conversation = 'discord:1180000000000000001';
 const work = await fs.mkdtemp(path.join(os.tmpdir(), 'vecr-screenshots-'));
 await fs.cp(path.join(root, 'storage'), path.join(work, 'storage'), { recursive: true });
 await fs.writeFile(path.join(work, 'storage/human_members/yamada.yml'), 'name: 山田太郎\nrole: デザイナー\nskills: [Figma, UI デザイン, アクセシビリティ]\nbio: |\n  画面とその言葉を作ります。\n');
+// A file with a mistake: the sync page lists it with its problems.
+await fs.writeFile(path.join(work, 'storage/virtual_members/draft.yml'), 'name: 下書き\nrole: [レビュー担当]\n');
 await fs.writeFile(
   path.join(work, 'storage/virtual_members/tsubaki.yml'),
   `name: 椿
