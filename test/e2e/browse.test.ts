@@ -208,6 +208,18 @@ describe('browsing the team in a real browser (Chromium)', () => {
     await expect(page.getByRole('heading', { level: 2 }).textContent()).resolves.toBe('山田太郎 Human');
   });
 
+  it('fits a phone’s screen: no sideways scroll, every cell of a row in sight', async () => {
+    const page = await signedInPage(await browser.context({ locale: 'ja-JP', viewport: { width: 390, height: 844 }, isMobile: true }), serve.url, 'mika', password);
+    await page.goto(`${serve.url}/?q=${encodeURIComponent('太郎丸')}`);
+    await expect(page.evaluate('document.documentElement.scrollWidth')).resolves.toBe(390);
+    const cells = page.locator('tbody tr').first().locator('td');
+    await expect(cells.allInnerTexts()).resolves.toEqual(['太郎丸', 'AI', 'Reviewer', 'Python', 'gpt-4o', 'virtual_members/taromaru.yml', expect.stringMatching(/UTC$/)]);
+    for (const box of await Promise.all((await cells.all()).map((cell) => cell.boundingBox()))) {
+      expect(box!.x).toBeGreaterThanOrEqual(0);
+      expect(box!.x + box!.width).toBeLessThanOrEqual(390);
+    }
+  });
+
   it('refuses a form posted with a wrong or missing CSRF token, and nothing changes', async () => {
     const page = await signIn();
     await page.goto(`${serve.url}/sync`);

@@ -47,8 +47,14 @@ describe('reading chat logs in a real browser (Chromium)', () => {
       }),
     ]);
     // Three conversations: the review (a person and an AI member), an older one, the newest one.
-    const post = async (session: string, messages: Record<string, unknown>[]) =>
-      expect((await api('POST', `/api/chat/sessions/${encodeURIComponent(session)}/messages`, { messages })).status).toBe(201);
+    const post = async (session: string, messages: Record<string, unknown>[]) => {
+      // Right after the start the embedded store may still be creating its table: 503, try again.
+      for (let tries = 0; ; tries++) {
+        const answer = await api('POST', `/api/chat/sessions/${encodeURIComponent(session)}/messages`, { messages });
+        if (answer.status !== 503 || tries > 100) return expect(answer.status).toBe(201);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    };
     await post('review', [
       { timestamp: start, speaker_name: '山田太郎', speaker_type: 'human', role: 'user', content: 'レビューをお願いします。\n  二行目、字下げあり' },
       { timestamp: start + minute, speaker_name: '華扇', speaker_type: 'virtual', role: 'assistant', content: '良いと思います。\n一点だけ。', llm_model: 'claude-sonnet-4-5', input_tokens: 120, output_tokens: 8 },

@@ -12,8 +12,9 @@ export async function signedInPage(context: BrowserContext, serviceUrl: string, 
   await page.goto(`${serviceUrl}/signin`);
   await page.locator('input[name="user"]').fill(user);
   await page.locator('input[name="password"]').fill(password);
-  await page.locator('form.signin button[type="submit"]').click();
-  await page.waitForURL((url) => url.pathname === '/');
+  // The password is checked with scrypt, slow on purpose: on a busy machine longer than a page load.
+  await page.locator('form.signin button[type="submit"]').click({ timeout: 30_000 });
+  await page.waitForURL((url) => url.pathname === '/', { timeout: 30_000 });
   return page;
 }
 
