@@ -106,6 +106,7 @@ async function writeConversation(serviceUrl: string) {
     { timestamp: at + 95_000, speaker_name: 'Rin', speaker_type: 'human', role: 'user', content: 'Please add the English version too.' },
     { timestamp: at + 120_000, speaker_name: '椿', speaker_type: 'virtual', role: 'assistant', content: 'Of course: both languages, side by side, in the same order.', llm_model: 'claude-sonnet-4-5', input_tokens: 1951, output_tokens: 17 },
   ];
-  const response = await fetch(`${serviceUrl}/api/chat/sessions/${encodeURIComponent(conversation)}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages }) });
+  const body = JSON.stringify({ messages: messages.map((message) => ({ ...message, channel_id: conversation.split(':')[1] })) });
+  const response = await fetch(`${serviceUrl}/api/chat/sessions/${encodeURIComponent(conversation)}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   if (response.status !== 201) throw new Error(`writing the conversation: ${response.status} ${await response.text()}`);
 }
