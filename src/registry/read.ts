@@ -114,7 +114,7 @@ const teamFilters: Record<MemberKind, string> = {
  * A page of the team, humans and AI members in one list, with how many match in all: the
  * filtering, sorting and paging are the database's. Each table gives its first OFFSET + LIMIT
  * rows in the page's order (by name: read from the name index, stopping early) and the two are
- * merged; the total is a count of its own, which reads no row's columns. A filter of one kind's
+ * merged; the total is a count of its own, which sorts nothing and returns one number. A filter of one kind's
  * column (skill, expertise, model) keeps the other kind out.
  */
 export async function browseTeam(db: Queryable, query: TeamQuery): Promise<{ rows: TeamRow[]; total: number }> {
