@@ -17,7 +17,8 @@ ul.tabs a { display: inline-block; padding: 0.3rem 0.8rem; border: 1px solid #88
 ul.tabs a[aria-current="page"] { font-weight: bold; border-color: currentColor; }
 form.filters { display: grid; grid-template-columns: repeat(auto-fill, minmax(9rem, 1fr)); gap: 0.75rem; align-items: end; margin-bottom: 1rem; }
 form.filters input, form.filters select { box-sizing: border-box; width: 100%; min-width: 0; }
-form.filters .actions { display: flex; gap: 1rem; align-items: center; }
+/* Two columns for the button and the link, so that "Clear the filters" stays on one line. */
+form.filters .actions { display: flex; gap: 1rem; align-items: center; grid-column: span 2; white-space: nowrap; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; vertical-align: top; padding: 0.35rem 0.5rem; border-bottom: 1px solid #8884; }
@@ -42,7 +43,6 @@ ul.problems code { font-family: ui-monospace, monospace; }
   dl.fields { grid-template-columns: 1fr; }
   dl.fields dd { margin-bottom: 0.5rem; }
   th, td { padding: 0.3rem; }
-  form.filters .actions { grid-column: 1 / -1; }
   /* A list's rows become cards on a phone: every cell in sight, none behind a sideways scroll.
      The header row stays for screen readers only. */
   .scroll table, .scroll tbody { display: block; }
