@@ -77,7 +77,10 @@ export async function startServe(work: string, env: NodeJS.ProcessEnv = {}) {
   for (let tries = 0; ; tries++) {
     const status = (await (await fetch(`${url}/api/sync/status`)).json()) as { last_sync: unknown };
     if (status.last_sync) break;
-    if (tries > 300) throw new Error('vecr serve did not finish its first sync');
+    if (tries > 3000) {
+      child.kill('SIGTERM');
+      throw new Error('vecr serve did not finish its first sync in 5 minutes');
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const stop = () =>

@@ -99,42 +99,52 @@ export interface TeamQuery {
   offset: number;
 }
 
+/** The team list's filters on one kind's table ($1 kind, $2 name part, $3 role, $4 skill, $5 expertise, $6 model). */
+const nameMatches = `($2::text IS NULL OR name ILIKE '%' || replace(replace(replace($2, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')`;
+const roleMatches = '($3::text IS NULL OR lower(role) = lower($3))';
+const lists = (column: string, param: string) => `EXISTS (SELECT 1 FROM unnest(${column}) AS t WHERE lower(t) = lower(${param}))`;
+const teamFilters: Record<MemberKind, string> = {
+  human: `($1::text IS NULL OR $1 = 'human') AND ${nameMatches} AND ${roleMatches}
+          AND ($4::text IS NULL OR ${lists('skills', '$4')}) AND $5::text IS NULL AND $6::text IS NULL`,
+  virtual: `($1::text IS NULL OR $1 = 'virtual') AND ${nameMatches} AND ${roleMatches}
+            AND $4::text IS NULL AND ($5::text IS NULL OR ${lists('expertise_areas', '$5')}) AND ($6::text IS NULL OR lower(llm_model) = lower($6))`,
+};
+
 /**
  * A page of the team, humans and AI members in one list, with how many match in all: the
- * filtering, sorting and paging are the database's, so that a page costs the same with 20,000
- * members as with 20. A filter of one kind's column (skill, expertise, model) keeps the other
- * kind out.
+ * filtering, sorting and paging are the database's. Each table gives its first OFFSET + LIMIT
+ * rows in the page's order (by name: read from the name index, stopping early) and the two are
+ * merged; the total is a count of its own, which sorts nothing and returns one number. A filter of one kind's
+ * column (skill, expertise, model) keeps the other kind out.
  */
 export async function browseTeam(db: Queryable, query: TeamQuery): Promise<{ rows: TeamRow[]; total: number }> {
+  const tableOrder = query.sort === 'updated' ? 'updated_at DESC, name' : 'name';
   const order = query.sort === 'updated' ? 'updated_at DESC, name, kind' : 'name, kind';
-  const { rows } = await db.query<TeamRow & { total: number }>(
-    `WITH team AS (
-       SELECT 'human' AS kind, name, role, skills AS tags, NULL::varchar AS llm_model, file_uri, updated_at
-         FROM human_members WHERE $1::text IS NULL OR $1 = 'human'
-       UNION ALL
-       SELECT 'virtual', name, role, expertise_areas, llm_model, file_uri, updated_at
-         FROM virtual_members WHERE $1::text IS NULL OR $1 = 'virtual'
-     ),
-     found AS (
-       SELECT *, count(*) OVER () AS total FROM team
-        WHERE ($2::text IS NULL OR name ILIKE '%' || replace(replace(replace($2, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')
-          AND ($3::text IS NULL OR lower(role) = lower($3))
-          AND ($4::text IS NULL OR (kind = 'human' AND EXISTS (SELECT 1 FROM unnest(tags) AS t WHERE lower(t) = lower($4))))
-          AND ($5::text IS NULL OR (kind = 'virtual' AND EXISTS (SELECT 1 FROM unnest(tags) AS t WHERE lower(t) = lower($5))))
-          AND ($6::text IS NULL OR lower(llm_model) = lower($6))
-        ORDER BY ${order}
-        LIMIT $7 OFFSET $8
-     )
-     SELECT kind, name, role, tags, llm_model, file_uri, ${timestamp('updated_at')}, total::int AS total,
-            EXISTS (SELECT 1 FROM member_files f WHERE f.file_uri = found.file_uri AND f.status = 'invalid') AS file_invalid
-       FROM found
-      ORDER BY ${order}`,
-    [query.kind ?? null, query.q ?? null, query.role ?? null, query.skill ?? null, query.expertise ?? null, query.model ?? null, query.limit, query.offset],
-  );
-  // Past the last page there are no rows to carry the count: a count of its own answers it.
-  if (rows.length === 0 && query.offset > 0) {
-    const all = await browseTeam(db, { ...query, limit: 1, offset: 0 });
-    return { rows: [], total: all.total };
-  }
-  return { rows: rows.map(({ total: _total, ...row }) => row), total: rows[0]?.total ?? 0 };
+  const filters = [query.kind ?? null, query.q ?? null, query.role ?? null, query.skill ?? null, query.expertise ?? null, query.model ?? null];
+  const [page, count] = await Promise.all([
+    db.query<TeamRow>(
+      `WITH page AS (
+         (SELECT 'human' AS kind, name, role, skills AS tags, NULL::varchar AS llm_model, file_uri, updated_at
+            FROM human_members WHERE ${teamFilters.human}
+           ORDER BY ${tableOrder} LIMIT $7::int + $8::int)
+         UNION ALL
+         (SELECT 'virtual', name, role, expertise_areas, llm_model, file_uri, updated_at
+            FROM virtual_members WHERE ${teamFilters.virtual}
+           ORDER BY ${tableOrder} LIMIT $7::int + $8::int)
+         ORDER BY ${order}
+         LIMIT $7 OFFSET $8
+       )
+       SELECT kind, name, role, tags, llm_model, file_uri, ${timestamp('updated_at')},
+              EXISTS (SELECT 1 FROM member_files f WHERE f.file_uri = page.file_uri AND f.status = 'invalid') AS file_invalid
+         FROM page
+        ORDER BY ${order}`,
+      [...filters, query.limit, query.offset],
+    ),
+    db.query<{ total: number }>(
+      `SELECT (SELECT count(*) FROM human_members WHERE ${teamFilters.human})::int
+            + (SELECT count(*) FROM virtual_members WHERE ${teamFilters.virtual})::int AS total`,
+      filters,
+    ),
+  ]);
+  return { rows: page.rows, total: count.rows[0]?.total ?? 0 };
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { buildContext } from '../../chatlog/context.js';
 import { sessionIdSchema, type ChatMessage, type ChatSession } from '../../chatlog/schema.js';
+import { ChatRequestError } from '../../chatlog/errors.js';
 import type { ChatStore } from '../../chatlog/store.js';
 import { getMember } from '../../registry/read.js';
 import type { AppContext } from '../context.js';
@@ -47,6 +48,23 @@ export function chatPages(app: AppContext, ui: UiAuth) {
       void sendPage(reply, 404, page(language, t(language, 'chat.notFound'), main, request));
       return undefined;
     };
+    /**
+     * A page of a list read with the URL's cursor, or, when the cursor is not one the store handed
+     * out (edited, cut short), a page that says so and links to the first page.
+     */
+    const pageOr = async <T>(request: FastifyRequest, reply: FastifyReply, language: Language, firstUrl: string, read: () => Promise<T>): Promise<T | undefined> => {
+      try {
+        return await read();
+      } catch (error) {
+        if (!(error instanceof ChatRequestError && error.kind === 'bad_cursor')) throw error;
+        const main = html`${await accountBar(ui, request, language)}
+<p><a href="${firstUrl}">${t(language, 'chat.first')}</a></p>
+<h2>${t(language, 'chat.title')}</h2>
+<p class="message" role="alert">${t(language, 'chat.badCursor')}</p>`;
+        void sendPage(reply, 400, page(language, t(language, 'chat.title'), main, request));
+        return undefined;
+      }
+    };
 
     fastify.get('/chat', { config: { access: 'page' } }, async (request, reply) => {
       const language = languageOf(request);
@@ -58,14 +76,18 @@ export function chatPages(app: AppContext, ui: UiAuth) {
       const cursor = text(query.cursor);
       // The store lists the sessions of a channel or of a speaker, not of both: the page says so.
       const both = channel !== undefined && member !== undefined;
-      const { sessions, next_cursor } = both
-        ? { sessions: [], next_cursor: null }
-        : await store.listSessions({ ...(channel ? { channel_id: channel } : {}), ...(member ? { member } : {}) }, { limit: chatPageSize, ...(cursor ? { cursor } : {}) });
       const listUrl = (extra: Record<string, string>) => {
         const search = new URLSearchParams({ ...(channel ? { channel_id: channel } : {}), ...(member ? { member } : {}), ...extra });
         const query = search.toString();
         return query ? `/chat?${query}` : '/chat';
       };
+      const listed = both
+        ? { sessions: [], next_cursor: null }
+        : await pageOr(request, reply, language, listUrl({}), () =>
+            store.listSessions({ ...(channel ? { channel_id: channel } : {}), ...(member ? { member } : {}) }, { limit: chatPageSize, ...(cursor ? { cursor } : {}) }),
+          );
+      if (!listed) return reply;
+      const { sessions, next_cursor } = listed;
       const main = html`${await accountBar(ui, request, language)}
 <p><a href="/">${t(language, 'member.back')}</a></p>
 <h2>${t(language, 'chat.title')}</h2>
@@ -96,8 +118,12 @@ ${next_cursor ? html`<a href="${listUrl({ cursor: next_cursor })}" rel="next">${
       if (!found) return reply;
       const { store, session } = found;
       const cursor = text((request.query as Record<string, unknown>).cursor);
-      const { messages, next_cursor } = await store.readMessages(session.session_id, { limit: chatPageSize, order: 'asc', ...(cursor ? { cursor } : {}) });
       const url = sessionUrl(session.session_id);
+      const read = await pageOr(request, reply, language, url, () =>
+        store.readMessages(session.session_id, { limit: chatPageSize, order: 'asc', ...(cursor ? { cursor } : {}) }),
+      );
+      if (!read) return reply;
+      const { messages, next_cursor } = read;
       const exportUrl = (format: 'md' | 'jsonl') => `/api/chat/sessions/${encodeURIComponent(session.session_id)}/export?format=${format}`;
       const aiSpeakers = await aiMembersAmong(app, session.members);
       const main = html`${await accountBar(ui, request, language)}
@@ -125,7 +151,8 @@ ${next_cursor ? html`<a href="${url}?cursor=${encodeURIComponent(next_cursor)}" 
       if (!found) return reply;
       const { session } = found;
       const csrf = await ui.sessions.csrfToken(request.session as Session);
-      const main = html`<p><a href="${sessionUrl(session.session_id)}">${t(language, 'chat.backToSession')}</a></p>
+      const main = html`${await accountBar(ui, request, language)}
+<p><a href="${sessionUrl(session.session_id)}">${t(language, 'chat.backToSession')}</a></p>
 <h2>${t(language, 'chat.deleteTitle', { id: session.session_id })}</h2>
 <p>${t(language, 'chat.deleteQuestion', { count: session.message_count })}</p>
 <form method="post" action="${sessionUrl(session.session_id)}/delete"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">${t(language, 'chat.deleteConfirm', { count: session.message_count })}</button></form>`;
@@ -150,7 +177,8 @@ ${next_cursor ? html`<a href="${url}?cursor=${encodeURIComponent(next_cursor)}" 
       const { store, session } = found;
       const name = text((request.query as Record<string, unknown>).member) ?? '';
       const member = name ? await getMember(app.db, 'virtual', name) : undefined;
-      const back = html`<p><a href="${sessionUrl(session.session_id)}">${t(language, 'chat.backToSession')}</a></p>`;
+      const back = html`${await accountBar(ui, request, language)}
+<p><a href="${sessionUrl(session.session_id)}">${t(language, 'chat.backToSession')}</a></p>`;
       if (!member) {
         const main = html`${back}<h2>${t(language, 'member.notFound')}</h2><p>${t(language, 'chat.noAiMember', { name })}</p>`;
         return sendPage(reply, 404, page(language, t(language, 'member.notFound'), main, request));

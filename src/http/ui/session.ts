@@ -14,6 +14,8 @@ export interface Session {
   readonly role: UiRole;
   /** The cookie's value: what its CSRF token is derived from. */
   readonly cookie: string;
+  /** When it ends (epoch ms). */
+  readonly expiresAt: number;
 }
 
 /** The name a one-time sign-in URL's session goes by (there is no account behind it). */
@@ -32,14 +34,18 @@ export interface SessionsOptions {
  * Sessions are stateless cookies: `PAYLOAD.SIGNATURE`, the payload (account, expiry) in
  * base64url JSON, signed with HMAC-SHA256. Each request checks the signature, the expiry, and
  * that the account is still configured (with its role as configured now) — so removing an account
- * ends its sessions, and so does changing the key. What a stateless cookie cannot do is end on
- * sign-out everywhere: sign-out clears it from the browser, but a copy taken before stays valid
- * until its expiry (VECR_SESSION_TTL).
+ * ends its sessions, and so does changing the key. Sign-out ends a session in this process: its
+ * cookie is remembered as signed out until its expiry, so that a copy taken before is refused too.
+ * That memory is the process's own: another replica, or this one after a restart, still takes the
+ * copy until its expiry (VECR_SESSION_TTL).
  */
 export class Sessions {
   private readonly accounts: ReadonlyMap<string, UiAccount>;
 
   private key: Promise<Buffer> | undefined;
+
+  /** Cookies signed out before their expiry, with that expiry (epoch ms): refused until then. */
+  private readonly signedOut = new Map<string, number>();
 
   private readonly loadKey: () => Promise<Buffer>;
   private readonly ttlMs: number;
@@ -59,7 +65,7 @@ export class Sessions {
   /** The session a cookie value holds, or undefined when it is forged, tampered with, expired, or its account is gone. */
   async verify(cookie: string, now = Date.now()): Promise<Session | undefined> {
     const [payload = '', signature = '', ...rest] = cookie.split('.');
-    if (rest.length > 0 || !sameText(signature, await this.sign(`session:${payload}`))) return undefined;
+    if (rest.length > 0 || this.signedOut.has(cookie) || !sameText(signature, await this.sign(`session:${payload}`))) return undefined;
     let claims: { u?: unknown; once?: unknown; exp?: unknown };
     try {
       claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as typeof claims;
@@ -69,7 +75,13 @@ export class Sessions {
     if (typeof claims.exp !== 'number' || claims.exp <= now || typeof claims.u !== 'string') return undefined;
     const role: UiRole | undefined = claims.once === true ? (this.oneTime ? 'admin' : undefined) : this.accounts.get(claims.u)?.role;
     if (!role) return undefined;
-    return { principal: { name: claims.u, scopes: new Set(uiRoles[role]) }, role, cookie };
+    return { principal: { name: claims.u, scopes: new Set(uiRoles[role]) }, role, cookie, expiresAt: claims.exp };
+  }
+
+  /** Ends a session (sign-out): its cookie, and every copy of it, is refused from now on. */
+  signOut(session: Session, now = Date.now()): void {
+    for (const [cookie, expiresAt] of this.signedOut) if (expiresAt <= now) this.signedOut.delete(cookie);
+    this.signedOut.set(session.cookie, session.expiresAt);
   }
 
   /** The CSRF token of a session: forms carry it (`_csrf`), scripts send it (`x-csrf-token`). */

@@ -5,7 +5,7 @@ import { failedAuthLimit, isLoopback, type FailedAuthLimiter } from '../access.j
 import { html, type Html } from './html.js';
 import { isLanguage, languageCookie, languageOf, t, type Language } from './i18n.js';
 import { passwordMatches } from './password.js';
-import { sessionCookie, sessionKey, Sessions } from './session.js';
+import { sessionCookie, sessionKey, Sessions, type Session } from './session.js';
 import { stylesheet } from './style.js';
 
 /** The web UI's sign-in: its sessions, and the one-time sign-in URL's token when there is one. */
@@ -164,6 +164,7 @@ ${accounts.size === 0 && !ui.oneTimeToken ? html`<p class="message">${t(language
     });
 
     fastify.post('/signout', { config: { access: 'page' } }, async (request, reply) => {
+      ui.sessions.signOut(request.session as Session);
       setSessionCookie(request, reply, '', 0);
       request.log.info('signed out');
       return reply.code(303).header('location', '/signin').send();

@@ -17,13 +17,16 @@ ul.tabs a { display: inline-block; padding: 0.3rem 0.8rem; border: 1px solid #88
 ul.tabs a[aria-current="page"] { font-weight: bold; border-color: currentColor; }
 form.filters { display: grid; grid-template-columns: repeat(auto-fill, minmax(9rem, 1fr)); gap: 0.75rem; align-items: end; margin-bottom: 1rem; }
 form.filters input, form.filters select { box-sizing: border-box; width: 100%; min-width: 0; }
-form.filters .actions { display: flex; gap: 1rem; align-items: center; }
+/* Two columns for the button and the link, so that "Clear the filters" stays on one line. */
+form.filters .actions { display: flex; gap: 1rem; align-items: center; grid-column: span 2; white-space: nowrap; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; vertical-align: top; padding: 0.35rem 0.5rem; border-bottom: 1px solid #8884; }
 td.file, dd.file { font-family: ui-monospace, monospace; font-size: 0.9em; }
 dd.file { overflow-wrap: anywhere; }
 td.file, td time, th, td.kind, button { white-space: nowrap; }
+/* A name in the first column is not broken inside a Japanese word (山田太郎), only at its spaces. */
+td:first-child { word-break: keep-all; }
 .badge { display: inline-block; font-size: 0.8em; padding: 0 0.4rem; border: 1px solid #c33; border-radius: 0.3rem; color: #c33; }
 nav.pages { display: flex; gap: 1rem; align-items: center; margin: 1rem 0; }
 h2 small { font-size: 0.7em; font-weight: normal; opacity: 0.8; }
@@ -40,6 +43,15 @@ ul.problems code { font-family: ui-monospace, monospace; }
   dl.fields { grid-template-columns: 1fr; }
   dl.fields dd { margin-bottom: 0.5rem; }
   th, td { padding: 0.3rem; }
+  /* A list's rows become cards on a phone: every cell in sight, none behind a sideways scroll.
+     The header row stays for screen readers only. */
+  .scroll table, .scroll tbody { display: block; }
+  .scroll thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }
+  .scroll tr { display: flex; flex-wrap: wrap; gap: 0.1rem 0.75rem; padding: 0.5rem 0; border-bottom: 1px solid #8884; }
+  .scroll td { display: block; padding: 0; border: 0; }
+  .scroll td:first-child { flex-basis: 100%; font-weight: bold; }
+  .scroll td:empty { display: none; }
+  .scroll td.file { white-space: normal; overflow-wrap: anywhere; }
 }
 /* The chat log pages (/chat): a transcript reads like a conversation. */
 ol.transcript { list-style: none; padding: 0; display: grid; gap: 0.75rem; }

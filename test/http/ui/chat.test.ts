@@ -166,6 +166,31 @@ describe('the chat log pages of the web UI', () => {
     expect(sessionsOn((await open('/chat')).text)).toEqual(['discord:100:200', 'discord:100']);
   });
 
+  it('keeps the account bar (the pages, who is signed in, sign-out) on the delete confirmation and the context preview', async () => {
+    for (const pathAndQuery of ['/chat/sessions/discord%3A100/delete', '/chat/sessions/discord%3A100/context?member=Aoi']) {
+      const { status, text } = await open(pathAndQuery);
+      expect(status).toBe(200);
+      expect(text).toContain('<nav class="sections"><a href="/">The team</a> <a href="/sync">Sync with storage</a> <a href="/chat">Chat logs</a></nav>');
+      expect(text).toContain('Signed in as mika (administrator)');
+      expect(text).toContain('<form method="post" action="/signout">');
+    }
+  });
+
+  it('answers a cursor it did not hand out with a page that says so (400), not the API\'s JSON', async () => {
+    for (const pathAndQuery of ['/chat?cursor=not-a-cursor', '/chat?channel_id=100&cursor=bm90IGEgY3Vyc29y', '/chat/sessions/discord%3A100?cursor=not-a-cursor']) {
+      const { status, headers, text } = await open(pathAndQuery);
+      expect(status, pathAndQuery).toBe(400);
+      expect(headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(text).toContain('<p class="message" role="alert">This link to a further page is not valid (it was not made by this page, or is cut short). Start again from the first page.</p>');
+      expect(text).toContain('Signed in as mika (administrator)');
+    }
+    expect((await open('/chat?channel_id=100&cursor=x')).text).toContain('<a href="/chat?channel_id=100">← First page</a>');
+    expect((await open('/chat/sessions/discord%3A100?cursor=x')).text).toContain('<a href="/chat/sessions/discord%3A100">← First page</a>');
+    const ja = await open('/chat?cursor=x', 'ja');
+    expect(ja.status).toBe(400);
+    expect(ja.text).toContain('<html lang="ja">');
+  });
+
   it('says when no chat log store is configured', async () => {
     cookies.mikaElsewhere = await signIn(withoutStore, 'mika');
     const response = await fetch(`${withoutStore.url}/chat`, { headers: { cookie: cookies.mikaElsewhere, 'accept-language': 'en' } });
