@@ -85,6 +85,7 @@ try {
     await shoot(signedIn, `${serve.url}/`, `home-${language}`);
     await shoot(onPhone, `${serve.url}/`, `home-phone-${language}`);
     await shoot(signedIn, `${serve.url}/members/virtual/${encodeURIComponent('椿')}`, `member-ai-${language}`);
+    await shoot(signedIn, `${serve.url}/members/virtual/${encodeURIComponent('椿')}/edit`, `edit-${language}`);
     await shoot(signedIn, `${serve.url}/sync`, `sync-${language}`);
     await shoot(signedIn, `${serve.url}/chat`, `chat-${language}`);
     await shoot(signedIn, `${serve.url}/chat/sessions/${encodeURIComponent(conversation)}`, `chat-transcript-${language}`);
