@@ -18,14 +18,14 @@ export async function migrateDatabase(options: { json?: boolean }, command: Comm
 
 export async function listDatabaseTables(options: { json?: boolean }, command: Command) {
   const config = configFrom(command.optsWithGlobals());
-  const tables = await withDatabase(config, (database) => listTables(database), { readOnly: true });
+  const tables = await withDatabase(config, (database) => listTables(database), { readOnly: true, fewQueries: true });
   if (options.json) printJson({ tables });
   else printTable(tables, ['name', 'rows']);
 }
 
 export async function describeDatabaseTable(table: string, options: { json?: boolean }, command: Command) {
   const config = configFrom(command.optsWithGlobals());
-  const description = await withDatabase(config, (database) => describeTable(database, table), { readOnly: true });
+  const description = await withDatabase(config, (database) => describeTable(database, table), { readOnly: true, fewQueries: true });
   if (!description) {
     process.stderr.write(`vecr: no table named "${table}" (vecr db tables lists them)\n`);
     process.exitCode = 1;

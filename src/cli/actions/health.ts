@@ -4,7 +4,7 @@ import type { Config } from '../../config.js';
 import { lockOwner } from '../../db/lock.js';
 import { NewerSchemaError, schemaStatus } from '../../db/migrate.js';
 import { openDatabase } from '../../db/open.js';
-import { configFrom, embeddedChatStore, embeddedDatabase, embeddedStoreExists, noStoreMessage } from '../context.js';
+import { configFrom, embeddedChatStore, embeddedDatabase, embeddedStoreExists, forFewQueries, noStoreMessage } from '../context.js';
 import { printJson } from '../output.js';
 
 export async function checkHealth(options: { json?: boolean }, command: Command) {
@@ -72,6 +72,7 @@ async function checkDatabase(config: Config) {
   }
   let db;
   try {
+    forFewQueries(config);
     db = await openDatabase(config.database, { migrate: false });
   } catch (error) {
     return { ok: false, database: 'unreachable', reason: (error as Error).message };

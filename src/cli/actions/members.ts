@@ -29,7 +29,7 @@ export async function listMembersCommand(kind: string | undefined, options: { js
       const extra = k === 'human' ? 'skills' : 'llm_model';
       printTable(lists[i]!.map((member) => ({ ...member, updated_at: localTime(member.updated_at) })), ['name', 'role', extra, 'file_uri', 'updated_at']);
     });
-  }, { readOnly: true });
+  }, { readOnly: true, fewQueries: true });
 }
 
 export async function showMember(name: string, options: { kind?: string; json?: boolean }, command: Command) {
@@ -61,12 +61,12 @@ export async function showMember(name: string, options: { kind?: string; json?: 
         for (const problem of problems) process.stdout.write(`  ! ${shown(formatIssue(problem))}\n`);
       }
     }
-  }, { readOnly: true });
+  }, { readOnly: true, fewQueries: true });
 }
 
 export async function countMembersCommand(options: { json?: boolean }, command: Command) {
   const config = configFrom(command.optsWithGlobals());
-  const counts = await withDatabase(config, (db) => countMembers(db), { readOnly: true });
+  const counts = await withDatabase(config, (db) => countMembers(db), { readOnly: true, fewQueries: true });
   if (options.json) printJson({ human_members: counts.human, virtual_members: counts.virtual });
   else process.stdout.write(`human_members    ${counts.human}\nvirtual_members  ${counts.virtual}\n`);
 }
