@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { describeStorage, parseUpsertKey, storageConfig } from '../../config.js';
 import { DatabaseUnavailableError } from '../../db/types.js';
 import { formatIssue } from '../../members/issues.js';
-import { defaultLimits } from '../../members/parse.js';
+import { defaultLimits } from '../../members/limits.js';
 import { openStorage } from '../../storage/open.js';
 import { maxReportedChanges, syncStorage } from '../../sync/reconcile.js';
 import { configFrom, withDatabase } from '../context.js';
