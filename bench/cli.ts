@@ -20,17 +20,21 @@ const text = (name: string) => {
 const samples = fileURLToPath(new URL('../../storage', import.meta.url));
 
 interface Timed {
+  /** Wall time, spawn to exit. */
   ms: number;
+  /** CPU time of the process (user + system, from GNU time): what it costs, whatever else the machine runs. */
+  cpuMs: number;
   code: number;
   stdout: string;
   stderr: string;
 }
 
-/** One whole process, from spawn to exit. */
-function timed(command: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Timed> {
-  return new Promise((resolve, reject) => {
+/** One whole process, from spawn to exit, under GNU time for its CPU time. */
+async function timed(command: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Timed> {
+  const usage = path.join(cwd, `.usage-${process.pid}`);
+  const result = await new Promise<Omit<Timed, 'cpuMs'>>((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(command[0]!, command.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', usage, ...command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -38,6 +42,9 @@ function timed(command: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<
     child.on('error', reject);
     child.on('close', (code) => resolve({ ms: performance.now() - started, code: code ?? 1, stdout, stderr }));
   });
+  // GNU time writes "Command exited with non-zero status N" first when it did.
+  const [user = 0, system = 0] = (await fs.readFile(usage, 'utf8')).trim().split('\n').at(-1)!.split(' ').map(Number);
+  return { ...result, cpuMs: (user + system) * 1000 };
 }
 
 const median = (values: number[]) => {
@@ -71,7 +78,7 @@ async function writeMemberFiles(root: string, count: number) {
 async function main() {
   helpOnRequest(`Usage: npm run bench:cli [-- --runs R] [-- --count N] [-- --bin PATH]
 
-Times whole \`vecr\` processes beside \`node -e 0\`, in alternating rounds (R, default 7; medians
+Times whole \`vecr\` processes (wall, and CPU from GNU time) beside \`node -e 0\`, in alternating rounds (R, default 7; medians
 with their range): --help, --version, validate, members count and health on a PostgreSQL server
 (health with a vecr serve running, as a container's health check finds it), members count on the
 embedded database with no service running, and a full and a no-op sync of N generated files
@@ -127,19 +134,25 @@ NODE_COMPILE_CACHE in the environment reaches every process measured.`);
 
     console.log(`bench:cli — ${runs} rounds, ${os.cpus().length} cores, Node ${process.version}${process.env.NODE_COMPILE_CACHE ? ', NODE_COMPILE_CACHE set' : ''}; ${bin}`);
     const baseline: number[] = [];
+    const baselineCpu: number[] = [];
     const times = cases.map(() => [] as number[]);
+    const cpuTimes = cases.map(() => [] as number[]);
     const failures = cases.map(() => '');
     for (let round = 0; round < runs; round++) {
-      baseline.push((await timed([node, '-e', '0'], baseEnv, work)).ms);
+      const nothing = await timed([node, '-e', '0'], baseEnv, work);
+      baseline.push(nothing.ms);
+      baselineCpu.push(nothing.cpuMs);
       for (const [i, test] of cases.entries()) {
         const result = await timed(test.command, test.env, work);
         times[i]!.push(result.ms);
+        cpuTimes[i]!.push(result.cpuMs);
         if (result.code !== 0) failures[i] = `exit ${result.code}: ${result.stderr.trim().split('\n')[0]}`;
       }
     }
     const base = median(baseline);
-    console.log(`${'command'.padEnd(44)} ${'median (range), s'.padEnd(26)} ${'÷ node -e 0'.padEnd(12)} target`);
-    console.log(`${'node -e 0'.padEnd(44)} ${range(baseline).padEnd(26)} ${'1.00×'.padEnd(12)}`);
+    const baseCpu = median(baselineCpu);
+    console.log(`${'command'.padEnd(44)} ${'wall: median (range), s'.padEnd(26)} ${'÷ node -e 0'.padEnd(12)} ${'CPU, s'.padEnd(8)} ${'÷ node -e 0'.padEnd(12)} target (wall)`);
+    console.log(`${'node -e 0'.padEnd(44)} ${range(baseline).padEnd(26)} ${'1.00×'.padEnd(12)} ${(baseCpu / 1000).toFixed(3).padEnd(8)} ${'1.00×'.padEnd(12)}`);
     for (const [i, test] of cases.entries()) {
       const value = median(times[i]!);
       const ratio = value / base;
@@ -149,7 +162,8 @@ NODE_COMPILE_CACHE in the environment reaches every process measured.`);
         : 'ratio' in target
           ? `≤ ${target.ratio}×: ${ratio <= target.ratio ? 'pass' : 'FAIL'}`
           : `< ${seconds(target.ms)}: ${value < target.ms ? 'pass' : 'FAIL'}`;
-      console.log(`${test.label.padEnd(44)} ${range(times[i]!).padEnd(26)} ${`${ratio.toFixed(2)}×`.padEnd(12)} ${verdict}`);
+      const cpu = median(cpuTimes[i]!);
+      console.log(`${test.label.padEnd(44)} ${range(times[i]!).padEnd(26)} ${`${ratio.toFixed(2)}×`.padEnd(12)} ${(cpu / 1000).toFixed(3).padEnd(8)} ${`${(cpu / baseCpu).toFixed(2)}×`.padEnd(12)} ${verdict}`);
     }
 
     if (syncEnv) await benchSync(vecr, syncEnv, work, runs, count, server!);
@@ -166,6 +180,7 @@ NODE_COMPILE_CACHE in the environment reaches every process measured.`);
 async function benchSync(vecr: (...rest: string[]) => string[], env: NodeJS.ProcessEnv, work: string, runs: number, count: number, server: string) {
   const full: number[] = [];
   const noop: number[] = [];
+  const noopCpu: number[] = [];
   const inProcess: number[] = [];
   for (let round = 0; round < runs; round++) {
     const scratch = await scratchServerDatabase(server, `clisync${round}`);
@@ -181,6 +196,7 @@ async function benchSync(vecr: (...rest: string[]) => string[], env: NodeJS.Proc
       if (again.code !== 0 || report.unchanged !== count) throw new Error(`the no-op sync failed:\n${again.stderr}`);
       full.push(first.ms);
       noop.push(again.ms);
+      noopCpu.push(again.cpuMs);
       inProcess.push(report.durationMs);
     } finally {
       await scratch.drop();
@@ -190,7 +206,7 @@ async function benchSync(vecr: (...rest: string[]) => string[], env: NodeJS.Proc
   const overhead = median(noop) / median(inProcess);
   console.log(`\nvecr sync of ${count} files, PostgreSQL server, ${runs} rounds:`);
   console.log(`${'full sync, whole process'.padEnd(44)} ${range(full)}`);
-  console.log(`${'no-op sync, whole process'.padEnd(44)} ${range(noop)}`);
+  console.log(`${'no-op sync, whole process'.padEnd(44)} ${range(noop)}  (CPU ${seconds(median(noopCpu))})`);
   console.log(`${'no-op sync, inside the process (durationMs)'.padEnd(44)} ${range(inProcess)}`);
   console.log(`no-op ÷ full, whole processes: ${(noopShare * 100).toFixed(0)}% (target ≤ 20%: ${noopShare <= 0.2 ? 'pass' : 'FAIL'})`);
   console.log(`no-op, whole process ÷ inside it: ${overhead.toFixed(2)}× (target ≤ 1.2×: ${overhead <= 1.2 ? 'pass' : 'FAIL'})`);
