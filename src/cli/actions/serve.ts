@@ -3,7 +3,7 @@ import { ConfigError, describeStorage, type Config } from '../../config.js';
 import { passwordFileOf } from '../../db/password.js';
 import type { FastifyRequest } from 'fastify';
 import { startService } from '../../service.js';
-import { configFrom, embeddedDatabase, lookBeforeCreatingStore } from '../context.js';
+import { configFrom, embeddedDatabase, embeddedStoreExists } from '../context.js';
 
 const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -17,7 +17,8 @@ export async function serve(options: { port?: string; host?: string }, command: 
   const config = configFrom(command.optsWithGlobals(), env);
   const level = (process.env.LOG_LEVEL || 'info').toLowerCase();
   if (!logLevels.includes(level)) throw new ConfigError(`LOG_LEVEL must be one of ${logLevels.join(', ')}, not "${process.env.LOG_LEVEL}"`);
-  if (config.database.engine === 'pglite') await lookBeforeCreatingStore(embeddedDatabase(config.database.dataDir), false);
+  // Told in the banner, once the service runs (a start refused for its settings makes nothing).
+  const newDatabaseIn = config.database.engine === 'pglite' && !(await embeddedStoreExists(embeddedDatabase(config.database.dataDir))) ? config.database.dataDir : undefined;
   const service = await startService(config, { logger: { level, redact: ['req.headers.authorization'], serializers: { req: requestLogged } } }).catch((error: unknown) => {
     throw portTaken(error, config) ?? error;
   });
@@ -34,6 +35,7 @@ export async function serve(options: { port?: string; host?: string }, command: 
     const port = new URL(service.pgUrl).port;
     lines.push(`  psql:     PGPASSFILE=${passwordFileOf(config.database.dataDir)} psql -h localhost -p ${port} -U postgres member_db`);
   }
+  if (newDatabaseIn) lines.push(`  note:     there was no embedded database in ${newDatabaseIn}: this one is new (set VECR_DATA_DIR or DATABASE_URL to use another)`);
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -34,7 +34,7 @@ export async function syncCommand(options: { storage?: string; dryRun?: boolean;
     } finally {
       progress.done();
     }
-  }, { readOnly: !!options.dryRun });
+  });
 
   if (options.json) {
     printJson(report);
