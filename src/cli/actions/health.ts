@@ -35,7 +35,7 @@ async function checkChatlog(config: Config) {
   if (config.chatlog.embedded) {
     const store = embeddedChatStore(config);
     const owner = await lockOwner(store.folder);
-    if (owner?.port) return probeEmbeddedStore(owner.port, owner.pid);
+    if (owner?.port) return probeEmbeddedStore(config.chatlog.table, owner.port, owner.pid);
     if (!owner && !(await embeddedStoreExists(store))) return { ok: false, reason: noStoreMessage(store) };
   }
   const { openChatStore } = await import('../../chatlog/open.js');
@@ -52,16 +52,16 @@ async function checkChatlog(config: Config) {
 }
 
 /** A request without a signature: the embedded store's server refuses it in DynamoDB's own words, which is an answer. */
-function probeEmbeddedStore(port: number, pid: number): Promise<{ ok: boolean; reason: string }> {
-  const where = `the embedded chat log store of process ${pid} (127.0.0.1:${port})`;
+function probeEmbeddedStore(table: string, port: number, pid: number): Promise<{ ok: boolean; reason: string }> {
+  const where = `chat log store ${table} at the embedded store of process ${pid}`;
   return new Promise((resolve) => {
     const request = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/', timeout: 3000, headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables', 'content-type': 'application/x-amz-json-1.0' } }, (response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      response.on('end', () => resolve(body.includes('MissingAuthenticationToken') ? { ok: true, reason: `${where} answers` } : { ok: false, reason: `${where} answers ${response.statusCode}: ${body.slice(0, 200)}` }));
+      response.on('end', () => resolve(body.includes('MissingAuthenticationToken') ? { ok: true, reason: `${where} answers` } : { ok: false, reason: `${where} (127.0.0.1:${port}) answers ${response.statusCode}: ${body.slice(0, 200)}` }));
     });
     request.on('timeout', () => request.destroy(new Error('no answer within 3 s')));
-    request.on('error', (error) => resolve({ ok: false, reason: `${where}: ${error.message}` }));
+    request.on('error', (error) => resolve({ ok: false, reason: `${where} (127.0.0.1:${port}): ${error.message}` }));
     request.end('{}');
   });
 }
