@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerChatlog } from './commands/chatlog.js';
 import { registerDb } from './commands/db.js';
@@ -9,6 +10,8 @@ import { registerServe } from './commands/serve.js';
 import { registerSync } from './commands/sync.js';
 import { registerToken } from './commands/token.js';
 import { shown } from './output.js';
+
+// The commands are defined here, cheaply: each loads its code when it runs (see lazy.ts).
 
 // The AWS SDK announces, on every start, that later releases will need Node.js 22; the versions
 // in the lock file work on Node.js 20, so a command's output is not cluttered with it.
@@ -23,6 +26,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 
 const program = new Command('vecr')
   .description('VECR Garage member registry: keeps the member database in step with the YAML member files')
+  .version(packageVersion(), '-V, --version', 'print the version of vecr')
   .option('--database-url <url>', 'PostgreSQL server to use (default: $DATABASE_URL, else MEMBER_DB_*, else embedded PGlite)')
   .option('--data-dir <dir>', 'folder of the embedded database (default: $VECR_DATA_DIR or ./.vecr)')
   .showHelpAfterError()
@@ -49,4 +53,13 @@ try {
     if (process.env.VECR_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   }
   process.exitCode = 1;
+}
+
+/** The version in the package.json of this installation: the nearest one above this file (it runs from dist/src/cli). */
+function packageVersion(): string {
+  for (let dir = new URL('./', import.meta.url); ; dir = new URL('../', dir)) {
+    const file = new URL('package.json', dir);
+    if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+    if (dir.pathname === '/') return 'unknown';
+  }
 }

@@ -4,18 +4,10 @@ import type { z } from 'zod';
 import { readFlatMapping } from './flatYaml.js';
 import { findFullWidthSlips } from './fullWidth.js';
 import { isIssueCode, type IssueCode, type MemberIssue } from './issues.js';
+import { defaultLimits, type ParseLimits } from './limits.js';
 import { githubLoginFormat, schemaOf, toHumanMember, toVirtualMember, type Member, type MemberKind } from './schema.js';
 
-export interface ParseLimits {
-  /** Largest file accepted, in bytes. */
-  maxBytes: number;
-  /** Most aliases a file may use (guards against alias-expansion bombs). */
-  maxAliases: number;
-  /** Deepest nesting of collections (a member needs 2: the mapping and a list). */
-  maxDepth: number;
-}
-
-export const defaultLimits: ParseLimits = { maxBytes: 1024 * 1024, maxAliases: 50, maxDepth: 16 };
+export { defaultLimits, type ParseLimits };
 
 export type ParseResult = { ok: true; value: Member } | { ok: false; issues: MemberIssue[] };
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { plainLineString, storableString } from '../storableText.js';
+import type { MemberKind } from './kinds.js';
 
 /**
  * The member file formats: one definition each, from which come validation (`safeParse`), the
@@ -48,8 +49,7 @@ export const virtualMemberSchema = z
 export type HumanMemberFile = z.infer<typeof humanMemberSchema>;
 export type VirtualMemberFile = z.infer<typeof virtualMemberSchema>;
 
-export type MemberKind = 'human' | 'virtual';
-export const memberKinds: readonly MemberKind[] = ['human', 'virtual'];
+export { memberKinds, tableOf, type MemberKind } from './kinds.js';
 
 /** A member as stored: every column of its table but the bookkeeping ones, absent values as null. */
 export type HumanMember = { [K in keyof HumanMemberFile]-?: Exclude<HumanMemberFile[K], undefined> };
@@ -60,7 +60,6 @@ export type VirtualMember = {
 export type Member = { kind: 'human'; member: HumanMember } | { kind: 'virtual'; member: VirtualMember };
 
 export const schemaOf = { human: humanMemberSchema, virtual: virtualMemberSchema } as const;
-export const tableOf = { human: 'human_members', virtual: 'virtual_members' } as const;
 
 export function toHumanMember(file: HumanMemberFile): HumanMember {
   return {

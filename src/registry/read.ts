@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/types.js';
 import type { MemberIssue } from '../members/issues.js';
-import { tableOf, type MemberKind } from '../members/schema.js';
+import { tableOf, type MemberKind } from '../members/kinds.js';
 
 const timestamp = (column: string) => `to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${column}`;
 
@@ -147,4 +147,22 @@ export async function browseTeam(db: Queryable, query: TeamQuery): Promise<{ row
     ),
   ]);
   return { rows: page.rows, total: count.rows[0]?.total ?? 0 };
+}
+
+/** A file whose latest version could not be registered, with its problems. */
+export interface InvalidFile {
+  file_uri: string;
+  kind: MemberKind;
+  errors: MemberIssue[];
+}
+
+/** The files of these kinds whose latest version is invalid, by file. */
+export async function invalidFiles(db: Queryable, kinds: readonly MemberKind[]): Promise<InvalidFile[]> {
+  const { rows } = await db.query<InvalidFile>(
+    `SELECT file_uri, kind, errors FROM member_files
+     WHERE status = 'invalid' AND kind IN (SELECT jsonb_array_elements_text($1::jsonb))
+     ORDER BY file_uri`,
+    [JSON.stringify(kinds)],
+  );
+  return rows;
 }

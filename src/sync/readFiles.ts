@@ -1,6 +1,6 @@
 import { hash as digest } from 'node:crypto';
-import { parseMemberFile, type ParseLimits } from '../members/parse.js';
-import type { MemberKind } from '../members/schema.js';
+import type { MemberKind } from '../members/kinds.js';
+import type { ParseLimits } from '../members/limits.js';
 import type { ReadFile } from '../registry/apply.js';
 import { StorageError, type Storage } from '../storage/types.js';
 import { pacer } from './pacer.js';
@@ -18,6 +18,12 @@ export interface ReadResult {
   /** Files gone between the listing (or event) and the read. */
   vanished: string[];
 }
+
+/**
+ * The parser (YAML, the schemas), loaded by the first file that needs it: a sync that finds every
+ * file as it was registered never loads it.
+ */
+let parser: typeof import('../members/parse.js') | undefined;
 
 /**
  * Reads and parses member files. A file whose bytes hash as they did when it was registered
@@ -55,7 +61,8 @@ export async function readFiles(
         result.touched.push({ file_uri, version: read.version });
         continue;
       }
-      const parsed = parseMemberFile(file_uri, kind, read.bytes, limits);
+      parser ??= await import('../members/parse.js');
+      const parsed = parser.parseMemberFile(file_uri, kind, read.bytes, limits);
       // Built field by field, not spread: this runs for every file of a sync.
       const { version } = read;
       result.files.push(

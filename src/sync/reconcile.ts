@@ -1,7 +1,7 @@
 import type { UpsertKey } from '../config.js';
 import type { Db, Queryable } from '../db/types.js';
 import type { MemberIssue } from '../members/issues.js';
-import { defaultLimits, type ParseLimits } from '../members/parse.js';
+import { defaultLimits, type ParseLimits } from '../members/limits.js';
 import { memberKindOf, unusableKey } from '../members/paths.js';
 import type { Outcome } from '../registry/apply.js';
 import { databaseNow } from '../registry/sql/memberFiles.js';

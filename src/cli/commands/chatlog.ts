@@ -1,22 +1,7 @@
-import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { exportSession, type ExportFormat } from '../../chatlog/export.js';
-import { openChatStore } from '../../chatlog/open.js';
-import type { ChatStore } from '../../chatlog/store.js';
-import type { Config } from '../../config.js';
-import { configFrom } from '../context.js';
-import { printJson, printTable, shown, writeFileWhole } from '../output.js';
+import { lazy } from '../lazy.js';
 
-async function withChat<T>(config: Config, fn: (chat: ChatStore) => Promise<T>): Promise<T> {
-  const chat = await openChatStore(config);
-  try {
-    return await fn(chat);
-  } finally {
-    await chat.close();
-  }
-}
-
-const time = (ms: number | null) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '');
+const actions = () => import('../actions/chatlog.js');
 
 export function registerChatlog(program: Command) {
   const chatlog = program.command('chatlog').description('the chat logs of the Discord bots (DynamoDB table ChatLogs)');
@@ -25,59 +10,25 @@ export function registerChatlog(program: Command) {
     .command('init')
     .description('create the table and its indexes when missing, and turn TTL on when CHATLOG_TTL_DAYS is set')
     .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }, command: Command) => {
-      const config = configFrom(command.optsWithGlobals());
-      const result = await withChat(config, async (chat) => ({ ...(await chat.ensureTable()), table: chat.description }));
-      if (options.json) printJson(result);
-      else {
-        process.stdout.write(`${result.created ? 'created' : 'exists:'} ${result.table}\n`);
-        if (result.ttl === 'unsupported') process.stdout.write('TTL: this endpoint does not support it; expires_at is written anyway\n');
-        else process.stdout.write(`TTL: ${result.ttl}\n`);
-      }
-    });
+    .action(lazy(async () => (await actions()).initChatlog));
 
   chatlog
     .command('sessions')
-    .description('sessions, the most recent activity first')
+    .description('sessions, the most recent activity first (times in the local time zone)')
     .option('--channel <id>', 'sessions of a Discord channel')
     .option('--member <name>', 'sessions a member spoke in (not with --channel)')
     .option('--limit <n>', 'how many', '50')
     .option('--cursor <cursor>', 'the next page: the cursor the previous page ended with')
-    .option('--json', 'print JSON')
-    .action(async (options: { channel?: string; member?: string; limit: string; cursor?: string; json?: boolean }, command: Command) => {
-      const config = configFrom(command.optsWithGlobals());
-      const limit = Number(options.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new Error(`--limit must be a positive number, not "${options.limit}"`);
-      const filter = { ...(options.channel ? { channel_id: options.channel } : {}), ...(options.member ? { member: options.member } : {}) };
-      const page = await withChat(config, (chat) => chat.listSessions(filter, { limit, ...(options.cursor ? { cursor: options.cursor } : {}) }));
-      if (options.json) {
-        printJson(page);
-        return;
-      }
-      printTable(page.sessions.map((s) => ({ ...s, last_activity: time(s.last_activity) })), ['session_id', 'channel_id', 'status', 'message_count', 'last_activity', 'members']);
-      if (page.next_cursor) process.stdout.write(`... more: --cursor ${page.next_cursor}\n`);
-    });
+    .option('--json', 'print JSON (times in epoch milliseconds)')
+    .action(lazy(async () => (await actions()).listSessions));
 
   chatlog
     .command('tail')
     .argument('<session>', 'session id')
-    .description('the latest messages of a session, oldest first')
+    .description('the latest messages of a session, oldest first (times in the local time zone)')
     .option('-n, --lines <n>', 'how many', '20')
-    .option('--json', 'print JSON')
-    .action(async (session: string, options: { lines: string; json?: boolean }, command: Command) => {
-      const config = configFrom(command.optsWithGlobals());
-      const lines = Number(options.lines);
-      if (!Number.isInteger(lines) || lines < 1) throw new Error(`--lines must be a positive number, not "${options.lines}"`);
-      const messages = await withChat(config, async (chat) => {
-        const { messages } = await chat.readMessages(session, { limit: lines, order: 'desc' });
-        // No messages may be an empty session, or a mistyped id: only the first is silence.
-        if (messages.length === 0 && !(await chat.getSession(session))) throw new Error(`no session ${session}`);
-        return messages.reverse();
-      });
-      if (options.json) printJson({ messages });
-      // A message's own lines are indented: none can pass for the next message's line.
-      else for (const m of messages) process.stdout.write(`[${time(m.timestamp)}] ${shown(m.speaker_name)} (${m.role}): ${shown(m.content, { lines: true }).replace(/\n/g, '\n    ')}\n`);
-    });
+    .option('--json', 'print JSON (times in epoch milliseconds)')
+    .action(lazy(async () => (await actions()).tailSession));
 
   chatlog
     .command('export')
@@ -85,33 +36,12 @@ export function registerChatlog(program: Command) {
     .description('a whole session as JSON Lines or Markdown')
     .option('--format <format>', 'jsonl or md', 'jsonl')
     .option('--out <file>', 'write to this file instead of standard output')
-    .action(async (session: string, options: { format: string; out?: string }, command: Command) => {
-      if (options.format !== 'jsonl' && options.format !== 'md') throw new Error(`--format must be jsonl or md, not "${options.format}"`);
-      const config = configFrom(command.optsWithGlobals());
-      await withChat(config, async (chat) => {
-        const found = await chat.getSession(session);
-        if (!found) throw new Error(`no session ${session}`);
-        const write = async (out: Writable, onTerminal = false) => {
-          for await (const chunk of exportSession(found, chat.allMessages(session), options.format as ExportFormat)) {
-            // A file gets the export exactly; a terminal, what it can show without acting on it.
-            if (!out.write(onTerminal ? shown(chunk, { lines: true }) : chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-          }
-        };
-        if (options.out) await writeFileWhole(options.out, { overwrite: true }, write);
-        else await write(process.stdout, process.stdout.isTTY);
-      });
-    });
+    .action(lazy(async () => (await actions()).exportChatSession));
 
   chatlog
     .command('delete')
     .argument('<session>', 'session id')
     .description('delete a session with all its messages')
     .option('--json', 'print JSON')
-    .action(async (session: string, options: { json?: boolean }, command: Command) => {
-      const config = configFrom(command.optsWithGlobals());
-      const deleted = await withChat(config, (chat) => chat.deleteSession(session));
-      if (deleted === undefined) throw new Error(`no session ${session}`);
-      if (options.json) printJson({ session_id: session, deleted_messages: deleted });
-      else process.stdout.write(`deleted ${session} (${deleted} messages)\n`);
-    });
+    .action(lazy(async () => (await actions()).deleteChatSession));
 }

@@ -1,0 +1,66 @@
+import fs from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envWithoutVecrSettings, packagesLoadedBy, runVecr } from '../helpers/cli.js';
+import { freshDatabase, type TestDatabase } from '../helpers/databases.js';
+import { human, tempDir, writeFiles } from '../helpers/files.js';
+
+// What each command loads decides how long it takes to start (`vecr health` runs every few
+// seconds in a container, `vecr validate` at every commit): each loads only what it uses.
+// `npm run bench:cli` measures the times; these tests hold the loading.
+
+const heavy = ['fastify', '@fastify/swagger', '@fastify/swagger-ui', 'chokidar', '@aws-sdk/client-s3', '@aws-sdk/client-dynamodb', '@electric-sql/pglite', 'dynalite'];
+
+describe('vecr start-up', () => {
+  let work: Awaited<ReturnType<typeof tempDir>>;
+  const env = envWithoutVecrSettings();
+  beforeAll(async () => {
+    work = await tempDir();
+  });
+  afterAll(async () => {
+    await work?.remove();
+  });
+
+  it('--version and -V print the version of package.json', async () => {
+    const { version } = JSON.parse(await fs.readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const result = await runVecr([flag], { cwd: work.dir, env });
+      expect([flag, result.code, result.stdout]).toEqual([flag, 0, `${version}\n`]);
+    }
+    expect((await runVecr(['--help'], { cwd: work.dir, env })).stdout).toContain('-V, --version');
+  });
+
+  it('help and version load the command-line parser, and nothing a command needs', async () => {
+    for (const args of [['--help'], ['--version'], ['members', '--help'], ['serve', '--help'], ['sync', '--help']]) {
+      const { result, packages } = await packagesLoadedBy(args, { cwd: work.dir, env });
+      expect(result.code, args.join(' ')).toBe(0);
+      expect({ args, packages: [...packages] }).toEqual({ args, packages: ['commander'] });
+    }
+  });
+
+  it('validate loads the YAML parser and the member schema, no database and no server', async () => {
+    await writeFiles(work.dir, { 'human_members/rin.yml': human('Rin') });
+    const { result, packages } = await packagesLoadedBy(['validate', 'human_members/rin.yml'], { cwd: work.dir, env });
+    expect(result.code, result.stderr).toBe(0);
+    expect([...packages].sort()).toEqual(['commander', 'yaml', 'zod']);
+  });
+
+  describe.runIf(process.env.TEST_DATABASE_URL)('on a PostgreSQL server', () => {
+    let server: TestDatabase;
+    beforeAll(async () => {
+      server = await freshDatabase('postgres');
+    });
+    afterAll(async () => {
+      await server?.close();
+    });
+
+    it('members count and health load the PostgreSQL driver, and neither PGlite, the AWS SDK, the HTTP server nor the schemas', async () => {
+      for (const args of [['members', 'count'], ['health']]) {
+        const { result, packages } = await packagesLoadedBy(args, { cwd: work.dir, env: { ...env, DATABASE_URL: server.url! } });
+        if (args[0] === 'members') expect(result.stdout).toBe('human_members    0\nvirtual_members  0\n');
+        else expect(result.stdout).toMatch(/^ok: .* schema current/);
+        expect(packages.has('pg'), args.join(' ')).toBe(true);
+        expect([...packages].filter((name) => heavy.includes(name) || name === 'zod' || name === 'yaml'), args.join(' ')).toEqual([]);
+      }
+    });
+  });
+});
