@@ -148,7 +148,9 @@ describe('vecr without a database', () => {
   });
 });
 
-describe.each(engines)('vecr on %s', (engine) => {
+// Each command on the embedded database is a process that starts PGlite (1–3 s): a test of ten
+// commands needs more than the default minute on a busy machine.
+describe.each(engines)('vecr on %s', { timeout: 180_000 }, (engine) => {
   let work: Awaited<ReturnType<typeof tempDir>>;
   let server: TestDatabase | undefined;
   let vecr: ReturnType<typeof vecrIn>;
