@@ -3,6 +3,7 @@ import net from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { scopes, type ApiToken, type Config, type Scope } from '../config.js';
 import { errorBody } from './errors.js';
+import type { Principal } from './principal.js';
 import type { Session, Sessions } from './ui/session.js';
 
 /**
@@ -24,11 +25,6 @@ import type { Session, Sessions } from './ui/session.js';
  */
 export type RouteAccess = Scope | 'webhook' | 'page' | 'open';
 
-export interface Principal {
-  /** The token's name (never the token): logged, and named in refusals. */
-  readonly name: string;
-  readonly scopes: ReadonlySet<Scope>;
-}
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { uiRoles, type Config, type UiAccount, type UiRole } from '../../config.js';
 import { createPrivateFile, makePrivate, preparePrivateDataFolder } from '../../privateFiles.js';
 import type { FastifyRequest } from 'fastify';
-import type { Principal } from '../access.js';
+import type { Principal } from '../principal.js';
 
 export const sessionCookie = 'vecr_session';
 
