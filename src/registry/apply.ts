@@ -66,7 +66,7 @@ export async function applyChanges(tx: Queryable, given: ChangeSet, key: UpsertK
   const records: FileRecord[][] = [];
   const deletes = changes.deletes ?? [];
   for (const kind of memberKinds) {
-    const deleted = await deleteMembersOfFiles(tx, tableOf[kind], deletes.filter((uri) => memberKindOf(uri) === kind));
+    const deleted = await deleteMembersOfFiles(tx, tableOf[kind], deletes.filter((uri) => memberKindOf(uri) === kind), key);
     outcomes.push(deleted.map((row) => ({ file_uri: row.file_uri, kind, action: 'deleted', name: row.name })));
   }
   await forgetFiles(tx, deletes);
@@ -89,11 +89,11 @@ export async function applyChanges(tx: Queryable, given: ChangeSet, key: UpsertK
     // take; and the own row of a file that takes over an older tool's row (the file now
     // describes the adopted member).
     const leaving = accepted.filter((c) => c.adopts && c.renames).map((c) => c.file_uri);
-    await deleteMembersOfFiles(tx, table, [...displaced, ...leaving]);
+    await deleteMembersOfFiles(tx, table, [...displaced, ...leaving], key);
     await adoptRows(tx, table, accepted.filter((c) => c.adopts));
     const renamed = accepted.filter((c) => c.renames && !c.adopts).map((c) => c.file_uri);
     if (key === 'file_uri') await parkNames(tx, table, renamed);
-    else await deleteMembersOfFiles(tx, table, renamed);
+    else await deleteMembersOfFiles(tx, table, renamed, key);
 
     // The accepted files are recorded as registered by the upsert itself, in the same statement.
     const toWrite = accepted.map((c) => {

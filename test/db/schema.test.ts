@@ -79,14 +79,14 @@ describe.each(engines)('schema on %s', (engine) => {
     const { rows } = await db.query<{ table_name: string }>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
     );
-    expect(rows.map((r) => r.table_name)).toEqual(['forgotten_files', 'human_members', 'member_files', 'registry_state', 'storage_events', 'sync_runs', 'vecr_migrations', 'virtual_members']);
+    expect(rows.map((r) => r.table_name)).toEqual(['forgotten_files', 'human_members', 'human_members_departed', 'member_files', 'registry_state', 'storage_events', 'sync_runs', 'vecr_migrations', 'virtual_members', 'virtual_members_departed']);
   });
 
   it('applies migrations once: a second run is a no-op and the schema reports current', async () => {
     expect(await migrate(db)).toEqual([]);
     const status = await schemaStatus(db);
     expect(status.current).toBe(true);
-    expect(status.applied).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(status.applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   it("takes over a database the original service built: its tables and rows stay, and files adopt the rows", async () => {
@@ -101,7 +101,7 @@ describe.each(engines)('schema on %s', (engine) => {
           system_prompt TEXT, personality_traits TEXT[], expertise_areas TEXT[], file_uri VARCHAR(512), created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
         INSERT INTO human_members (name, role, created_at) VALUES ('Rin', 'Founder', '2024-01-02 03:04:05');
         INSERT INTO virtual_members (name, llm_model) VALUES ('華扇', 'claude-sonnet-4-5');`);
-      expect((await migrate(original)).map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect((await migrate(original)).map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
       await writeFiles(work.dir, { 'human_members/rin.yml': 'name: Rin\nrole: Engineer\n' });
       expect(await syncStorage(original, folderStorage(work.dir), { key: 'file_uri' })).toMatchObject({ updated: 1, invalid: 0 });
       const { rows } = await original.query<{ id: number; role: string; file_uri: string; created_at: string }>('SELECT id, role, file_uri, created_at::text FROM human_members');
@@ -140,8 +140,8 @@ describe.each(engines)('schema on %s', (engine) => {
     try {
       const status = await schemaStatus(empty);
       expect(status.current).toBe(false);
-      expect(status.pending.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
-      expect((await migrate(empty)).map((m) => m.name)).toEqual(['members', 'member_files', 'storage_events', 'member_files_key_order', 'outside_writes', 'forgotten_files', 'storage_events_of_known_files']);
+      expect(status.pending.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect((await migrate(empty)).map((m) => m.name)).toEqual(['members', 'member_files', 'storage_events', 'member_files_key_order', 'outside_writes', 'forgotten_files', 'storage_events_of_known_files', 'departed_members']);
       expect((await schemaStatus(empty)).current).toBe(true);
     } finally {
       await empty.close();

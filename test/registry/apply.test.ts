@@ -93,9 +93,12 @@ describe.each(engines)('registry on %s', (engine) => {
     expect(await getMember(db, 'human', 'Rin')).toMatchObject({ file_uri: 'human_members/rin.yml', bio: null });
     expect((await listInvalidFiles(db)).map((f) => f.file_uri)).toEqual(['human_members/rin-copy.yml']);
 
-    // The holder's file is deleted: the waiting file gets the name in the same batch.
+    // The holder's file is deleted: the waiting file gets the name in the same batch. Under the
+    // name key a member is its name: the file takes the departed member's row (same id).
+    const [holder] = await rowsOf('human_members');
     const handOver = await apply({ deletes: ['human_members/rin.yml'], files: [readFile('human_members/rin-copy.yml', human('Rin', 'bio: impostor\n'))] }, key);
-    expect(actions(handOver)).toEqual({ 'human_members/rin.yml': 'deleted', 'human_members/rin-copy.yml': 'created' });
+    expect(actions(handOver)).toEqual({ 'human_members/rin.yml': 'deleted', 'human_members/rin-copy.yml': key === 'name' ? 'updated' : 'created' });
+    expect((await rowsOf('human_members'))[0]!.id === holder!.id).toBe(key === 'name');
     expect(await getMember(db, 'human', 'Rin')).toMatchObject({ file_uri: 'human_members/rin-copy.yml', bio: 'impostor' });
     expect(await listInvalidFiles(db)).toEqual([]);
   });

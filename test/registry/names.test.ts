@@ -55,8 +55,11 @@ describe.each(engines)('names pass on, on %s', (engine) => {
     await files({ a: 'A', b: 'B', c: 'C' });
     await sync(key);
     const registrar = new Registrar(db, storage, { key, skipRepeats: true });
-    // With the name key (D6) a renamed member is a new row.
-    expect(await edits(registrar, [['b', 'C'], ['a', 'B']])).toEqual(['invalid', key === 'name' ? 'created' : 'updated']);
+    // With the name key (D6) a member is its name: a takes over B's row (b's, let go), where the
+    // file key renames a's own row.
+    const before = await ids();
+    expect(await edits(registrar, [['b', 'C'], ['a', 'B']])).toEqual(['invalid', 'updated']);
+    expect((await ids())['human_members/a.yml']).toBe(key === 'name' ? before['human_members/b.yml'] : before['human_members/a.yml']);
     expect(await state()).toEqual({
       members: { B: 'human_members/a.yml', C: 'human_members/c.yml' },
       refused: { 'human_members/b.yml': 'name_conflict' },

@@ -1,3 +1,4 @@
+import type { UpsertKey } from '../../config.js';
 import type { Queryable } from '../../db/types.js';
 
 /** The two member tables; table names come only from here, never from input. */
@@ -69,11 +70,23 @@ export async function parkNames(tx: Queryable, table: MemberTable, fileUris: str
   );
 }
 
-/** Deletes the members of these files; answers the files whose member was deleted. */
-export async function deleteMembersOfFiles(tx: Queryable, table: MemberTable, fileUris: string[]) {
+/**
+ * Deletes the members of these files; answers the files whose member was deleted. Under the name
+ * key (D6) a member is its name: each row deleted leaves its id and created_at with its name for
+ * a day (`<table>_departed`), for a file that names the member again (the upserts' name key
+ * takes them back), so that a file moved keeps its row whichever of its delete and its new file
+ * comes first. Departures older than a day are pruned as new ones come.
+ */
+export async function deleteMembersOfFiles(tx: Queryable, table: MemberTable, fileUris: string[], key: UpsertKey) {
   if (fileUris.length === 0) return [];
   const { rows } = await tx.query<{ file_uri: string; name: string }>(
-    `DELETE FROM ${table} WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) RETURNING file_uri, name`,
+    key === 'name'
+      ? `WITH gone AS (DELETE FROM ${table} WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) RETURNING id, name, created_at, file_uri),
+              pruned AS (DELETE FROM ${table}_departed WHERE departed_at < now() - interval '1 day' AND name NOT IN (SELECT name FROM gone)),
+              departed AS (INSERT INTO ${table}_departed AS d (name, id, created_at) SELECT name, id, created_at FROM gone
+                           ON CONFLICT (name) DO UPDATE SET id = EXCLUDED.id, created_at = EXCLUDED.created_at, departed_at = EXCLUDED.departed_at)
+         SELECT file_uri, name FROM gone`
+      : `DELETE FROM ${table} WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) RETURNING file_uri, name`,
     [JSON.stringify(fileUris)],
   );
   return rows;

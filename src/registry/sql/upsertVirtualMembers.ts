@@ -5,39 +5,59 @@ import { recordRegisteredFiles, upsertMembersWithFiles, type MemberWithFile } fr
 
 export type VirtualFile = MemberWithFile<VirtualMember>;
 
-// Both keys read the batch the same way and record the files the same way; only the conflict differs.
-const head = `
+// Both keys read the batch the same way and record the files the same way; they differ in the
+// conflict, and in what a new row of the name key may take back.
+const input = `
 WITH input AS (
 SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(name text, role text, llm_model text, system_prompt text,
                                         personality_traits text[], expertise_areas text[], file_uri text)
-), written AS (
+)`;
+
+const byFileUriHead = `${input}, written AS (
 INSERT INTO virtual_members AS m (name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri)
 SELECT name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri FROM input
 `;
 
-const tail = `RETURNING m.file_uri, (m.xmax = 0) AS created
-), ${recordRegisteredFiles('virtual')}
-SELECT json_agg(json_build_array(file_uri, created)) AS written FROM written`;
+// Under the name key a member is its name: a new row for a name that departed within the day (its
+// file deleted, or renamed to another member) takes the departed row's id and created_at back —
+// the member's file moved — unless another row has taken that id meanwhile.
+const byNameHead = `${input}, departed AS (
+SELECT d.name, d.id, d.created_at FROM virtual_members_departed d
+WHERE d.name IN (SELECT name FROM input) AND d.departed_at >= now() - interval '1 day'
+  AND NOT EXISTS (SELECT 1 FROM virtual_members t WHERE t.id = d.id)
+), written AS (
+INSERT INTO virtual_members AS m (id, created_at, name, role, llm_model, system_prompt, personality_traits, expertise_areas, file_uri)
+SELECT coalesce(d.id, nextval(pg_get_serial_sequence('virtual_members', 'id'))), coalesce(d.created_at, CURRENT_TIMESTAMP),
+       i.name, i.role, i.llm_model, i.system_prompt, i.personality_traits, i.expertise_areas, i.file_uri
+FROM input i LEFT JOIN departed d ON d.name = i.name
+`;
 
 const byFileUri = `
-${head}ON CONFLICT (file_uri) DO UPDATE SET
+${byFileUriHead}ON CONFLICT (file_uri) DO UPDATE SET
     name = EXCLUDED.name, role = EXCLUDED.role, llm_model = EXCLUDED.llm_model,
     system_prompt = EXCLUDED.system_prompt, personality_traits = EXCLUDED.personality_traits,
     expertise_areas = EXCLUDED.expertise_areas, updated_at = CURRENT_TIMESTAMP
 WHERE (m.name, m.role, m.llm_model, m.system_prompt, m.personality_traits, m.expertise_areas)
       IS DISTINCT FROM
       (EXCLUDED.name, EXCLUDED.role, EXCLUDED.llm_model, EXCLUDED.system_prompt, EXCLUDED.personality_traits, EXCLUDED.expertise_areas)
-${tail}`;
+RETURNING m.file_uri, (m.xmax = 0) AS created
+), ${recordRegisteredFiles('virtual')}
+SELECT json_agg(json_build_array(file_uri, created)) AS written FROM written`;
 
+// A row that takes a departed one's id back is not reported created: it is that member, moved.
 const byName = `
-${head}ON CONFLICT (name) DO UPDATE SET
+${byNameHead}ON CONFLICT (name) DO UPDATE SET
     role = EXCLUDED.role, llm_model = EXCLUDED.llm_model, system_prompt = EXCLUDED.system_prompt,
     personality_traits = EXCLUDED.personality_traits, expertise_areas = EXCLUDED.expertise_areas,
     file_uri = EXCLUDED.file_uri, updated_at = CURRENT_TIMESTAMP
 WHERE (m.role, m.llm_model, m.system_prompt, m.personality_traits, m.expertise_areas, m.file_uri)
       IS DISTINCT FROM
       (EXCLUDED.role, EXCLUDED.llm_model, EXCLUDED.system_prompt, EXCLUDED.personality_traits, EXCLUDED.expertise_areas, EXCLUDED.file_uri)
-${tail}`;
+RETURNING m.file_uri, m.id, (m.xmax = 0) AS created
+), taken_back AS (
+DELETE FROM virtual_members_departed d USING departed p, written w WHERE d.name = p.name AND w.id = p.id RETURNING d.id
+), ${recordRegisteredFiles('virtual')}
+SELECT json_agg(json_build_array(file_uri, created AND id NOT IN (SELECT id FROM taken_back))) AS written FROM written`;
 
 /**
  * Inserts or updates many AI members in one statement, and records their files as registered.
