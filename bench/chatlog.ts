@@ -34,7 +34,6 @@ const table = process.env.CHATLOG_TABLE || 'ChatLogs';
 const content = (i: number) => `Message ${i}: the registry keeps the member database in step with the files. `.repeat(2);
 
 async function main() {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'vecr-bench-chatlog-'));
   await fs.mkdir(path.join(work, 'storage'));
   const serve = await startServe(work);

@@ -128,8 +128,6 @@ function variablesRead(): Set<string> {
       for (const [, name = ''] of source.matchAll(/\benv(?:\.|\[\s*['"`])([A-Z][A-Z\d_]*)/g)) names.add(name);
     }
   }
-  // Set by vecr for the AWS SDK (which reads it), not a setting of vecr's own.
-  names.delete('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED');
   return names;
 }
 

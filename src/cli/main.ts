@@ -13,10 +13,6 @@ import { shown } from './output.js';
 
 // The commands are defined here, cheaply: each loads its code when it runs (see lazy.ts).
 
-// The AWS SDK announces, on every start, that later releases will need Node.js 22; the versions
-// in the lock file work on Node.js 20, so a command's output is not cluttered with it.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 // A reader that stops early (`vecr db backup | head`) closes the pipe: that is its choice, not
 // a failure to report with a stack trace.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
