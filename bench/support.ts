@@ -9,7 +9,7 @@ import { embeddedDatabaseUrl, readPassword } from '../src/db/password.js';
 export function helpOnRequest(usage: string) {
   const args = process.argv.slice(2);
   if (!args.includes('--help') && !args.includes('-h')) return;
-  process.stdout.write(usage.trim() + '\n');
+  process.stdout.write(`${usage.trim()}\n`);
   process.exit(0);
 }
 

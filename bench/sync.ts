@@ -145,7 +145,7 @@ Engine: DATABASE_URL → a scratch database on that server; unset → PGlite in 
   if (phase) {
     const work = text('work');
     const result = phase === 'raw' ? await phaseRaw(work, count) : await phaseSync(work);
-    process.stdout.write(JSON.stringify(result) + '\n');
+    process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
   if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`--runs must be a whole number, at least 1: ${runs}`);

@@ -349,7 +349,7 @@ function databaseConfig(env: Env, dataDir: string): DatabaseConfig {
   const dbPort = port('MEMBER_DB_PORT', env.MEMBER_DB_PORT, 5432);
   if (dbPort === 0) throw new ConfigError('MEMBER_DB_PORT must be the port of the PostgreSQL server, not 0');
   url.port = String(dbPort);
-  url.pathname = '/' + encodeURIComponent(env.MEMBER_DB_NAME || 'member_db');
+  url.pathname = `/${encodeURIComponent(env.MEMBER_DB_NAME || 'member_db')}`;
   url.username = encodeURIComponent(env.MEMBER_DB_USER || 'postgres');
   if (env.MEMBER_DB_PASSWORD) url.password = encodeURIComponent(env.MEMBER_DB_PASSWORD);
   return { engine: 'postgres', url: url.toString() };

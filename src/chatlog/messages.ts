@@ -53,7 +53,7 @@ function itemBytes(value: unknown, where: string, depth = 0): number {
   if (depth >= 32) throw new ChatRequestError('bad_message', `${where}: nested deeper than the 32 levels DynamoDB stores`);
   let size = 3;
   if (Array.isArray(value)) {
-    value.forEach((element, i) => (size += 1 + itemBytes(element, `${where}[${i}]`, depth + 1)));
+    for (const [i, element] of value.entries()) size += 1 + itemBytes(element, `${where}[${i}]`, depth + 1);
   } else {
     for (const [key, element] of Object.entries(value as Record<string, unknown>)) size += 1 + Buffer.byteLength(key) + itemBytes(element, `${where}.${key}`, depth + 1);
   }

@@ -87,9 +87,18 @@ export class SessionHeaderWriter {
     const created = Math.min(pending.firstActivity, Date.now());
     const values: Record<string, unknown> = { ':type': 'session', ':created': created, ':open': 'open', ':n': pending.count, ':members': pending.members, ':t': pending.lastActivity };
     const sets = ['item_type = :type', 'created_at = if_not_exists(created_at, :created)', '#status = if_not_exists(#status, :open)'];
-    if (pending.channel) (sets.push('channel_id = if_not_exists(channel_id, :channel)'), (values[':channel'] = pending.channel));
-    if (pending.thread) (sets.push('thread_id = if_not_exists(thread_id, :thread)'), (values[':thread'] = pending.thread));
-    if (this.ttlDays !== undefined) (sets.push('expires_at = :expires'), (values[':expires'] = expiresAt(this.ttlDays)));
+    if (pending.channel) {
+      sets.push('channel_id = if_not_exists(channel_id, :channel)');
+      values[':channel'] = pending.channel;
+    }
+    if (pending.thread) {
+      sets.push('thread_id = if_not_exists(thread_id, :thread)');
+      values[':thread'] = pending.thread;
+    }
+    if (this.ttlDays !== undefined) {
+      sets.push('expires_at = :expires');
+      values[':expires'] = expiresAt(this.ttlDays);
+    }
     const update = (withActivity: boolean) =>
       doc.send(new sdk.UpdateCommand({
         TableName: table,

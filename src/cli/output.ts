@@ -90,16 +90,16 @@ const escapeCharacter = (character: string) => {
  */
 export function printJson(value: unknown) {
   const text = JSON.stringify(value, null, 2).replace(/[\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  process.stdout.write(text + '\n');
+  process.stdout.write(`${text}\n`);
 }
 
 export function printTable(rows: ReadonlyArray<Record<string, unknown>>, columns: readonly string[]) {
   const cell = (value: unknown) => shown(value === null || value === undefined ? '' : Array.isArray(value) ? value.join(', ') : String(value));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => width(cell(r[c])))));
   const line = (values: string[]) => values.map((v, i) => v + ' '.repeat(Math.max(0, widths[i]! - width(v)))).join('  ').trimEnd();
-  process.stdout.write(line([...columns]) + '\n');
-  process.stdout.write(line(widths.map((w) => '-'.repeat(w))) + '\n');
-  for (const row of rows) process.stdout.write(line(columns.map((c) => cell(row[c]))) + '\n');
+  process.stdout.write(`${line([...columns])}\n`);
+  process.stdout.write(`${line(widths.map((w) => '-'.repeat(w)))}\n`);
+  for (const row of rows) process.stdout.write(`${line(columns.map((c) => cell(row[c])))}\n`);
 }
 
 /** Display width: East Asian wide characters take two columns in a terminal. */

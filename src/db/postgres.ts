@@ -47,7 +47,9 @@ export async function openPostgres(url: string): Promise<Db> {
       throw cannotConnect(description, error);
     }
     let lost: Error | undefined;
-    const onLost = (error: Error) => void (lost ??= error);
+    const onLost = (error: Error) => {
+      lost ??= error;
+    };
     client.on('error', onLost);
     // A connection that failed or timed out is not trusted again, even if it looks alive.
     let broken: Error | undefined;

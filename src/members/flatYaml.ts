@@ -169,7 +169,7 @@ function flowList(line: string): string[] | undefined {
 /** `- item` lines from `pos`, all at the same indentation (the key's, or deeper): the list and where it ends. */
 function blockList(text: string, pos: number): [string[], number] | undefined {
   const indent = afterSpaces(text, pos) - pos;
-  const dash = ' '.repeat(indent) + '- ';
+  const dash = `${' '.repeat(indent)}- `;
   const items: string[] = [];
   while (text.startsWith(dash, pos)) {
     const end = lineEnd(text, pos);

@@ -26,6 +26,7 @@ describe('chat log cursors', () => {
 
   it('refuse anything they did not hand out, as a bad_cursor', () => {
     const notHandedOut = { kind: 'bad_cursor', message: 'cursor is not one this API handed out' };
+    // biome-ignore lint/correctness/noPrecisionLoss: 1e400 is Infinity on purpose, a timestamp JSON cannot carry
     for (const cursor of ['', 'not base64 json', raw({ ts: 1e400 }), raw({ ts: -1 }), raw({ ts: 1, extra: 1 }), raw([1]), raw(null)]) {
       expect(refusal(() => decodePosition(cursor)), cursor).toEqual(notHandedOut);
     }

@@ -98,6 +98,8 @@ describe.each(engines)('backup and restore on %s', (engine) => {
       await db.query('CREATE TABLE "__proto__" (x int PRIMARY KEY)');
       await db.query('INSERT INTO "__proto__" VALUES (1), (2)');
       const { tables } = await writeBackup(db, new Writable({ write: (_chunk, _encoding, done) => done() }), db.description);
+      // biome-ignore lint/complexity/useLiteralKeys: a table named __proto__ is the point: an own key, not the prototype
+      // biome-ignore lint/suspicious/noProto: as above
       expect(Object.hasOwn(tables, '__proto__') && tables['__proto__']).toBe(2);
       // A table without a primary key cannot be paged through: refused before anything is written.
       await db.query('CREATE TABLE notes (body text)');

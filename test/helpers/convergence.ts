@@ -315,7 +315,7 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
     const absent = keysOf[kind].filter((key) => !model.storage.has(key));
     const total = model.storage.size;
     const state = (): FileState => (random() < chance.invalid ? { kind, valid: false } : { kind, valid: true, name: pick(names), role: '' });
-    const named = (key: string, name: string): FileState => ({ kind, valid: true, name, role: '' });
+    const named = (_key: string, name: string): FileState => ({ kind, valid: true, name, role: '' });
     const nameOf = (key: string) => {
       const file = model.storage.get(key)!;
       return file.valid ? file.name : pick(names);
@@ -363,7 +363,7 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
     if (present.length >= 2) {
       // A chain: each file takes the name of the next; the last takes a name of the pool (maybe the first's: a cycle).
       const chain = shuffle([...present]).slice(0, 2 + Math.floor(random() * (present.length - 1)));
-      const taken = chain.map((key, i) => (i + 1 < chain.length ? nameOf(chain[i + 1]!) : pick(names)));
+      const taken = chain.map((_key, i) => (i + 1 < chain.length ? nameOf(chain[i + 1]!) : pick(names)));
       const writes = shuffle(chain.map((key, i) => () => put(key, named(key, taken[i]!))));
       for (const write of writes) await write();
       return `chain the names along ${chain.join(' ← ')}`;

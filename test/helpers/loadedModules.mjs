@@ -10,4 +10,4 @@ registerHooks({
     return nextLoad(url, context);
   },
 });
-process.on('exit', () => fs.writeFileSync(process.env.LOADED_MODULES_FILE, loaded.join('\n') + '\n'));
+process.on('exit', () => fs.writeFileSync(process.env.LOADED_MODULES_FILE, `${loaded.join('\n')}\n`));

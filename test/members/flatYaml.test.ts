@@ -77,7 +77,7 @@ describe('readFlatMapping', () => {
         case 'flow': return ` [${Array.from({ length: Math.floor(random() * 4) }, () => space() + scalar() + space()).join(pick([',', ',', ', ', ',,']))}]${comment()}\n`;
         case 'block list': {
           const indent = pick(['', '  ', '    ', ' ']);
-          return `${comment()}\n${Array.from({ length: 1 + Math.floor(random() * 3) }, () => `${random() < 0.95 ? indent : indent + ' '}-${pick([' ', '  ', ''])}${scalar()}${comment()}\n`).join('')}`;
+          return `${comment()}\n${Array.from({ length: 1 + Math.floor(random() * 3) }, () => `${random() < 0.95 ? indent : `${indent} `}-${pick([' ', '  ', ''])}${scalar()}${comment()}\n`).join('')}`;
         }
         default: {
           const indent = pick(['  ', '    ', ' ']);
@@ -118,7 +118,7 @@ describe('readFlatMapping', () => {
       'contact_email: r@example.com', 'contact_email: nope', 'github_username: rin-dev', 'github_username: -x', 'llm_model: m', 'custom_prompt: p',
       'system_prompt: |-\n  p', 'personality_traits: [calm]', 'colour: red', 'name: Rin'];
     for (let i = 0; i < 3_000; i++) {
-      const text = Array.from({ length: 1 + Math.floor(random() * 5) }, () => fields[Math.floor(random() * fields.length)]).join('\n') + '\n';
+      const text = `${Array.from({ length: 1 + Math.floor(random() * 5) }, () => fields[Math.floor(random() * fields.length)]).join('\n')}\n`;
       for (const kind of ['human', 'virtual'] as const) {
         const file = `${kind}_members/x.yml`;
         const careful = parseCarefully(file, kind, text, defaultLimits);

@@ -179,13 +179,13 @@ describe('parseMemberFile: hostile input', () => {
     for (const [prev, next] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f']] as const) {
       bomb.push(`${next}: &${next} [${Array(9).fill(`*${prev}`).join(', ')}]`);
     }
-    expect(issuesOf(bomb.join('\n') + '\n')).toMatchObject([{ code: 'aliases' }]);
+    expect(issuesOf(`${bomb.join('\n')}\n`)).toMatchObject([{ code: 'aliases' }]);
   });
 
   it('refuses deep nesting without overflowing the stack', () => {
     // 50,000 nested block sequences crash the YAML composer's error formatting if let through.
-    expect(issuesOf('- '.repeat(50_000) + 'x\n')).toMatchObject([{ code: 'too_deep' }]);
-    expect(issuesOf('name: ' + '['.repeat(100_000) + '\n')).toMatchObject([{ code: 'too_deep' }]);
+    expect(issuesOf(`${'- '.repeat(50_000)}x\n`)).toMatchObject([{ code: 'too_deep' }]);
+    expect(issuesOf(`name: ${'['.repeat(100_000)}\n`)).toMatchObject([{ code: 'too_deep' }]);
   });
 });
 

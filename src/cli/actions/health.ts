@@ -39,7 +39,7 @@ async function checkChatlog(config: Config) {
     if (!owner && !(await embeddedStoreExists(store))) return { ok: false, reason: noStoreMessage(store) };
   }
   const { openChatStore } = await import('../../chatlog/open.js');
-  let chat;
+  let chat: Awaited<ReturnType<typeof openChatStore>> | undefined;
   try {
     chat = await openChatStore(config);
     await chat.check();
@@ -70,7 +70,7 @@ async function checkDatabase(config: Config) {
   if (config.database.engine === 'pglite' && !(await embeddedStoreExists(embeddedDatabase(config.database.dataDir)))) {
     return { ok: false, database: 'none', reason: noStoreMessage(embeddedDatabase(config.database.dataDir)) };
   }
-  let db;
+  let db: Awaited<ReturnType<typeof openDatabase>>;
   try {
     forFewQueries(config);
     db = await openDatabase(config.database, { migrate: false });

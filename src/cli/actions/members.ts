@@ -54,7 +54,7 @@ export async function showMember(name: string, options: { kind?: string; json?: 
       process.stdout.write(`${tableOf[kind]}\n`);
       for (const [column, value] of Object.entries(member)) {
         const text = Array.isArray(value) ? value.join(', ') : value === null ? '' : column === 'created_at' || column === 'updated_at' ? localTime(value as string) : String(value).trimEnd();
-        process.stdout.write(`  ${column.padEnd(19)} ${shown(text, { lines: true }).replace(/\n/g, '\n' + ' '.repeat(22))}\n`);
+        process.stdout.write(`  ${column.padEnd(19)} ${shown(text, { lines: true }).replace(/\n/g, `\n${' '.repeat(22)}`)}\n`);
       }
       if (problems.length > 0) {
         process.stdout.write('  (the file has changed and its latest version is invalid; this is its last good version)\n');

@@ -55,7 +55,7 @@ export async function serve(options: { port?: string; host?: string }, command: 
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   // Only now: whoever waits for the banner may signal at once, and must find the handlers.
-  process.stderr.write(lines.join('\n') + '\n');
+  process.stderr.write(`${lines.join('\n')}\n`);
 }
 
 /**

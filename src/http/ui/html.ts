@@ -28,6 +28,6 @@ function render(value: Interpolation): string {
  */
 export function html(strings: TemplateStringsArray, ...values: Interpolation[]): Html {
   let text = strings[0]!;
-  values.forEach((value, index) => (text += render(value) + strings[index + 1]!));
+  for (const [index, value] of values.entries()) text += render(value) + strings[index + 1]!;
   return new Html(text);
 }

@@ -22,7 +22,7 @@ describe('the chat log pages of the web UI', () => {
   let withoutStore: Service;
   const cookies: Record<string, string> = {};
 
-  const accounts = async (config: Config) => {
+  const accounts = async (_config: Config) => {
     const entries = [`mika:admin:${await hashPassword(passwords.mika)}`, `rin:viewer:${await hashPassword(passwords.rin)}`];
     return loadConfig({ VECR_UI_USERS: entries.join('\n'), VECR_SESSION_SECRET: 'a-test-session-secret-of-32-characters-or-more' }).ui;
   };

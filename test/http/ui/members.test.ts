@@ -9,7 +9,7 @@ import { serveForTest } from '../../helpers/service.js';
 
 const password = 'mika-admin-パスワード-1';
 const hostile = '<script>alert(1)</script>';
-const prompt = 'You are Aoi, the reviewer.\n\n  Indented line kept.\n' + 'A very long line that must wrap on a phone. '.repeat(20);
+const prompt = `You are Aoi, the reviewer.\n\n  Indented line kept.\n${'A very long line that must wrap on a phone. '.repeat(20)}`;
 
 /** More members than one page holds, so that the list has a second page. */
 const crowd = Object.fromEntries(
