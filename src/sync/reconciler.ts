@@ -19,6 +19,8 @@ export class Reconciler {
   private readonly stopping = new AbortController();
   /** Why the last run failed, until one succeeds. */
   lastError: unknown;
+  /** How far the run under way has come: files handled, of files listed so far. */
+  progress: { done: number; listed: number } | undefined;
 
   constructor(
     private readonly db: Db,
@@ -40,7 +42,11 @@ export class Reconciler {
 
   run(trigger: string): Promise<SyncReport> {
     if (this.stopping.signal.aborted) return Promise.reject(new Error('the service is stopping'));
-    this.running ??= syncStorage(this.db, this.storage, { ...this.options, trigger, signal: this.stopping.signal })
+    const onProgress = (done: number, listed: number) => {
+      this.progress = { done, listed };
+      this.options.onProgress?.(done, listed);
+    };
+    this.running ??= syncStorage(this.db, this.storage, { ...this.options, trigger, onProgress, signal: this.stopping.signal })
       .then(
         (report) => {
           this.lastError = undefined;
@@ -57,6 +63,7 @@ export class Reconciler {
       )
       .finally(() => {
         this.running = undefined;
+        this.progress = undefined;
       });
     return this.running;
   }

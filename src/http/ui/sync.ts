@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { countMembers } from '../../registry/read.js';
 import { countInvalidFiles, listInvalidFiles } from '../../registry/sql/memberFiles.js';
@@ -17,6 +18,12 @@ export const invalidPageSize = 50;
 
 /** Changes of the run asked for here that the page lists; the rest are only counted. */
 export const shownChanges = 20;
+
+/**
+ * How long "sync now" waits for its run before answering: a run done by then shows its report at
+ * once; a longer one (a large bucket) shows its progress on the page until it ends.
+ */
+export const syncNowPatienceMs = 2000;
 
 /** Members a run changed: its report lists only the first ones (maxReportedChanges), its counts are whole. */
 const changedCount = ({ created, updated, deleted }: SyncSummary) => created + updated + deleted;
@@ -55,10 +62,12 @@ export function syncPage(app: AppContext, ui: UiAuth) {
       const session = request.session as Session;
       const reconciler = app.reconciler;
       const shown = query.ran === '1' ? askedRun : undefined;
+      const runningNote = (progress: { done: number; listed: number } | undefined, reload: string) =>
+        html`<p class="message" role="status">${t(language, 'syncPage.running')}${progress ? html` <progress value="${progress.done}" max="${Math.max(progress.listed, 1)}"></progress> ${t(language, 'syncPage.progress', { done: progress.done.toLocaleString('en-US'), listed: progress.listed.toLocaleString('en-US') })}` : ''} <a href="${reload}">${t(language, 'syncPage.reload')}</a></p>`;
       const main = html`${await accountBar(ui, request, language)}
 <p><a href="/">${t(language, 'member.back')}</a></p>
 <h2>${t(language, 'syncPage.title')}</h2>
-${reconciler?.isRunning ? html`<p class="message" role="status">${t(language, 'syncPage.running')} <a href="/sync">${t(language, 'syncPage.reload')}</a></p>` : ''}
+${reconciler?.isRunning ? runningNote(reconciler.progress, query.ran === '1' ? '/sync?ran=1' : '/sync') : ''}
 ${reconciler && reconciler.lastError !== undefined ? html`<p class="message" role="alert">${t(language, 'syncPage.failed', { message: publicMessage(reconciler.lastError) })}</p>` : ''}
 ${shown ? html`<section class="message" role="status"><h3>${t(language, 'syncPage.done')}</h3>
 <p>${t(language, 'syncPage.summary', { ...countsOf(shown), ms: shown.durationMs })}</p>
@@ -92,14 +101,24 @@ ${next ? html`<a href="/sync?cursor=${next}" rel="next">${t(language, 'team.next
     });
 
     fastify.post('/sync', { config: { access: 'admin' } }, async (request, reply) => {
+      let outcome: 'done' | 'failed' | 'running' = 'failed';
       if (app.reconciler) {
+        askedRun = undefined;
         // A failed run is told on the page (the reconciler keeps its error): the browser comes back either way.
-        askedRun = await app.reconciler.run('ui').catch((error: unknown) => {
-          request.log.warn({ err: error }, 'sync asked for on the sync page failed');
-          return undefined;
-        });
+        const finished = app.reconciler.run('ui').then(
+          (report): 'done' => {
+            askedRun = report;
+            return 'done';
+          },
+          (error: unknown): 'failed' => {
+            request.log.warn({ err: error }, 'sync asked for on the sync page failed');
+            return 'failed';
+          },
+        );
+        outcome = await Promise.race([finished, sleep(syncNowPatienceMs, 'running' as const, { ref: false })]);
       }
-      return reply.code(303).header('location', askedRun ? '/sync?ran=1' : '/sync').send();
+      // Still running: the page shows its progress, then (reloaded) its report.
+      return reply.code(303).header('location', outcome === 'failed' ? '/sync' : '/sync?ran=1').send();
     });
   };
 }

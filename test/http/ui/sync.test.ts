@@ -21,6 +21,8 @@ describe.each(engines)('the sync page of the web UI (%s)', (engine) => {
   let service: Service;
   /** Listings wait for this: a test holds a run under way by putting an unresolved promise here. */
   let listingGate: Promise<void> = Promise.resolve();
+  /** And this one after the listing's first file (a page of its own), so that a run is seen halfway. */
+  let afterFirstFile: Promise<void> = Promise.resolve();
   const cookies: Record<keyof typeof passwords, string> = { mika: '', rin: '' };
 
   const open = async (path: string, who: keyof typeof passwords = 'mika', language = 'en') => {
@@ -50,7 +52,14 @@ describe.each(engines)('the sync page of the web UI (%s)', (engine) => {
     const users = `mika:admin:${await hashPassword(passwords.mika)} rin:viewer:${await hashPassword(passwords.rin)}`;
     const storage = listingThrough(folderStorage(`${work.dir}/storage`), async function* (pages) {
       await listingGate;
-      yield* pages;
+      let first = true;
+      for await (const page of pages) {
+        for (const file of page) {
+          yield [file];
+          if (first) await afterFirstFile;
+          first = false;
+        }
+      }
     });
     service = await serveForTest(db, storage, (config) => {
       config.storage = { kind: 'folder', path: `${work.dir}/storage` };
@@ -181,6 +190,31 @@ describe.each(engines)('the sync page of the web UI (%s)', (engine) => {
     }
     await run;
     expect((await open('/sync')).text).not.toContain('A sync is under way');
+  });
+
+  it('answers sync now before a long run ends, and shows the run’s progress until its report', async () => {
+    const csrf = csrfOn((await open('/sync')).text)!;
+    let openGate!: () => void;
+    afterFirstFile = new Promise((resolve) => (openGate = resolve));
+    // A file a batch: the first is written, and counted, while the listing waits.
+    const { options } = service.context.reconciler!;
+    options.batchSize = 1;
+    try {
+      const posted = await postForm('/sync', 'mika', { _csrf: csrf });
+      expect(posted.status).toBe(303);
+      expect(posted.headers.get('location')).toBe('/sync?ran=1');
+      const { text } = await open('/sync?ran=1');
+      expect(text).toMatch(/<p class="message" role="status">A sync is under way\. <progress value="(\d+)" max="(\d+)"><\/progress> \1 of \2 files listed so far handled\. <a href="\/sync\?ran=1">Reload to see how it ended<\/a><\/p>/);
+      expect(text).not.toContain('The sync you asked for is done');
+    } finally {
+      openGate();
+      afterFirstFile = Promise.resolve();
+      options.batchSize = undefined;
+    }
+    await service.context.reconciler!.run('test');
+    const done = (await open('/sync?ran=1')).text;
+    expect(done).not.toContain('A sync is under way');
+    expect(done).toContain('The sync you asked for is done');
   });
 
   it('speaks Japanese', async () => {
