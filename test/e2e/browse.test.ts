@@ -75,11 +75,11 @@ describe('browsing the team in a real browser (Chromium)', () => {
     expect((await listedNames(page)).sort()).toEqual(['太郎丸', '華扇'].sort());
     await expect(page.getByRole('link', { name: 'AI members' }).getAttribute('aria-current')).resolves.toBe('page');
     // name, kind, role, skills / expertise, model, file, last change
-    await expect(rowOf(page, '太郎丸')).resolves.toEqual(['太郎丸', 'AI', 'Reviewer', 'Python', 'gpt-4o', 'virtual_members/taromaru.yml', expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/)]);
+    await expect(rowOf(page, '太郎丸')).resolves.toEqual(['太郎丸', 'AI', 'Reviewer', 'Python', 'gpt-4o', 'virtual_members/taromaru.yml', expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d$/)]);
     await page.getByRole('link', { name: 'Humans' }).click();
     await page.waitForURL((url) => url.search === '?kind=human');
     await expect(page.getByRole('status').textContent()).resolves.toBe('58 members');
-    await expect(rowOf(page, 'Member 001')).resolves.toEqual(['Member 001', 'Human', 'Tester', 'QA', '', 'human_members/member-1.yml', expect.stringMatching(/UTC$/)]);
+    await expect(rowOf(page, 'Member 001')).resolves.toEqual(['Member 001', 'Human', 'Tester', 'QA', '', 'human_members/member-1.yml', expect.stringMatching(/ [+-]\d\d:\d\d$/)]);
 
     await page.getByRole('link', { name: 'Everyone' }).click();
     await page.waitForURL((url) => url.search === '');
@@ -96,7 +96,7 @@ describe('browsing the team in a real browser (Chromium)', () => {
     expect(new URL(page.url()).searchParams.get('q')).toBe('太郎');
     expect((await listedNames(page)).sort()).toEqual(['山田太郎', '太郎丸'].sort());
     await expect(page.getByRole('status').textContent()).resolves.toBe('2 members');
-    await expect(rowOf(page, '山田太郎')).resolves.toEqual(['山田太郎', 'Human', 'Engineer', 'TypeScript, Go', '', 'human_members/yamada.yml', expect.stringMatching(/UTC$/)]);
+    await expect(rowOf(page, '山田太郎')).resolves.toEqual(['山田太郎', 'Human', 'Engineer', 'TypeScript, Go', '', 'human_members/yamada.yml', expect.stringMatching(/ [+-]\d\d:\d\d$/)]);
     // The query stays in the field, to refine it.
     await expect(page.getByLabel('Name contains').inputValue()).resolves.toBe('太郎');
 
@@ -213,7 +213,7 @@ describe('browsing the team in a real browser (Chromium)', () => {
     await page.goto(`${serve.url}/?q=${encodeURIComponent('太郎丸')}`);
     await expect(page.evaluate('document.documentElement.scrollWidth')).resolves.toBe(390);
     const cells = page.locator('tbody tr').first().locator('td');
-    await expect(cells.allInnerTexts()).resolves.toEqual(['太郎丸', 'AI', 'Reviewer', 'Python', 'gpt-4o', 'virtual_members/taromaru.yml', expect.stringMatching(/UTC$/)]);
+    await expect(cells.allInnerTexts()).resolves.toEqual(['太郎丸', 'AI', 'Reviewer', 'Python', 'gpt-4o', 'virtual_members/taromaru.yml', expect.stringMatching(/ [+-]\d\d:\d\d$/)]);
     for (const box of await Promise.all((await cells.all()).map((cell) => cell.boundingBox()))) {
       expect(box!.x).toBeGreaterThanOrEqual(0);
       expect(box!.x + box!.width).toBeLessThanOrEqual(390);

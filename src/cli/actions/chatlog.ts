@@ -6,7 +6,7 @@ import type { ChatStore } from '../../chatlog/store.js';
 import type { Config } from '../../config.js';
 import { configFrom, embeddedChatStore, lookBeforeCreatingStore } from '../context.js';
 import { printJson, printTable, shown, writeFileWhole } from '../output.js';
-import { localTime } from '../time.js';
+import { localTime } from '../../localTime.js';
 
 /** Opens the chat log store for one command; one that only reads never makes an embedded store. */
 async function withChat<T>(config: Config, fn: (chat: ChatStore) => Promise<T>, options: { readOnly: boolean }): Promise<T> {

@@ -6,7 +6,7 @@ import { memberKinds, tableOf, type MemberKind } from '../../members/kinds.js';
 import { countMembers, fileProblems, getMember, invalidFiles, listMembers, type InvalidFile } from '../../registry/read.js';
 import { configFrom, withDatabase } from '../context.js';
 import { printJson, printTable, shown } from '../output.js';
-import { localTime } from '../time.js';
+import { localTime } from '../../localTime.js';
 
 function kindsOf(kind: string | undefined): MemberKind[] {
   if (kind === undefined) return [...memberKinds];

@@ -7,6 +7,7 @@ import { html, type Html } from './html.js';
 import { languageOf, t, type Language } from './i18n.js';
 import type { Session } from './session.js';
 import { page, sendPage, type UiAuth } from './signin.js';
+import { localTime } from '../../localTime.js';
 
 /** Members on one page of the team list. */
 export const teamPageSize = 50;
@@ -48,8 +49,8 @@ function teamUrl(params: TeamParams): string {
 
 export const memberUrl = (kind: MemberKind, name: string) => `/members/${kind}/${encodeURIComponent(name)}`;
 
-/** A timestamp of the database (ISO 8601, UTC) as people read it, to the minute. */
-export const when = (iso: string) => html`<time datetime="${iso}">${iso.slice(0, 16).replace('T', ' ')} UTC</time>`;
+/** A timestamp of the database (ISO 8601, UTC) as people read it: to the minute, in the service's time zone (TZ), with its offset. */
+export const when = (iso: string) => html`<time datetime="${iso}">${localTime(iso, { seconds: false })}</time>`;
 
 const kindLabel = (language: Language, kind: MemberKind) => t(language, kind === 'human' ? 'kind.human' : 'kind.virtual');
 

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { localTime } from '../../../src/localTime.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateMessages } from '../../../src/chatlog/messages.js';
 import type { ChatStore } from '../../../src/chatlog/store.js';
@@ -95,7 +96,7 @@ describe('the chat log pages of the web UI', () => {
     const { status, text } = await open('/chat');
     expect(status).toBe(200);
     expect(sessionsOn(text)).toEqual(['discord:100:200', 'discord:100', 'discord:300']);
-    expect(text).toMatch(/<tr><td><a href="\/chat\/sessions\/discord%3A100">discord:100<\/a><\/td><td>100<\/td><td>Aoi, Rin<\/td><td>2<\/td><td>open<\/td><td><time datetime="2026-12-01T09:01:00.000Z">2026-12-01 09:01 UTC<\/time><\/td><\/tr>/);
+    expect(text).toMatch(/<tr><td><a href="\/chat\/sessions\/discord%3A100">discord:100<\/a><\/td><td>100<\/td><td>Aoi, Rin<\/td><td>2<\/td><td>open<\/td><td><time datetime="2026-12-01T09:01:00.000Z">\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d<\/time><\/td><\/tr>/);
     expect(text).not.toMatch(/<script|style=/);
   });
 
@@ -118,8 +119,8 @@ describe('the chat log pages of the web UI', () => {
     const { status, text } = await open('/chat/sessions/discord%3A100');
     expect(status).toBe(200);
     expect(text).not.toContain(hostile);
-    expect(text).toContain('<li class="human"><p class="speaker"><strong>Rin</strong> <span class="kind">Human</span> <time datetime="2026-12-01T09:00:00.000Z">2026-12-01 09:00 UTC</time></p><div class="content">Please review this:\n  line two, indented\n&lt;script&gt;alert(1)&lt;/script&gt;</div></li>');
-    expect(text).toContain('<li class="ai"><p class="speaker"><strong>Aoi</strong> <span class="kind">AI</span> <time datetime="2026-12-01T09:01:00.000Z">2026-12-01 09:01 UTC</time> <span class="model">claude-sonnet-4-5</span> <span class="tokens">tokens: 120 in / 8 out</span></p><div class="content">Looks good.\nOne nit.</div></li>');
+    expect(text).toContain(`<li class="human"><p class="speaker"><strong>Rin</strong> <span class="kind">Human</span> <time datetime="2026-12-01T09:00:00.000Z">${localTime(start, { seconds: false })}</time></p><div class="content">Please review this:\n  line two, indented\n&lt;script&gt;alert(1)&lt;/script&gt;</div></li>`);
+    expect(text).toContain(`<li class="ai"><p class="speaker"><strong>Aoi</strong> <span class="kind">AI</span> <time datetime="2026-12-01T09:01:00.000Z">${localTime(start + 60_000, { seconds: false })}</time> <span class="model">claude-sonnet-4-5</span> <span class="tokens">tokens: 120 in / 8 out</span></p><div class="content">Looks good.\nOne nit.</div></li>`);
     expect(text).toContain('<a href="/api/chat/sessions/discord%3A100/export?format=md">');
     expect(text).toContain('<a href="/chat/sessions/discord%3A100/context?member=Aoi">Context preview for Aoi</a>');
     expect(text).not.toContain('context?member=Rin');

@@ -82,7 +82,7 @@ describe.each(engines)('the member pages of the web UI (%s)', (engine) => {
     const names = namesOn(text);
     expect(names).toHaveLength(teamPageSize);
     expect(names.slice(0, 3)).toEqual(['&lt;script&gt;alert(1)&lt;/script&gt;', 'Aoi', 'Broken']);
-    expect(text).toMatch(/<td><a href="\/members\/virtual\/Aoi">Aoi<\/a><\/td><td class="kind">AI<\/td><td>Reviewer<\/td><td>Code review, Rust<\/td><td>claude-sonnet-4-5<\/td><td class="file">virtual_members\/aoi.yml<\/td><td><time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d UTC<\/time><\/td><\/tr>/);
+    expect(text).toMatch(/<td><a href="\/members\/virtual\/Aoi">Aoi<\/a><\/td><td class="kind">AI<\/td><td>Reviewer<\/td><td>Code review, Rust<\/td><td>claude-sonnet-4-5<\/td><td class="file">virtual_members\/aoi.yml<\/td><td><time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d<\/time><\/td><\/tr>/);
     expect(text).toMatch(/<td><a href="\/members\/human\/Broken">Broken<\/a> <span class="badge">file invalid<\/span><\/td><td class="kind">Human<\/td><td>Engineer<\/td><td>TypeScript<\/td>/);
     // The sign-out form stays on the home page.
     expect(text).toContain('Signed in as mika (administrator)');

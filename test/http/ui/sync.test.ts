@@ -97,7 +97,7 @@ describe.each(engines)('the sync page of the web UI (%s)', (engine) => {
     expect(text).toContain('<h2>Sync with storage</h2>');
     // The service's first sync (the helper's run joined it).
     expect(text).toMatch(/<dt>Started by<\/dt><dd>start<\/dd>/);
-    expect(text).toMatch(/<dt>Finished<\/dt><dd><time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d UTC<\/time><\/dd>/);
+    expect(text).toMatch(/<dt>Finished<\/dt><dd><time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d<\/time><\/dd>/);
     expect(text).toContain('<dd>2 created, 0 updated, 0 unchanged, 0 deleted, 2 invalid files</dd>');
     expect(text).toContain('1 humans, 1 AI members');
     expect(text).toContain('Invalid files (2)');
