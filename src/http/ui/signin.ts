@@ -63,6 +63,16 @@ export function sendPage(reply: FastifyReply, status: number, content: Html) {
  * sends one (printable ASCII) — a browser drops tabs and line breaks from a Location, so
  * `/<TAB>/elsewhere` would lead to `//elsewhere`, another site.
  */
+/** The path of the page a request came from, where that page is this site's. */
+function pathOfReferer(request: FastifyRequest): string | undefined {
+  try {
+    const referer = new URL(request.headers.referer ?? '');
+    return referer.host === request.host ? `${referer.pathname}${referer.search}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const safeNext = (next: unknown) => (typeof next === 'string' && /^\/(?![/\\])[\x21-\x7e]*$/.test(next) ? next : '/');
 
 function setSessionCookie(request: FastifyRequest, reply: FastifyReply, value: string, maxAgeSeconds: number) {
@@ -79,6 +89,19 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest();
 export function acceptForms(fastify: FastifyInstance) {
   fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  // A form whose CSRF token is refused (a page older than its session: signed in again since)
+  // gets a page that says what to do, not the API's JSON (access.ts refuses it for every route).
+  fastify.addHook('onSend', async (request, reply, payload) => {
+    if (reply.statusCode !== 403 || !request.headers['content-type']?.startsWith('application/x-www-form-urlencoded') || typeof payload !== 'string') return payload;
+    if (!payload.startsWith('{"error":{"code":"csrf"')) return payload;
+    const language = languageOf(request);
+    const back = safeNext(pathOfReferer(request));
+    reply.type('text/html; charset=utf-8');
+    const main = html`<h2>${t(language, 'csrf.title')}</h2>
+<p class="message" role="alert">${t(language, 'csrf.message')}</p>
+<p><a href="${back}">${t(language, 'csrf.back')}</a></p>`;
+    return page(language, t(language, 'csrf.title'), main, request).text;
   });
 }
 

@@ -154,7 +154,7 @@ describe('the chat log pages of the web UI', () => {
     // Without the token, or with a viewer's session: refused, nothing deleted.
     const noToken = await postForm('/chat/sessions/discord%3A300/delete', { confirm: 'yes' });
     expect(noToken.status).toBe(403);
-    expect(noToken.text).toContain('"csrf"');
+    expect(noToken.text).toContain('<h2>このフォームは期限切れです</h2>');
     const viewerCsrf = csrfOn((await open('/chat/sessions/discord%3A300/delete', 'en', 'rin')).text);
     const viewer = await postForm('/chat/sessions/discord%3A300/delete', { _csrf: viewerCsrf }, 'rin');
     expect(viewer.status).toBe(403);

@@ -274,7 +274,7 @@ describe.each(engines)('creating, editing and deleting members in the web UI (%s
       const { _csrf: _, ...rest } = form;
       const refused = await post('/members/human/Rin/edit', { ...rest, ...(token ? { _csrf: token } : {}), mode: 'yaml', yaml: 'name: Rin\nrole: Hijacked\n' });
       expect(refused.status).toBe(403);
-      expect(JSON.parse(refused.text)).toMatchObject({ error: { code: 'csrf' } });
+      expect(refused.text).toContain('<h2>This form has expired</h2>');
     }
     const { _csrf: _, ...withoutToken } = form;
     expect((await post('/members/new', { ...withoutToken, kind: 'human', ...humanForm({ name: 'Intruder' }) })).status).toBe(403);
