@@ -191,10 +191,8 @@ function checkSyntaxTree(tokens: readonly unknown[], maxDepth: number): TreeProb
   return undefined;
 }
 
-const knownFields = {
-  human: Object.keys(schemaOf.human.shape),
-  virtual: Object.keys(schemaOf.virtual.shape),
-};
+/** The fields a kind of file may hold, for hints (asked of the schema only when a file has others). */
+const knownFields = (kind: MemberKind) => Object.keys(schemaOf[kind].shape);
 
 function toIssues(file: string, kind: MemberKind, issue: z.core.$ZodIssue, document: Document, lineCounter: LineCounter, text: string): MemberIssue[] {
   const field = fieldName(issue.path);
@@ -210,13 +208,13 @@ function toIssues(file: string, kind: MemberKind, issue: z.core.$ZodIssue, docum
 
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => {
-      const suggestion = didYouMean(key, knownFields[kind]);
+      const suggestion = didYouMean(key, knownFields(kind));
       return {
         file,
         field: fieldName([...issue.path, key]),
         code: 'unknown_field' as const,
         message: `is not a field of ${kind === 'human' ? 'a human' : 'an AI'} member`,
-        hint: suggestion ? `did you mean ${suggestion}?` : `known fields: ${knownFields[kind].join(', ')}`,
+        hint: suggestion ? `did you mean ${suggestion}?` : `known fields: ${knownFields(kind).join(', ')}`,
         ...at([...issue.path, key], true),
       };
     });
