@@ -1,11 +1,11 @@
 import { isUtf8 } from 'node:buffer';
 import { Composer, isMap, isPair, isScalar, isSeq, LineCounter, Parser, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import { readFlatMapping } from './flatYaml.js';
 import { findFullWidthSlips } from './fullWidth.js';
 import { isIssueCode, type IssueCode, type MemberIssue } from './issues.js';
 import { defaultLimits, type ParseLimits } from './limits.js';
-import { githubLoginFormat, schemaOf, toHumanMember, toVirtualMember, type Member, type MemberKind } from './schema.js';
+import { parseQuickly, toMember } from './parseQuickly.js';
+import { githubLoginFormat, schemaOf, type Member, type MemberKind } from './schema.js';
 
 export { defaultLimits, type ParseLimits };
 
@@ -29,6 +29,8 @@ export function parseMemberFile(
   bytes: Uint8Array,
   limits: ParseLimits = defaultLimits,
 ): ParseResult {
+  const quick = parseQuickly(kind, bytes, limits);
+  if (quick) return { ok: true, value: quick };
   if (bytes.byteLength > limits.maxBytes) {
     return failure(file, 'too_large', `is ${bytes.byteLength} bytes, more than the limit of ${limits.maxBytes}`, {
       hint: 'a member file is a few lines of YAML; VECR_MAX_FILE_BYTES raises the limit',
@@ -38,25 +40,7 @@ export function parseMemberFile(
     const before = utf8.decode(bytes.subarray(0, firstInvalidUtf8(bytes)));
     return failure(file, 'encoding', 'is not valid UTF-8', { ...endOf(before), hint: 'save the file as UTF-8' });
   }
-  const text = utf8.decode(bytes);
-  // The flat shape nests two deep (a mapping, a list) and has no aliases: under tighter limits,
-  // the careful reader judges.
-  const quick = limits.maxDepth >= 2 ? loadQuickly(kind, text) : undefined;
-  return quick ?? parseCarefully(file, kind, text, limits);
-}
-
-/** The fast path: a valid member, or undefined for anything that needs a closer look. */
-function loadQuickly(kind: MemberKind, text: string): ParseResult | undefined {
-  const data = readFlatMapping(text);
-  if (!data) return undefined;
-  const result = schemaOf[kind].safeParse(data);
-  return result.success ? { ok: true, value: toMember(kind, result.data) } : undefined;
-}
-
-function toMember(kind: MemberKind, data: unknown): Member {
-  return kind === 'human'
-    ? { kind, member: toHumanMember(data as z.infer<typeof schemaOf.human>) }
-    : { kind, member: toVirtualMember(data as z.infer<typeof schemaOf.virtual>) };
+  return parseCarefully(file, kind, utf8.decode(bytes), limits);
 }
 
 function failure(file: string, code: IssueCode, message: string, extra: Partial<MemberIssue> = {}): ParseResult {
@@ -191,10 +175,8 @@ function checkSyntaxTree(tokens: readonly unknown[], maxDepth: number): TreeProb
   return undefined;
 }
 
-const knownFields = {
-  human: Object.keys(schemaOf.human.shape),
-  virtual: Object.keys(schemaOf.virtual.shape),
-};
+/** The fields a kind of file may hold, for hints (asked of the schema only when a file has others). */
+const knownFields = (kind: MemberKind) => Object.keys(schemaOf[kind].shape);
 
 function toIssues(file: string, kind: MemberKind, issue: z.core.$ZodIssue, document: Document, lineCounter: LineCounter, text: string): MemberIssue[] {
   const field = fieldName(issue.path);
@@ -210,13 +192,13 @@ function toIssues(file: string, kind: MemberKind, issue: z.core.$ZodIssue, docum
 
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => {
-      const suggestion = didYouMean(key, knownFields[kind]);
+      const suggestion = didYouMean(key, knownFields(kind));
       return {
         file,
         field: fieldName([...issue.path, key]),
         code: 'unknown_field' as const,
         message: `is not a field of ${kind === 'human' ? 'a human' : 'an AI'} member`,
-        hint: suggestion ? `did you mean ${suggestion}?` : `known fields: ${knownFields[kind].join(', ')}`,
+        hint: suggestion ? `did you mean ${suggestion}?` : `known fields: ${knownFields(kind).join(', ')}`,
         ...at([...issue.path, key], true),
       };
     });

@@ -6,6 +6,9 @@ import type { MemberKind } from './kinds.js';
  * The member file formats: one definition each, from which come validation (`safeParse`), the
  * TypeScript types (`z.infer`) and the JSON Schema for editors (`memberJsonSchema`).
  * Limits follow the columns of D2/D3 (VARCHAR(255)); PostgreSQL text cannot hold NUL.
+ *
+ * Each is built when first asked for (`schemaOf`), not when this module loads: building one
+ * costs more than the file it validates, and `vecr validate` on human files needs no other.
  */
 
 const text = storableString;
@@ -18,36 +21,40 @@ export const githubLoginPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){
 /** The string format of GitHub logins, as its issues name it (`issue.format`). */
 export const githubLoginFormat = 'github_login';
 
-export const humanMemberSchema = z
-  .strictObject({
-    name: shortText().min(1).describe('Display name; required and unique among humans.'),
-    role: shortText().nullish().describe('Role in the team.'),
-    skills: textList().nullish().describe('Skills, as a list of strings.'),
-    bio: text().nullish().describe('Free text about the member.'),
-    contact_email: z.email().max(255).nullish().describe('Contact e-mail address.'),
-    github_username: z.stringFormat(githubLoginFormat, githubLoginPattern).nullish().describe('GitHub login.'),
-  })
-  .describe('A human member of VECR Garage: one file in human_members/.');
+const humanMemberSchema = () =>
+  z
+    .strictObject({
+      name: shortText().min(1).describe('Display name; required and unique among humans.'),
+      role: shortText().nullish().describe('Role in the team.'),
+      skills: textList().nullish().describe('Skills, as a list of strings.'),
+      bio: text().nullish().describe('Free text about the member.'),
+      contact_email: z.email().max(255).nullish().describe('Contact e-mail address.'),
+      github_username: z.stringFormat(githubLoginFormat, githubLoginPattern).nullish().describe('GitHub login.'),
+    })
+    .describe('A human member of VECR Garage: one file in human_members/.');
 
-export const virtualMemberSchema = z
-  .strictObject({
-    name: shortText().min(1).describe('Display name; required and unique among AI members.'),
-    role: shortText().nullish().describe('Role in the team.'),
-    llm_model: shortText().min(1).describe('The model that speaks as this member, e.g. claude-sonnet-4-5.'),
-    system_prompt: text().nullish().describe('The system prompt of the persona.'),
-    custom_prompt: text().nullish().describe('Older name of system_prompt; use one of the two, not both.'),
-    personality_traits: textList().nullish().describe('Personality traits, as a list of strings.'),
-    expertise_areas: textList().nullish().describe('Areas of expertise, as a list of strings.'),
-  })
-  .refine((file) => file.system_prompt == null || file.custom_prompt == null, {
-    message: 'has both system_prompt and custom_prompt; keep one (custom_prompt is the older name of system_prompt)',
-    path: ['custom_prompt'],
-    params: { code: 'both_prompts' },
-  })
-  .describe('An AI member (LLM persona) of VECR Garage: one file in virtual_members/.');
+const virtualMemberSchema = () =>
+  z
+    .strictObject({
+      name: shortText().min(1).describe('Display name; required and unique among AI members.'),
+      role: shortText().nullish().describe('Role in the team.'),
+      llm_model: shortText().min(1).describe('The model that speaks as this member, e.g. claude-sonnet-4-5.'),
+      system_prompt: text().nullish().describe('The system prompt of the persona.'),
+      custom_prompt: text().nullish().describe('Older name of system_prompt; use one of the two, not both.'),
+      personality_traits: textList().nullish().describe('Personality traits, as a list of strings.'),
+      expertise_areas: textList().nullish().describe('Areas of expertise, as a list of strings.'),
+    })
+    .refine((file) => file.system_prompt == null || file.custom_prompt == null, {
+      message: 'has both system_prompt and custom_prompt; keep one (custom_prompt is the older name of system_prompt)',
+      path: ['custom_prompt'],
+      params: { code: 'both_prompts' },
+    })
+    .describe('An AI member (LLM persona) of VECR Garage: one file in virtual_members/.');
 
-export type HumanMemberFile = z.infer<typeof humanMemberSchema>;
-export type VirtualMemberFile = z.infer<typeof virtualMemberSchema>;
+type HumanMemberSchema = ReturnType<typeof humanMemberSchema>;
+type VirtualMemberSchema = ReturnType<typeof virtualMemberSchema>;
+export type HumanMemberFile = z.infer<HumanMemberSchema>;
+export type VirtualMemberFile = z.infer<VirtualMemberSchema>;
 
 export { memberKinds, tableOf, type MemberKind } from './kinds.js';
 
@@ -59,7 +66,17 @@ export type VirtualMember = {
 
 export type Member = { kind: 'human'; member: HumanMember } | { kind: 'virtual'; member: VirtualMember };
 
-export const schemaOf = { human: humanMemberSchema, virtual: virtualMemberSchema } as const;
+const built: { human?: HumanMemberSchema; virtual?: VirtualMemberSchema } = {};
+
+/** The schema of each kind of member file, built once, when first asked for. */
+export const schemaOf = {
+  get human(): HumanMemberSchema {
+    return (built.human ??= humanMemberSchema());
+  },
+  get virtual(): VirtualMemberSchema {
+    return (built.virtual ??= virtualMemberSchema());
+  },
+};
 
 export function toHumanMember(file: HumanMemberFile): HumanMember {
   return {

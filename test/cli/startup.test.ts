@@ -37,11 +37,15 @@ describe('vecr start-up', () => {
     }
   });
 
-  it('validate loads the YAML parser and the member schema, no database and no server', async () => {
-    await writeFiles(work.dir, { 'human_members/rin.yml': human('Rin') });
-    const { result, packages } = await packagesLoadedBy(['validate', 'human_members/rin.yml'], { cwd: work.dir, env });
-    expect(result.code, result.stderr).toBe(0);
-    expect([...packages].sort()).toEqual(['commander', 'yaml', 'zod']);
+  it('validate loads the member schema, and the YAML parser only for a file the quick reader cannot pass; no database and no server', async () => {
+    await writeFiles(work.dir, { 'human_members/rin.yml': human('Rin'), 'human_members/bad.yml': human('Bad', 'contact_email: not-an-address\n') });
+    const valid = await packagesLoadedBy(['validate', 'human_members/rin.yml'], { cwd: work.dir, env });
+    expect(valid.result.code, valid.result.stderr).toBe(0);
+    expect([...valid.packages].sort()).toEqual(['commander', 'zod']);
+    const invalid = await packagesLoadedBy(['validate', 'human_members/rin.yml', 'human_members/bad.yml'], { cwd: work.dir, env });
+    expect(invalid.result.code).toBe(1);
+    expect(invalid.result.stderr).toContain('bad.yml:4:16: contact_email: is not a valid e-mail address');
+    expect([...invalid.packages].sort()).toEqual(['commander', 'yaml', 'zod']);
   });
 
   describe.runIf(process.env.TEST_DATABASE_URL)('on a PostgreSQL server', () => {
