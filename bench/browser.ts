@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser, chromium } from 'playwright-core';
 
 /** Debian's Chromium (browser downloads fail here); CHROMIUM_PATH names another build. */
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BatchWriteItemCommand, DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { readCredentials } from '../src/chatlog/credentials.js';
-import { drive, driveAlternating, helpOnRequest, option, request, startServe, type DriveResult } from './support.js';
+import { type DriveResult, drive, driveAlternating, helpOnRequest, option, request, startServe } from './support.js';
 
 helpOnRequest(`Usage: npm run bench:chatlog [-- --messages N --appends N --reads N --clients C --rounds R]
 
@@ -39,11 +39,16 @@ async function main() {
   const serve = await startServe(work);
   try {
     // The same endpoint the service uses: the configured one, or the one it published.
-    const endpoint = process.env.CHATLOG_DYNAMODB_ENDPOINT || `http://127.0.0.1:${JSON.parse(await fs.readFile(path.join(work, 'data', 'chatlogs.lock'), 'utf8')).port}`;
+    const endpoint =
+      process.env.CHATLOG_DYNAMODB_ENDPOINT || `http://127.0.0.1:${JSON.parse(await fs.readFile(path.join(work, 'data', 'chatlogs.lock'), 'utf8')).port}`;
     // The embedded store takes only the access key kept beside its folder.
-    const credentials = process.env.CHATLOG_DYNAMODB_ENDPOINT ? { accessKeyId: 'local', secretAccessKey: 'local' } : await readCredentials(path.join(work, 'data', 'chatlogs'));
+    const credentials = process.env.CHATLOG_DYNAMODB_ENDPOINT
+      ? { accessKeyId: 'local', secretAccessKey: 'local' }
+      : await readCredentials(path.join(work, 'data', 'chatlogs'));
     const client = new DynamoDBClient({ endpoint, region: process.env.AWS_REGION || 'us-east-1', credentials });
-    console.log(`bench:chatlog — ${total} messages in ${sessions} sessions, ${endpoint}, ${clients} concurrent clients, ${os.cpus().length} cores, Node ${process.version}`);
+    console.log(
+      `bench:chatlog — ${total} messages in ${sessions} sessions, ${endpoint}, ${clients} concurrent clients, ${os.cpus().length} cores, Node ${process.version}`,
+    );
 
     const started = performance.now();
     const base = 1_700_000_000_000;
@@ -71,11 +76,13 @@ async function main() {
     // Appends: 50 active conversations, as a busy Discord server would have.
     const appended = await driveAlternating(rounds, appends, clients, {
       raw: async (i) => {
-        await client.send(new PutItemCommand({
-          TableName: table,
-          Item: { ...item(i % 50, 0), session_id: { S: `raw-${i % 50}` }, timestamp: { N: String(Date.now() + i / 1000) } },
-          ConditionExpression: 'attribute_not_exists(session_id)',
-        }));
+        await client.send(
+          new PutItemCommand({
+            TableName: table,
+            Item: { ...item(i % 50, 0), session_id: { S: `raw-${i % 50}` }, timestamp: { N: String(Date.now() + i / 1000) } },
+            ConditionExpression: 'attribute_not_exists(session_id)',
+          }),
+        );
       },
       api: async (i) => {
         const response = await request(`${serve.url}/api/chat/sessions/api-${i % 50}/messages`, {
@@ -88,14 +95,16 @@ async function main() {
 
     const read = await driveAlternating(rounds, reads, 1, {
       raw: async (i) => {
-        await client.send(new QueryCommand({
-          TableName: table,
-          KeyConditionExpression: 'session_id = :s AND #ts > :zero',
-          ExpressionAttributeNames: { '#ts': 'timestamp' },
-          ExpressionAttributeValues: { ':s': { S: `bench-${(i * 7) % sessions}` }, ':zero': { N: '0' } },
-          ScanIndexForward: false,
-          Limit: 50,
-        }));
+        await client.send(
+          new QueryCommand({
+            TableName: table,
+            KeyConditionExpression: 'session_id = :s AND #ts > :zero',
+            ExpressionAttributeNames: { '#ts': 'timestamp' },
+            ExpressionAttributeValues: { ':s': { S: `bench-${(i * 7) % sessions}` }, ':zero': { N: '0' } },
+            ScanIndexForward: false,
+            Limit: 50,
+          }),
+        );
       },
       api: async (i) => {
         const response = await request(`${serve.url}/api/chat/sessions/bench-${(i * 7) % sessions}/messages?order=desc&limit=50`);
@@ -105,7 +114,9 @@ async function main() {
     });
 
     const line = (label: string, r: DriveResult, unit: string) =>
-      console.log(`${label.padEnd(40)} ${Math.round(r.rate).toString().padStart(6)} ${unit}   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms`);
+      console.log(
+        `${label.padEnd(40)} ${Math.round(r.rate).toString().padStart(6)} ${unit}   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms`,
+      );
     line('raw PutItem (conditional)', appended.raw, 'msg/s  ');
     line('API append (POST, one message)', appended.api, 'msg/s  ');
     line('raw Query, latest 50', read.raw, 'reads/s');

@@ -68,10 +68,16 @@ async function writeMemberFiles(root: string, count: number) {
   await fs.mkdir(path.join(root, 'human_members'), { recursive: true });
   await fs.mkdir(path.join(root, 'virtual_members'), { recursive: true });
   for (let i = 0; i < half; i++) {
-    await fs.writeFile(path.join(root, `human_members/h${i}.yml`), `name: Human ${i}\nrole: Engineer ${i % 7}\nskills: [TypeScript, PostgreSQL, skill-${i % 13}]\ncontact_email: h${i}@example.com\n`);
+    await fs.writeFile(
+      path.join(root, `human_members/h${i}.yml`),
+      `name: Human ${i}\nrole: Engineer ${i % 7}\nskills: [TypeScript, PostgreSQL, skill-${i % 13}]\ncontact_email: h${i}@example.com\n`,
+    );
   }
   for (let i = 0; i < count - half; i++) {
-    await fs.writeFile(path.join(root, `virtual_members/v${i}.yml`), `name: Virtual ${i}\nrole: Reviewer\nllm_model: claude-sonnet-4-5\nsystem_prompt: |\n  You are AI member ${i}.\nexpertise_areas: [code review, area-${i % 11}]\n`);
+    await fs.writeFile(
+      path.join(root, `virtual_members/v${i}.yml`),
+      `name: Virtual ${i}\nrole: Reviewer\nllm_model: claude-sonnet-4-5\nsystem_prompt: |\n  You are AI member ${i}.\nexpertise_areas: [code review, area-${i % 11}]\n`,
+    );
   }
 }
 
@@ -94,7 +100,9 @@ NODE_COMPILE_CACHE in the environment reaches every process measured.`);
   const node = process.execPath;
   const vecr = (...rest: string[]) => [node, bin, ...rest];
   // Every setting the measured commands read is given here; nothing else of the shell's counts.
-  const baseEnv: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(DATABASE_URL|MEMBER_DB_|VECR_|CHATLOG_|PORT$)/.test(name)));
+  const baseEnv: NodeJS.ProcessEnv = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !/^(DATABASE_URL|MEMBER_DB_|VECR_|CHATLOG_|PORT$)/.test(name)),
+  );
 
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'vecr-bench-cli-'));
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -132,7 +140,9 @@ NODE_COMPILE_CACHE in the environment reaches every process measured.`);
     }
     cases.push({ label: 'vecr members count (embedded, no service)', command: vecr('members', 'count'), env: embeddedEnv, target: { ms: 600 } });
 
-    console.log(`bench:cli — ${runs} rounds, ${os.cpus().length} cores, Node ${process.version}${process.env.NODE_COMPILE_CACHE ? ', NODE_COMPILE_CACHE set' : ''}; ${bin}`);
+    console.log(
+      `bench:cli — ${runs} rounds, ${os.cpus().length} cores, Node ${process.version}${process.env.NODE_COMPILE_CACHE ? ', NODE_COMPILE_CACHE set' : ''}; ${bin}`,
+    );
     const baseline: number[] = [];
     const baselineCpu: number[] = [];
     const times = cases.map(() => [] as number[]);
@@ -151,7 +161,9 @@ NODE_COMPILE_CACHE in the environment reaches every process measured.`);
     }
     const base = median(baseline);
     const baseCpu = median(baselineCpu);
-    console.log(`${'command'.padEnd(44)} ${'wall: median (range), s'.padEnd(26)} ${'÷ node -e 0'.padEnd(12)} ${'CPU, s'.padEnd(8)} ${'÷ node -e 0'.padEnd(12)} target (wall)`);
+    console.log(
+      `${'command'.padEnd(44)} ${'wall: median (range), s'.padEnd(26)} ${'÷ node -e 0'.padEnd(12)} ${'CPU, s'.padEnd(8)} ${'÷ node -e 0'.padEnd(12)} target (wall)`,
+    );
     console.log(`${'node -e 0'.padEnd(44)} ${range(baseline).padEnd(26)} ${'1.00×'.padEnd(12)} ${(baseCpu / 1000).toFixed(3).padEnd(8)} ${'1.00×'.padEnd(12)}`);
     for (const [i, test] of cases.entries()) {
       const value = median(times[i]!);
@@ -163,7 +175,9 @@ NODE_COMPILE_CACHE in the environment reaches every process measured.`);
           ? `≤ ${target.ratio}×: ${ratio <= target.ratio ? 'pass' : 'FAIL'}`
           : `< ${seconds(target.ms)}: ${value < target.ms ? 'pass' : 'FAIL'}`;
       const cpu = median(cpuTimes[i]!);
-      console.log(`${test.label.padEnd(44)} ${range(times[i]!).padEnd(26)} ${`${ratio.toFixed(2)}×`.padEnd(12)} ${(cpu / 1000).toFixed(3).padEnd(8)} ${`${(cpu / baseCpu).toFixed(2)}×`.padEnd(12)} ${verdict}`);
+      console.log(
+        `${test.label.padEnd(44)} ${range(times[i]!).padEnd(26)} ${`${ratio.toFixed(2)}×`.padEnd(12)} ${(cpu / 1000).toFixed(3).padEnd(8)} ${`${(cpu / baseCpu).toFixed(2)}×`.padEnd(12)} ${verdict}`,
+      );
     }
 
     if (syncEnv) await benchSync(vecr, syncEnv, work, runs, count, server!);

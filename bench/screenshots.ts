@@ -25,7 +25,10 @@ const conversation = 'discord:1180000000000000001';
 
 const work = await fs.mkdtemp(path.join(os.tmpdir(), 'vecr-screenshots-'));
 await fs.cp(path.join(root, 'storage'), path.join(work, 'storage'), { recursive: true });
-await fs.writeFile(path.join(work, 'storage/human_members/yamada.yml'), 'name: 山田太郎\nrole: デザイナー\nskills: [Figma, UI デザイン, アクセシビリティ]\nbio: |\n  画面とその言葉を作ります。\n');
+await fs.writeFile(
+  path.join(work, 'storage/human_members/yamada.yml'),
+  'name: 山田太郎\nrole: デザイナー\nskills: [Figma, UI デザイン, アクセシビリティ]\nbio: |\n  画面とその言葉を作ります。\n',
+);
 // A file with a mistake: the sync page lists it with its problems.
 await fs.writeFile(path.join(work, 'storage/virtual_members/draft.yml'), 'name: 下書き\nrole: [レビュー担当]\n');
 await fs.writeFile(
@@ -55,7 +58,7 @@ const shoot = async (context: BrowserContext, url: string, name: string) => {
   const answer = await page.goto(url);
   if (!answer?.ok()) throw new Error(`${url}: ${answer?.status()}`);
   // Nothing wider than the screen: a page that scrolls sideways is a layout to fix.
-  const [scrollWidth, screenWidth] = await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]') as [number, number];
+  const [scrollWidth, screenWidth] = (await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]')) as [number, number];
   if (scrollWidth > screenWidth) throw new Error(`${name}: the page is ${scrollWidth} px wide on a screen of ${screenWidth} px`);
   const file = path.join(out, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
@@ -102,12 +105,40 @@ try {
 async function writeConversation(serviceUrl: string) {
   const at = Date.UTC(2026, 11, 1, 10, 0);
   const messages = [
-    { timestamp: at, speaker_name: '山田太郎', speaker_type: 'human', role: 'user', content: '椿さん、サインインの説明を README に書いてもらえますか？\n一回限りの URL のことも入れてください。' },
-    { timestamp: at + 40_000, speaker_name: '椿', speaker_type: 'virtual', role: 'assistant', content: 'はい。次の三つに分けて書きます。\n1. 何も設定しないとき（一回限りの URL）\n2. アカウントを設定するとき（vecr password）\n3. サインアウト', llm_model: 'claude-sonnet-4-5', input_tokens: 1834, output_tokens: 96 },
+    {
+      timestamp: at,
+      speaker_name: '山田太郎',
+      speaker_type: 'human',
+      role: 'user',
+      content: '椿さん、サインインの説明を README に書いてもらえますか？\n一回限りの URL のことも入れてください。',
+    },
+    {
+      timestamp: at + 40_000,
+      speaker_name: '椿',
+      speaker_type: 'virtual',
+      role: 'assistant',
+      content: 'はい。次の三つに分けて書きます。\n1. 何も設定しないとき（一回限りの URL）\n2. アカウントを設定するとき（vecr password）\n3. サインアウト',
+      llm_model: 'claude-sonnet-4-5',
+      input_tokens: 1834,
+      output_tokens: 96,
+    },
     { timestamp: at + 95_000, speaker_name: 'Rin', speaker_type: 'human', role: 'user', content: 'Please add the English version too.' },
-    { timestamp: at + 120_000, speaker_name: '椿', speaker_type: 'virtual', role: 'assistant', content: 'Of course: both languages, side by side, in the same order.', llm_model: 'claude-sonnet-4-5', input_tokens: 1951, output_tokens: 17 },
+    {
+      timestamp: at + 120_000,
+      speaker_name: '椿',
+      speaker_type: 'virtual',
+      role: 'assistant',
+      content: 'Of course: both languages, side by side, in the same order.',
+      llm_model: 'claude-sonnet-4-5',
+      input_tokens: 1951,
+      output_tokens: 17,
+    },
   ];
   const body = JSON.stringify({ messages: messages.map((message) => ({ ...message, channel_id: conversation.split(':')[1] })) });
-  const response = await fetch(`${serviceUrl}/api/chat/sessions/${encodeURIComponent(conversation)}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const response = await fetch(`${serviceUrl}/api/chat/sessions/${encodeURIComponent(conversation)}/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
   if (response.status !== 201) throw new Error(`writing the conversation: ${response.status} ${await response.text()}`);
 }

@@ -11,19 +11,19 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { helpOnRequest, option, scratchServerDatabase } from './support.js';
 import { migrate } from '../src/db/migrate.js';
 import { openPglite } from '../src/db/pglite.js';
 import { openPostgres } from '../src/db/postgres.js';
 import type { Db } from '../src/db/types.js';
 import { folderStorage } from '../src/storage/folder.js';
 import { syncStorage } from '../src/sync/reconcile.js';
+import { helpOnRequest, option, scratchServerDatabase } from './support.js';
 
 const run = promisify(execFile);
 const args = process.argv.slice(2);
 const text = (name: string) => {
   const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] ?? '' : '';
+  return i >= 0 ? (args[i + 1] ?? '') : '';
 };
 
 const humanFile = (i: number) =>
@@ -32,12 +32,22 @@ const virtualFile = (i: number) =>
   `name: Virtual ${i}\nrole: Reviewer\nllm_model: claude-sonnet-4-5\nsystem_prompt: |\n  You are AI member ${i}.\n  Be kind and precise.\npersonality_traits: [calm, curious]\nexpertise_areas: [code review, area-${i % 11}]\n`;
 
 const humanRow = (i: number) => ({
-  name: `Human ${i}`, role: `Engineer ${i % 7}`, skills: ['TypeScript', 'PostgreSQL', `skill-${i % 13}`], bio: `Member number ${i}.\nWrites code.\n`,
-  contact_email: `h${i}@example.com`, github_username: `human-${i}`, file_uri: `human_members/h${i}.yml`,
+  name: `Human ${i}`,
+  role: `Engineer ${i % 7}`,
+  skills: ['TypeScript', 'PostgreSQL', `skill-${i % 13}`],
+  bio: `Member number ${i}.\nWrites code.\n`,
+  contact_email: `h${i}@example.com`,
+  github_username: `human-${i}`,
+  file_uri: `human_members/h${i}.yml`,
 });
 const virtualRow = (i: number) => ({
-  name: `Virtual ${i}`, role: 'Reviewer', llm_model: 'claude-sonnet-4-5', system_prompt: `You are AI member ${i}.\nBe kind and precise.\n`,
-  personality_traits: ['calm', 'curious'], expertise_areas: ['code review', `area-${i % 11}`], file_uri: `virtual_members/v${i}.yml`,
+  name: `Virtual ${i}`,
+  role: 'Reviewer',
+  llm_model: 'claude-sonnet-4-5',
+  system_prompt: `You are AI member ${i}.\nBe kind and precise.\n`,
+  personality_traits: ['calm', 'curious'],
+  expertise_areas: ['code review', `area-${i % 11}`],
+  file_uri: `virtual_members/v${i}.yml`,
 });
 
 /** A scratch database on the configured engine, dropped by `drop`. */
@@ -129,7 +139,8 @@ const median = (values: number[]) => {
 };
 const seconds = (ms: number) => (ms / 1000).toFixed(2);
 /** The median of a phase's times, with their range when there are several. */
-const timeOf = (ms: number[]) => `${seconds(median(ms)).padStart(7)} s ${ms.length > 1 ? `(${seconds(Math.min(...ms))}–${seconds(Math.max(...ms))})` : ''}`.padEnd(23);
+const timeOf = (ms: number[]) =>
+  `${seconds(median(ms)).padStart(7)} s ${ms.length > 1 ? `(${seconds(Math.min(...ms))}–${seconds(Math.max(...ms))})` : ''}`.padEnd(23);
 
 async function main() {
   helpOnRequest(`Usage: npm run bench:sync [-- --count N] [-- --runs R]
@@ -181,7 +192,9 @@ Engine: DATABASE_URL → a scratch database on that server; unset → PGlite in 
     const fullRatios = syncs.map((s, i) => s.fullMs / raws[i]!.rawMs);
     const noopShares = syncs.map((s) => (s.noopMs / s.fullMs) * 100);
     console.log(`full sync / raw statement: ${(median(fullMs) / median(rawMs)).toFixed(2)}× (target ≤ 3×)${perRound(fullRatios, (ratio) => ratio.toFixed(2))}`);
-    console.log(`no-op re-sync / full sync: ${((median(noopMs) / median(fullMs)) * 100).toFixed(0)}% (target ≤ 20%)${perRound(noopShares, (share) => `${share.toFixed(0)}%`)}`);
+    console.log(
+      `no-op re-sync / full sync: ${((median(noopMs) / median(fullMs)) * 100).toFixed(0)}% (target ≤ 20%)${perRound(noopShares, (share) => `${share.toFixed(0)}%`)}`,
+    );
   } finally {
     await fs.rm(work, { recursive: true, force: true });
   }

@@ -31,8 +31,55 @@ const runs = option('runs', 5);
 const query = '花子';
 const pageSize = 50;
 
-const families = ['山田', '田中', '佐藤', '鈴木', '高橋', '伊藤', '渡辺', '中村', '小林', '加藤', '吉田', '山本', '松本', '井上', '木村', '林', '清水', '山口', '森', '池田'];
-const givens = ['太郎', '花子', '一郎', '美香', '健', '陽子', '翔太', 'さくら', '大輔', '愛', '直樹', '由美', '拓也', '恵', '誠', '彩', '浩二', '舞', '亮', '優子', '蓮', '葵', '湊', '結衣', '悠真'];
+const families = [
+  '山田',
+  '田中',
+  '佐藤',
+  '鈴木',
+  '高橋',
+  '伊藤',
+  '渡辺',
+  '中村',
+  '小林',
+  '加藤',
+  '吉田',
+  '山本',
+  '松本',
+  '井上',
+  '木村',
+  '林',
+  '清水',
+  '山口',
+  '森',
+  '池田',
+];
+const givens = [
+  '太郎',
+  '花子',
+  '一郎',
+  '美香',
+  '健',
+  '陽子',
+  '翔太',
+  'さくら',
+  '大輔',
+  '愛',
+  '直樹',
+  '由美',
+  '拓也',
+  '恵',
+  '誠',
+  '彩',
+  '浩二',
+  '舞',
+  '亮',
+  '優子',
+  '蓮',
+  '葵',
+  '湊',
+  '結衣',
+  '悠真',
+];
 const nameOf = (i: number) => `${families[i % families.length]}${givens[Math.floor(i / families.length) % givens.length]} ${String(i).padStart(5, '0')}`;
 const humanFile = (i: number) => `name: ${nameOf(i)}\nrole: Engineer ${i % 7}\nskills: [TypeScript, skill-${i % 13}]\nbio: Member number ${i}.\n`;
 const virtualFile = (i: number) =>
@@ -64,7 +111,11 @@ async function paintedPage(page: Page) {
   const painted = await firstPaint(page);
   return page.evaluate((painted) => {
     // The browser's entry types (Node's typings know only Node's).
-    const [navigation] = (performance.getEntriesByType as (type: string) => unknown[])('navigation') as { transferSize: number; encodedBodySize: number; responseEnd: number }[];
+    const [navigation] = (performance.getEntriesByType as (type: string) => unknown[])('navigation') as {
+      transferSize: number;
+      encodedBodySize: number;
+      responseEnd: number;
+    }[];
     return { painted, responseEnd: navigation!.responseEnd, transfer: navigation!.transferSize, body: navigation!.encodedBodySize };
   }, painted);
 }
@@ -84,18 +135,29 @@ async function main() {
     await Promise.all(
       Array.from({ length: Math.min(500, count - i) }, (_, k) => {
         const n = i + k;
-        return n % 2 === 0 ? fs.writeFile(path.join(work, 'storage/human_members', `h${n}.yml`), humanFile(n)) : fs.writeFile(path.join(work, 'storage/virtual_members', `v${n}.yml`), virtualFile(n));
+        return n % 2 === 0
+          ? fs.writeFile(path.join(work, 'storage/human_members', `h${n}.yml`), humanFile(n))
+          : fs.writeFile(path.join(work, 'storage/virtual_members', `v${n}.yml`), virtualFile(n));
       }),
     );
   }
   const filesMs = performance.now() - written;
   const registering = performance.now();
-  const serve = await startServe(work, { VECR_UI_USERS: '', ADMIN_USERNAME: '', ADMIN_PASSWORD: '', VECR_SESSION_SECRET: '', HOST: '127.0.0.1', ...(server ? { DATABASE_URL: server.url } : {}) });
+  const serve = await startServe(work, {
+    VECR_UI_USERS: '',
+    ADMIN_USERNAME: '',
+    ADMIN_PASSWORD: '',
+    VECR_SESSION_SECRET: '',
+    HOST: '127.0.0.1',
+    ...(server ? { DATABASE_URL: server.url } : {}),
+  });
   const registeredMs = performance.now() - registering;
   const browser = await launchBrowser();
   try {
     const engine = server ? 'PostgreSQL server' : 'embedded PGlite';
-    console.log(`bench:ui — ${count} members (${filesMs.toFixed(0)} ms to write the files, ${(registeredMs / 1000).toFixed(1)} s to start and sync), ${engine}, ${runs} runs, Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Chromium ${browser.version()}`);
+    console.log(
+      `bench:ui — ${count} members (${filesMs.toFixed(0)} ms to write the files, ${(registeredMs / 1000).toFixed(1)} s to start and sync), ${engine}, ${runs} runs, Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Chromium ${browser.version()}`,
+    );
     const onceUrl = /open (http:\/\/\S+\/signin\/once\?token=\S+) to sign in/.exec(serve.banner)?.[1];
     if (!onceUrl) throw new Error(`no one-time sign-in URL in the banner:\n${serve.banner}`);
     const context = await browser.newContext({ locale: 'ja-JP', viewport: { width: 1280, height: 800 } });
@@ -106,11 +168,15 @@ async function main() {
     /** A page as the server makes it, fetched with the session cookie and no browser. */
     const html = (url: string) =>
       new Promise<string>((resolve, reject) => {
-        http.get(url, { headers: { cookie, 'accept-language': 'ja' } }, (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => (response.statusCode === 200 ? resolve(Buffer.concat(chunks).toString()) : reject(new Error(`${url}: ${response.statusCode}`))));
-        }).on('error', reject);
+        http
+          .get(url, { headers: { cookie, 'accept-language': 'ja' } }, (response) => {
+            const chunks: Buffer[] = [];
+            response.on('data', (chunk: Buffer) => chunks.push(chunk));
+            response.on('end', () =>
+              response.statusCode === 200 ? resolve(Buffer.concat(chunks).toString()) : reject(new Error(`${url}: ${response.statusCode}`)),
+            );
+          })
+          .on('error', reject);
       });
     const api = async (search: string) => {
       // Both kinds, as the list shows both: the API lists one kind a call.

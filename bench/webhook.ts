@@ -26,7 +26,14 @@ function event(i: number) {
   return JSON.stringify({
     EventName: 's3:ObjectCreated:Put',
     Key: `vecr-garage-storage/${key}`,
-    Records: [{ eventVersion: '2.0', eventSource: 'minio:s3', eventName: 's3:ObjectCreated:Put', s3: { bucket: { name: 'vecr-garage-storage' }, object: { key, sequencer: (1_000_000 + i).toString(16).toUpperCase() } } }],
+    Records: [
+      {
+        eventVersion: '2.0',
+        eventSource: 'minio:s3',
+        eventName: 's3:ObjectCreated:Put',
+        s3: { bucket: { name: 'vecr-garage-storage' }, object: { key, sequencer: (1_000_000 + i).toString(16).toUpperCase() } },
+      },
+    ],
   });
 }
 
@@ -41,7 +48,10 @@ async function main() {
     try {
       await fs.mkdir(path.join(work, 'storage/human_members'));
       for (let i = 0; i < events; i++) {
-        await fs.writeFile(path.join(work, `storage/human_members/h${i}.yml`), `name: Human ${i}\nrole: Engineer\nskills: [TypeScript, PostgreSQL]\ncontact_email: h${i}@example.com\n`);
+        await fs.writeFile(
+          path.join(work, `storage/human_members/h${i}.yml`),
+          `name: Human ${i}\nrole: Engineer\nskills: [TypeScript, PostgreSQL]\ncontact_email: h${i}@example.com\n`,
+        );
       }
       const databaseUrl = scratch?.url ?? serve.shared!;
       const engine = server ? 'PostgreSQL server' : 'PGlite (shared by vecr serve)';
@@ -71,10 +81,14 @@ async function main() {
       const status = (await (await fetch(`${serve.url}/api/sync/status`)).json()) as { events: { transactions: number; changes: number } };
 
       const line = (label: string, r: typeof raw, unit: string) =>
-        console.log(`${label.padEnd(44)} ${Math.round(r.rate).toString().padStart(6)} ${unit}   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms`);
+        console.log(
+          `${label.padEnd(44)} ${Math.round(r.rate).toString().padStart(6)} ${unit}   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms`,
+        );
       line('raw INSERT ... ON CONFLICT transactions', raw, 'tx/s    ');
       line('webhook PUT events (each fetched, parsed, upserted)', results, 'events/s');
-      console.log(`group commit: ${status.events.changes} events in ${status.events.transactions} transactions (${(status.events.changes / status.events.transactions).toFixed(1)} per transaction)`);
+      console.log(
+        `group commit: ${status.events.changes} events in ${status.events.transactions} transactions (${(status.events.changes / status.events.transactions).toFixed(1)} per transaction)`,
+      );
       console.log(`target: ≥ 1000 events/s with p99 < 100 ms — ${results.rate >= 1000 && results.p99 < 100 ? 'met' : 'not met'}`);
     } finally {
       await serve.stop();

@@ -24,7 +24,14 @@ const rounds = option('rounds', 2);
 function event(i: number) {
   const key = `human_members/h${i}.yml`;
   return JSON.stringify({
-    Records: [{ eventVersion: '2.0', eventSource: 'minio:s3', eventName: 's3:ObjectCreated:Put', s3: { bucket: { name: 'vecr-garage-storage' }, object: { key, sequencer: (1_000_000 + i).toString(16).toUpperCase() } } }],
+    Records: [
+      {
+        eventVersion: '2.0',
+        eventSource: 'minio:s3',
+        eventName: 's3:ObjectCreated:Put',
+        s3: { bucket: { name: 'vecr-garage-storage' }, object: { key, sequencer: (1_000_000 + i).toString(16).toUpperCase() } },
+      },
+    ],
   });
 }
 
@@ -38,15 +45,23 @@ async function measure(server: string, replicas: number, round: number) {
     for (let r = 0; r < replicas; r++) serves.push(await startServe(work, { DATABASE_URL: scratch.url, VECR_DATA_DIR: path.join(work, `data${r}`) }));
     try {
       for (let i = 0; i < events; i++) {
-        await fs.writeFile(path.join(work, `storage/human_members/h${i}.yml`), `name: Human ${i}\nrole: Engineer\nskills: [TypeScript, PostgreSQL]\ncontact_email: h${i}@example.com\n`);
+        await fs.writeFile(
+          path.join(work, `storage/human_members/h${i}.yml`),
+          `name: Human ${i}\nrole: Engineer\nskills: [TypeScript, PostgreSQL]\ncontact_email: h${i}@example.com\n`,
+        );
       }
       const result = await drive(events, clients, async (i) => {
-        const response = await fetch(`${serves[i % replicas]!.url}/webhook/storage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: event(i) });
+        const response = await fetch(`${serves[i % replicas]!.url}/webhook/storage`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: event(i),
+        });
         const body = (await response.json()) as { records?: Array<{ outcome: string }> };
         if (response.status !== 200 || body.records?.[0]?.outcome !== 'created') throw new Error(`event ${i}: ${response.status} ${JSON.stringify(body)}`);
       });
       let transactions = 0;
-      for (const serve of serves) transactions += ((await (await fetch(`${serve.url}/api/sync/status`)).json()) as { events: { transactions: number } }).events.transactions;
+      for (const serve of serves)
+        transactions += ((await (await fetch(`${serve.url}/api/sync/status`)).json()) as { events: { transactions: number } }).events.transactions;
       console.log(
         `round ${round}, ${replicas} replica${replicas > 1 ? 's' : ' '}   ${Math.round(result.rate).toString().padStart(6)} events/s   p50 ${result.p50.toFixed(1).padStart(6)} ms   p99 ${result.p99.toFixed(1).padStart(6)} ms   ${(events / transactions).toFixed(1)} events per transaction`,
       );
@@ -62,7 +77,9 @@ async function measure(server: string, replicas: number, round: number) {
 async function main() {
   const server = process.env.DATABASE_URL;
   if (!server) throw new Error('DATABASE_URL must name a PostgreSQL server: replicas share a server database');
-  console.log(`bench:webhook replicas — ${events} PUT events, ${clients} concurrent clients, PostgreSQL server, ${os.cpus().length} cores, Node ${process.version}, load average ${os.loadavg()[0]!.toFixed(1)}`);
+  console.log(
+    `bench:webhook replicas — ${events} PUT events, ${clients} concurrent clients, PostgreSQL server, ${os.cpus().length} cores, Node ${process.version}, load average ${os.loadavg()[0]!.toFixed(1)}`,
+  );
   for (let round = 1; round <= rounds; round++) {
     await measure(server, 1, round);
     await measure(server, 2, round);

@@ -5,9 +5,7 @@ import path from 'node:path';
 /** How rows are matched to files when a member is registered (D6 / D7). */
 export type UpsertKey = 'file_uri' | 'name';
 
-export type DatabaseConfig =
-  | { engine: 'postgres'; url: string }
-  | { engine: 'pglite'; dataDir: string };
+export type DatabaseConfig = { engine: 'postgres'; url: string } | { engine: 'pglite'; dataDir: string };
 
 export type StorageConfig =
   | { kind: 'folder'; path: string }
@@ -172,11 +170,14 @@ export const minSessionSecretLength = 32;
 
 function uiConfig(env: Env): UiConfig {
   const accounts = parseUiUsers(env.VECR_UI_USERS ?? '');
-  if (env.ADMIN_USERNAME && !env.ADMIN_PASSWORD) throw new ConfigError('ADMIN_USERNAME is set without ADMIN_PASSWORD: set both (or, better, an entry in VECR_UI_USERS from `vecr password`)');
+  if (env.ADMIN_USERNAME && !env.ADMIN_PASSWORD)
+    throw new ConfigError('ADMIN_USERNAME is set without ADMIN_PASSWORD: set both (or, better, an entry in VECR_UI_USERS from `vecr password`)');
   if (env.ADMIN_PASSWORD) {
     const name = env.ADMIN_USERNAME || 'admin';
-    if (!tokenNamePattern.test(name)) throw new ConfigError(`ADMIN_USERNAME must be 1 to 64 letters, digits, dots, dashes or underscores, not ${JSON.stringify(name)}`);
-    if (accounts.some((account) => account.name === name)) throw new ConfigError(`ADMIN_USERNAME "${name}" is also in VECR_UI_USERS: every account needs a name of its own`);
+    if (!tokenNamePattern.test(name))
+      throw new ConfigError(`ADMIN_USERNAME must be 1 to 64 letters, digits, dots, dashes or underscores, not ${JSON.stringify(name)}`);
+    if (accounts.some((account) => account.name === name))
+      throw new ConfigError(`ADMIN_USERNAME "${name}" is also in VECR_UI_USERS: every account needs a name of its own`);
     accounts.push({ name, role: 'admin', password: { kind: 'plain', sha256: createHash('sha256').update(env.ADMIN_PASSWORD).digest() } });
   }
   const secret = env.VECR_SESSION_SECRET;
@@ -207,7 +208,8 @@ export function parseUiUsers(value: string): UiAccount[] {
     if (accounts.some((account) => account.name === name)) throw new ConfigError(`${where} is there twice: every account needs a name of its own`);
     if (!Object.hasOwn(uiRoles, role)) throw new ConfigError(`${where} must give its role after the name: admin or viewer, as in NAME:viewer:scrypt$…`);
     // What is not a hash is not repeated: it may be a password, written where the hash belongs.
-    if (!passwordHashPattern.test(hash)) throw new ConfigError(`${where} must end with a password hash from \`vecr password ${name}\` (scrypt$N=…,r=…,p=…$SALT$KEY)`);
+    if (!passwordHashPattern.test(hash))
+      throw new ConfigError(`${where} must end with a password hash from \`vecr password ${name}\` (scrypt$N=…,r=…,p=…$SALT$KEY)`);
     accounts.push({ name, role: role as UiRole, password: { kind: 'scrypt', hash } });
   }
   return accounts;
@@ -227,7 +229,9 @@ function httpConfig(env: Env): HttpConfig {
     trustProxy: proxies(env.VECR_TRUST_PROXY ?? ''),
   };
   if (http.headersTimeoutMs > http.requestTimeoutMs) {
-    throw new ConfigError(`VECR_HEADERS_TIMEOUT (${http.headersTimeoutMs} ms) cannot be longer than VECR_REQUEST_TIMEOUT (${http.requestTimeoutMs} ms): the headers are part of the request`);
+    throw new ConfigError(
+      `VECR_HEADERS_TIMEOUT (${http.headersTimeoutMs} ms) cannot be longer than VECR_REQUEST_TIMEOUT (${http.requestTimeoutMs} ms): the headers are part of the request`,
+    );
   }
   return http;
 }

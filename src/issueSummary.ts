@@ -55,7 +55,8 @@ function flatten(issues: readonly Issue[], prefix: readonly PropertyKey[], input
 }
 
 function likeliestBranch(branches: ReadonlyArray<readonly Issue[]>): readonly Issue[] {
-  const unknownKeys = (branch: readonly Issue[]) => branch.reduce((n, issue) => n + (issue.code === 'unrecognized_keys' && issue.path.length === 0 ? issue.keys.length : 0), 0);
+  const unknownKeys = (branch: readonly Issue[]) =>
+    branch.reduce((n, issue) => n + (issue.code === 'unrecognized_keys' && issue.path.length === 0 ? issue.keys.length : 0), 0);
   return branches.reduce((best, branch) => (unknownKeys(branch) < unknownKeys(best) ? branch : best));
 }
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type Config } from '../src/config.js';
+import { type Config, ConfigError, loadConfig } from '../src/config.js';
 
 const cwd = '/srv/vecr';
 const load = (env: Record<string, string>): Config => loadConfig(env, cwd);
@@ -23,7 +23,9 @@ const scrypt = `scrypt$N=16384,r=8,p=1$${'s'.repeat(22)}$${'k'.repeat(43)}`;
 describe('src/config.ts', () => {
   it('reads nothing it has no test for here', async () => {
     const source = await fs.readFile(path.join(import.meta.dirname, '../src/config.ts'), 'utf8');
-    const read = new Set([...source.matchAll(/env\.([A-Z][A-Z0-9_]+)/g), ...source.matchAll(/'((?:MEMBER_DB|CHATLOG|VECR|AWS|S3|MINIO)_[A-Z0-9_]+)'/g)].map((m) => m[1]!));
+    const read = new Set(
+      [...source.matchAll(/env\.([A-Z][A-Z0-9_]+)/g), ...source.matchAll(/'((?:MEMBER_DB|CHATLOG|VECR|AWS|S3|MINIO)_[A-Z0-9_]+)'/g)].map((m) => m[1]!),
+    );
     const titles = [...(await fs.readFile(import.meta.filename, 'utf8')).matchAll(/^describe\('([^']+)'/gm)].map((m) => m[1]!);
     expect(read.size).toBeGreaterThan(30);
     expect([...read].filter((name) => !titles.some((title) => new RegExp(`\\b${name}\\b`).test(title)))).toEqual([]);
@@ -37,7 +39,16 @@ describe('src/config.ts', () => {
       upsertKey: 'file_uri',
       maxFileBytes: 1024 * 1024,
       dataDir: '/srv/vecr/.vecr',
-      http: { host: '127.0.0.1', port: 3000, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000, maxConnections: 512, shutdownTimeoutMs: 10_000, trustProxy: [] },
+      http: {
+        host: '127.0.0.1',
+        port: 3000,
+        requestTimeoutMs: 30_000,
+        headersTimeoutMs: 10_000,
+        keepAliveTimeoutMs: 72_000,
+        maxConnections: 512,
+        shutdownTimeoutMs: 10_000,
+        trustProxy: [],
+      },
       access: { tokens: [] },
       webhook: { etagCheck: true, bucket: 'vecr-garage-storage' },
       reconcileIntervalMs: 600_000,
@@ -62,7 +73,13 @@ describe('VECR_DATA_DIR', () => {
 describe('VECR_STORAGE', () => {
   it('is a folder, or s3://BUCKET/PREFIX', () => {
     expect(load({ VECR_STORAGE: '../members' }).storage).toEqual({ kind: 'folder', path: '/srv/members' });
-    expect(load({ VECR_STORAGE: 's3://team/members/' }).storage).toEqual({ kind: 's3', bucket: 'team', prefix: 'members', region: 'us-east-1', requestTimeoutMs: 10_000 });
+    expect(load({ VECR_STORAGE: 's3://team/members/' }).storage).toEqual({
+      kind: 's3',
+      bucket: 'team',
+      prefix: 'members',
+      region: 'us-east-1',
+      requestTimeoutMs: 10_000,
+    });
     expect(load({ VECR_STORAGE: 's3://' }).storage).toMatchObject({ bucket: 'vecr-garage-storage', prefix: '' });
   });
 });
@@ -105,7 +122,9 @@ describe('PORT, VECR_PG_PORT, MEMBER_DB_PORT: port numbers', () => {
 describe('VECR_REQUEST_TIMEOUT, VECR_HEADERS_TIMEOUT, VECR_KEEPALIVE_TIMEOUT, VECR_SHUTDOWN_TIMEOUT, VECR_SESSION_TTL, S3_REQUEST_TIMEOUT: durations above 0', () => {
   const names = ['VECR_REQUEST_TIMEOUT', 'VECR_HEADERS_TIMEOUT', 'VECR_KEEPALIVE_TIMEOUT', 'VECR_SHUTDOWN_TIMEOUT', 'VECR_SESSION_TTL', 'S3_REQUEST_TIMEOUT'];
   it('takes seconds, or ms, s, m, h', () => {
-    expect(load({ VECR_REQUEST_TIMEOUT: '45', VECR_HEADERS_TIMEOUT: '500ms', VECR_KEEPALIVE_TIMEOUT: '1.5m', VECR_SHUTDOWN_TIMEOUT: '2s', VECR_SESSION_TTL: '1h' })).toMatchObject({
+    expect(
+      load({ VECR_REQUEST_TIMEOUT: '45', VECR_HEADERS_TIMEOUT: '500ms', VECR_KEEPALIVE_TIMEOUT: '1.5m', VECR_SHUTDOWN_TIMEOUT: '2s', VECR_SESSION_TTL: '1h' }),
+    ).toMatchObject({
       http: { requestTimeoutMs: 45_000, headersTimeoutMs: 500, keepAliveTimeoutMs: 90_000, shutdownTimeoutMs: 2000 },
       ui: { sessionTtlMs: 3_600_000 },
     });
@@ -119,7 +138,9 @@ describe('VECR_REQUEST_TIMEOUT, VECR_HEADERS_TIMEOUT, VECR_KEEPALIVE_TIMEOUT, VE
     }
   });
   it('refuses headers that may take longer than the whole request', () => {
-    expect(refusal({ VECR_HEADERS_TIMEOUT: '40s' })).toBe('VECR_HEADERS_TIMEOUT (40000 ms) cannot be longer than VECR_REQUEST_TIMEOUT (30000 ms): the headers are part of the request');
+    expect(refusal({ VECR_HEADERS_TIMEOUT: '40s' })).toBe(
+      'VECR_HEADERS_TIMEOUT (40000 ms) cannot be longer than VECR_REQUEST_TIMEOUT (30000 ms): the headers are part of the request',
+    );
   });
 });
 
@@ -134,9 +155,16 @@ describe('VECR_RECONCILE_INTERVAL', () => {
 
 describe('VECR_TRUST_PROXY', () => {
   it('takes addresses, CIDR ranges and proxy-addr names, by commas or spaces', () => {
-    expect(load({ VECR_TRUST_PROXY: '10.0.0.0/8, 192.168.1.1 loopback,fd00::/8' }).http.trustProxy).toEqual(['10.0.0.0/8', '192.168.1.1', 'loopback', 'fd00::/8']);
+    expect(load({ VECR_TRUST_PROXY: '10.0.0.0/8, 192.168.1.1 loopback,fd00::/8' }).http.trustProxy).toEqual([
+      '10.0.0.0/8',
+      '192.168.1.1',
+      'loopback',
+      'fd00::/8',
+    ]);
     for (const entry of ['10.0.0.0/33', 'proxy.local', '10.0.0.1/8/2', '::1/129']) {
-      expect(refusal({ VECR_TRUST_PROXY: entry })).toBe(`VECR_TRUST_PROXY holds "${entry}", which is no address, CIDR range (10.0.0.0/8) or loopback, linklocal, uniquelocal`);
+      expect(refusal({ VECR_TRUST_PROXY: entry })).toBe(
+        `VECR_TRUST_PROXY holds "${entry}", which is no address, CIDR range (10.0.0.0/8) or loopback, linklocal, uniquelocal`,
+      );
     }
   });
 });
@@ -153,12 +181,22 @@ describe('VECR_API_TOKENS', () => {
   });
   it('refuses bad entries without repeating what may be a secret', () => {
     const secret = 's'.repeat(40);
-    expect(refusal({ VECR_API_TOKENS: secret })).toBe('VECR_API_TOKENS: the entry "ssssssssssssssssssssssssssssssssssssssss" must give its scopes after the name: a comma-separated list of read, chat, admin, as in NAME:read,chat:sha256:HEX');
-    expect(refusal({ VECR_API_TOKENS: `b@d:read:${secret}` })).toBe('VECR_API_TOKENS: the entry number 1 must start with a name (letters, digits, . _ -), as in NAME:read,chat:sha256:HEX');
-    expect(refusal({ VECR_API_TOKENS: `a:read:${secret} a:chat:${secret}` })).toBe('VECR_API_TOKENS: the entry "a" is there twice: every token needs a name of its own');
-    expect(refusal({ VECR_API_TOKENS: `a:write:${secret}` })).toBe('VECR_API_TOKENS: the entry "a" must give its scopes after the name: a comma-separated list of read, chat, admin, as in NAME:read,chat:sha256:HEX');
+    expect(refusal({ VECR_API_TOKENS: secret })).toBe(
+      'VECR_API_TOKENS: the entry "ssssssssssssssssssssssssssssssssssssssss" must give its scopes after the name: a comma-separated list of read, chat, admin, as in NAME:read,chat:sha256:HEX',
+    );
+    expect(refusal({ VECR_API_TOKENS: `b@d:read:${secret}` })).toBe(
+      'VECR_API_TOKENS: the entry number 1 must start with a name (letters, digits, . _ -), as in NAME:read,chat:sha256:HEX',
+    );
+    expect(refusal({ VECR_API_TOKENS: `a:read:${secret} a:chat:${secret}` })).toBe(
+      'VECR_API_TOKENS: the entry "a" is there twice: every token needs a name of its own',
+    );
+    expect(refusal({ VECR_API_TOKENS: `a:write:${secret}` })).toBe(
+      'VECR_API_TOKENS: the entry "a" must give its scopes after the name: a comma-separated list of read, chat, admin, as in NAME:read,chat:sha256:HEX',
+    );
     expect(refusal({ VECR_API_TOKENS: 'a:read:sha256:abc' })).toBe('VECR_API_TOKENS: the entry "a" has a SHA-256 that is not 64 hexadecimal digits');
-    expect(refusal({ VECR_API_TOKENS: 'a:read:short' })).toBe('VECR_API_TOKENS: the entry "a" needs a token of at least 32 characters, or sha256:HEX (`vecr token a` makes both)');
+    expect(refusal({ VECR_API_TOKENS: 'a:read:short' })).toBe(
+      'VECR_API_TOKENS: the entry "a" needs a token of at least 32 characters, or sha256:HEX (`vecr token a` makes both)',
+    );
   });
 });
 
@@ -170,8 +208,16 @@ describe('WEBHOOK_AUTH_TOKEN', () => {
 
 describe('WEBHOOK_ETAG_CHECK_ENABLED, VECR_WATCH, CHATLOG_AUTO_CREATE: booleans', () => {
   it('take true/false, 1/0, yes/no, on/off in any case', () => {
-    expect(load({ WEBHOOK_ETAG_CHECK_ENABLED: 'False', VECR_WATCH: '0', CHATLOG_AUTO_CREATE: 'off' })).toMatchObject({ webhook: { etagCheck: false }, watch: false, chatlog: { autoCreate: false } });
-    expect(load({ WEBHOOK_ETAG_CHECK_ENABLED: 'YES', VECR_WATCH: 'on', CHATLOG_AUTO_CREATE: '1' })).toMatchObject({ webhook: { etagCheck: true }, watch: true, chatlog: { autoCreate: true } });
+    expect(load({ WEBHOOK_ETAG_CHECK_ENABLED: 'False', VECR_WATCH: '0', CHATLOG_AUTO_CREATE: 'off' })).toMatchObject({
+      webhook: { etagCheck: false },
+      watch: false,
+      chatlog: { autoCreate: false },
+    });
+    expect(load({ WEBHOOK_ETAG_CHECK_ENABLED: 'YES', VECR_WATCH: 'on', CHATLOG_AUTO_CREATE: '1' })).toMatchObject({
+      webhook: { etagCheck: true },
+      watch: true,
+      chatlog: { autoCreate: true },
+    });
     for (const name of ['WEBHOOK_ETAG_CHECK_ENABLED', 'VECR_WATCH', 'CHATLOG_AUTO_CREATE']) {
       expect(refusal({ [name]: 'maybe' })).toBe(`${name} must be true or false, not "maybe"`);
     }
@@ -207,8 +253,14 @@ describe('AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, MINIO_ROOT_USER, MINIO_ROOT_
 
 describe('AWS_REGION, AWS_DEFAULT_REGION', () => {
   it('are the region of the bucket and of the chat log store (AWS_REGION first)', () => {
-    expect(load({ VECR_STORAGE: 's3://b', AWS_DEFAULT_REGION: 'eu-west-1' })).toMatchObject({ storage: { region: 'eu-west-1' }, chatlog: { region: 'eu-west-1' } });
-    expect(load({ VECR_STORAGE: 's3://b', AWS_DEFAULT_REGION: 'eu-west-1', AWS_REGION: 'ap-northeast-1' })).toMatchObject({ storage: { region: 'ap-northeast-1' }, chatlog: { region: 'ap-northeast-1' } });
+    expect(load({ VECR_STORAGE: 's3://b', AWS_DEFAULT_REGION: 'eu-west-1' })).toMatchObject({
+      storage: { region: 'eu-west-1' },
+      chatlog: { region: 'eu-west-1' },
+    });
+    expect(load({ VECR_STORAGE: 's3://b', AWS_DEFAULT_REGION: 'eu-west-1', AWS_REGION: 'ap-northeast-1' })).toMatchObject({
+      storage: { region: 'ap-northeast-1' },
+      chatlog: { region: 'ap-northeast-1' },
+    });
   });
 });
 
@@ -237,7 +289,10 @@ describe('CHATLOG_TTL_DAYS', () => {
 
 describe('DATABASE_URL', () => {
   it('is a PostgreSQL server, and comes before the MEMBER_DB_* parts', () => {
-    expect(load({ DATABASE_URL: 'postgres://u:p@db:5432/m', MEMBER_DB_HOST: 'other' }).database).toEqual({ engine: 'postgres', url: 'postgres://u:p@db:5432/m' });
+    expect(load({ DATABASE_URL: 'postgres://u:p@db:5432/m', MEMBER_DB_HOST: 'other' }).database).toEqual({
+      engine: 'postgres',
+      url: 'postgres://u:p@db:5432/m',
+    });
     expect(load({ DATABASE_URL: 'postgresql://db/m' }).database).toMatchObject({ engine: 'postgres' });
     for (const url of ['mysql://db/m', 'db:5432', 'postgres://']) {
       expect(refusal({ DATABASE_URL: url })).toBe('DATABASE_URL (or --database-url) must be a URL such as postgres://user:password@host:5432/member_db');
@@ -246,14 +301,17 @@ describe('DATABASE_URL', () => {
 });
 
 describe('MEMBER_DB_HOST, MEMBER_DB_NAME, MEMBER_DB_USER, MEMBER_DB_PASSWORD (and MEMBER_DB_PORT)', () => {
-  it('make a server URL from the original setup\'s parts, any one of them enough', () => {
+  it("make a server URL from the original setup's parts, any one of them enough", () => {
     expect(load({ MEMBER_DB_PASSWORD: 'p@ss' }).database).toEqual({ engine: 'postgres', url: 'postgres://postgres:p%40ss@localhost:5432/member_db' });
     expect(load({ MEMBER_DB_HOST: 'db', MEMBER_DB_PORT: '6432', MEMBER_DB_NAME: 'members', MEMBER_DB_USER: 'testuser' }).database).toEqual({
       engine: 'postgres',
       url: 'postgres://testuser@db:6432/members',
     });
     // A folder is the server's Unix socket.
-    expect(load({ MEMBER_DB_HOST: '/var/run/postgresql' }).database).toEqual({ engine: 'postgres', url: 'postgres://postgres@localhost:5432/member_db?host=%2Fvar%2Frun%2Fpostgresql' });
+    expect(load({ MEMBER_DB_HOST: '/var/run/postgresql' }).database).toEqual({
+      engine: 'postgres',
+      url: 'postgres://postgres@localhost:5432/member_db?host=%2Fvar%2Frun%2Fpostgresql',
+    });
   });
 });
 
@@ -265,10 +323,18 @@ describe('VECR_UI_USERS', () => {
     ]);
   });
   it('refuses bad entries without repeating what may be a password', () => {
-    expect(refusal({ VECR_UI_USERS: `rin:owner:${scrypt}` })).toBe('VECR_UI_USERS: the entry "rin" must give its role after the name: admin or viewer, as in NAME:viewer:scrypt$…');
-    expect(refusal({ VECR_UI_USERS: 'rin:admin:hunter2' })).toBe('VECR_UI_USERS: the entry "rin" must end with a password hash from `vecr password rin` (scrypt$N=…,r=…,p=…$SALT$KEY)');
-    expect(refusal({ VECR_UI_USERS: `r!n:admin:${scrypt}` })).toBe('VECR_UI_USERS: the entry number 1 must start with a name (letters, digits, . _ -), as in NAME:admin:scrypt$…');
-    expect(refusal({ VECR_UI_USERS: `rin:admin:${scrypt} rin:viewer:${scrypt}` })).toBe('VECR_UI_USERS: the entry "rin" is there twice: every account needs a name of its own');
+    expect(refusal({ VECR_UI_USERS: `rin:owner:${scrypt}` })).toBe(
+      'VECR_UI_USERS: the entry "rin" must give its role after the name: admin or viewer, as in NAME:viewer:scrypt$…',
+    );
+    expect(refusal({ VECR_UI_USERS: 'rin:admin:hunter2' })).toBe(
+      'VECR_UI_USERS: the entry "rin" must end with a password hash from `vecr password rin` (scrypt$N=…,r=…,p=…$SALT$KEY)',
+    );
+    expect(refusal({ VECR_UI_USERS: `r!n:admin:${scrypt}` })).toBe(
+      'VECR_UI_USERS: the entry number 1 must start with a name (letters, digits, . _ -), as in NAME:admin:scrypt$…',
+    );
+    expect(refusal({ VECR_UI_USERS: `rin:admin:${scrypt} rin:viewer:${scrypt}` })).toBe(
+      'VECR_UI_USERS: the entry "rin" is there twice: every account needs a name of its own',
+    );
   });
 });
 
@@ -279,9 +345,15 @@ describe('ADMIN_USERNAME, ADMIN_PASSWORD', () => {
     expect(load({ ADMIN_USERNAME: 'boss', ADMIN_PASSWORD: 'hunter2' }).ui.accounts[0]!.name).toBe('boss');
   });
   it('refuse a name alone, a bad name, or one VECR_UI_USERS has', () => {
-    expect(refusal({ ADMIN_USERNAME: 'boss' })).toBe('ADMIN_USERNAME is set without ADMIN_PASSWORD: set both (or, better, an entry in VECR_UI_USERS from `vecr password`)');
-    expect(refusal({ ADMIN_USERNAME: 'the boss', ADMIN_PASSWORD: 'x' })).toBe('ADMIN_USERNAME must be 1 to 64 letters, digits, dots, dashes or underscores, not "the boss"');
-    expect(refusal({ ADMIN_USERNAME: 'rin', ADMIN_PASSWORD: 'x', VECR_UI_USERS: `rin:viewer:${scrypt}` })).toBe('ADMIN_USERNAME "rin" is also in VECR_UI_USERS: every account needs a name of its own');
+    expect(refusal({ ADMIN_USERNAME: 'boss' })).toBe(
+      'ADMIN_USERNAME is set without ADMIN_PASSWORD: set both (or, better, an entry in VECR_UI_USERS from `vecr password`)',
+    );
+    expect(refusal({ ADMIN_USERNAME: 'the boss', ADMIN_PASSWORD: 'x' })).toBe(
+      'ADMIN_USERNAME must be 1 to 64 letters, digits, dots, dashes or underscores, not "the boss"',
+    );
+    expect(refusal({ ADMIN_USERNAME: 'rin', ADMIN_PASSWORD: 'x', VECR_UI_USERS: `rin:viewer:${scrypt}` })).toBe(
+      'ADMIN_USERNAME "rin" is also in VECR_UI_USERS: every account needs a name of its own',
+    );
   });
 });
 

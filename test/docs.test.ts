@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Parser, type Node } from 'commonmark';
+import { type Node, Parser } from 'commonmark';
 import { describe, expect, it } from 'vitest';
 
 /**

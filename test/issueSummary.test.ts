@@ -31,7 +31,9 @@ describe('summarizeIssues', () => {
   it('reports, of a union of shapes, the shape whose keys the input has', () => {
     expect(summary(body, { speaker: 'A' }).message).toBe('missing fields: role, content');
     expect(summary(body, {}).message).toBe('missing fields: speaker, role, content');
-    expect(summary(body, { messages: [{ speaker: 'A', role: 'user', content: 'x' }, { speaker: 'B' }] }).message).toBe('missing fields: messages[1].role, messages[1].content');
+    expect(summary(body, { messages: [{ speaker: 'A', role: 'user', content: 'x' }, { speaker: 'B' }] }).message).toBe(
+      'missing fields: messages[1].role, messages[1].content',
+    );
   });
 
   it('names fields from where the input sits', () => {

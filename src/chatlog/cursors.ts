@@ -11,7 +11,12 @@ import { epochMsSchema, sessionIdSchema } from './schema.js';
  *   activity   where a page of sessions ended, in most-recent-first order: `{last_activity, session_id}`
  */
 const positionShape = z.strictObject({ ts: epochMsSchema });
-const channelShape = z.strictObject({ channel_id: z.string().min(1).max(128), last_activity: epochMsSchema, session_id: sessionIdSchema, timestamp: z.literal(0) });
+const channelShape = z.strictObject({
+  channel_id: z.string().min(1).max(128),
+  last_activity: epochMsSchema,
+  session_id: sessionIdSchema,
+  timestamp: z.literal(0),
+});
 const activityShape = z.strictObject({ last_activity: epochMsSchema, session_id: sessionIdSchema });
 
 export type ChannelKey = z.infer<typeof channelShape>;

@@ -35,7 +35,14 @@ server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const refusal = checkSignature({ method: request.method ?? '', url: request.url ?? '/', headers: request.headers, body }, credentials);
     if (refusal) return refuse(response, 400, `com.amazon.coral.service#${refusal.type}`, refusal.message);
     // dynalite reads the body from the request's events: it gets the one read here, replayed.
-    answer!(Object.assign(Readable.from([body], { objectMode: false }), { headers: request.headers, method: request.method, url: request.url }) as unknown as IncomingMessage, response);
+    answer!(
+      Object.assign(Readable.from([body], { objectMode: false }), {
+        headers: request.headers,
+        method: request.method,
+        url: request.url,
+      }) as unknown as IncomingMessage,
+      response,
+    );
   });
   request.on('error', () => response.destroy());
 });

@@ -42,7 +42,8 @@ export function translateStoreError(error: unknown, store: { table: string; desc
   if (error instanceof ChatRequestError || error instanceof ChatStoreUnavailableError) return error;
   const name = (error as { name?: string }).name ?? '';
   if (isConditionFailure(error)) return error;
-  if (name === 'ResourceNotFoundException') return new ChatRequestError('no_table', `the chat log table ${store.table} does not exist (vecr chatlog init creates it)`);
+  if (name === 'ResourceNotFoundException')
+    return new ChatRequestError('no_table', `the chat log table ${store.table} does not exist (vecr chatlog init creates it)`);
   if (name === 'ValidationException' && /size/i.test((error as Error).message)) return new ChatRequestError('message_too_large', (error as Error).message);
   if (name === 'ValidationException') return new ChatRequestError('bad_request', (error as Error).message);
   if (!isStoreFailure(error)) return error;
@@ -51,7 +52,18 @@ export function translateStoreError(error: unknown, store: { table: string; desc
 }
 
 /** Network and socket failures, as Node reports them. */
-const networkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'EADDRNOTAVAIL']);
+const networkCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+  'EADDRNOTAVAIL',
+]);
 
 /** What the SDK reports when the store, not the request, is the problem. */
 const storeFailureNames = new Set([

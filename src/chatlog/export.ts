@@ -35,9 +35,7 @@ export async function* exportSession(session: ChatSession, messages: AsyncIterab
  * anyway (DEL, C1 controls, separators, bidirectional overrides): still the same JSON to a parser.
  */
 function jsonLine(message: ChatMessage): string {
-  return (
-    `${JSON.stringify(message).replace(/[<>&\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`
-  );
+  return `${JSON.stringify(message).replace(/[<>&\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`;
 }
 
 /** A name or an id as literal Markdown text: every punctuation character that could be markup, escaped. */

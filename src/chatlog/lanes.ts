@@ -84,14 +84,16 @@ export class WriterLanes {
       const lane = 1 + ((start - 1 + k) % 999);
       const now = Date.now();
       try {
-        const result = await this.doc.send(new this.sdk.UpdateCommand({
-          TableName: this.table,
-          Key: { session_id: '#lanes', timestamp: lane },
-          UpdateExpression: 'SET item_type = :type, lease_owner = :me, lease_until = :until',
-          ConditionExpression: 'attribute_not_exists(lease_until) OR lease_until < :now',
-          ExpressionAttributeValues: { ':type': 'lane', ':me': this.owner, ':until': now + this.leaseMs, ':now': now },
-          ReturnValues: 'ALL_OLD',
-        }));
+        const result = await this.doc.send(
+          new this.sdk.UpdateCommand({
+            TableName: this.table,
+            Key: { session_id: '#lanes', timestamp: lane },
+            UpdateExpression: 'SET item_type = :type, lease_owner = :me, lease_until = :until',
+            ConditionExpression: 'attribute_not_exists(lease_until) OR lease_until < :now',
+            ExpressionAttributeValues: { ':type': 'lane', ':me': this.owner, ':until': now + this.leaseMs, ':now': now },
+            ReturnValues: 'ALL_OLD',
+          }),
+        );
         const previous = result.Attributes ?? {};
         this.floor = Math.max(this.floor, Number(previous.high_water ?? 0) + 1, Number(previous.lease_until ?? 0));
         this.held = { lane, renewedAt: now };
@@ -112,13 +114,15 @@ export class WriterLanes {
     const now = Date.now();
     this.forgetOldStamps(now);
     try {
-      await this.doc.send(new this.sdk.UpdateCommand({
-        TableName: this.table,
-        Key: { session_id: '#lanes', timestamp: held.lane },
-        UpdateExpression: 'SET lease_until = :until, high_water = :high',
-        ConditionExpression: 'lease_owner = :me AND lease_until > :zero',
-        ExpressionAttributeValues: { ':me': this.owner, ':until': now + this.leaseMs, ':high': this.highWater, ':zero': 0 },
-      }));
+      await this.doc.send(
+        new this.sdk.UpdateCommand({
+          TableName: this.table,
+          Key: { session_id: '#lanes', timestamp: held.lane },
+          UpdateExpression: 'SET lease_until = :until, high_water = :high',
+          ConditionExpression: 'lease_owner = :me AND lease_until > :zero',
+          ExpressionAttributeValues: { ':me': this.owner, ':until': now + this.leaseMs, ':high': this.highWater, ':zero': 0 },
+        }),
+      );
       if (this.held === held) held.renewedAt = now;
     } catch (error) {
       if ((error as { name?: string }).name === 'ConditionalCheckFailedException' && this.held === held) this.drop();
@@ -134,13 +138,15 @@ export class WriterLanes {
     if (!held) return;
     this.drop();
     await this.doc
-      .send(new this.sdk.UpdateCommand({
-        TableName: this.table,
-        Key: { session_id: '#lanes', timestamp: held.lane },
-        UpdateExpression: 'SET lease_until = :zero, high_water = :high',
-        ConditionExpression: 'lease_owner = :me',
-        ExpressionAttributeValues: { ':me': this.owner, ':zero': 0, ':high': this.highWater },
-      }))
+      .send(
+        new this.sdk.UpdateCommand({
+          TableName: this.table,
+          Key: { session_id: '#lanes', timestamp: held.lane },
+          UpdateExpression: 'SET lease_until = :zero, high_water = :high',
+          ConditionExpression: 'lease_owner = :me',
+          ExpressionAttributeValues: { ':me': this.owner, ':zero': 0, ':high': this.highWater },
+        }),
+      )
       .catch(() => {});
   }
 

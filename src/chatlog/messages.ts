@@ -27,14 +27,18 @@ export function checkStorable(messages: readonly ValidMessage[]): void {
   messages.forEach((message, i) => {
     const size = itemBytes(message, `messages[${i}]`) + 256;
     if (size > maxMessageBytes) {
-      throw new ChatRequestError('message_too_large', `messages[${i}]: a message item holds at most ${maxMessageBytes} bytes; this one needs ${size} (split the content into several messages)`);
+      throw new ChatRequestError(
+        'message_too_large',
+        `messages[${i}]: a message item holds at most ${maxMessageBytes} bytes; this one needs ${size} (split the content into several messages)`,
+      );
     }
   });
 }
 
 /** Ids starting with `#` are the store's own items (writer lanes): no client reaches or removes them. */
 export function checkSessionId(sessionId: string): void {
-  if (sessionId.startsWith('#') || sessionId === '') throw new ChatRequestError('bad_session_id', `"${sessionId}" is not a session id: ids starting with # belong to the store`);
+  if (sessionId.startsWith('#') || sessionId === '')
+    throw new ChatRequestError('bad_session_id', `"${sessionId}" is not a session id: ids starting with # belong to the store`);
 }
 
 /**
@@ -46,7 +50,8 @@ function itemBytes(value: unknown, where: string, depth = 0): number {
   if (typeof value === 'string') return Buffer.byteLength(value);
   if (typeof value === 'number') {
     const magnitude = Math.abs(value);
-    if (magnitude !== 0 && (magnitude >= 1e126 || magnitude < 1e-130)) throw new ChatRequestError('bad_message', `${where}: ${value} is beyond the numbers DynamoDB stores (magnitude 1e-130 to 1e126)`);
+    if (magnitude !== 0 && (magnitude >= 1e126 || magnitude < 1e-130))
+      throw new ChatRequestError('bad_message', `${where}: ${value} is beyond the numbers DynamoDB stores (magnitude 1e-130 to 1e126)`);
     return 21;
   }
   if (value === null || typeof value === 'boolean' || value === undefined) return 1;
@@ -55,7 +60,8 @@ function itemBytes(value: unknown, where: string, depth = 0): number {
   if (Array.isArray(value)) {
     for (const [i, element] of value.entries()) size += 1 + itemBytes(element, `${where}[${i}]`, depth + 1);
   } else {
-    for (const [key, element] of Object.entries(value as Record<string, unknown>)) size += 1 + Buffer.byteLength(key) + itemBytes(element, `${where}.${key}`, depth + 1);
+    for (const [key, element] of Object.entries(value as Record<string, unknown>))
+      size += 1 + Buffer.byteLength(key) + itemBytes(element, `${where}.${key}`, depth + 1);
   }
   return size;
 }

@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import { acquireFolderLock, lockOwner } from '../db/lock.js';
 import { preparePrivateDataFolder, preparePrivateFolder } from '../privateFiles.js';
 import { startWorker } from '../workerThread.js';
-import { ensureCredentials, readCredentials, type EmbeddedCredentials } from './credentials.js';
+import { type EmbeddedCredentials, ensureCredentials, readCredentials } from './credentials.js';
 import { ChatStoreUnavailableError } from './errors.js';
 import type { Sdk } from './sdk.js';
 import { ChatStore } from './store.js';

@@ -18,7 +18,13 @@ export const epochMsSchema = z
  */
 export const messageInputSchema = z
   .strictObject({
-    timestamp: z.number().int().min(1).max(9e12).optional().describe('Whole epoch milliseconds; assigned by the service when absent. A millisecond another message holds moves this one up by one'),
+    timestamp: z
+      .number()
+      .int()
+      .min(1)
+      .max(9e12)
+      .optional()
+      .describe('Whole epoch milliseconds; assigned by the service when absent. A millisecond another message holds moves this one up by one'),
     speaker_name: plainLineString().min(1).max(255).describe('Member name, or a Discord display name for people not in the roster'),
     speaker_type: z.enum(['human', 'virtual']),
     role: z.enum(['user', 'assistant', 'system']),

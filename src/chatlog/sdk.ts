@@ -2,9 +2,14 @@ import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** The SDK parts the store uses, loaded on demand by `openChatStore`. */
-export type Sdk = Pick<typeof import('@aws-sdk/client-dynamodb'), 'DescribeTableCommand' | 'CreateTableCommand' | 'UpdateTableCommand' | 'UpdateTimeToLiveCommand' | 'waitUntilTableExists'> &
-  Pick<typeof import('@aws-sdk/lib-dynamodb'), 'PutCommand' | 'GetCommand' | 'DeleteCommand' | 'QueryCommand' | 'UpdateCommand' | 'ScanCommand' | 'BatchGetCommand' | 'BatchWriteCommand'> &
-  {
+export type Sdk = Pick<
+  typeof import('@aws-sdk/client-dynamodb'),
+  'DescribeTableCommand' | 'CreateTableCommand' | 'UpdateTableCommand' | 'UpdateTimeToLiveCommand' | 'waitUntilTableExists'
+> &
+  Pick<
+    typeof import('@aws-sdk/lib-dynamodb'),
+    'PutCommand' | 'GetCommand' | 'DeleteCommand' | 'QueryCommand' | 'UpdateCommand' | 'ScanCommand' | 'BatchGetCommand' | 'BatchWriteCommand'
+  > & {
     /**
      * The plain client's Query, for pages of messages, the hottest read: its items converted
      * here cost less than through the document client (≈ 0.3 ms of a 5 ms read, measured).

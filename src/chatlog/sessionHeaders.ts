@@ -85,7 +85,14 @@ export class SessionHeaderWriter {
     // A session its first message starts began at that message, not when its header is written
     // (up to a flush later, or any time later for history imported with its own timestamps).
     const created = Math.min(pending.firstActivity, Date.now());
-    const values: Record<string, unknown> = { ':type': 'session', ':created': created, ':open': 'open', ':n': pending.count, ':members': pending.members, ':t': pending.lastActivity };
+    const values: Record<string, unknown> = {
+      ':type': 'session',
+      ':created': created,
+      ':open': 'open',
+      ':n': pending.count,
+      ':members': pending.members,
+      ':t': pending.lastActivity,
+    };
     const sets = ['item_type = :type', 'created_at = if_not_exists(created_at, :created)', '#status = if_not_exists(#status, :open)'];
     if (pending.channel) {
       sets.push('channel_id = if_not_exists(channel_id, :channel)');
@@ -100,15 +107,17 @@ export class SessionHeaderWriter {
       values[':expires'] = expiresAt(this.ttlDays);
     }
     const update = (withActivity: boolean) =>
-      doc.send(new sdk.UpdateCommand({
-        TableName: table,
-        Key: headerKey(sessionId),
-        UpdateExpression: `SET ${[...sets, ...(withActivity ? ['last_activity = :t'] : [])].join(', ')} ADD message_count :n, members :members`,
-        // last_activity only moves forward (messages may arrive with older timestamps).
-        ...(withActivity ? { ConditionExpression: 'attribute_not_exists(last_activity) OR last_activity < :t' } : {}),
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: withActivity ? values : Object.fromEntries(Object.entries(values).filter(([k]) => k !== ':t')),
-      }));
+      doc.send(
+        new sdk.UpdateCommand({
+          TableName: table,
+          Key: headerKey(sessionId),
+          UpdateExpression: `SET ${[...sets, ...(withActivity ? ['last_activity = :t'] : [])].join(', ')} ADD message_count :n, members :members`,
+          // last_activity only moves forward (messages may arrive with older timestamps).
+          ...(withActivity ? { ConditionExpression: 'attribute_not_exists(last_activity) OR last_activity < :t' } : {}),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: withActivity ? values : Object.fromEntries(Object.entries(values).filter(([k]) => k !== ':t')),
+        }),
+      );
     try {
       await call(() => update(true));
     } catch (error) {
@@ -120,13 +129,15 @@ export class SessionHeaderWriter {
       await Promise.all(
         [...pending.members].map((name) =>
           call(() =>
-            doc.send(new sdk.UpdateCommand({
-              TableName: table,
-              Key: { session_id: sessionId, timestamp: speakerSlot(name) },
-              UpdateExpression: 'SET expires_at = :expires',
-              ConditionExpression: 'attribute_exists(session_id)',
-              ExpressionAttributeValues: { ':expires': values[':expires'] },
-            })),
+            doc.send(
+              new sdk.UpdateCommand({
+                TableName: table,
+                Key: { session_id: sessionId, timestamp: speakerSlot(name) },
+                UpdateExpression: 'SET expires_at = :expires',
+                ConditionExpression: 'attribute_exists(session_id)',
+                ExpressionAttributeValues: { ':expires': values[':expires'] },
+              }),
+            ),
           ).catch((error: unknown) => {
             if (!isConditionFailure(error)) throw error;
           }),

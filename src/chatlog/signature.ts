@@ -31,13 +31,19 @@ export function checkSignature(request: SignedRequest, credentials: { accessKeyI
   const authorization = request.headers.authorization;
   if (!authorization) return { type: 'MissingAuthenticationTokenException', message: 'Request is missing Authentication Token' };
   const parsed = /^AWS4-HMAC-SHA256 +Credential=([^, ]+), *SignedHeaders=([^, ]+), *Signature=([0-9a-f]{64})$/.exec(authorization.trim());
-  if (!parsed) return { type: 'IncompleteSignatureException', message: 'the Authorization header must be AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...' };
+  if (!parsed)
+    return {
+      type: 'IncompleteSignatureException',
+      message: 'the Authorization header must be AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...',
+    };
   const [, credential = '', signedHeaderList = '', signature = ''] = parsed;
 
   const scope = credential.split('/');
-  if (scope.length !== 5 || scope[4] !== 'aws4_request') return { type: 'IncompleteSignatureException', message: 'Credential must be keyid/date/region/service/aws4_request' };
+  if (scope.length !== 5 || scope[4] !== 'aws4_request')
+    return { type: 'IncompleteSignatureException', message: 'Credential must be keyid/date/region/service/aws4_request' };
   const [accessKeyId, day = '', region = '', service = ''] = scope;
-  if (accessKeyId !== credentials.accessKeyId) return { type: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.' };
+  if (accessKeyId !== credentials.accessKeyId)
+    return { type: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.' };
 
   const amzDate = headerValue(request.headers, 'x-amz-date');
   const signedAt = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate ?? '');

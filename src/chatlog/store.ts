@@ -83,7 +83,9 @@ export class ChatStore {
     this.headers = new SessionHeaderWriter({ access: this.access, ttlDays: this.ttlDays });
     this.lanes = new WriterLanes({ sdk: this.sdk, doc: this.doc, table: this.table });
     this.writer = new BatchWriter(async (items) => {
-      const result = await this.call(() => this.doc.send(new this.sdk.BatchWriteCommand({ RequestItems: { [this.table]: items.map((Item) => ({ PutRequest: { Item } })) } })));
+      const result = await this.call(() =>
+        this.doc.send(new this.sdk.BatchWriteCommand({ RequestItems: { [this.table]: items.map((Item) => ({ PutRequest: { Item } })) } })),
+      );
       return (result.UnprocessedItems?.[this.table] ?? []).map((request) => request.PutRequest!.Item!);
     });
   }
@@ -120,7 +122,10 @@ export class ChatStore {
       messages.map((message) => {
         if (message.timestamp === undefined && lane !== undefined) return this.appendOne(sessionId, message, this.lanes.stamp(sessionId, lane));
         const next = conditional.then(() => this.appendOne(sessionId, message));
-        conditional = next.then(() => {}, () => {});
+        conditional = next.then(
+          () => {},
+          () => {},
+        );
         return next;
       }),
     );
@@ -157,11 +162,13 @@ export class ChatStore {
       for (let attempt = 0; ; attempt++) {
         try {
           await this.call(() =>
-            this.doc.send(new this.sdk.PutCommand({
-              TableName: this.table,
-              Item: item(),
-              ConditionExpression: 'attribute_not_exists(session_id)',
-            })),
+            this.doc.send(
+              new this.sdk.PutCommand({
+                TableName: this.table,
+                Item: item(),
+                ConditionExpression: 'attribute_not_exists(session_id)',
+              }),
+            ),
           );
           break;
         } catch (error) {
@@ -186,7 +193,9 @@ export class ChatStore {
 
   /** Where the message with this id was stored, if it was. */
   private async findClaim(sessionId: string, messageId: string): Promise<number | undefined> {
-    const claim = await this.call(() => this.doc.send(new this.sdk.GetCommand({ TableName: this.table, Key: messageIdKey(sessionId, messageId), ConsistentRead: true })));
+    const claim = await this.call(() =>
+      this.doc.send(new this.sdk.GetCommand({ TableName: this.table, Key: messageIdKey(sessionId, messageId), ConsistentRead: true })),
+    );
     return claim.Item?.message_id === messageId ? (claim.Item.message_timestamp as number) : undefined;
   }
 
@@ -198,11 +207,13 @@ export class ChatStore {
     const key = messageIdKey(sessionId, messageId);
     try {
       await this.call(() =>
-        this.doc.send(new this.sdk.PutCommand({
-          TableName: this.table,
-          Item: { ...key, item_type: 'message_id', message_id: messageId, message_timestamp: timestamp, ...this.ttlAttribute() },
-          ConditionExpression: 'attribute_not_exists(session_id)',
-        })),
+        this.doc.send(
+          new this.sdk.PutCommand({
+            TableName: this.table,
+            Item: { ...key, item_type: 'message_id', message_id: messageId, message_timestamp: timestamp, ...this.ttlAttribute() },
+            ConditionExpression: 'attribute_not_exists(session_id)',
+          }),
+        ),
       );
       return undefined;
     } catch (error) {
@@ -247,15 +258,17 @@ export class ChatStore {
     let start: Record<string, AttributeValue> | undefined;
     do {
       const result = await this.call(() =>
-        this.raw.send(new this.sdk.PlainQueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: `session_id = :s AND ${range}`,
-          ExpressionAttributeNames: { '#ts': 'timestamp' },
-          ExpressionAttributeValues: expressionValues,
-          ScanIndexForward: options.order === 'asc',
-          Limit: options.limit + 1 - items.length,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        })),
+        this.raw.send(
+          new this.sdk.PlainQueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: `session_id = :s AND ${range}`,
+            ExpressionAttributeNames: { '#ts': 'timestamp' },
+            ExpressionAttributeValues: expressionValues,
+            ScanIndexForward: options.order === 'asc',
+            Limit: options.limit + 1 - items.length,
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        ),
       );
       for (const item of result.Items ?? []) items.push(this.sdk.fromAttributes(item) as ChatMessage);
       start = result.LastEvaluatedKey;
@@ -289,61 +302,70 @@ export class ChatStore {
     const now = Date.now();
     try {
       await this.call(() =>
-        this.doc.send(new this.sdk.UpdateCommand({
-          TableName: this.table,
-          Key: headerKey(sessionId),
-          UpdateExpression:
-            'SET item_type = :type, created_at = if_not_exists(created_at, :now), last_activity = if_not_exists(last_activity, :now), #status = if_not_exists(#status, :open), message_count = if_not_exists(message_count, :zero)' +
-            given.map((field) => `, ${field} = :${field}`).join('') +
-            (this.ttlDays !== undefined ? ', expires_at = :expires' : ''),
-          ...(given.length ? { ConditionExpression: given.map((field) => `(attribute_not_exists(${field}) OR ${field} = :${field})`).join(' AND ') } : {}),
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':type': 'session',
-            ':now': now,
-            ':open': 'open',
-            ':zero': 0,
-            ...Object.fromEntries(given.map((field) => [`:${field}`, details[field]])),
-            ...(this.ttlDays !== undefined ? { ':expires': expiresAt(this.ttlDays) } : {}),
-          },
-        })),
+        this.doc.send(
+          new this.sdk.UpdateCommand({
+            TableName: this.table,
+            Key: headerKey(sessionId),
+            UpdateExpression:
+              'SET item_type = :type, created_at = if_not_exists(created_at, :now), last_activity = if_not_exists(last_activity, :now), #status = if_not_exists(#status, :open), message_count = if_not_exists(message_count, :zero)' +
+              given.map((field) => `, ${field} = :${field}`).join('') +
+              (this.ttlDays !== undefined ? ', expires_at = :expires' : ''),
+            ...(given.length ? { ConditionExpression: given.map((field) => `(attribute_not_exists(${field}) OR ${field} = :${field})`).join(' AND ') } : {}),
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: {
+              ':type': 'session',
+              ':now': now,
+              ':open': 'open',
+              ':zero': 0,
+              ...Object.fromEntries(given.map((field) => [`:${field}`, details[field]])),
+              ...(this.ttlDays !== undefined ? { ':expires': expiresAt(this.ttlDays) } : {}),
+            },
+          }),
+        ),
       );
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const session = await this.getSession(sessionId);
       const other = given.find((field) => session && session[field] !== null && session[field] !== details[field]);
-      throw new ChatRequestError('conflict', other
-        ? `session ${sessionId} belongs to ${other} ${session![other]}, not ${details[other]}`
-        : `session ${sessionId} changed while it was being started: try again`);
+      throw new ChatRequestError(
+        'conflict',
+        other
+          ? `session ${sessionId} belongs to ${other} ${session![other]}, not ${details[other]}`
+          : `session ${sessionId} changed while it was being started: try again`,
+      );
     }
     return (await this.getSession(sessionId))!;
   }
 
   async getSession(sessionId: string): Promise<ChatSession | undefined> {
     await this.flush();
-    const result = await this.call(() =>
-      this.doc.send(new this.sdk.GetCommand({ TableName: this.table, Key: headerKey(sessionId), ConsistentRead: true })),
-    );
+    const result = await this.call(() => this.doc.send(new this.sdk.GetCommand({ TableName: this.table, Key: headerKey(sessionId), ConsistentRead: true })));
     return result.Item ? toSession(result.Item) : undefined;
   }
 
   /** Sessions of a channel, or of a member, or all: the most recent activity first. */
-  async listSessions(filter: { channel_id?: string; member?: string }, page: { limit: number; cursor?: string }): Promise<{ sessions: ChatSession[]; next_cursor: string | null }> {
-    if (filter.channel_id && filter.member) throw new ChatRequestError('bad_request', 'a channel and a member cannot be combined: list the sessions of one or the other');
+  async listSessions(
+    filter: { channel_id?: string; member?: string },
+    page: { limit: number; cursor?: string },
+  ): Promise<{ sessions: ChatSession[]; next_cursor: string | null }> {
+    if (filter.channel_id && filter.member)
+      throw new ChatRequestError('bad_request', 'a channel and a member cannot be combined: list the sessions of one or the other');
     await this.flush();
     const channel = filter.channel_id;
     if (channel) {
       const start = page.cursor ? decodeChannelKey(page.cursor, channel) : undefined;
       const result = await this.call(() =>
-        this.doc.send(new this.sdk.QueryCommand({
-          TableName: this.table,
-          IndexName: 'by_channel',
-          KeyConditionExpression: 'channel_id = :c',
-          ExpressionAttributeValues: { ':c': filter.channel_id },
-          ScanIndexForward: false,
-          Limit: page.limit + 1,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        })),
+        this.doc.send(
+          new this.sdk.QueryCommand({
+            TableName: this.table,
+            IndexName: 'by_channel',
+            KeyConditionExpression: 'channel_id = :c',
+            ExpressionAttributeValues: { ':c': filter.channel_id },
+            ScanIndexForward: false,
+            Limit: page.limit + 1,
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        ),
       );
       const items = result.Items ?? [];
       const sessions = items.slice(0, page.limit).map(toSession);
@@ -369,25 +391,29 @@ export class ChatStore {
 
   private sessionsOfMember(member: string): Promise<string[]> {
     return this.sessionIds((start) =>
-      this.doc.send(new this.sdk.QueryCommand({
-        TableName: this.table,
-        IndexName: 'by_member',
-        KeyConditionExpression: 'member_name = :m',
-        ExpressionAttributeValues: { ':m': member },
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      })),
+      this.doc.send(
+        new this.sdk.QueryCommand({
+          TableName: this.table,
+          IndexName: 'by_member',
+          KeyConditionExpression: 'member_name = :m',
+          ExpressionAttributeValues: { ':m': member },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      ),
     );
   }
 
   private allSessionIds(): Promise<string[]> {
     return this.sessionIds((start) =>
-      this.doc.send(new this.sdk.ScanCommand({
-        TableName: this.table,
-        FilterExpression: 'item_type = :session',
-        ExpressionAttributeValues: { ':session': 'session' },
-        ProjectionExpression: 'session_id',
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      })),
+      this.doc.send(
+        new this.sdk.ScanCommand({
+          TableName: this.table,
+          FilterExpression: 'item_type = :session',
+          ExpressionAttributeValues: { ':session': 'session' },
+          ProjectionExpression: 'session_id',
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      ),
     );
   }
 
@@ -424,14 +450,16 @@ export class ChatStore {
     await this.flush();
     try {
       await this.call(() =>
-        this.doc.send(new this.sdk.UpdateCommand({
-          TableName: this.table,
-          Key: headerKey(sessionId),
-          UpdateExpression: 'SET #status = :closed, closed_at = if_not_exists(closed_at, :now)',
-          ConditionExpression: 'attribute_exists(session_id)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':closed': 'closed', ':now': Date.now() },
-        })),
+        this.doc.send(
+          new this.sdk.UpdateCommand({
+            TableName: this.table,
+            Key: headerKey(sessionId),
+            UpdateExpression: 'SET #status = :closed, closed_at = if_not_exists(closed_at, :now)',
+            ConditionExpression: 'attribute_exists(session_id)',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':closed': 'closed', ':now': Date.now() },
+          }),
+        ),
       );
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
@@ -453,14 +481,16 @@ export class ChatStore {
     let start: Record<string, unknown> | undefined;
     do {
       const result = await this.call(() =>
-        this.doc.send(new this.sdk.QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'session_id = :s',
-          ExpressionAttributeValues: { ':s': sessionId },
-          ProjectionExpression: 'session_id, #ts',
-          ExpressionAttributeNames: { '#ts': 'timestamp' },
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        })),
+        this.doc.send(
+          new this.sdk.QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: 'session_id = :s',
+            ExpressionAttributeValues: { ':s': sessionId },
+            ProjectionExpression: 'session_id, #ts',
+            ExpressionAttributeNames: { '#ts': 'timestamp' },
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        ),
       );
       const keys = (result.Items ?? []) as Array<{ session_id: string; timestamp: number }>;
       found ||= keys.length > 0;
@@ -488,7 +518,14 @@ export class ChatStore {
     const known = this.knownSessions.get(sessionId);
     if (known && Date.now() - known.at < sessionStatusCacheMs) return known.status;
     const result = await this.call(() =>
-      this.doc.send(new this.sdk.GetCommand({ TableName: this.table, Key: headerKey(sessionId), ProjectionExpression: '#status', ExpressionAttributeNames: { '#status': 'status' } })),
+      this.doc.send(
+        new this.sdk.GetCommand({
+          TableName: this.table,
+          Key: headerKey(sessionId),
+          ProjectionExpression: '#status',
+          ExpressionAttributeNames: { '#status': 'status' },
+        }),
+      ),
     );
     const status = result.Item?.status === 'closed' ? 'closed' : 'open';
     this.knownSessions.set(sessionId, { status, at: Date.now() });
@@ -505,10 +542,12 @@ export class ChatStore {
     const key = `${sessionId}\u0000${name}`;
     if (this.knownSpeakers.has(key)) return;
     await this.call(() =>
-      this.doc.send(new this.sdk.PutCommand({
-        TableName: this.table,
-        Item: { session_id: sessionId, timestamp: speakerSlot(name), item_type: 'speaker', member_name: name, speaker_type: type, ...this.ttlAttribute() },
-      })),
+      this.doc.send(
+        new this.sdk.PutCommand({
+          TableName: this.table,
+          Item: { session_id: sessionId, timestamp: speakerSlot(name), item_type: 'speaker', member_name: name, speaker_type: type, ...this.ttlAttribute() },
+        }),
+      ),
     );
     this.knownSpeakers.add(key);
   }

@@ -81,11 +81,13 @@ async function addMissingIndexes({ sdk, raw, table, call }: TableAccess, existin
   for (const index of definition.GlobalSecondaryIndexes) {
     if (existing.has(index.IndexName)) continue;
     await call(() =>
-      raw.send(new sdk.UpdateTableCommand({
-        TableName: table,
-        AttributeDefinitions: definition.AttributeDefinitions,
-        GlobalSecondaryIndexUpdates: [{ Create: index }],
-      })),
+      raw.send(
+        new sdk.UpdateTableCommand({
+          TableName: table,
+          AttributeDefinitions: definition.AttributeDefinitions,
+          GlobalSecondaryIndexUpdates: [{ Create: index }],
+        }),
+      ),
     );
     await sdk.waitUntilTableExists({ client: raw, maxWaitTime: 300 }, { TableName: table });
   }

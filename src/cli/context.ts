@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import v8 from 'node:v8';
-import { loadConfig, type Config } from '../config.js';
+import { type Config, loadConfig } from '../config.js';
 import { lockOwner } from '../db/lock.js';
 import { openDatabase } from '../db/open.js';
 import type { Db } from '../db/types.js';
@@ -80,7 +80,13 @@ export interface EmbeddedStore {
   server: string;
 }
 
-export const embeddedDatabase = (folder: string): EmbeddedStore => ({ what: 'embedded database', folder, marker: 'PG_VERSION', maker: 'vecr sync', server: 'DATABASE_URL for a PostgreSQL server' });
+export const embeddedDatabase = (folder: string): EmbeddedStore => ({
+  what: 'embedded database',
+  folder,
+  marker: 'PG_VERSION',
+  maker: 'vecr sync',
+  server: 'DATABASE_URL for a PostgreSQL server',
+});
 export const embeddedChatStore = (config: Config): EmbeddedStore => ({
   what: 'embedded chat log store',
   folder: path.join(config.dataDir, 'chatlogs'),
@@ -96,7 +102,13 @@ export const embeddedChatStore = (config: Config): EmbeddedStore => ({
  */
 export async function lookBeforeCreatingStore(store: EmbeddedStore, readOnly: boolean) {
   // A data folder that is a file is the opening's to report: it says which setting is wrong.
-  if (await fs.stat(path.dirname(store.folder)).then((stat) => !stat.isDirectory(), () => false)) return;
+  if (
+    await fs.stat(path.dirname(store.folder)).then(
+      (stat) => !stat.isDirectory(),
+      () => false,
+    )
+  )
+    return;
   if (await embeddedStoreExists(store)) return;
   if (readOnly) throw new NoStoreError(noStoreMessage(store));
   process.stderr.write(`vecr: no ${store.what} in ${store.folder}: creating a new, empty one there (${whereToLook(store)})\n`);
@@ -104,7 +116,13 @@ export async function lookBeforeCreatingStore(store: EmbeddedStore, readOnly: bo
 
 /** Whether the store is in its folder, or a running `vecr serve` shares it. */
 export async function embeddedStoreExists(store: EmbeddedStore): Promise<boolean> {
-  if (await fs.stat(path.join(store.folder, store.marker)).then(() => true, () => false)) return true;
+  if (
+    await fs.stat(path.join(store.folder, store.marker)).then(
+      () => true,
+      () => false,
+    )
+  )
+    return true;
   return (await lockOwner(store.folder)) !== undefined;
 }
 

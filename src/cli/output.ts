@@ -23,7 +23,12 @@ export async function writeFileWhole<T>(file: string, options: { overwrite: bool
     handle = await fs.promises.open(temporary, 'wx', 0o600);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' || code === 'ENOTDIR' ? `the folder ${path.dirname(file)} does not exist` : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (error as Error).message;
+    const why =
+      code === 'ENOENT' || code === 'ENOTDIR'
+        ? `the folder ${path.dirname(file)} does not exist`
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : (error as Error).message;
     throw new Error(`cannot write ${file}: ${why}`);
   }
   // flush: the data is on disk before the name points at it, so a crash leaves the old file or the new one.
@@ -89,14 +94,21 @@ const escapeCharacter = (character: string) => {
  * (DEL, C1, separators, bidirectional controls) is escaped too — still the same JSON to a parser.
  */
 export function printJson(value: unknown) {
-  const text = JSON.stringify(value, null, 2).replace(/[\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const text = JSON.stringify(value, null, 2).replace(
+    /[\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g,
+    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   process.stdout.write(`${text}\n`);
 }
 
 export function printTable(rows: ReadonlyArray<Record<string, unknown>>, columns: readonly string[]) {
   const cell = (value: unknown) => shown(value === null || value === undefined ? '' : Array.isArray(value) ? value.join(', ') : String(value));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => width(cell(r[c])))));
-  const line = (values: string[]) => values.map((v, i) => v + ' '.repeat(Math.max(0, widths[i]! - width(v)))).join('  ').trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v + ' '.repeat(Math.max(0, widths[i]! - width(v))))
+      .join('  ')
+      .trimEnd();
   process.stdout.write(`${line([...columns])}\n`);
   process.stdout.write(`${line(widths.map((w) => '-'.repeat(w)))}\n`);
   for (const row of rows) process.stdout.write(`${line(columns.map((c) => cell(row[c])))}\n`);
@@ -105,6 +117,7 @@ export function printTable(rows: ReadonlyArray<Record<string, unknown>>, columns
 /** Display width: East Asian wide characters take two columns in a terminal. */
 function width(text: string): number {
   let n = 0;
-  for (const ch of text) n += /[\u1100-\u115F\u2E80-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6\u{20000}-\u{3FFFD}]/u.test(ch) ? 2 : 1;
+  for (const ch of text)
+    n += /[\u1100-\u115F\u2E80-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6\u{20000}-\u{3FFFD}]/u.test(ch) ? 2 : 1;
   return n;
 }

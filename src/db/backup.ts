@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
-import { loadMigrations, migrationsTableSql } from './migrate.js';
 import { quoteIdent } from './introspect.js';
+import { loadMigrations, migrationsTableSql } from './migrate.js';
 import type { Db, Queryable } from './types.js';
 
 const pageSize = 1000;
@@ -148,13 +148,9 @@ export class RestoreError extends Error {
  * Restores a backup into an empty database, in one transaction: it lands whole or not at all.
  */
 export async function restoreBackup(db: Db, sql: string): Promise<void> {
-  const existing = await db.query<{ name: string }>(
-    `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`,
-  );
+  const existing = await db.query<{ name: string }>(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
   if (existing.rows.length > 0) {
-    throw new RestoreError(
-      `the database is not empty (it has ${existing.rows.map((r) => r.name).join(', ')}); restore into a new database`,
-    );
+    throw new RestoreError(`the database is not empty (it has ${existing.rows.map((r) => r.name).join(', ')}); restore into a new database`);
   }
   const begin = sql.indexOf(`\n${beginLine}\n`);
   const commit = sql.lastIndexOf(`\n${commitLine}`);

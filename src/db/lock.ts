@@ -19,10 +19,7 @@ const lockFileOf = (dataDir: string) => `${dataDir}.lock`;
  * commands can reach the database through the service instead. Owner-only (0600), as everything
  * of ours in the data folder.
  */
-export async function acquireFolderLock(
-  dataDir: string,
-  label = { what: 'the embedded database', instead: 'or point DATABASE_URL at a PostgreSQL server' },
-) {
+export async function acquireFolderLock(dataDir: string, label = { what: 'the embedded database', instead: 'or point DATABASE_URL at a PostgreSQL server' }) {
   const lockFile = lockFileOf(dataDir);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {

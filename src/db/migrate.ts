@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import type { Queryable, Db } from './types.js';
+import type { Db, Queryable } from './types.js';
 
 const migrationsDir = new URL('./migrations/', import.meta.url);
 
@@ -34,7 +34,11 @@ export const migrationsTableSql = `CREATE TABLE IF NOT EXISTS vecr_migrations (
  */
 export class NewerSchemaError extends Error {
   override name = 'NewerSchemaError';
-  constructor(where: string, readonly version: number, readonly known: number) {
+  constructor(
+    where: string,
+    readonly version: number,
+    readonly known: number,
+  ) {
     super(
       `${where} is at schema version ${version}, migrated by a newer vecr; this vecr knows schema versions up to ${known}: upgrade vecr (or restore a backup taken before the upgrade)`,
     );

@@ -1,6 +1,6 @@
 import type { DatabaseConfig } from '../config.js';
-import { migrate } from './migrate.js';
 import { lockOwner } from './lock.js';
+import { migrate } from './migrate.js';
 import { embeddedDatabaseUrl, readPassword } from './password.js';
 import type { Db } from './types.js';
 

@@ -210,7 +210,8 @@ class StartupReader {
   }
 
   private readonly onReadable = () => {
-    for (let chunk = this.socket.read() as Buffer | null; chunk !== null; chunk = this.socket.read() as Buffer | null) this.buffered = Buffer.concat([this.buffered, chunk]);
+    for (let chunk = this.socket.read() as Buffer | null; chunk !== null; chunk = this.socket.read() as Buffer | null)
+      this.buffered = Buffer.concat([this.buffered, chunk]);
     if (this.buffered.length > maxBuffered) this.socket.destroy();
     this.wake?.();
   };

@@ -3,10 +3,10 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import type { PGlite } from '@electric-sql/pglite';
 import { preparePrivateDataFolder, preparePrivateFolder } from '../privateFiles.js';
-import { DatabaseUnavailableError, type Db, type Queryable } from './types.js';
 import { acquireFolderLock } from './lock.js';
 import { embeddedDatabaseUrl, embeddedUser, ensurePassword } from './password.js';
 import { requirePassword, scramVerifier } from './passwordGate.js';
+import { DatabaseUnavailableError, type Db, type Queryable } from './types.js';
 
 // PGlite is WebAssembly, and the V8 of Node.js 22 and 24 can abort the whole process when it
 // garbage-collects WebAssembly code ("Check failed: jit_page_->allocations_.erase(addr) == 1",

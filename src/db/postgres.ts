@@ -130,7 +130,9 @@ export async function openPostgres(url: string): Promise<Db> {
         const send = async (sql: string, params?: readonly unknown[]) => {
           if (firstFailure !== undefined) {
             // The outage again, if that is what it was; else a refusal naming the failure.
-            throw outageReason(firstFailure, false) === undefined ? new Error('the transaction is aborted: its first statement failed', { cause: firstFailure }) : firstFailure;
+            throw outageReason(firstFailure, false) === undefined
+              ? new Error('the transaction is aborted: its first statement failed', { cause: firstFailure })
+              : firstFailure;
           }
           if (begun) return client.query(sql, params as unknown[] | undefined);
           begun = true;

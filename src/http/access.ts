@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { scopes, type ApiToken, type Config, type Scope } from '../config.js';
+import { type ApiToken, type Config, type Scope, scopes } from '../config.js';
 import { errorBody } from './errors.js';
 import type { Principal } from './principal.js';
 import type { Session, Sessions } from './ui/session.js';
@@ -24,7 +24,6 @@ import type { Session, Sessions } from './ui/session.js';
  * (`exposureProblem`).
  */
 export type RouteAccess = Scope | 'webhook' | 'page' | 'open';
-
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -50,7 +49,10 @@ export const failedAuthLimit = { failures: 10, windowMs: 60_000, addresses: 10_0
 
 /** 127.0.0.0/8, ::1 (also IPv4-mapped), and `localhost` names: where only this machine can connect. */
 export function isLoopback(host: string): boolean {
-  const name = host.toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  const name = host
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '');
   if (name === 'localhost' || name.endsWith('.localhost')) return true;
   const v4 = name.startsWith('::ffff:') ? name.slice('::ffff:'.length) : name;
   if (net.isIPv4(v4)) return v4.startsWith('127.');
@@ -72,7 +74,8 @@ export function exposureProblem(config: Config): string | undefined {
   const webhookToken = config.webhook.authToken;
   if (missing.length === 0) {
     // Guessing is limited per address only: an attacker with many addresses guesses on.
-    if (webhookToken && webhookToken.length < minExposedSecret) return `WEBHOOK_AUTH_TOKEN is shorter than ${minExposedSecret} characters, which other machines could guess: make it a long random one (openssl rand -hex 32)`;
+    if (webhookToken && webhookToken.length < minExposedSecret)
+      return `WEBHOOK_AUTH_TOKEN is shorter than ${minExposedSecret} characters, which other machines could guess: make it a long random one (openssl rand -hex 32)`;
     return undefined;
   }
   if (!isLoopback(config.http.host)) {
@@ -88,11 +91,14 @@ export function accessWarnings(config: Config): string[] {
     .map((token) => `VECR_API_TOKENS holds the token "${token.name}" itself: put its hash there instead (sha256:HEX; \`vecr token\` prints it)`);
   for (const account of config.ui.accounts) {
     if (account.password.kind === 'plain') {
-      warnings.push(`ADMIN_PASSWORD holds the password of the UI account "${account.name}" itself: make a hash with \`vecr password ${account.name} --role admin\` and put its entry in VECR_UI_USERS instead`);
+      warnings.push(
+        `ADMIN_PASSWORD holds the password of the UI account "${account.name}" itself: make a hash with \`vecr password ${account.name} --role admin\` and put its entry in VECR_UI_USERS instead`,
+      );
     }
   }
   const webhookToken = config.webhook.authToken;
-  if (webhookToken && webhookToken.length < minExposedSecret) warnings.push('WEBHOOK_AUTH_TOKEN is shorter than 16 characters: a longer, random one cannot be guessed');
+  if (webhookToken && webhookToken.length < minExposedSecret)
+    warnings.push('WEBHOOK_AUTH_TOKEN is shorter than 16 characters: a longer, random one cannot be guessed');
   return warnings;
 }
 
@@ -135,7 +141,9 @@ export function installAccess(fastify: FastifyInstance, config: Config, sessions
         request.session = session;
         request.log = request.log.child({ principal: session.principal.name });
         if (access === 'page' || session.principal.scopes.has(access)) return;
-        return reply.code(403).send(errorBody('forbidden', `the account "${session.principal.name}" (${session.role}) lacks the ${access} scope this route needs`));
+        return reply
+          .code(403)
+          .send(errorBody('forbidden', `the account "${session.principal.name}" (${session.role}) lacks the ${access} scope this route needs`));
       }
     }
     // A page without a session sends the browser to sign in: a token does not open pages.
@@ -148,7 +156,10 @@ export function installAccess(fastify: FastifyInstance, config: Config, sessions
     // guess that happens to be right would still tell itself apart, and guessing would go on.
     const retryAfter = limiter.lockedFor(request.ip);
     if (retryAfter > 0) {
-      return reply.code(429).header('retry-after', String(retryAfter)).send(errorBody('too_many_failures', `too many failed authentications from this address; try again in ${retryAfter} s`));
+      return reply
+        .code(429)
+        .header('retry-after', String(retryAfter))
+        .send(errorBody('too_many_failures', `too many failed authentications from this address; try again in ${retryAfter} s`));
     }
     const given = request.headers.authorization;
     const failed = (message: string) => {
@@ -156,7 +167,10 @@ export function installAccess(fastify: FastifyInstance, config: Config, sessions
       // flood the log.
       const failures = limiter.fail(request.ip);
       const nowLimited = limiter.lockedFor(request.ip) > 0;
-      request.log.warn({ route: request.routeOptions.url, credentials: given ? 'wrong' : 'none', failures, limited: nowLimited }, nowLimited ? 'authentication failed; this address is refused until its window ends' : 'authentication failed');
+      request.log.warn(
+        { route: request.routeOptions.url, credentials: given ? 'wrong' : 'none', failures, limited: nowLimited },
+        nowLimited ? 'authentication failed; this address is refused until its window ends' : 'authentication failed',
+      );
       return reply.code(401).header('www-authenticate', 'Bearer').send(errorBody('unauthorized', message));
     };
 
@@ -165,11 +179,16 @@ export function installAccess(fastify: FastifyInstance, config: Config, sessions
       return;
     }
     const token = given ? tokenOf(config.access.tokens, given) : undefined;
-    if (!token) return failed(given ? 'the API token is not one this service knows' : `this route needs an API token with the ${access} scope: Authorization: Bearer <token>`);
+    if (!token)
+      return failed(
+        given ? 'the API token is not one this service knows' : `this route needs an API token with the ${access} scope: Authorization: Bearer <token>`,
+      );
     request.principal = { name: token.name, scopes: new Set(token.scopes) };
     request.log = request.log.child({ principal: token.name });
     if (!request.principal.scopes.has(access)) {
-      return reply.code(403).send(errorBody('forbidden', `the API token "${token.name}" lacks the ${access} scope this route needs (it has ${token.scopes.join(', ')})`));
+      return reply
+        .code(403)
+        .send(errorBody('forbidden', `the API token "${token.name}" lacks the ${access} scope this route needs (it has ${token.scopes.join(', ')})`));
     }
   });
 
@@ -182,7 +201,9 @@ export function installAccess(fastify: FastifyInstance, config: Config, sessions
     const given = request.headers['x-csrf-token'] ?? (request.body as { _csrf?: unknown } | undefined)?._csrf;
     if (await sessions.csrfMatches(request.session, given)) return;
     request.log.warn({ route: request.routeOptions.url, csrf: given === undefined ? 'none' : 'wrong' }, 'CSRF token missing or wrong; refused');
-    return reply.code(403).send(errorBody('csrf', 'this request changes something and needs the CSRF token of its session (the _csrf form field, or the x-csrf-token header)'));
+    return reply
+      .code(403)
+      .send(errorBody('csrf', 'this request changes something and needs the CSRF token of its session (the _csrf form field, or the x-csrf-token header)'));
   });
 }
 
@@ -199,10 +220,18 @@ function siteRefusal(request: FastifyRequest, openApi: boolean): { status: numbe
   if (openApi && forwardingHeaders.some((name) => request.headers[name] !== undefined)) {
     // A proxy on this machine (nginx's `proxy_pass http://127.0.0.1:3000` sends a loopback Host)
     // would open the API to whoever reaches the proxy.
-    return { status: 403, code: 'proxied', message: 'requests forwarded by a proxy come from other machines: this API is open to this machine only, until VECR_API_TOKENS is set' };
+    return {
+      status: 403,
+      code: 'proxied',
+      message: 'requests forwarded by a proxy come from other machines: this API is open to this machine only, until VECR_API_TOKENS is set',
+    };
   }
   if (openApi && host !== '' && !isLoopback(host.replace(/:\d*$/, ''))) {
-    return { status: 421, code: 'misdirected', message: `this service answers to loopback names only (localhost, 127.0.0.1, [::1]), not the Host ${JSON.stringify(host.slice(0, 100))}` };
+    return {
+      status: 421,
+      code: 'misdirected',
+      message: `this service answers to loopback names only (localhost, 127.0.0.1, [::1]), not the Host ${JSON.stringify(host.slice(0, 100))}`,
+    };
   }
   const fetchSite = request.headers['sec-fetch-site'];
   if (fetchSite === 'cross-site' || fetchSite === 'same-site') {

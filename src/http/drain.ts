@@ -53,10 +53,13 @@ export function drainOnClose(fastify: FastifyInstance, deadlineMs: number): void
     await nextTurn();
     await sleep(graceMs);
     server.closeIdleConnections();
-    const cut = setTimeout(() => {
-      fastify.log.warn({ deadlineMs }, 'requests still unanswered when the shutdown deadline passed: their connections are cut');
-      server.closeAllConnections();
-    }, Math.max(0, started + deadlineMs - Date.now()));
+    const cut = setTimeout(
+      () => {
+        fastify.log.warn({ deadlineMs }, 'requests still unanswered when the shutdown deadline passed: their connections are cut');
+        server.closeAllConnections();
+      },
+      Math.max(0, started + deadlineMs - Date.now()),
+    );
     await drained;
     clearTimeout(cut);
   });

@@ -1,6 +1,6 @@
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
-import { ChatRequestError, ChatStoreUnavailableError, type ChatErrorKind } from '../chatlog/errors.js';
+import { type ChatErrorKind, ChatRequestError, ChatStoreUnavailableError } from '../chatlog/errors.js';
 import { DatabaseUnavailableError } from '../db/types.js';
 import { summarizeIssues } from '../issueSummary.js';
 import { StorageError } from '../storage/types.js';
@@ -81,7 +81,10 @@ export function answerFor(error: unknown, request: ValidatedRequest): ErrorAnswe
   return { status: 500, code: 'internal', message: 'internal error; see the service log', log: 'error' };
 }
 
-type ValidationFailure = { validation: Array<{ params: Record<string, unknown>; keyword: string; instancePath: string; message?: string }>; validationContext?: string };
+type ValidationFailure = {
+  validation: Array<{ params: Record<string, unknown>; keyword: string; instancePath: string; message?: string }>;
+  validationContext?: string;
+};
 
 /**
  * A request that fails its route's schema: the fields missing by name, then each other problem
@@ -99,7 +102,11 @@ function validationAnswer(error: ValidationFailure, request: ValidatedRequest): 
 }
 
 function pathOf(instancePath: string): PropertyKey[] {
-  return instancePath.split('/').slice(1).filter((part) => part !== '').map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+  return instancePath
+    .split('/')
+    .slice(1)
+    .filter((part) => part !== '')
+    .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
 }
 
 /**

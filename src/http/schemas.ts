@@ -48,9 +48,7 @@ export const issueSchema = z.object({
   hint: z.string().optional(),
 });
 
-export const errorSchema = z
-  .object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) })
-  .describe('An error');
+export const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) }).describe('An error');
 
 /** A text query value or path segment: no NUL, no lone surrogate (400, not a failed statement). */
 export const textParam = storableString;

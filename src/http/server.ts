@@ -1,25 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { FailedAuthLimiter, failedAuthLimit, installAccess } from './access.js';
 import type { AppContext } from './context.js';
-import { answerFor, errorBody, HttpError } from './errors.js';
-import { failedAuthLimit, FailedAuthLimiter, installAccess } from './access.js';
 import { drainOnClose } from './drain.js';
+import { answerFor, errorBody, HttpError } from './errors.js';
 import { installSecurityHeaders, securityHeaders } from './headers.js';
 import { chatRoutes } from './routes/chat.js';
 import { healthRoutes } from './routes/health.js';
 import { memberRoutes } from './routes/members.js';
 import { syncRoutes } from './routes/sync.js';
+import { webhookRoutes } from './routes/webhook.js';
 import { chatPages } from './ui/chat.js';
 import { editPages } from './ui/edit.js';
 import { memberPages } from './ui/members.js';
+import { signinRoutes, type UiAuth, uiAuth } from './ui/signin.js';
 import { syncPage } from './ui/sync.js';
-import { signinRoutes, uiAuth, type UiAuth } from './ui/signin.js';
-import { webhookRoutes } from './routes/webhook.js';
 
 /** What a 503 asks the client (and MinIO's queue) to wait before trying again. */
 const retryAfterSeconds = '5';
@@ -138,12 +138,21 @@ function answerClientError(this: { log: FastifyInstance['log'] }, error: NodeJS.
       : error.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'headers_too_large', 'the request headers are too large']
         : error.code === 'HPE_INVALID_URL'
-          ? [400, 'bad_url', "the URL holds a character that must be percent-encoded (a non-ASCII character, a space, a control character): send ?q=華 as ?q=%E8%8F%AF (curl -G --data-urlencode 'q=華' URL does it)"]
+          ? [
+              400,
+              'bad_url',
+              "the URL holds a character that must be percent-encoded (a non-ASCII character, a space, a control character): send ?q=華 as ?q=%E8%8F%AF (curl -G --data-urlencode 'q=華' URL does it)",
+            ]
           : [400, 'bad_request', 'this is not an HTTP request this service can read'];
   this.log.info({ remoteAddress: socket.remoteAddress, parser: error.code, error: { code, message } }, 'request refused before it was read');
   if (socket.writable) {
     const body = JSON.stringify(errorBody(code, message));
-    const headers = Object.entries({ ...securityHeaders(''), 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), connection: 'close' });
+    const headers = Object.entries({
+      ...securityHeaders(''),
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      connection: 'close',
+    });
     socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${body}`);
   }
   socket.destroy(error);

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { Document, isMap, isScalar, isSeq, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
+import { Document, isMap, isScalar, isSeq, type Node, type Pair, parseDocument, type YAMLMap } from 'yaml';
 import type { MemberKind } from './schema.js';
 
 /** A field's new value: text, a list of texts, or null to leave the field out. */
@@ -137,7 +137,10 @@ function renderPair(key: string, value: string | readonly string[], old: Node | 
  * The text with each edit replacing just its field's text, or undefined when a field's place
  * cannot be told. Edits go from the end of the file backwards, so offsets stay valid.
  */
-function splice(text: string, edits: ReadonlyArray<{ key: string; value: string | readonly string[] | null; pair?: Pair<unknown, unknown> }>): string | undefined {
+function splice(
+  text: string,
+  edits: ReadonlyArray<{ key: string; value: string | readonly string[] | null; pair?: Pair<unknown, unknown> }>,
+): string | undefined {
   let result = text;
   const additions: string[] = [];
   const placed = edits

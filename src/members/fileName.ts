@@ -16,8 +16,14 @@ const reservedStems = /^(?:con|prn|aux|nul|com[\d¹²³]|lpt[\d¹²³])$/;
  * name (`con`) gets `-member` after it.
  */
 export function fileStemOf(name: string): string {
-  const words = name.normalize('NFC').toLowerCase().replace(/[^\p{L}\p{M}\p{N}_]+/gu, '-');
-  let stem = [...words.replace(/^[-_]+|[-_]+$/g, '')].slice(0, maxStemLength).join('').replace(/[-_]+$/, '');
+  const words = name
+    .normalize('NFC')
+    .toLowerCase()
+    .replace(/[^\p{L}\p{M}\p{N}_]+/gu, '-');
+  let stem = [...words.replace(/^[-_]+|[-_]+$/g, '')]
+    .slice(0, maxStemLength)
+    .join('')
+    .replace(/[-_]+$/, '');
   if (stem === '') stem = 'member';
   return reservedStems.test(stem) ? `${stem}-member` : stem;
 }

@@ -30,7 +30,12 @@ export function findFullWidthSlips(text: string): FullWidthSlip[] {
     const line = index + 1;
     const indent = indentedSyntax.exec(content)?.[1] ?? '';
     if (indent.includes(ideographicSpace)) {
-      slips.push({ line, column: indent.indexOf(ideographicSpace) + 1, message: 'is indented with an ideographic space (U+3000, a full-width space)', hint: 'indent with ASCII spaces' });
+      slips.push({
+        line,
+        column: indent.indexOf(ideographicSpace) + 1,
+        message: 'is indented with an ideographic space (U+3000, a full-width space)',
+        hint: 'indent with ASCII spaces',
+      });
     }
     const match = keyLine.exec(content);
     if (!match) return;
@@ -51,7 +56,13 @@ export function findFullWidthSlips(text: string): FullWidthSlip[] {
     const slip = opensList ? listPunctuation.exec(value) : null;
     if (slip) {
       const what = slip[0] === '，' || slip[0] === '、' ? `a full-width comma (${slip[0]})` : `a full-width bracket (${slip[0]})`;
-      slips.push({ line, column: valueColumn + slip.index, field: key, message: `writes a list with ${what}`, hint: `write it with ASCII brackets and commas: ${key}: ${asciiList(value)}` });
+      slips.push({
+        line,
+        column: valueColumn + slip.index,
+        field: key,
+        message: `writes a list with ${what}`,
+        hint: `write it with ASCII brackets and commas: ${key}: ${asciiList(value)}`,
+      });
     }
   });
   return slips;

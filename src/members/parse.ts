@@ -1,11 +1,11 @@
 import { isUtf8 } from 'node:buffer';
-import { Composer, isMap, isPair, isScalar, isSeq, LineCounter, Parser, type Document, type Node } from 'yaml';
+import { Composer, type Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node, Parser } from 'yaml';
 import type { z } from 'zod';
 import { findFullWidthSlips } from './fullWidth.js';
-import { isIssueCode, type IssueCode, type MemberIssue } from './issues.js';
+import { type IssueCode, isIssueCode, type MemberIssue } from './issues.js';
 import { defaultLimits, type ParseLimits } from './limits.js';
 import { parseQuickly, toMember } from './parseQuickly.js';
-import { githubLoginFormat, schemaOf, type Member, type MemberKind } from './schema.js';
+import { githubLoginFormat, type Member, type MemberKind, schemaOf } from './schema.js';
 
 export { defaultLimits, type ParseLimits };
 
@@ -23,12 +23,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: false });
  * with aliases, one that fails validation — is read again by the `yaml` package, whose syntax tree
  * has the positions that errors point at and the limits a hostile file needs.
  */
-export function parseMemberFile(
-  file: string,
-  kind: MemberKind,
-  bytes: Uint8Array,
-  limits: ParseLimits = defaultLimits,
-): ParseResult {
+export function parseMemberFile(file: string, kind: MemberKind, bytes: Uint8Array, limits: ParseLimits = defaultLimits): ParseResult {
   const quick = parseQuickly(kind, bytes, limits);
   if (quick) return { ok: true, value: quick };
   if (bytes.byteLength > limits.maxBytes) {
@@ -72,7 +67,10 @@ function readCarefully(file: string, kind: MemberKind, text: string, limits: Par
     return fail('too_deep', `nests collections more than ${limits.maxDepth} levels deep`, position(shape.offset));
   }
   if (shape?.problem === 'tag') {
-    return fail('yaml', `uses the tag ${shape.tag}, which member files do not allow`, { ...position(shape.offset), hint: 'remove the tag; quote the value if it must be a string' });
+    return fail('yaml', `uses the tag ${shape.tag}, which member files do not allow`, {
+      ...position(shape.offset),
+      hint: 'remove the tag; quote the value if it must be a string',
+    });
   }
   const documents = [...new Composer({ schema: 'core', uniqueKeys: true, prettyErrors: false }).compose(cst, true, text.length)];
 
@@ -154,7 +152,18 @@ type TreeProblem = { problem: 'too_deep'; offset?: number } | { problem: 'tag'; 
  * must never reach a constructor.
  */
 function checkSyntaxTree(tokens: readonly unknown[], maxDepth: number): TreeProblem | undefined {
-  type Token = { type?: string; offset?: number; source?: string; value?: unknown; key?: unknown; items?: unknown[]; start?: unknown; sep?: unknown; props?: unknown; end?: unknown };
+  type Token = {
+    type?: string;
+    offset?: number;
+    source?: string;
+    value?: unknown;
+    key?: unknown;
+    items?: unknown[];
+    start?: unknown;
+    sep?: unknown;
+    props?: unknown;
+    end?: unknown;
+  };
   const stack: Array<{ token: unknown; depth: number }> = tokens.map((token) => ({ token, depth: 0 }));
   while (stack.length > 0) {
     const { token, depth } = stack.pop()!;
@@ -230,7 +239,11 @@ export function describeIssue(issue: z.core.$ZodIssue, written: () => string): P
         return { code: 'type', message: `must be a string, not ${got}`, ...(scalar ? { hint: `quote it: "${written()}"` } : {}) };
       }
       if (issue.expected === 'array') {
-        return { code: 'type', message: `must be a list of strings, not ${got}`, hint: `write a list: [${typeof issue.input === 'string' ? issue.input : '...'}]` };
+        return {
+          code: 'type',
+          message: `must be a list of strings, not ${got}`,
+          hint: `write a list: [${typeof issue.input === 'string' ? issue.input : '...'}]`,
+        };
       }
       return { code: 'type', message: `must be ${issue.expected}, not ${got}` };
     }

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { readFlatMapping } from './flatYaml.js';
 import type { ParseLimits } from './limits.js';
-import { schemaOf, toHumanMember, toVirtualMember, type HumanMemberFile, type Member, type MemberKind, type VirtualMemberFile } from './schema.js';
+import { type HumanMemberFile, type Member, type MemberKind, schemaOf, toHumanMember, toVirtualMember, type VirtualMemberFile } from './schema.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: false });
 

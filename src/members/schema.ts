@@ -56,7 +56,7 @@ type VirtualMemberSchema = ReturnType<typeof virtualMemberSchema>;
 export type HumanMemberFile = z.infer<HumanMemberSchema>;
 export type VirtualMemberFile = z.infer<VirtualMemberSchema>;
 
-export { memberKinds, tableOf, type MemberKind } from './kinds.js';
+export { type MemberKind, memberKinds, tableOf } from './kinds.js';
 
 /** A member as stored: every column of its table but the bookkeeping ones, absent values as null. */
 export type HumanMember = { [K in keyof HumanMemberFile]-?: Exclude<HumanMemberFile[K], undefined> };
@@ -71,10 +71,12 @@ const built: { human?: HumanMemberSchema; virtual?: VirtualMemberSchema } = {};
 /** The schema of each kind of member file, built once, when first asked for. */
 export const schemaOf = {
   get human(): HumanMemberSchema {
-    return (built.human ??= humanMemberSchema());
+    built.human ??= humanMemberSchema();
+    return built.human;
   },
   get virtual(): VirtualMemberSchema {
-    return (built.virtual ??= virtualMemberSchema());
+    built.virtual ??= virtualMemberSchema();
+    return built.virtual;
   },
 };
 
@@ -110,7 +112,6 @@ export function memberJsonSchema(kind: MemberKind): Record<string, unknown> {
       if (jsonSchema.format === githubLoginFormat) delete jsonSchema.format;
     },
   }) as Record<string, unknown>;
-  const extra =
-    kind === 'virtual' ? { not: { required: ['system_prompt', 'custom_prompt'] } } : {};
+  const extra = kind === 'virtual' ? { not: { required: ['system_prompt', 'custom_prompt'] } } : {};
   return { title: kind === 'human' ? 'VECR Garage human member' : 'VECR Garage AI member', ...schema, ...extra };
 }

@@ -1,13 +1,13 @@
 import type { UpsertKey } from '../config.js';
 import type { Queryable } from '../db/types.js';
 import type { MemberIssue } from '../members/issues.js';
+import { type MemberKind, memberKinds, tableOf } from '../members/kinds.js';
 import { memberKindOf } from '../members/paths.js';
-import { memberKinds, tableOf, type MemberKind } from '../members/kinds.js';
 import type { Member } from '../members/schema.js';
-import { resolveNameClaims, type ClaimDecision, type RejectedClaim } from './resolveNames.js';
-import { filesWrittenSince, forgetFiles, recordFiles, touchFiles, type FileRecord } from './sql/memberFiles.js';
+import { type ClaimDecision, type RejectedClaim, resolveNameClaims } from './resolveNames.js';
+import { type FileRecord, filesWrittenSince, forgetFiles, recordFiles, touchFiles } from './sql/memberFiles.js';
 import { adoptRows, deleteMembersOfFiles, findNameHolders, parkNames } from './sql/memberRows.js';
-import { upsertHumanMembers, type HumanFile } from './sql/upsertHumanMembers.js';
+import { type HumanFile, upsertHumanMembers } from './sql/upsertHumanMembers.js';
 import { upsertVirtualMembers, type VirtualFile } from './sql/upsertVirtualMembers.js';
 
 /** A member file as read from storage: its fingerprint and either its member or its problems. */
@@ -66,7 +66,12 @@ export async function applyChanges(tx: Queryable, given: ChangeSet, key: UpsertK
   const records: FileRecord[][] = [];
   const deletes = changes.deletes ?? [];
   for (const kind of memberKinds) {
-    const deleted = await deleteMembersOfFiles(tx, tableOf[kind], deletes.filter((uri) => memberKindOf(uri) === kind), key);
+    const deleted = await deleteMembersOfFiles(
+      tx,
+      tableOf[kind],
+      deletes.filter((uri) => memberKindOf(uri) === kind),
+      key,
+    );
     outcomes.push(deleted.map((row) => ({ file_uri: row.file_uri, kind, action: 'deleted', name: row.name })));
   }
   await forgetFiles(tx, deletes);
@@ -78,7 +83,12 @@ export async function applyChanges(tx: Queryable, given: ChangeSet, key: UpsertK
     const byUri = new Map(valid.map((f) => [f.file_uri, f]));
     const table = tableOf[kind];
     const claims = valid.map((f) => ({ file_uri: f.file_uri, name: f.value.member.name }));
-    const holders = await findNameHolders(tx, table, claims.map((c) => c.name), claims.map((c) => c.file_uri));
+    const holders = await findNameHolders(
+      tx,
+      table,
+      claims.map((c) => c.name),
+      claims.map((c) => c.file_uri),
+    );
     const { accepted, rejected, displaced } = resolveNameClaims(claims, holders, changes.passOnFromRefused ?? false);
 
     const refusals = rejected.map((claim) => refusal(claim, kind, byUri.get(claim.file_uri)!));
@@ -90,7 +100,11 @@ export async function applyChanges(tx: Queryable, given: ChangeSet, key: UpsertK
     // describes the adopted member).
     const leaving = accepted.filter((c) => c.adopts && c.renames).map((c) => c.file_uri);
     await deleteMembersOfFiles(tx, table, [...displaced, ...leaving], key);
-    await adoptRows(tx, table, accepted.filter((c) => c.adopts));
+    await adoptRows(
+      tx,
+      table,
+      accepted.filter((c) => c.adopts),
+    );
     const renamed = accepted.filter((c) => c.renames && !c.adopts).map((c) => c.file_uri);
     if (key === 'file_uri') await parkNames(tx, table, renamed);
     else await deleteMembersOfFiles(tx, table, renamed, key);
@@ -101,9 +115,7 @@ export async function applyChanges(tx: Queryable, given: ChangeSet, key: UpsertK
       return { member: file.value.member, file_uri: c.file_uri, version: file.version, content_hash: file.content_hash };
     });
     const written =
-      kind === 'human'
-        ? await upsertHumanMembers(tx, toWrite as HumanFile[], key)
-        : await upsertVirtualMembers(tx, toWrite as VirtualFile[], key);
+      kind === 'human' ? await upsertHumanMembers(tx, toWrite as HumanFile[], key) : await upsertVirtualMembers(tx, toWrite as VirtualFile[], key);
     const created = new Map(written.map((w) => [w.file_uri, w.created]));
     outcomes.push(accepted.map((claim) => acceptedOutcome(claim, kind, created.get(claim.file_uri))));
   }
@@ -176,7 +188,9 @@ const lockedTransactions = new WeakSet<Queryable>();
  */
 export async function lockRegistry(tx: Queryable) {
   if (lockedTransactions.has(tx)) return;
-  await tx.query("SELECT pg_advisory_xact_lock(hashtext('vecr_registry')), set_config('enable_seqscan', 'off', true), set_config('vecr.writer', 'registry', true)");
+  await tx.query(
+    "SELECT pg_advisory_xact_lock(hashtext('vecr_registry')), set_config('enable_seqscan', 'off', true), set_config('vecr.writer', 'registry', true)",
+  );
   lockedTransactions.add(tx);
 }
 

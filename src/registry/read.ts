@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/types.js';
 import type { MemberIssue } from '../members/issues.js';
-import { tableOf, type MemberKind } from '../members/kinds.js';
+import { type MemberKind, tableOf } from '../members/kinds.js';
 
 const timestamp = (column: string) => `to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${column}`;
 
@@ -60,10 +60,7 @@ export async function countMembers(db: Queryable): Promise<Record<MemberKind, nu
 
 /** The problems recorded for a member's file, if its latest version could not be registered. */
 export async function fileProblems(db: Queryable, fileUri: string): Promise<MemberIssue[]> {
-  const { rows } = await db.query<{ errors: MemberIssue[] }>(
-    "SELECT errors FROM member_files WHERE file_uri = $1 AND status = 'invalid'",
-    [fileUri],
-  );
+  const { rows } = await db.query<{ errors: MemberIssue[] }>("SELECT errors FROM member_files WHERE file_uri = $1 AND status = 'invalid'", [fileUri]);
   return rows[0]?.errors ?? [];
 }
 

@@ -76,7 +76,12 @@ export function resolveNameClaims(claims: readonly NameClaim[], holders: readonl
     claimedBy.set(claim.name, claim.file_uri);
     const previous = currentName.get(claim.file_uri);
     // Built field by field, not spread: this runs for every file of a sync.
-    accepted.push({ file_uri: claim.file_uri, name: claim.name, adopts: holder !== undefined && !holder.registered, renames: previous !== undefined && previous !== claim.name });
+    accepted.push({
+      file_uri: claim.file_uri,
+      name: claim.name,
+      adopts: holder !== undefined && !holder.registered,
+      renames: previous !== undefined && previous !== claim.name,
+    });
   }
 
   const acceptedFiles = new Set(accepted.map((c) => c.file_uri));

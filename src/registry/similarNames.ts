@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/types.js';
-import { tableOf, type MemberKind } from '../members/schema.js';
+import { type MemberKind, tableOf } from '../members/schema.js';
 
 /**
  * Names of `kind` that `name`, which matched none exactly, nearly names: the same but for case

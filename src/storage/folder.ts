@@ -1,11 +1,22 @@
 import { isUtf8 } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { folderFiles, gone, isInside, join, leadsNowhere } from './folderFiles.js';
 import { readInThread, startReaderThread, versionsInThread } from './readerThread.js';
-import { randomBytes } from 'node:crypto';
-import { compareKeys, conflictOf, oneAtATime, StorageError, unreadFile, WriteConflict, type FileRead, type Listing, type Storage, type StoredFile } from './types.js';
+import {
+  compareKeys,
+  conflictOf,
+  type FileRead,
+  type Listing,
+  oneAtATime,
+  type Storage,
+  StorageError,
+  type StoredFile,
+  unreadFile,
+  WriteConflict,
+} from './types.js';
 
 /** Entries looked at per page of a listing; the event loop gets a turn between two pages. */
 const pageSize = 1000;
@@ -147,7 +158,8 @@ export function folderStorage(root: string): Storage {
         throw new StorageError(`${key}: cannot resolve ${at}: ${error.message}`, 'unavailable', { cause: error });
       });
     }
-    if (!isInside(files.realBase(true), real)) throw new StorageError(`${key}: its folder links outside the storage folder ${base}; nothing written`, 'unreadable');
+    if (!isInside(files.realBase(true), real))
+      throw new StorageError(`${key}: its folder links outside the storage folder ${base}; nothing written`, 'unreadable');
   }
 
   return {
@@ -206,7 +218,10 @@ export function folderStorage(root: string): Storage {
         await fs.promises.writeFile(temporary, content, { flag: 'wx' });
         try {
           // A file rewritten keeps its permissions.
-          const mode = await fs.promises.stat(file).then((stat) => stat.mode & 0o777, () => undefined);
+          const mode = await fs.promises.stat(file).then(
+            (stat) => stat.mode & 0o777,
+            () => undefined,
+          );
           if (mode !== undefined) await fs.promises.chmod(temporary, mode);
           if (condition?.ifAbsent) {
             await fs.promises.link(temporary, file).catch((error: unknown) => {

@@ -99,7 +99,10 @@ export function folderFiles(root: string): FolderFiles {
    */
   function notFound(key: string, why: string, root: string | undefined): StorageError {
     if (root === undefined) {
-      return new StorageError(`${key}: ${why}; not taken for gone: no sync has accepted a listing of storage folder ${base} (none yet, or the last one was refused)`, 'unavailable');
+      return new StorageError(
+        `${key}: ${why}; not taken for gone: no sync has accepted a listing of storage folder ${base} (none yet, or the last one was refused)`,
+        'unavailable',
+      );
     }
     try {
       realBase(true);

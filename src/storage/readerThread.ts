@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../workerThread.js';
 import { costOf, type ReaderMessage, type ReaderReply } from './readerProtocol.js';
-import { StorageError, type FileRead } from './types.js';
+import { type FileRead, StorageError } from './types.js';
 
 interface Inbox {
   replies: ReaderReply[];

@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { folderFiles, type FolderFiles } from './folderFiles.js';
+import { type FolderFiles, folderFiles } from './folderFiles.js';
 import { costOf, type ReaderMessage, type ReaderReply, type WireFile } from './readerProtocol.js';
 import { StorageError, unreadFile } from './types.js';
 
@@ -84,7 +84,15 @@ function pump(job: Job) {
 parentPort!.on('message', (message: ReaderMessage) => {
   switch (message.op) {
     case 'read': {
-      const job: Job = { id: message.id, folder: folderAt(message.root), rootId: message.rootId, keys: message.keys, maxBytes: message.maxBytes, next: 0, ahead: 0 };
+      const job: Job = {
+        id: message.id,
+        folder: folderAt(message.root),
+        rootId: message.rootId,
+        keys: message.keys,
+        maxBytes: message.maxBytes,
+        next: 0,
+        ahead: 0,
+      };
       jobs.set(job.id, job);
       pump(job);
       return;

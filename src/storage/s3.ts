@@ -1,6 +1,18 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { StorageConfig } from '../config.js';
-import { conflictOf, oneAtATime, plainListing, StorageError, unreadFile, WriteConflict, type FileRead, type ReadMany, type Storage, type StoredFile, type WriteCondition } from './types.js';
+import {
+  conflictOf,
+  type FileRead,
+  oneAtATime,
+  plainListing,
+  type ReadMany,
+  type Storage,
+  StorageError,
+  type StoredFile,
+  unreadFile,
+  type WriteCondition,
+  WriteConflict,
+} from './types.js';
 
 type S3Config = Extract<StorageConfig, { kind: 's3' }>;
 
@@ -28,7 +40,9 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
     // missing bucket (also a 404: NoSuchBucket), a 404 without an S3 error code from something in
     // between, refused credentials — is the storage's, and must not delete a member.
     const notFound = key !== '' && e.name === 'NoSuchKey';
-    throw new StorageError(`${where}${key}: ${e.name ?? 'error'}${e.message ? `: ${e.message}` : ''}`, notFound ? 'not_found' : 'unavailable', { cause: error });
+    throw new StorageError(`${where}${key}: ${e.name ?? 'error'}${e.message ? `: ${e.message}` : ''}`, notFound ? 'not_found' : 'unavailable', {
+      cause: error,
+    });
   };
 
   /**
@@ -48,7 +62,10 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
   const read = (key: string, maxBytes: number) =>
     withDeadline(key, async (abortSignal) => {
       const object = await client.send(new sdk.GetObjectCommand({ Bucket: config.bucket, Key: prefix + key }), { abortSignal });
-      return { bytes: await readAtMost(object.Body as AsyncIterable<Uint8Array> & { destroy?: () => void }, maxBytes + 1), version: unquote(object.ETag ?? '') };
+      return {
+        bytes: await readAtMost(object.Body as AsyncIterable<Uint8Array> & { destroy?: () => void }, maxBytes + 1),
+        version: unquote(object.ETag ?? ''),
+      };
     });
 
   async function* list(): AsyncIterable<StoredFile[]> {
@@ -155,7 +172,11 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
         await withDeadline(key, (abortSignal) =>
           conditionally(key, condition, () =>
             client.send(
-              new sdk.DeleteObjectCommand({ Bucket: config.bucket, Key: prefix + key, ...(condition?.ifVersion !== undefined ? { IfMatch: `"${condition.ifVersion}"` } : {}) }),
+              new sdk.DeleteObjectCommand({
+                Bucket: config.bucket,
+                Key: prefix + key,
+                ...(condition?.ifVersion !== undefined ? { IfMatch: `"${condition.ifVersion}"` } : {}),
+              }),
               { abortSignal },
             ),
           ),

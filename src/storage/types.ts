@@ -75,7 +75,13 @@ export class WriteConflict extends Error {
     readonly key: string,
     readonly found: 'changed' | 'gone' | 'exists',
   ) {
-    super(found === 'exists' ? `${key}: a file with this key exists already` : found === 'gone' ? `${key}: the file is gone` : `${key}: the file changed since it was read`);
+    super(
+      found === 'exists'
+        ? `${key}: a file with this key exists already`
+        : found === 'gone'
+          ? `${key}: the file is gone`
+          : `${key}: the file changed since it was read`,
+    );
   }
 }
 

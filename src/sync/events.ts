@@ -13,7 +13,10 @@ const recordSchema = z.object({
     object: z.object({
       key: z.string().min(1),
       eTag: storableString().max(255).optional(),
-      sequencer: z.string().regex(/^[0-9A-Fa-f]{1,128}$/, 'a sequencer is a hexadecimal string').optional(),
+      sequencer: z
+        .string()
+        .regex(/^[0-9A-Fa-f]{1,128}$/, 'a sequencer is a hexadecimal string')
+        .optional(),
     }),
   }),
 });
@@ -37,7 +40,10 @@ export interface StorageEvent {
 
 export class EventFormatError extends Error {
   override name = 'EventFormatError';
-  constructor(message: string, readonly details?: unknown) {
+  constructor(
+    message: string,
+    readonly details?: unknown,
+  ) {
     super(message);
   }
 }

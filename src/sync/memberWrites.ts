@@ -1,10 +1,10 @@
 import type { Queryable } from '../db/types.js';
 import { fileKeysFor } from '../members/fileName.js';
 import type { MemberIssue } from '../members/issues.js';
-import { defaultLimits, parseMemberFile, type ParseLimits } from '../members/parse.js';
+import { defaultLimits, type ParseLimits, parseMemberFile } from '../members/parse.js';
 import type { MemberKind } from '../members/schema.js';
 import { getMember } from '../registry/read.js';
-import { WriteConflict, type Storage } from '../storage/types.js';
+import { type Storage, WriteConflict } from '../storage/types.js';
 import type { ChangeOutcome, Registrar } from './registrar.js';
 
 /** What writing member files needs: the storage written to, and the registry that follows it. */
@@ -65,7 +65,9 @@ export async function createMemberFile(writer: MemberWriter, file: { kind: Membe
   return result ?? { status: 'conflict', key: first, found: 'exists' };
 }
 
-export type DeleteResult = { status: 'conflict'; key: string; found: WriteConflict['found']; now?: StoredText } | { status: 'deleted'; key: string; outcome: ChangeOutcome };
+export type DeleteResult =
+  | { status: 'conflict'; key: string; found: WriteConflict['found']; now?: StoredText }
+  | { status: 'deleted'; key: string; outcome: ChangeOutcome };
 
 /**
  * Deletes a member's file, if it is still at the version the caller saw, and registers the
@@ -103,7 +105,13 @@ async function check(writer: MemberWriter, key: string, kind: MemberKind, text: 
   return undefined;
 }
 
-async function writeAndRegister(writer: MemberWriter, key: string, kind: MemberKind, text: string, condition: { ifVersion?: string; ifAbsent?: boolean }): Promise<SaveResult> {
+async function writeAndRegister(
+  writer: MemberWriter,
+  key: string,
+  kind: MemberKind,
+  text: string,
+  condition: { ifVersion?: string; ifAbsent?: boolean },
+): Promise<SaveResult> {
   try {
     await writer.storage.write(key, text, condition);
   } catch (error) {

@@ -2,7 +2,7 @@ import { hash as digest } from 'node:crypto';
 import type { MemberKind } from '../members/kinds.js';
 import type { ParseLimits } from '../members/limits.js';
 import type { ReadFile } from '../registry/apply.js';
-import { StorageError, type Storage } from '../storage/types.js';
+import { type Storage, StorageError } from '../storage/types.js';
 import { pacer } from './pacer.js';
 
 export interface FileToRead {
@@ -53,7 +53,15 @@ export async function readFiles(
       waiting.delete(file_uri);
       if (read.error) {
         if (read.error.failure === 'not_found') result.vanished.push(file_uri);
-        else result.files.push({ file_uri, kind, version: null, content_hash: null, ok: false, issues: [{ file: file_uri, code: 'unreadable', message: `cannot be read: ${read.error.message}` }] });
+        else
+          result.files.push({
+            file_uri,
+            kind,
+            version: null,
+            content_hash: null,
+            ok: false,
+            issues: [{ file: file_uri, code: 'unreadable', message: `cannot be read: ${read.error.message}` }],
+          });
         continue;
       }
       const hash = digest('sha256', read.bytes, 'hex');

@@ -7,8 +7,8 @@ import type { Outcome } from '../registry/apply.js';
 import { databaseNow } from '../registry/sql/memberFiles.js';
 import { markRowsVerified, rowsWrittenOutside } from '../registry/sql/registryState.js';
 import { recordSyncRun } from '../registry/sql/syncRuns.js';
-import { compareKeys, StorageError, type Storage } from '../storage/types.js';
-import { SyncPipeline, type InTransaction, type Listed } from './syncPipeline.js';
+import { compareKeys, type Storage, StorageError } from '../storage/types.js';
+import { type InTransaction, type Listed, SyncPipeline } from './syncPipeline.js';
 
 export { maxReportedChanges } from './syncPipeline.js';
 
@@ -132,7 +132,10 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
         }
         if (previous !== undefined && compareKeys(previous, file.key) >= 0) {
           // Out of order, the walk beside member_files would take files for gone: stop here.
-          throw new StorageError(`the listing of ${storage.description} is not in key order: ${JSON.stringify(file.key)} after ${JSON.stringify(previous)}`, 'unavailable');
+          throw new StorageError(
+            `the listing of ${storage.description} is not in key order: ${JSON.stringify(file.key)} after ${JSON.stringify(previous)}`,
+            'unavailable',
+          );
         }
         previous = file.key;
         batch.push({ key: file.key, kind, version: file.version });

@@ -1,6 +1,6 @@
 import type { Db } from '../db/types.js';
-import { syncStorage, type SyncOptions, type SyncReport } from './reconcile.js';
 import type { Storage } from '../storage/types.js';
+import { type SyncOptions, type SyncReport, syncStorage } from './reconcile.js';
 
 export interface ReconcilerOptions extends Omit<SyncOptions, 'trigger' | 'dryRun' | 'signal'> {
   /** Time between runs; 0 runs only when asked. */

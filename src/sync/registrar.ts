@@ -2,12 +2,12 @@ import type { UpsertKey } from '../config.js';
 import type { Db, Queryable } from '../db/types.js';
 import { defaultLimits, type ParseLimits } from '../members/parse.js';
 import type { MemberKind } from '../members/schema.js';
-import { applyChanges, lockRegistry, mayFreeNames, type Action, type Outcome } from '../registry/apply.js';
+import { type Action, applyChanges, lockRegistry, mayFreeNames, type Outcome } from '../registry/apply.js';
 import { fileRecordsFor, filesRefusedForEachOther, filesWaitingForFreeNames } from '../registry/sql/memberFiles.js';
-import { appliedEventsFor, recordAppliedEvents, type AppliedEvent } from '../registry/sql/storageEvents.js';
+import { type AppliedEvent, appliedEventsFor, recordAppliedEvents } from '../registry/sql/storageEvents.js';
 import type { Storage } from '../storage/types.js';
 import { compareSequencers } from './events.js';
-import { readFiles, type ReadResult } from './readFiles.js';
+import { type ReadResult, readFiles } from './readFiles.js';
 
 /** A change to one member file, as a storage event or the folder watcher reports it. */
 export interface FileChange {
@@ -103,7 +103,10 @@ export class Registrar {
         size += next.changes.length;
       }
       try {
-        const outcomes = await this.write(group.flatMap((p) => p.changes), group.every((p) => p.crossed));
+        const outcomes = await this.write(
+          group.flatMap((p) => p.changes),
+          group.every((p) => p.crossed),
+        );
         let offset = 0;
         for (const pending of group) {
           pending.resolve(outcomes.slice(offset, offset + pending.changes.length));
@@ -185,13 +188,19 @@ export class Registrar {
    * has now, so older state never overwrites newer.
    */
   private async judge(tx: Queryable, changes: readonly FileChange[], read: ReadResult): Promise<Map<string, Verdict>> {
-    const applied = await appliedEventsFor(tx, changes.filter((c) => c.event).map((c) => c.key));
+    const applied = await appliedEventsFor(
+      tx,
+      changes.filter((c) => c.event).map((c) => c.key),
+    );
     const verdicts = new Map(changes.map((c) => [c.key, this.bySequencer(c, applied.get(c.key))]));
     const doubted = changes.filter((c) => verdicts.get(c.key) !== 'apply').map((c) => c.key);
     if (doubted.length === 0) return verdicts;
     const recorded = await fileRecordsFor(tx, doubted);
     // What storage has now: a version per file read; none for a file gone.
-    const versionNow = new Map<string, string | null>([...read.files.map((f) => [f.file_uri, f.version] as const), ...read.touched.map((f) => [f.file_uri, f.version] as const)]);
+    const versionNow = new Map<string, string | null>([
+      ...read.files.map((f) => [f.file_uri, f.version] as const),
+      ...read.touched.map((f) => [f.file_uri, f.version] as const),
+    ]);
     for (const key of doubted) {
       const version = versionNow.get(key);
       const record = recorded.get(key);

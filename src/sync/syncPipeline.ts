@@ -3,10 +3,10 @@ import type { Queryable } from '../db/types.js';
 import type { MemberIssue } from '../members/issues.js';
 import type { ParseLimits } from '../members/parse.js';
 import { memberKindOf } from '../members/paths.js';
-import { applyChanges, mayFreeNames, type ChangeSet, type Outcome } from '../registry/apply.js';
+import { applyChanges, type ChangeSet, mayFreeNames, type Outcome } from '../registry/apply.js';
 import { fileRecordsBetween, fileRecordsFor, type RecordSeen } from '../registry/sql/memberFiles.js';
 import type { ReadMany, Storage } from '../storage/types.js';
-import { readFiles, type FileToRead } from './readFiles.js';
+import { type FileToRead, readFiles } from './readFiles.js';
 
 /** What a run counts and reports; the pipeline adds each outcome as its batch is written. */
 export interface SyncTally {
@@ -130,7 +130,11 @@ export class SyncPipeline {
     const retried = new Set(refused);
     tally.invalid -= refused.length;
     tally.issues = tally.issues.filter((issue) => !retried.has(issue.file));
-    await this.handle(refused.map((key) => ({ key, kind: memberKindOf(key)! })), Promise.resolve({ records: new Map(), gone: [], registeredHashes: new Map() }), { force: true, counted: false });
+    await this.handle(
+      refused.map((key) => ({ key, kind: memberKindOf(key)! })),
+      Promise.resolve({ records: new Map(), gone: [], registeredHashes: new Map() }),
+      { force: true, counted: false },
+    );
     await this.writing;
   }
 
@@ -215,12 +219,19 @@ const isUnchanged = (file: Listed, record: RecordSeen | undefined) =>
  * files, and the content hashes of those whose version moved (a touched file whose bytes still
  * hash the same is not parsed again).
  */
-async function askVersionsAndHashes(q: Queryable, storage: Pick<Storage, 'versionsOf'>, batch: Listed[], { records, gone }: Omit<Known, 'registeredHashes'>): Promise<Known> {
+async function askVersionsAndHashes(
+  q: Queryable,
+  storage: Pick<Storage, 'versionsOf'>,
+  batch: Listed[],
+  { records, gone }: Omit<Known, 'registeredHashes'>,
+): Promise<Known> {
   await askVersions(storage, batch, records);
-  const moved = batch.filter((f) => {
-    const record = records.get(f.key);
-    return record?.status === 'registered' && !isUnchanged(f, record);
-  }).map((f) => f.key);
+  const moved = batch
+    .filter((f) => {
+      const record = records.get(f.key);
+      return record?.status === 'registered' && !isUnchanged(f, record);
+    })
+    .map((f) => f.key);
   const registeredHashes = new Map<string, string>();
   if (moved.length > 0) {
     for (const [key, record] of await fileRecordsFor(q, moved)) {

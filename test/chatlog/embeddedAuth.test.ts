@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { DynamoDBClient, GetItemCommand, ListTablesCommand, PutItemCommand, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type DynamoDBClientConfig, GetItemCommand, ListTablesCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCredentials } from '../../src/chatlog/credentials.js';
 import { validateMessages } from '../../src/chatlog/messages.js';
@@ -26,7 +26,8 @@ describe('the embedded chat log store’s port', () => {
     return made;
   };
   const item = (id: string) => ({ session_id: { S: id }, timestamp: { N: '1' }, content: { S: 'written' } });
-  const stored = async (id: string) => (await client({}).send(new GetItemCommand({ TableName: 'ChatLogs', Key: { session_id: { S: id }, timestamp: { N: '1' } } }))).Item;
+  const stored = async (id: string) =>
+    (await client({}).send(new GetItemCommand({ TableName: 'ChatLogs', Key: { session_id: { S: id }, timestamp: { N: '1' } } }))).Item;
 
   beforeAll(async () => {
     work = await tempDir();
@@ -72,12 +73,15 @@ describe('the embedded chat log store’s port', () => {
       const upstream = net.connect({ host: '127.0.0.1', port });
       socket.on('data', (chunk: Buffer) => upstream.write(chunk.toString('latin1').replace('"changed"', '"CHANGED"'), 'latin1'));
       upstream.pipe(socket);
-      for (const end of [socket, upstream]) end.on('error', () => (socket.destroy(), upstream.destroy())).on('close', () => (socket.destroy(), upstream.destroy()));
+      for (const end of [socket, upstream])
+        end.on('error', () => (socket.destroy(), upstream.destroy())).on('close', () => (socket.destroy(), upstream.destroy()));
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     try {
       const through = client({ endpoint: `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}` });
-      await expect(through.send(new PutItemCommand({ TableName: 'ChatLogs', Item: item('changed') }))).rejects.toMatchObject({ name: 'InvalidSignatureException' });
+      await expect(through.send(new PutItemCommand({ TableName: 'ChatLogs', Item: item('changed') }))).rejects.toMatchObject({
+        name: 'InvalidSignatureException',
+      });
       // The proxy itself is no obstacle: what it leaves alone goes through.
       await through.send(new PutItemCommand({ TableName: 'ChatLogs', Item: item('untouched') }));
     } finally {

@@ -16,7 +16,9 @@ describe('chat log store errors', () => {
       kind: 'no_table',
       message: 'the chat log table ChatLogs does not exist (vecr chatlog init creates it)',
     });
-    expect(translateStoreError(sdkError('ValidationException', 'Item size has exceeded the maximum allowed size'), store)).toMatchObject({ kind: 'message_too_large' });
+    expect(translateStoreError(sdkError('ValidationException', 'Item size has exceeded the maximum allowed size'), store)).toMatchObject({
+      kind: 'message_too_large',
+    });
     expect(translateStoreError(sdkError('ValidationException', 'One or more parameter values were invalid'), store)).toMatchObject({ kind: 'bad_request' });
   });
 

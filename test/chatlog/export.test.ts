@@ -67,7 +67,12 @@ describe('chat log export', () => {
   it('writes JSON Lines no viewer takes for HTML, that parse back to the same messages', async () => {
     const text = await exported(hostile, 'jsonl');
     expect(text).not.toMatch(/[<>&\u2028\u2029]/);
-    expect(text.trim().split('\n').map((line) => JSON.parse(line))).toEqual(hostile);
+    expect(
+      text
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+    ).toEqual(hostile);
   });
 
   it('writes Markdown in which no message adds HTML, a heading or a link of its own', async () => {
@@ -88,8 +93,15 @@ describe('chat log export', () => {
   });
 
   it('shows every message exactly as written, backticks and fences of its own included', async () => {
-    const contents = ['Use `<div>` here, or ``a ` b``:\n\n```html\n<div class="x">&amp;</div>\n```\n\n- **bold** item', 'a ```` run, and a line\n````\nof its own', ...hostile.map((m) => m.content)];
-    const markdown = await exported(contents.map((content) => message('Rin', content)), 'md');
+    const contents = [
+      'Use `<div>` here, or ``a ` b``:\n\n```html\n<div class="x">&amp;</div>\n```\n\n- **bold** item',
+      'a ```` run, and a line\n````\nof its own',
+      ...hostile.map((m) => m.content),
+    ];
+    const markdown = await exported(
+      contents.map((content) => message('Rin', content)),
+      'md',
+    );
     const blocks: string[] = [];
     const walker = new Parser().parse(markdown).walker();
     for (let step = walker.next(); step; step = walker.next()) if (step.entering && step.node.type === 'code_block') blocks.push(step.node.literal!);

@@ -55,9 +55,7 @@ describe('messages the service times: lanes and batched writes', () => {
   });
 
   it('gives two processes different lanes, so their same-millisecond messages never overwrite each other', async () => {
-    await Promise.all(
-      Array.from({ length: 100 }, (_, i) => [chat.append('shared', [say('A', `a${i}`)]), other.append('shared', [say('O', `o${i}`)])]).flat(),
-    );
+    await Promise.all(Array.from({ length: 100 }, (_, i) => [chat.append('shared', [say('A', `a${i}`)]), other.append('shared', [say('O', `o${i}`)])]).flat());
     await other.flush();
     const { messages } = await chat.readMessages('shared', { limit: 500, order: 'asc' });
     expect(messages).toHaveLength(200);
@@ -94,13 +92,22 @@ describe('messages the service times: lanes and batched writes', () => {
     const [stored] = (await chat.append('numbers', [say('N', 'numbers', { metadata, message_id: 'n1' })])).messages;
     expect((await chat.readMessages('numbers', { limit: 5, order: 'asc' })).messages[0]!.metadata).toEqual(metadata);
     // A repost answers the stored message, read through the document client.
-    expect((await chat.append('numbers', [say('N', 'numbers', { metadata, message_id: 'n1' })])).messages[0]).toMatchObject({ duplicate: true, timestamp: stored!.timestamp, metadata });
+    expect((await chat.append('numbers', [say('N', 'numbers', { metadata, message_id: 'n1' })])).messages[0]).toMatchObject({
+      duplicate: true,
+      timestamp: stored!.timestamp,
+      metadata,
+    });
   });
 
   it('refuses, before writing anything, a message the store would refuse', async () => {
-    await expect(chat.append('refused', [say('M', 'fine'), say('M', 'bad', { metadata: { size: 1e200 } })])).rejects.toMatchObject({ kind: 'bad_message', message: expect.stringContaining('messages[1].metadata.size') });
+    await expect(chat.append('refused', [say('M', 'fine'), say('M', 'bad', { metadata: { size: 1e200 } })])).rejects.toMatchObject({
+      kind: 'bad_message',
+      message: expect.stringContaining('messages[1].metadata.size'),
+    });
     // Counted as DynamoDB counts it: a list of small numbers takes more room than its JSON.
-    await expect(chat.append('refused', [say('M', 'many numbers', { metadata: { n: Array.from({ length: 150_000 }, () => 1) } })])).rejects.toMatchObject({ kind: 'message_too_large' });
+    await expect(chat.append('refused', [say('M', 'many numbers', { metadata: { n: Array.from({ length: 150_000 }, () => 1) } })])).rejects.toMatchObject({
+      kind: 'message_too_large',
+    });
     expect((await chat.readMessages('refused', { limit: 10, order: 'asc' })).messages).toEqual([]);
     await expect(chat.deleteSession('#lanes')).rejects.toMatchObject({ kind: 'bad_session_id' });
   });
@@ -116,7 +123,14 @@ describe('messages the service times: lanes and batched writes', () => {
     await rival.release();
 
     // Another process takes the lane (as it may once a lease lapsed): the renewal finds out.
-    await doc.send(new UpdateCommand({ TableName: chat.table, Key: { session_id: '#lanes', timestamp: lane }, UpdateExpression: 'SET lease_owner = :x', ExpressionAttributeValues: { ':x': 'someone else' } }));
+    await doc.send(
+      new UpdateCommand({
+        TableName: chat.table,
+        Key: { session_id: '#lanes', timestamp: lane },
+        UpdateExpression: 'SET lease_owner = :x',
+        ExpressionAttributeValues: { ':x': 'someone else' },
+      }),
+    );
     await lanes.renew();
     expect(lanes.current()).not.toBe(lane);
     await lanes.release();
@@ -130,7 +144,10 @@ describe('messages the service times: lanes and batched writes', () => {
   });
 
   const activeLeases = async () =>
-    ((await doc.send(new QueryCommand({ TableName: chat.table, KeyConditionExpression: 'session_id = :l', ExpressionAttributeValues: { ':l': '#lanes' } }))).Items ?? [])
+    (
+      (await doc.send(new QueryCommand({ TableName: chat.table, KeyConditionExpression: 'session_id = :l', ExpressionAttributeValues: { ':l': '#lanes' } })))
+        .Items ?? []
+    )
       .filter((item) => Number(item.lease_until) > Date.now())
       .map((item) => `${item.timestamp}:${item.lease_owner}`)
       .sort();
@@ -150,7 +167,14 @@ describe('messages the service times: lanes and batched writes', () => {
     await lanes.release();
     // The lane's holder crashed: its lease ended a moment ago, and nothing recorded how far it got.
     const now = Date.now();
-    await doc.send(new UpdateCommand({ TableName: chat.table, Key: { session_id: '#lanes', timestamp: lane }, UpdateExpression: 'SET lease_owner = :o, lease_until = :u, high_water = :h', ExpressionAttributeValues: { ':o': 'crashed', ':u': now - 1, ':h': 0 } }));
+    await doc.send(
+      new UpdateCommand({
+        TableName: chat.table,
+        Key: { session_id: '#lanes', timestamp: lane },
+        UpdateExpression: 'SET lease_owner = :o, lease_until = :u, high_water = :h',
+        ExpressionAttributeValues: { ':o': 'crashed', ':u': now - 1, ':h': 0 },
+      }),
+    );
     const next = new WriterLanes({ sdk: { UpdateCommand }, doc, table: chat.table, leaseMs: 600 });
     const pick = vi.spyOn(Math, 'random').mockReturnValue((lane - 0.5) / 999); // that lane is tried first
     try {

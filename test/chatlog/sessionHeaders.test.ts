@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCredentials } from '../../src/chatlog/credentials.js';
 import { translateStoreError } from '../../src/chatlog/errors.js';
 import type { ChatMessage } from '../../src/chatlog/schema.js';
-import { SessionHeaderWriter, type HeaderAccess } from '../../src/chatlog/sessionHeaders.js';
+import { type HeaderAccess, SessionHeaderWriter } from '../../src/chatlog/sessionHeaders.js';
 import type { ChatStore } from '../../src/chatlog/store.js';
 import { tempDir } from '../helpers/files.js';
 import { chatStoreForTest } from '../helpers/service.js';
@@ -53,7 +53,8 @@ describe('session header writer', () => {
     await work?.remove();
   });
 
-  const header = async (session: string) => (await doc.send(new GetCommand({ TableName: chat.table, Key: { session_id: session, timestamp: 0 }, ConsistentRead: true }))).Item;
+  const header = async (session: string) =>
+    (await doc.send(new GetCommand({ TableName: chat.table, Key: { session_id: session, timestamp: 0 }, ConsistentRead: true }))).Item;
 
   it('folds the activity of many messages into one header, written on flush', async () => {
     const writer = new SessionHeaderWriter({ access, ttlDays: undefined, flushMs: 60_000 });
@@ -61,7 +62,15 @@ describe('session header writer', () => {
     writer.touch('folded', [message('Rin', 3000)]);
     expect(await header('folded')).toBeUndefined();
     await writer.flush();
-    expect(await header('folded')).toMatchObject({ item_type: 'session', status: 'open', channel_id: 'c1', created_at: 1000, last_activity: 3000, message_count: 3, members: new Set(['Rin', 'Mia']) });
+    expect(await header('folded')).toMatchObject({
+      item_type: 'session',
+      status: 'open',
+      channel_id: 'c1',
+      created_at: 1000,
+      last_activity: 3000,
+      message_count: 3,
+      members: new Set(['Rin', 'Mia']),
+    });
     // Older messages later count, and do not move last_activity back.
     writer.touch('folded', [message('Kai', 500)]);
     await writer.flush();

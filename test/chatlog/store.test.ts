@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildContext } from '../../src/chatlog/context.js';
 import { readCredentials } from '../../src/chatlog/credentials.js';
-import { exportSession } from '../../src/chatlog/export.js';
-import type { ChatMessage } from '../../src/chatlog/schema.js';
 import { ChatStoreUnavailableError } from '../../src/chatlog/errors.js';
+import { exportSession } from '../../src/chatlog/export.js';
 import { validateMessages } from '../../src/chatlog/messages.js';
-import type { ChatStore } from '../../src/chatlog/store.js';
 import { openChatStore } from '../../src/chatlog/open.js';
+import type { ChatMessage } from '../../src/chatlog/schema.js';
+import type { ChatStore } from '../../src/chatlog/store.js';
 import { loadConfig } from '../../src/config.js';
 import { tempDir } from '../helpers/files.js';
 import { chatStoreForTest } from '../helpers/service.js';
@@ -49,7 +49,10 @@ describe('chat log store (embedded dynalite)', () => {
 
   it('refuses to start a session under another channel than its messages gave it, right after they are appended', async () => {
     await chat.append('posted', [say('Rin', 'hi', { channel_id: 'c12' })]);
-    await expect(chat.startSession('posted', { channel_id: 'c10' })).rejects.toMatchObject({ kind: 'conflict', message: 'session posted belongs to channel_id c12, not c10' });
+    await expect(chat.startSession('posted', { channel_id: 'c10' })).rejects.toMatchObject({
+      kind: 'conflict',
+      message: 'session posted belongs to channel_id c12, not c10',
+    });
     expect(await chat.getSession('posted')).toMatchObject({ channel_id: 'c12', message_count: 1 });
   });
 
@@ -64,7 +67,10 @@ describe('chat log store (embedded dynalite)', () => {
 
   it('pages through a session in both orders, with before/after bounds, ending with a null cursor', async () => {
     const at = 1_700_000_000_000;
-    await chat.append('pages', Array.from({ length: 25 }, (_, i) => say('P', `m${i}`, { timestamp: at + i * 1000 })));
+    await chat.append(
+      'pages',
+      Array.from({ length: 25 }, (_, i) => say('P', `m${i}`, { timestamp: at + i * 1000 })),
+    );
     for (const order of ['asc', 'desc'] as const) {
       const seen: string[] = [];
       let cursor: string | undefined;
@@ -105,8 +111,14 @@ describe('chat log store (embedded dynalite)', () => {
     // Every item in the partition: the message, its header, the speaker and message_id index items.
     const { DynamoDBClient, QueryCommand } = await import('@aws-sdk/client-dynamodb');
     const port = JSON.parse(await (await import('node:fs/promises')).readFile(`${work.dir}/chatlogs.lock`, 'utf8')).port;
-    const client = new DynamoDBClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: await readCredentials(`${work.dir}/chatlogs`) });
-    const { Items } = await client.send(new QueryCommand({ TableName: 'ChatLogs', KeyConditionExpression: 'session_id = :s', ExpressionAttributeValues: { ':s': { S: 'ttl' } } }));
+    const client = new DynamoDBClient({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      credentials: await readCredentials(`${work.dir}/chatlogs`),
+    });
+    const { Items } = await client.send(
+      new QueryCommand({ TableName: 'ChatLogs', KeyConditionExpression: 'session_id = :s', ExpressionAttributeValues: { ':s': { S: 'ttl' } } }),
+    );
     client.destroy();
     expect(Items).toHaveLength(4);
     for (const item of Items!) expect(Math.abs(Number(item.expires_at?.N) - week)).toBeLessThan(60);
@@ -121,7 +133,10 @@ describe('chat log store (embedded dynalite)', () => {
 
   it('deletes a session of more than 100 messages with everything in it', async () => {
     for (let i = 0; i < 130; i += 50) {
-      await chat.append('big', Array.from({ length: Math.min(50, 130 - i) }, (_, j) => say(`S${j % 3}`, `n${i + j}`, { message_id: `id${i + j}` })));
+      await chat.append(
+        'big',
+        Array.from({ length: Math.min(50, 130 - i) }, (_, j) => say(`S${j % 3}`, `n${i + j}`, { message_id: `id${i + j}` })),
+      );
     }
     expect(await chat.deleteSession('big')).toBe(130);
     expect(await chat.getSession('big')).toBeUndefined();
@@ -136,14 +151,20 @@ describe('chat log store (embedded dynalite)', () => {
   });
 
   it('exports a session as JSON Lines and as Markdown', async () => {
-    await chat.append('export', [say('Rin', 'hello'), ...validateMessages([{ speaker_name: '華扇', speaker_type: 'virtual', role: 'assistant', content: 'Show me the diff.', llm_model: 'm' }])]);
+    await chat.append('export', [
+      say('Rin', 'hello'),
+      ...validateMessages([{ speaker_name: '華扇', speaker_type: 'virtual', role: 'assistant', content: 'Show me the diff.', llm_model: 'm' }]),
+    ]);
     const session = (await chat.getSession('export'))!;
     const collect = async (format: 'jsonl' | 'md') => {
       let text = '';
       for await (const chunk of exportSession(session, chat.allMessages('export'), format)) text += chunk;
       return text;
     };
-    const lines = (await collect('jsonl')).trim().split('\n').map((line) => JSON.parse(line));
+    const lines = (await collect('jsonl'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(lines.map((m) => m.content)).toEqual(['hello', 'Show me the diff.']);
     const markdown = await collect('md');
     expect(markdown).toMatch(/^# Session export\n/);
@@ -165,7 +186,15 @@ describe('chat log store (embedded dynalite)', () => {
 describe('buildContext', () => {
   const kasen = { name: '華扇', llm_model: 'claude-sonnet-4-5', system_prompt: 'You review code.', personality_traits: ['calm'], expertise_areas: ['Python'] };
   const message = (speaker_name: string, content: string, virtual = false): ChatMessage =>
-    ({ session_id: 's', timestamp: 1, speaker_name, speaker_type: virtual ? 'virtual' : 'human', role: virtual ? 'assistant' : 'user', content, source: 'api' }) as ChatMessage;
+    ({
+      session_id: 's',
+      timestamp: 1,
+      speaker_name,
+      speaker_type: virtual ? 'virtual' : 'human',
+      role: virtual ? 'assistant' : 'user',
+      content,
+      source: 'api',
+    }) as ChatMessage;
 
   it('weaves personality and expertise into the system prompt, oldest turn first, own replies as assistant', () => {
     const latestFirst = [message('華扇', 'Looks good.', true), message('Rin', 'Review this?')];
@@ -214,14 +243,22 @@ describe('chat log store, the hard cases', () => {
   });
 
   it('pages and exports past DynamoDB’s 1 MB page', async () => {
-    await chat.append('large', Array.from({ length: 6 }, (_, i) => say('L', `${i}`.padEnd(300 * 1024, '.'), { timestamp: 1_760_000_000_000 + i })));
+    await chat.append(
+      'large',
+      Array.from({ length: 6 }, (_, i) => say('L', `${i}`.padEnd(300 * 1024, '.'), { timestamp: 1_760_000_000_000 + i })),
+    );
     let count = 0;
     for await (const message of chat.allMessages('large')) count += message.content.length > 0 ? 1 : 0;
     expect(count).toBe(6);
   });
 
   it('resumes a member listing after a session that was deleted meanwhile, and refuses forged cursors', async () => {
-    for (const [id, at] of [['m1', 1], ['m2', 2], ['m3', 3]] as const) await chat.append(id, [say('Mia', 'hi', { timestamp: 1_770_000_000_000 + at * 1000, channel_id: 'mc' })]);
+    for (const [id, at] of [
+      ['m1', 1],
+      ['m2', 2],
+      ['m3', 3],
+    ] as const)
+      await chat.append(id, [say('Mia', 'hi', { timestamp: 1_770_000_000_000 + at * 1000, channel_id: 'mc' })]);
     const first = await chat.listSessions({ member: 'Mia' }, { limit: 2 });
     expect(first.sessions.map((s) => s.session_id)).toEqual(['m3', 'm2']);
     await chat.deleteSession('m2');
@@ -236,19 +273,34 @@ describe('chat log store, the hard cases', () => {
     await chat.append('crafted', [say('Mia', 'hi', { channel_id: 'cc' })]);
     const cursor = (value: unknown) => Buffer.from(JSON.stringify(value) ?? 'null').toString('base64url');
     const raw = (text: string) => Buffer.from(text).toString('base64url');
-    for (const forged of [raw('{"ts":1e400}'), raw('{"ts":-1e400}'), cursor({ ts: -5 }), cursor({ ts: '1' }), cursor({ ts: 1, more: true }), cursor(null), cursor([1]), 'not base64 json']) {
+    for (const forged of [
+      raw('{"ts":1e400}'),
+      raw('{"ts":-1e400}'),
+      cursor({ ts: -5 }),
+      cursor({ ts: '1' }),
+      cursor({ ts: 1, more: true }),
+      cursor(null),
+      cursor([1]),
+      'not base64 json',
+    ]) {
       for (const order of ['asc', 'desc'] as const) {
         await expect(chat.readMessages('crafted', { limit: 5, order, cursor: forged }), forged).rejects.toMatchObject({ kind: 'bad_cursor' });
       }
     }
-    for (const forged of [raw('{"last_activity":1e400,"session_id":"x"}'), cursor({ last_activity: 1, session_id: 'x'.repeat(5000) }), cursor({ last_activity: 1, session_id: 'a/b' })]) {
+    for (const forged of [
+      raw('{"last_activity":1e400,"session_id":"x"}'),
+      cursor({ last_activity: 1, session_id: 'x'.repeat(5000) }),
+      cursor({ last_activity: 1, session_id: 'a/b' }),
+    ]) {
       await expect(chat.listSessions({ member: 'Mia' }, { limit: 2, cursor: forged }), forged).rejects.toMatchObject({ kind: 'bad_cursor' });
     }
     // A fraction finer than the store keeps (DynamoDB refuses numbers below 1e-130) is rounded, not sent.
     for (const order of ['asc', 'desc'] as const) {
       await expect(chat.readMessages('crafted', { limit: 5, order, cursor: cursor({ ts: 1e-200 }) })).resolves.toHaveProperty('messages');
     }
-    await expect(chat.listSessions({ member: 'Mia' }, { limit: 2, cursor: cursor({ last_activity: 1.5e-200, session_id: 'x' }) })).resolves.toHaveProperty('sessions');
+    await expect(chat.listSessions({ member: 'Mia' }, { limit: 2, cursor: cursor({ last_activity: 1.5e-200, session_id: 'x' }) })).resolves.toHaveProperty(
+      'sessions',
+    );
     const channelForged = raw('{"channel_id":"cc","last_activity":1e400,"session_id":"crafted","timestamp":0}');
     await expect(chat.listSessions({ channel_id: 'cc' }, { limit: 2, cursor: channelForged })).rejects.toMatchObject({ kind: 'bad_cursor' });
   });

@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,7 +69,13 @@ describe('vecr commands beside a running vecr serve, through its password-protec
   });
 
   it('reach the service’s chat logs, and never print their access key', async () => {
-    const posted = await post(`${url}/api/chat/sessions/discord:c1/messages`, { speaker_name: 'Rin', speaker_type: 'human', role: 'user', content: 'hello', channel_id: 'c1' });
+    const posted = await post(`${url}/api/chat/sessions/discord:c1/messages`, {
+      speaker_name: 'Rin',
+      speaker_type: 'human',
+      role: 'user',
+      content: 'hello',
+      channel_id: 'c1',
+    });
     expect(posted.status).toBe(201);
     // The session's header follows its message within a second.
     const sessions = await eventually(async () => {
@@ -83,7 +89,9 @@ describe('vecr commands beside a running vecr serve, through its password-protec
   it('vecr health checks both through the service, and prints no secret', async () => {
     const health = await vecr('health');
     expect(health.code, health.output).toBe(0);
-    expect(health.output).toMatch(/^ok: postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/member_db answers.*\nok: chat log store ChatLogs at the embedded store of process \d+ answers\n$/);
+    expect(health.output).toMatch(
+      /^ok: postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/member_db answers.*\nok: chat log store ChatLogs at the embedded store of process \d+ answers\n$/,
+    );
     showsNoSecret(health.output);
   });
 
@@ -94,10 +102,15 @@ describe('vecr commands beside a running vecr serve, through its password-protec
       await fs.writeFile(file, kept.replaceAll(secrets[0]!, 'stale-password'));
       const refused = await vecr('members', 'count');
       expect(refused.code).toBe(1);
-      expect(refused.output).toMatch(/^vecr: cannot reach PostgreSQL at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/member_db: password authentication failed for user "postgres"\n$/);
+      expect(refused.output).toMatch(
+        /^vecr: cannot reach PostgreSQL at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/member_db: password authentication failed for user "postgres"\n$/,
+      );
       await fs.rm(file);
       const missing = await vecr('members', 'count');
-      expect([missing.code, missing.output]).toEqual([1, `vecr: cannot read the password of the embedded database from ${file}: it is missing (vecr serve writes it as it starts: restart it)\n`]);
+      expect([missing.code, missing.output]).toEqual([
+        1,
+        `vecr: cannot read the password of the embedded database from ${file}: it is missing (vecr serve writes it as it starts: restart it)\n`,
+      ]);
     } finally {
       await fs.writeFile(file, kept);
     }

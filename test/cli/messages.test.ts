@@ -12,7 +12,11 @@ import { chatStoreForTest } from '../helpers/service.js';
 // Messages that tell the user what happened and what to do, from the CLI as users run it.
 
 const samples = fileURLToPath(new URL('../../storage', import.meta.url));
-const exists = (file: string) => fs.stat(file).then(() => true, () => false);
+const exists = (file: string) =>
+  fs.stat(file).then(
+    () => true,
+    () => false,
+  );
 
 /**
  * Where a test keeps its members: a fresh database on the PostgreSQL server when there is one
@@ -39,14 +43,22 @@ describe('vecr run outside the project', () => {
 
   it('read-only commands say where they looked for a database, and make none', async () => {
     const dataDir = path.join(work.dir, '.vecr');
-    for (const args of [['members', 'list'], ['members', 'show', 'Rin'], ['members', 'count'], ['db', 'tables']]) {
+    for (const args of [
+      ['members', 'list'],
+      ['members', 'show', 'Rin'],
+      ['members', 'count'],
+      ['db', 'tables'],
+    ]) {
       const result = await vecr(...args);
       expect([args, result.code]).toEqual([args, 1]);
       expect(result.stderr).toContain(`no embedded database in ${path.join(dataDir, 'pgdata')}, so there is nothing to read`);
       expect(result.stderr).toMatch(/run it in the project folder, or set VECR_DATA_DIR \(--data-dir\), or DATABASE_URL/);
       expect(await exists(dataDir), args.join(' ')).toBe(false);
     }
-    for (const args of [['chatlog', 'sessions'], ['chatlog', 'tail', 'discord:c1']]) {
+    for (const args of [
+      ['chatlog', 'sessions'],
+      ['chatlog', 'tail', 'discord:c1'],
+    ]) {
       const result = await vecr(...args);
       expect([args, result.code]).toEqual([args, 1]);
       expect(result.stderr).toContain(`no embedded chat log store in ${path.join(dataDir, 'chatlogs')}`);
@@ -78,7 +90,12 @@ describe('vecr shows times in the local time zone', () => {
     const vecr = (...args: string[]) => runVecr(args, { cwd: work.dir, env });
     const chat = await chatStoreForTest(dataDir);
     try {
-      await chat.append('discord:c1', validateMessages([{ speaker_name: 'Rin', speaker_type: 'human', role: 'user', content: 'おはよう', channel_id: 'c1', timestamp: Date.UTC(2026, 11, 7, 0, 0, 0) }]));
+      await chat.append(
+        'discord:c1',
+        validateMessages([
+          { speaker_name: 'Rin', speaker_type: 'human', role: 'user', content: 'おはよう', channel_id: 'c1', timestamp: Date.UTC(2026, 11, 7, 0, 0, 0) },
+        ]),
+      );
       await chat.flush();
       expect((await vecr('chatlog', 'tail', 'discord:c1')).stdout).toBe('[2026-12-07 09:00:00 +09:00] Rin (user): おはよう\n');
       expect((await vecr('chatlog', 'sessions')).stdout).toMatch(/discord:c1 .* 2026-12-07 09:00:00 \+09:00 /);
@@ -116,7 +133,14 @@ describe('vecr serve with a port another program holds', () => {
   const serve = (ports: Record<string, string>) =>
     runVecr(['serve'], {
       cwd: work.dir,
-      env: { ...envWithoutVecrSettings(), VECR_DATA_DIR: path.join(work.dir, 'data'), VECR_STORAGE: samples, VECR_WATCH: 'false', VECR_RECONCILE_INTERVAL: '0', ...ports },
+      env: {
+        ...envWithoutVecrSettings(),
+        VECR_DATA_DIR: path.join(work.dir, 'data'),
+        VECR_STORAGE: samples,
+        VECR_WATCH: 'false',
+        VECR_RECONCILE_INTERVAL: '0',
+        ...ports,
+      },
     });
 
   it('names PORT for the HTTP port', { timeout: slow }, async () => {
@@ -149,10 +173,15 @@ describe('vecr members show NAME, for a name only an invalid file claims', () =>
       expect((await vecr('sync')).code).toBe(1);
       const shown = await vecr('members', 'show', '太郎');
       expect(shown.code).toBe(1);
-      expect(shown.stderr).toMatch(/^vecr: no member named "太郎" is registered: human_members\/taro\.yml claims the name but is invalid; fix:\n {2}human_members\/taro\.yml:2:\d+: contact_email: /);
+      expect(shown.stderr).toMatch(
+        /^vecr: no member named "太郎" is registered: human_members\/taro\.yml claims the name but is invalid; fix:\n {2}human_members\/taro\.yml:2:\d+: contact_email: /,
+      );
       expect(shown.stderr).not.toContain('broken.yml');
       const json = JSON.parse((await vecr('members', 'show', '太郎', '--json')).stdout);
-      expect(json).toMatchObject({ members: [], invalid_files: [{ file_uri: 'human_members/taro.yml', kind: 'human', problems: [{ field: 'contact_email', line: 2 }] }] });
+      expect(json).toMatchObject({
+        members: [],
+        invalid_files: [{ file_uri: 'human_members/taro.yml', kind: 'human', problems: [{ field: 'contact_email', line: 2 }] }],
+      });
       const nobody = await vecr('members', 'show', 'Nobody');
       expect([nobody.code, nobody.stderr]).toEqual([1, 'vecr: no member named "Nobody"\n']);
     } finally {

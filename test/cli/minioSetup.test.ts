@@ -30,7 +30,9 @@ describe('scripts/minio-setup.sh', () => {
   });
 
   it('--help prints its comment, and none of its code', async () => {
-    const help = await new Promise<string>((resolve, reject) => execFile('bash', [script, '--help'], (error, stdout) => (error ? reject(error) : resolve(stdout))));
+    const help = await new Promise<string>((resolve, reject) =>
+      execFile('bash', [script, '--help'], (error, stdout) => (error ? reject(error) : resolve(stdout))),
+    );
     expect(help).toMatch(/^Points a MinIO at `vecr serve`/);
     expect(help.trimEnd().split('\n').at(-1)).toMatch(/^ {2}MC_ALIAS/);
   });

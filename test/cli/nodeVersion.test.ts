@@ -11,11 +11,7 @@ function run(node: string, args: string[]) {
 }
 
 /** This Node.js, told to call itself an older one before anything else runs. */
-const posingAs = (version: string) => [
-  '--import',
-  `data:text/javascript,Object.defineProperty(process.versions, 'node', { value: '${version}' })`,
-  bin,
-];
+const posingAs = (version: string) => ['--import', `data:text/javascript,Object.defineProperty(process.versions, 'node', { value: '${version}' })`, bin];
 
 /** The machine's own Node.js, when it is one older than vecr supports (Debian's 20, say). */
 const machineNode = '/usr/bin/node';
@@ -42,6 +38,8 @@ describe('vecr on an older Node.js', () => {
   it.skipIf(machineMajor === undefined || machineMajor >= 22)('says so on the machine’s own older Node.js too', async () => {
     const result = await run(machineNode, [bin, '--help']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe(`vecr needs Node.js 22 or newer (this is ${execFileSync(machineNode, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim()}); see README\n`);
+    expect(result.stderr).toBe(
+      `vecr needs Node.js 22 or newer (this is ${execFileSync(machineNode, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim()}); see README\n`,
+    );
   });
 });

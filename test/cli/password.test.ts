@@ -26,7 +26,13 @@ function onTerminal(args: string[], answers: Array<[prompt: string, typed: strin
 describe('vecr password on a terminal', () => {
   it('asks twice without echo and prints the entry', async () => {
     const password = 'typed-on-a-terminal-9';
-    const { code, shown } = await onTerminal(['password', 'tina', '--role', 'viewer'], [['Password for tina: ', password], ['Again: ', password]]);
+    const { code, shown } = await onTerminal(
+      ['password', 'tina', '--role', 'viewer'],
+      [
+        ['Password for tina: ', password],
+        ['Again: ', password],
+      ],
+    );
     expect(code, shown).toBe(0);
     expect(shown).not.toContain(password);
     const entry = /tina:viewer:\S+/.exec(shown)![0];
@@ -34,7 +40,13 @@ describe('vecr password on a terminal', () => {
   });
 
   it('makes nothing when the two differ', async () => {
-    const { code, shown } = await onTerminal(['password', 'tina'], [['Password for tina: ', 'first-password-1'], ['Again: ', 'second-password-2']]);
+    const { code, shown } = await onTerminal(
+      ['password', 'tina'],
+      [
+        ['Password for tina: ', 'first-password-1'],
+        ['Again: ', 'second-password-2'],
+      ],
+    );
     expect(code).toBe(1);
     expect(shown).toContain('the two passwords differ: nothing was made');
     expect(shown).not.toContain('scrypt$');

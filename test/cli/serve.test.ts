@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -7,13 +7,16 @@ import { promisify } from 'node:util';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster } from '../helpers/cluster.js';
+import { human, tempDir, writeFiles } from '../helpers/files.js';
 import { startProxy } from '../helpers/proxy.js';
-import { tempDir, writeFiles, human } from '../helpers/files.js';
 import { spawnServe } from '../helpers/serveProcess.js';
 import { eventually, get, send } from '../helpers/service.js';
 
 const run = promisify(execFile);
-const hasPsql = await run('psql', ['--version']).then(() => true, () => false);
+const hasPsql = await run('psql', ['--version']).then(
+  () => true,
+  () => false,
+);
 const bin = fileURLToPath(new URL('../../bin/vecr.js', import.meta.url));
 const samples = fileURLToPath(new URL('../../storage', import.meta.url));
 
@@ -58,7 +61,9 @@ describe('vecr serve, embedded', () => {
     const pgpass = /PGPASSFILE=(\S+) psql/.exec(banner)![1]!;
     expect(pgpass).toBe(path.join(work.dir, 'data', 'pgdata.pgpass'));
     const psqlWith = (passfile: string, ...args: string[]) =>
-      run('psql', ['-X', '-w', '-h', 'localhost', '-p', pgPort, '-U', 'postgres', 'member_db', ...args], { env: { ...process.env, PGPASSWORD: '', PGPASSFILE: passfile } });
+      run('psql', ['-X', '-w', '-h', 'localhost', '-p', pgPort, '-U', 'postgres', 'member_db', ...args], {
+        env: { ...process.env, PGPASSWORD: '', PGPASSFILE: passfile },
+      });
     const psql = (...args: string[]) => psqlWith(pgpass, ...args).then((r) => r.stdout);
     await expect(psqlWith(path.join(work.dir, 'none'), '-c', 'SELECT 1')).rejects.toMatchObject({ stderr: expect.stringMatching(/no password supplied/) });
     expect(await psql('-c', '\\dt')).toMatch(/human_members[\s\S]*virtual_members/);
@@ -113,17 +118,34 @@ describe('vecr serve on an address other machines can reach', () => {
   });
 
   it('refuses to start without API tokens and a webhook token, saying what to set, before opening anything', async () => {
-    const env = { VECR_DATA_DIR: path.join(work.dir, 'refused'), VECR_STORAGE: path.join(work.dir, 'storage'), PORT: '0', WEBHOOK_AUTH_TOKEN: '', VECR_API_TOKENS: '' };
+    const env = {
+      VECR_DATA_DIR: path.join(work.dir, 'refused'),
+      VECR_STORAGE: path.join(work.dir, 'storage'),
+      PORT: '0',
+      WEBHOOK_AUTH_TOKEN: '',
+      VECR_API_TOKENS: '',
+    };
     const bare = await vecr(['serve'], { ...env, HOST: '0.0.0.0' }, work.dir);
     expect(bare).toEqual({
       code: 1,
       stdout: '',
-      stderr: 'vecr: HOST=0.0.0.0 lets other machines reach the API, which then needs credentials: set VECR_API_TOKENS (make a token with `vecr token NAME --scopes read,chat,admin`) and WEBHOOK_AUTH_TOKEN, or listen on 127.0.0.1\n',
+      stderr:
+        'vecr: HOST=0.0.0.0 lets other machines reach the API, which then needs credentials: set VECR_API_TOKENS (make a token with `vecr token NAME --scopes read,chat,admin`) and WEBHOOK_AUTH_TOKEN, or listen on 127.0.0.1\n',
     });
     const flag = await vecr(['serve', '--host', '::'], { ...env, VECR_API_TOKENS: `ops:read:sha256:${'a'.repeat(64)}` }, work.dir);
-    expect([flag.code, flag.stderr]).toEqual([1, 'vecr: HOST=:: lets other machines reach the API, which then needs credentials: set WEBHOOK_AUTH_TOKEN, or listen on 127.0.0.1\n']);
-    const guessable = await vecr(['serve'], { ...env, HOST: '0.0.0.0', VECR_API_TOKENS: `ops:read:sha256:${'a'.repeat(64)}`, WEBHOOK_AUTH_TOKEN: 'secret' }, work.dir);
-    expect([guessable.code, guessable.stderr]).toEqual([1, 'vecr: WEBHOOK_AUTH_TOKEN is shorter than 16 characters, which other machines could guess: make it a long random one (openssl rand -hex 32)\n']);
+    expect([flag.code, flag.stderr]).toEqual([
+      1,
+      'vecr: HOST=:: lets other machines reach the API, which then needs credentials: set WEBHOOK_AUTH_TOKEN, or listen on 127.0.0.1\n',
+    ]);
+    const guessable = await vecr(
+      ['serve'],
+      { ...env, HOST: '0.0.0.0', VECR_API_TOKENS: `ops:read:sha256:${'a'.repeat(64)}`, WEBHOOK_AUTH_TOKEN: 'secret' },
+      work.dir,
+    );
+    expect([guessable.code, guessable.stderr]).toEqual([
+      1,
+      'vecr: WEBHOOK_AUTH_TOKEN is shorter than 16 characters, which other machines could guess: make it a long random one (openssl rand -hex 32)\n',
+    ]);
     // On loopback behind a proxy: the proxy forwards other machines' requests.
     const proxied = await vecr(['serve'], { ...env, VECR_TRUST_PROXY: 'loopback' }, work.dir);
     expect([proxied.code, proxied.stderr]).toEqual([
@@ -133,105 +155,134 @@ describe('vecr serve on an address other machines can reach', () => {
     await expect(fs.access(path.join(work.dir, 'refused'))).rejects.toThrow();
   });
 
-  it('starts with both, and answers only the tokens `vecr token` made', async () => {
-    const made = JSON.parse((await vecr(['token', 'discord-bot', '--scopes', 'read,chat', '--json'], {}, work.dir)).stdout) as { token: string; entry: string };
-    expect(made.entry).toMatch(/^discord-bot:read,chat:sha256:[0-9a-f]{64}$/);
-    expect(made.entry).not.toContain(made.token);
-    const serve = await spawnServe(
-      { HOST: '0.0.0.0', VECR_API_TOKENS: made.entry, WEBHOOK_AUTH_TOKEN: 'webhook-secret-0123456789', VECR_DATA_DIR: path.join(work.dir, 'data'), VECR_STORAGE: path.join(work.dir, 'storage'), VECR_RECONCILE_INTERVAL: '0', VECR_WATCH: 'false' },
-      work.dir,
-    );
-    try {
-      expect(serve.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-      expect(serve.output()).toContain(', and on every address of this machine (HOST=0.0.0.0)');
-      await eventually(async () => expect((await send(`${serve.url}/api/members/human`, { headers: { authorization: `Bearer ${made.token}` } })).body.members).toHaveLength(1));
-      expect((await send(`${serve.url}/api/members/human`)).status).toBe(401);
-      expect((await send(`${serve.url}/health`)).status).toBe(200);
-      serve.child.kill('SIGTERM');
-      expect(await serve.exited).toBe(0);
-      // The log names the token, never shows it.
-      expect(serve.output()).not.toContain(made.token);
-    } finally {
-      await serve.kill();
-    }
-  }, processTimeout);
+  it(
+    'starts with both, and answers only the tokens `vecr token` made',
+    async () => {
+      const made = JSON.parse((await vecr(['token', 'discord-bot', '--scopes', 'read,chat', '--json'], {}, work.dir)).stdout) as {
+        token: string;
+        entry: string;
+      };
+      expect(made.entry).toMatch(/^discord-bot:read,chat:sha256:[0-9a-f]{64}$/);
+      expect(made.entry).not.toContain(made.token);
+      const serve = await spawnServe(
+        {
+          HOST: '0.0.0.0',
+          VECR_API_TOKENS: made.entry,
+          WEBHOOK_AUTH_TOKEN: 'webhook-secret-0123456789',
+          VECR_DATA_DIR: path.join(work.dir, 'data'),
+          VECR_STORAGE: path.join(work.dir, 'storage'),
+          VECR_RECONCILE_INTERVAL: '0',
+          VECR_WATCH: 'false',
+        },
+        work.dir,
+      );
+      try {
+        expect(serve.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+        expect(serve.output()).toContain(', and on every address of this machine (HOST=0.0.0.0)');
+        await eventually(async () =>
+          expect((await send(`${serve.url}/api/members/human`, { headers: { authorization: `Bearer ${made.token}` } })).body.members).toHaveLength(1),
+        );
+        expect((await send(`${serve.url}/api/members/human`)).status).toBe(401);
+        expect((await send(`${serve.url}/health`)).status).toBe(200);
+        serve.child.kill('SIGTERM');
+        expect(await serve.exited).toBe(0);
+        // The log names the token, never shows it.
+        expect(serve.output()).not.toContain(made.token);
+      } finally {
+        await serve.kill();
+      }
+    },
+    processTimeout,
+  );
 });
 
 describe('secrets', () => {
-  it('never appear in what vecr serve prints, through requests that succeed, fail and meet outages', async () => {
-    const work = await tempDir();
-    const cluster = await startCluster();
-    const s3dir = await tempDir('vecr-s3-');
-    // s3rver checks the access key, not the SigV4 signature: any secret key is accepted.
-    const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: s3dir.dir, configureBuckets: [{ name: 'vecr-garage-storage' }] });
-    const { port: s3Port } = await s3.run();
-    const proxy = await startProxy({ host: '127.0.0.1', port: cluster.port });
-    await cluster.createDatabase('member_db');
-    const secrets = {
-      databasePassword: 'db-pass-4f1c9a7e',
-      memberDbPassword: 'member-pass-8b2d6c1f',
-      awsSecret: 'aws-secret-3e9a5b7d',
-      minioPassword: 'minio-pass-7c4e2a9b',
-      webhookToken: 'webhook-token-5d8f1b3a6c9e',
-      plainToken: 'plain-api-token-2a7c9e4b1d6f8a3c5e7b9d1f',
-      hashedToken: 'vecr_hashed-api-token-6b8d1f3a5c7e9b2d4f',
-      wrongToken: 'vecr_wrong-token-9e1c3a5b7d2f4a6c8e',
-    };
-    const serve = await spawnServe(
-      {
-        DATABASE_URL: `postgres://postgres:${secrets.databasePassword}@127.0.0.1:${proxy.port}/member_db`,
-        MEMBER_DB_PASSWORD: secrets.memberDbPassword,
-        VECR_STORAGE: 's3://vecr-garage-storage',
-        S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
-        AWS_ACCESS_KEY_ID: 'S3RVER',
-        AWS_SECRET_ACCESS_KEY: secrets.awsSecret,
-        MINIO_ROOT_USER: 'minio',
-        MINIO_ROOT_PASSWORD: secrets.minioPassword,
-        WEBHOOK_AUTH_TOKEN: secrets.webhookToken,
-        VECR_API_TOKENS: `plain:read,chat,admin:${secrets.plainToken} hashed:read:sha256:${createHash('sha256').update(secrets.hashedToken).digest('hex')}`,
-        VECR_DATA_DIR: path.join(work.dir, 'data'),
-        VECR_RECONCILE_INTERVAL: '0',
-        LOG_LEVEL: 'trace',
-      },
-      work.dir,
-    );
-    try {
-      const auth = (token: string) => ({ authorization: `Bearer ${token}` });
-      const event = (key: string) => JSON.stringify({ Records: [{ eventName: 's3:ObjectCreated:Put', s3: { bucket: { name: 'vecr-garage-storage' }, object: { key, sequencer: '0A' } } }] });
-      const webhook = (token: string) => send(`${serve.url}/webhook/storage`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth(token) }, body: event('human_members/rin.yml') });
-      await eventually(async () => expect((await send(`${serve.url}/api/members/human`, { headers: auth(secrets.hashedToken) })).status).toBe(200));
-      expect((await send(`${serve.url}/api/sync`, { method: 'POST', headers: auth(secrets.plainToken) })).status).toBe(200);
-      expect((await send(`${serve.url}/api/members/human`, { headers: auth(secrets.wrongToken) })).status).toBe(401);
-      expect((await send(`${serve.url}/api/sync`, { method: 'POST', headers: auth(secrets.hashedToken) })).status).toBe(403);
-      expect((await webhook(secrets.webhookToken)).status).toBe(200);
-      expect((await webhook(secrets.wrongToken)).status).toBe(401);
-      // Outages: the database, then the storage.
-      await proxy.cut();
-      expect((await send(`${serve.url}/api/members/human`, { headers: auth(secrets.hashedToken) })).status).toBe(503);
-      expect((await send(`${serve.url}/ready`)).status).toBe(503);
-      await proxy.restore();
-      await s3.close();
-      await eventually(async () => expect((await webhook(secrets.webhookToken)).status).toBe(503));
-      expect((await send(`${serve.url}/api/sync`, { method: 'POST', headers: auth(secrets.plainToken) })).status).toBe(503);
-      serve.child.kill('SIGTERM');
-      expect(await serve.exited).toBe(0);
+  it(
+    'never appear in what vecr serve prints, through requests that succeed, fail and meet outages',
+    async () => {
+      const work = await tempDir();
+      const cluster = await startCluster();
+      const s3dir = await tempDir('vecr-s3-');
+      // s3rver checks the access key, not the SigV4 signature: any secret key is accepted.
+      const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: s3dir.dir, configureBuckets: [{ name: 'vecr-garage-storage' }] });
+      const { port: s3Port } = await s3.run();
+      const proxy = await startProxy({ host: '127.0.0.1', port: cluster.port });
+      await cluster.createDatabase('member_db');
+      const secrets = {
+        databasePassword: 'db-pass-4f1c9a7e',
+        memberDbPassword: 'member-pass-8b2d6c1f',
+        awsSecret: 'aws-secret-3e9a5b7d',
+        minioPassword: 'minio-pass-7c4e2a9b',
+        webhookToken: 'webhook-token-5d8f1b3a6c9e',
+        plainToken: 'plain-api-token-2a7c9e4b1d6f8a3c5e7b9d1f',
+        hashedToken: 'vecr_hashed-api-token-6b8d1f3a5c7e9b2d4f',
+        wrongToken: 'vecr_wrong-token-9e1c3a5b7d2f4a6c8e',
+      };
+      const serve = await spawnServe(
+        {
+          DATABASE_URL: `postgres://postgres:${secrets.databasePassword}@127.0.0.1:${proxy.port}/member_db`,
+          MEMBER_DB_PASSWORD: secrets.memberDbPassword,
+          VECR_STORAGE: 's3://vecr-garage-storage',
+          S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
+          AWS_ACCESS_KEY_ID: 'S3RVER',
+          AWS_SECRET_ACCESS_KEY: secrets.awsSecret,
+          MINIO_ROOT_USER: 'minio',
+          MINIO_ROOT_PASSWORD: secrets.minioPassword,
+          WEBHOOK_AUTH_TOKEN: secrets.webhookToken,
+          VECR_API_TOKENS: `plain:read,chat,admin:${secrets.plainToken} hashed:read:sha256:${createHash('sha256').update(secrets.hashedToken).digest('hex')}`,
+          VECR_DATA_DIR: path.join(work.dir, 'data'),
+          VECR_RECONCILE_INTERVAL: '0',
+          LOG_LEVEL: 'trace',
+        },
+        work.dir,
+      );
+      try {
+        const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+        const event = (key: string) =>
+          JSON.stringify({
+            Records: [{ eventName: 's3:ObjectCreated:Put', s3: { bucket: { name: 'vecr-garage-storage' }, object: { key, sequencer: '0A' } } }],
+          });
+        const webhook = (token: string) =>
+          send(`${serve.url}/webhook/storage`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', ...auth(token) },
+            body: event('human_members/rin.yml'),
+          });
+        await eventually(async () => expect((await send(`${serve.url}/api/members/human`, { headers: auth(secrets.hashedToken) })).status).toBe(200));
+        expect((await send(`${serve.url}/api/sync`, { method: 'POST', headers: auth(secrets.plainToken) })).status).toBe(200);
+        expect((await send(`${serve.url}/api/members/human`, { headers: auth(secrets.wrongToken) })).status).toBe(401);
+        expect((await send(`${serve.url}/api/sync`, { method: 'POST', headers: auth(secrets.hashedToken) })).status).toBe(403);
+        expect((await webhook(secrets.webhookToken)).status).toBe(200);
+        expect((await webhook(secrets.wrongToken)).status).toBe(401);
+        // Outages: the database, then the storage.
+        await proxy.cut();
+        expect((await send(`${serve.url}/api/members/human`, { headers: auth(secrets.hashedToken) })).status).toBe(503);
+        expect((await send(`${serve.url}/ready`)).status).toBe(503);
+        await proxy.restore();
+        await s3.close();
+        await eventually(async () => expect((await webhook(secrets.webhookToken)).status).toBe(503));
+        expect((await send(`${serve.url}/api/sync`, { method: 'POST', headers: auth(secrets.plainToken) })).status).toBe(503);
+        serve.child.kill('SIGTERM');
+        expect(await serve.exited).toBe(0);
 
-      const printed = serve.output();
-      // The run did log what happened (so the absence of secrets means something)...
-      expect(printed).toContain('"principal":"hashed"');
-      expect(printed).toContain('authentication failed');
-      expect(printed).toContain('dependency unavailable');
-      expect(printed).toContain('VECR_API_TOKENS holds the token \\"plain\\" itself');
-      // ...and no secret, nor any Authorization header.
-      for (const [name, secret] of Object.entries(secrets)) expect({ name, found: printed.includes(secret) }).toEqual({ name, found: false });
-      expect(printed).not.toMatch(/Bearer /);
-    } finally {
-      await serve.kill();
-      await s3.close().catch(() => {});
-      await proxy.close().catch(() => {});
-      await cluster.destroy();
-      await s3dir.remove();
-      await work.remove();
-    }
-  }, processTimeout);
+        const printed = serve.output();
+        // The run did log what happened (so the absence of secrets means something)...
+        expect(printed).toContain('"principal":"hashed"');
+        expect(printed).toContain('authentication failed');
+        expect(printed).toContain('dependency unavailable');
+        expect(printed).toContain('VECR_API_TOKENS holds the token \\"plain\\" itself');
+        // ...and no secret, nor any Authorization header.
+        for (const [name, secret] of Object.entries(secrets)) expect({ name, found: printed.includes(secret) }).toEqual({ name, found: false });
+        expect(printed).not.toMatch(/Bearer /);
+      } finally {
+        await serve.kill();
+        await s3.close().catch(() => {});
+        await proxy.close().catch(() => {});
+        await cluster.destroy();
+        await s3dir.remove();
+        await work.remove();
+      }
+    },
+    processTimeout,
+  );
 });

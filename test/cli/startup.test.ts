@@ -8,7 +8,16 @@ import { human, tempDir, writeFiles } from '../helpers/files.js';
 // seconds in a container, `vecr validate` at every commit): each loads only what it uses.
 // `npm run bench:cli` measures the times; these tests hold the loading.
 
-const heavy = ['fastify', '@fastify/swagger', '@fastify/swagger-ui', 'chokidar', '@aws-sdk/client-s3', '@aws-sdk/client-dynamodb', '@electric-sql/pglite', 'dynalite'];
+const heavy = [
+  'fastify',
+  '@fastify/swagger',
+  '@fastify/swagger-ui',
+  'chokidar',
+  '@aws-sdk/client-s3',
+  '@aws-sdk/client-dynamodb',
+  '@electric-sql/pglite',
+  'dynalite',
+];
 
 describe('vecr start-up', () => {
   let work: Awaited<ReturnType<typeof tempDir>>;
@@ -63,7 +72,10 @@ describe('vecr start-up', () => {
         if (args[0] === 'members') expect(result.stdout).toBe('human_members    0\nvirtual_members  0\n');
         else expect(result.stdout).toMatch(/^ok: .* schema current/);
         expect(packages.has('pg'), args.join(' ')).toBe(true);
-        expect([...packages].filter((name) => heavy.includes(name) || name === 'zod' || name === 'yaml'), args.join(' ')).toEqual([]);
+        expect(
+          [...packages].filter((name) => heavy.includes(name) || name === 'zod' || name === 'yaml'),
+          args.join(' '),
+        ).toEqual([]);
       }
     });
   });

@@ -11,7 +11,10 @@ import { engines, freshDatabase, type TestDatabase } from '../helpers/databases.
 import { readFile, tempDir } from '../helpers/files.js';
 
 const run = promisify(execFile);
-const hasPsql = await run('psql', ['--version']).then(() => true, () => false);
+const hasPsql = await run('psql', ['--version']).then(
+  () => true,
+  () => false,
+);
 
 async function backupText(db: Db): Promise<string> {
   const chunks: string[] = [];
@@ -63,7 +66,9 @@ async function populate(db: Db) {
   );
   await db.transaction((tx) => applyChanges(tx, { deletes: ['human_members/gone.yml'] }, 'file_uri'));
   await db.query("INSERT INTO human_members (name, skills) VALUES ('Legacy', '{}')");
-  await db.query("INSERT INTO sync_runs (trigger, started_at, created, updated, unchanged, deleted, invalid) VALUES ('test', '2026-01-02 03:04:05.123456+00', 1, 2, 3, 4, 5)");
+  await db.query(
+    "INSERT INTO sync_runs (trigger, started_at, created, updated, unchanged, deleted, invalid) VALUES ('test', '2026-01-02 03:04:05.123456+00', 1, 2, 3, 4, 5)",
+  );
 }
 
 describe.each(engines)('backup and restore on %s', (engine) => {
@@ -134,7 +139,7 @@ describe.each(engines)('backup and restore on %s', (engine) => {
   it('restores all or nothing: a broken backup leaves the database empty', async () => {
     const target = await freshDatabase(engine, { empty: true });
     try {
-      const broken = backup.replace("INSERT INTO \"virtual_members\"", 'INSERT INTO "no_such_table"');
+      const broken = backup.replace('INSERT INTO "virtual_members"', 'INSERT INTO "no_such_table"');
       await expect(restoreBackup(target, broken)).rejects.toThrow();
       const tables = await target.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'");
       expect(tables.rows).toEqual([]);
@@ -144,18 +149,19 @@ describe.each(engines)('backup and restore on %s', (engine) => {
   });
 
   // With a server to restore into, psql must take the backup of either engine.
-  if (engines.includes('postgres')) it('is plain SQL that psql restores into a PostgreSQL server', async () => {
-    expect(hasPsql, 'psql is installed').toBe(true);
-    const target = await freshDatabase('postgres', { empty: true });
-    const { dir, remove } = await tempDir();
-    try {
-      const file = path.join(dir, 'backup.sql');
-      await fs.writeFile(file, backup);
-      await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', target.url!, '-f', file]);
-      expect(await stateOf(target)).toEqual(await stateOf(source));
-    } finally {
-      await target.close();
-      await remove();
-    }
-  });
+  if (engines.includes('postgres'))
+    it('is plain SQL that psql restores into a PostgreSQL server', async () => {
+      expect(hasPsql, 'psql is installed').toBe(true);
+      const target = await freshDatabase('postgres', { empty: true });
+      const { dir, remove } = await tempDir();
+      try {
+        const file = path.join(dir, 'backup.sql');
+        await fs.writeFile(file, backup);
+        await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', target.url!, '-f', file]);
+        expect(await stateOf(target)).toEqual(await stateOf(source));
+      } finally {
+        await target.close();
+        await remove();
+      }
+    });
 });

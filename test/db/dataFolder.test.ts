@@ -63,7 +63,11 @@ describe('the data folder (VECR_DATA_DIR) and what the embedded stores keep in i
     await fs.writeFile(path.join(shared, 'notes.txt'), 'not ours');
     const chat = await chatStoreForTest(shared);
     try {
-      expect([await modeOf(shared), await modeOf(path.join(shared, 'chatlogs')), await modeOf(path.join(shared, 'chatlogs.credentials'))]).toEqual(['755', '700', '600']);
+      expect([await modeOf(shared), await modeOf(path.join(shared, 'chatlogs')), await modeOf(path.join(shared, 'chatlogs.credentials'))]).toEqual([
+        '755',
+        '700',
+        '600',
+      ]);
     } finally {
       await chat.close();
     }

@@ -7,14 +7,17 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
 import { requirePassword, scramVerifier } from '../../src/db/passwordGate.js';
-import { sharePglite, type SharedPglite } from '../../src/db/pglite.js';
+import { type SharedPglite, sharePglite } from '../../src/db/pglite.js';
 import { openPostgres } from '../../src/db/postgres.js';
 import { tempDir } from '../helpers/files.js';
 import { accepts, otherAddress } from '../helpers/ports.js';
 import { eventually } from '../helpers/service.js';
 
 const run = promisify(execFile);
-const hasPsql = await run('psql', ['--version']).then(() => true, () => false);
+const hasPsql = await run('psql', ['--version']).then(
+  () => true,
+  () => false,
+);
 
 /** A client of the shared port, as psql or another vecr command is; `change` alters its URL. */
 async function connect(url: string, change: (url: URL) => void = () => {}): Promise<pg.Client> {
@@ -106,7 +109,10 @@ describe('the embedded database on the PostgreSQL protocol (what vecr serve shar
       code: '28P01',
       message: 'password authentication failed for user "postgres"',
     });
-    await expect(connect(shared.url, (url) => (url.username = 'root'))).rejects.toMatchObject({ code: '28000', message: expect.stringMatching(/role "root" does not exist/) });
+    await expect(connect(shared.url, (url) => (url.username = 'root'))).rejects.toMatchObject({
+      code: '28000',
+      message: expect.stringMatching(/role "root" does not exist/),
+    });
   });
 
   it('answers a client that skips the password with a demand for it, then an error, and never lets it in', async () => {

@@ -61,7 +61,8 @@ describe.each(engines)('an older vecr on a database migrated by a newer one, on 
     await work?.remove();
   });
 
-  const refusal = async () => `vecr: ${where} is at schema version ${future}, migrated by a newer vecr; this vecr knows schema versions up to ${await known()}: upgrade vecr (or restore a backup taken before the upgrade)\n`;
+  const refusal = async () =>
+    `vecr: ${where} is at schema version ${future}, migrated by a newer vecr; this vecr knows schema versions up to ${await known()}: upgrade vecr (or restore a backup taken before the upgrade)\n`;
 
   it.each(['sync', 'db migrate'])('refuses vecr %s, naming both versions, and writes nothing', async (command) => {
     const result = await vecr(command.split(' '), env);

@@ -153,7 +153,9 @@ describe('the PostgreSQL adapter when the server fails', () => {
       const opening = await failureOf(openPostgres(url));
       expect(opening).toBeInstanceOf(DatabaseUnavailableError);
       expect((opening as Error).message).toMatch(
-        new RegExp(`^cannot reach PostgreSQL at postgres://postgres@127\\.0\\.0\\.1:\\d+/${name}: the database is not accepting connections, as during maintenance \\(55000: database "${name}" is not currently accepting connections\\)$`),
+        new RegExp(
+          `^cannot reach PostgreSQL at postgres://postgres@127\\.0\\.0\\.1:\\d+/${name}: the database is not accepting connections, as during maintenance \\(55000: database "${name}" is not currently accepting connections\\)$`,
+        ),
       );
       // The open adapter, whose connections were ended, cannot connect either.
       await eventually(async () => expect(await failureOf(db.query('SELECT 1'))).toMatchObject({ reason: expect.stringMatching(/not accepting connections/) }));
@@ -177,7 +179,9 @@ describe('the PostgreSQL adapter when the server fails', () => {
   it('reports a database that does not exist, or a password refused, in the words of the server, and as unavailable', async () => {
     const missing = await failureOf(openPostgres(cluster.urlOf('no_such_database')));
     expect(missing).toBeInstanceOf(DatabaseUnavailableError);
-    expect((missing as Error).message).toMatch(/^cannot reach PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:\d+\/no_such_database: database "no_such_database" does not exist$/);
+    expect((missing as Error).message).toMatch(
+      /^cannot reach PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:\d+\/no_such_database: database "no_such_database" does not exist$/,
+    );
     expect((missing as DatabaseUnavailableError).reason).toBe('the database does not exist');
     // The cluster trusts every user on 127.0.0.1: a role without LOGIN is what it refuses.
     await cluster.query('CREATE ROLE cannot_log_in NOLOGIN');
@@ -269,7 +273,9 @@ describe('the PostgreSQL adapter when the server fails', () => {
         }),
       );
       expect(error).toBeInstanceOf(DatabaseUnavailableError);
-      expect((error as Error).message).toMatch(/ became unavailable while a transaction was being committed: the connection (was cut|was lost) \(.*\); whether it was committed is unknown$/);
+      expect((error as Error).message).toMatch(
+        / became unavailable while a transaction was being committed: the connection (was cut|was lost) \(.*\); whether it was committed is unknown$/,
+      );
       expect(await rows()).toEqual(committed);
       link.open();
       await db.transaction((tx) => tx.query("INSERT INTO t VALUES ('three')"));
@@ -314,9 +320,10 @@ async function startLink(serverPort: number) {
     open() {
       held.toServer = held.toClient = false;
     },
-    close: () => new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -43,7 +43,14 @@ describe.each(engines)('schema on %s', (engine) => {
   afterAll(() => db?.close());
 
   it.each(['human_members', 'virtual_members'] as const)('%s matches the design document column for column', async (table) => {
-    const { rows } = await db.query<{ column_name: string; data_type: string; len: number | null; is_nullable: string; column_default: string | null; udt_name: string }>(
+    const { rows } = await db.query<{
+      column_name: string;
+      data_type: string;
+      len: number | null;
+      is_nullable: string;
+      column_default: string | null;
+      udt_name: string;
+    }>(
       `SELECT column_name, data_type, character_maximum_length AS len, is_nullable, column_default, udt_name
        FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position`,
       [table],
@@ -76,10 +83,19 @@ describe.each(engines)('schema on %s', (engine) => {
   });
 
   it('keeps its own bookkeeping out of the member tables', async () => {
-    const { rows } = await db.query<{ table_name: string }>(
-      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
-    );
-    expect(rows.map((r) => r.table_name)).toEqual(['forgotten_files', 'human_members', 'human_members_departed', 'member_files', 'registry_state', 'storage_events', 'sync_runs', 'vecr_migrations', 'virtual_members', 'virtual_members_departed']);
+    const { rows } = await db.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1");
+    expect(rows.map((r) => r.table_name)).toEqual([
+      'forgotten_files',
+      'human_members',
+      'human_members_departed',
+      'member_files',
+      'registry_state',
+      'storage_events',
+      'sync_runs',
+      'vecr_migrations',
+      'virtual_members',
+      'virtual_members_departed',
+    ]);
   });
 
   it('applies migrations once: a second run is a no-op and the schema reports current', async () => {
@@ -89,7 +105,7 @@ describe.each(engines)('schema on %s', (engine) => {
     expect(status.applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
-  it("takes over a database the original service built: its tables and rows stay, and files adopt the rows", async () => {
+  it('takes over a database the original service built: its tables and rows stay, and files adopt the rows', async () => {
     const original = await freshDatabase(engine, { empty: true });
     const work = await tempDir();
     try {
@@ -104,7 +120,9 @@ describe.each(engines)('schema on %s', (engine) => {
       expect((await migrate(original)).map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
       await writeFiles(work.dir, { 'human_members/rin.yml': 'name: Rin\nrole: Engineer\n' });
       expect(await syncStorage(original, folderStorage(work.dir), { key: 'file_uri' })).toMatchObject({ updated: 1, invalid: 0 });
-      const { rows } = await original.query<{ id: number; role: string; file_uri: string; created_at: string }>('SELECT id, role, file_uri, created_at::text FROM human_members');
+      const { rows } = await original.query<{ id: number; role: string; file_uri: string; created_at: string }>(
+        'SELECT id, role, file_uri, created_at::text FROM human_members',
+      );
       expect(rows).toEqual([{ id: 1, role: 'Engineer', file_uri: 'human_members/rin.yml', created_at: '2024-01-02 03:04:05' }]);
       expect((await original.query('SELECT name FROM virtual_members')).rows).toEqual([{ name: '華扇' }]);
     } finally {
@@ -121,7 +139,10 @@ describe.each(engines)('schema on %s', (engine) => {
       // What a newer vecr leaves: its migrations recorded (here alone, so that any write shows).
       await newer.exec(`CREATE TABLE vecr_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
         INSERT INTO vecr_migrations (version, name) VALUES (${future}, 'from_the_future');`);
-      const refusal = await migrate(newer).then(() => undefined, (error: unknown) => error);
+      const refusal = await migrate(newer).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       expect(refusal).toBeInstanceOf(NewerSchemaError);
       expect((refusal as Error).message).toBe(
         `${newer.description} is at schema version ${future}, migrated by a newer vecr; this vecr knows schema versions up to ${known}: upgrade vecr (or restore a backup taken before the upgrade)`,
@@ -141,7 +162,16 @@ describe.each(engines)('schema on %s', (engine) => {
       const status = await schemaStatus(empty);
       expect(status.current).toBe(false);
       expect(status.pending.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-      expect((await migrate(empty)).map((m) => m.name)).toEqual(['members', 'member_files', 'storage_events', 'member_files_key_order', 'outside_writes', 'forgotten_files', 'storage_events_of_known_files', 'departed_members']);
+      expect((await migrate(empty)).map((m) => m.name)).toEqual([
+        'members',
+        'member_files',
+        'storage_events',
+        'member_files_key_order',
+        'outside_writes',
+        'forgotten_files',
+        'storage_events_of_known_files',
+        'departed_members',
+      ]);
       expect((await schemaStatus(empty)).current).toBe(true);
     } finally {
       await empty.close();

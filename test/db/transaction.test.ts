@@ -74,13 +74,15 @@ describe.each(engines)('a transaction on %s', (engine) => {
       // Sent at once: the failing first statement (sent with BEGIN on a server) takes the rest down.
       await expect(db.transaction((tx) => Promise.all([tx.query('SELEC 1'), tx.query(insert('sent with it'))]))).rejects.toThrow(/syntax/);
       // Sent after the failure was caught: refused, as in any transaction aborted by an error.
-      const later = await db.transaction(async (tx) => {
-        await tx.query('SELEC 1').catch(() => {});
-        return tx.query(insert('sent after it')).then(
-          () => 'written',
-          () => 'refused',
-        );
-      }).catch(() => 'rolled back');
+      const later = await db
+        .transaction(async (tx) => {
+          await tx.query('SELEC 1').catch(() => {});
+          return tx.query(insert('sent after it')).then(
+            () => 'written',
+            () => 'refused',
+          );
+        })
+        .catch(() => 'rolled back');
       expect(later).not.toBe('written');
       expect((await db.query('SELECT trigger FROM sync_runs')).rows).toEqual([]);
     } finally {

@@ -4,7 +4,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserForTests } from '../helpers/browser.js';
 import { tempDir, writeFiles } from '../helpers/files.js';
-import { spawnServe, type ServeProcess } from '../helpers/serveProcess.js';
+import { type ServeProcess, spawnServe } from '../helpers/serveProcess.js';
 import { listedNames, signedInPage, uiUser } from '../helpers/signedIn.js';
 
 /** Enough people for two pages of the list (50 a page): 56 testers, two humans and two AI members with Japanese names. */
@@ -18,7 +18,11 @@ const members: Record<string, string> = {
 };
 
 /** A row of the team list, cell by cell, as a person reads it. */
-const rowOf = (page: Page, name: string) => page.locator('tbody tr', { has: page.getByRole('link', { name, exact: true }) }).locator('td').allInnerTexts();
+const rowOf = (page: Page, name: string) =>
+  page
+    .locator('tbody tr', { has: page.getByRole('link', { name, exact: true }) })
+    .locator('td')
+    .allInnerTexts();
 
 describe('browsing the team in a real browser (Chromium)', () => {
   let work: Awaited<ReturnType<typeof tempDir>>;
@@ -55,7 +59,9 @@ describe('browsing the team in a real browser (Chromium)', () => {
     ]);
     // The first full sync runs in the background: the tests start once every member is registered.
     for (let tries = 0; ; tries++) {
-      const status = (await (await fetch(`${serve.url}/api/sync/status`, { headers: { authorization: `Bearer ${apiToken}` } })).json()) as { last_sync: unknown };
+      const status = (await (await fetch(`${serve.url}/api/sync/status`, { headers: { authorization: `Bearer ${apiToken}` } })).json()) as {
+        last_sync: unknown;
+      };
       if (status.last_sync) break;
       if (tries > 300) throw new Error(`the first sync did not finish:\n${serve.output()}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -75,11 +81,27 @@ describe('browsing the team in a real browser (Chromium)', () => {
     expect((await listedNames(page)).sort()).toEqual(['太郎丸', '華扇'].sort());
     await expect(page.getByRole('link', { name: 'AI members' }).getAttribute('aria-current')).resolves.toBe('page');
     // name, kind, role, skills / expertise, model, file, last change
-    await expect(rowOf(page, '太郎丸')).resolves.toEqual(['太郎丸', 'AI', 'Reviewer', 'Python', 'gpt-4o', 'virtual_members/taromaru.yml', expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d$/)]);
+    await expect(rowOf(page, '太郎丸')).resolves.toEqual([
+      '太郎丸',
+      'AI',
+      'Reviewer',
+      'Python',
+      'gpt-4o',
+      'virtual_members/taromaru.yml',
+      expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d$/),
+    ]);
     await page.getByRole('link', { name: 'Humans' }).click();
     await page.waitForURL((url) => url.search === '?kind=human');
     await expect(page.getByRole('status').textContent()).resolves.toBe('58 members');
-    await expect(rowOf(page, 'Member 001')).resolves.toEqual(['Member 001', 'Human', 'Tester', 'QA', '', 'human_members/member-1.yml', expect.stringMatching(/ [+-]\d\d:\d\d$/)]);
+    await expect(rowOf(page, 'Member 001')).resolves.toEqual([
+      'Member 001',
+      'Human',
+      'Tester',
+      'QA',
+      '',
+      'human_members/member-1.yml',
+      expect.stringMatching(/ [+-]\d\d:\d\d$/),
+    ]);
 
     await page.getByRole('link', { name: 'Everyone' }).click();
     await page.waitForURL((url) => url.search === '');
@@ -96,7 +118,15 @@ describe('browsing the team in a real browser (Chromium)', () => {
     expect(new URL(page.url()).searchParams.get('q')).toBe('太郎');
     expect((await listedNames(page)).sort()).toEqual(['山田太郎', '太郎丸'].sort());
     await expect(page.getByRole('status').textContent()).resolves.toBe('2 members');
-    await expect(rowOf(page, '山田太郎')).resolves.toEqual(['山田太郎', 'Human', 'Engineer', 'TypeScript, Go', '', 'human_members/yamada.yml', expect.stringMatching(/ [+-]\d\d:\d\d$/)]);
+    await expect(rowOf(page, '山田太郎')).resolves.toEqual([
+      '山田太郎',
+      'Human',
+      'Engineer',
+      'TypeScript, Go',
+      '',
+      'human_members/yamada.yml',
+      expect.stringMatching(/ [+-]\d\d:\d\d$/),
+    ]);
     // The query stays in the field, to refine it.
     await expect(page.getByLabel('Name contains').inputValue()).resolves.toBe('太郎');
 
@@ -183,11 +213,18 @@ describe('browsing the team in a real browser (Chromium)', () => {
   it('works from the keyboard: every field has a label, Tab reaches the search, Enter searches and opens a member', async () => {
     const page = await signIn();
     // A label's own words: its text without the field's (a select's options are text too).
-    const unlabelled = await page.locator('input:not([type="hidden"]), select, textarea').evaluateAll((fields) =>
-      fields
-        .filter((field) => !Array.from((field as unknown as { labels: ArrayLike<{ textContent: string }> }).labels).some((label) => label.textContent.replace(field.textContent ?? '', '').trim() !== ''))
-        .map((field) => field.outerHTML),
-    );
+    const unlabelled = await page
+      .locator('input:not([type="hidden"]), select, textarea')
+      .evaluateAll((fields) =>
+        fields
+          .filter(
+            (field) =>
+              !Array.from((field as unknown as { labels: ArrayLike<{ textContent: string }> }).labels).some(
+                (label) => label.textContent.replace(field.textContent ?? '', '').trim() !== '',
+              ),
+          )
+          .map((field) => field.outerHTML),
+      );
     expect(unlabelled).toEqual([]);
     /** Presses Tab until `selector` has the focus; how many presses, at most `limit`. */
     const tabTo = async (selector: string, limit = 40) => {
@@ -209,11 +246,24 @@ describe('browsing the team in a real browser (Chromium)', () => {
   });
 
   it('fits a phone’s screen: no sideways scroll, every cell of a row in sight', async () => {
-    const page = await signedInPage(await browser.context({ locale: 'ja-JP', viewport: { width: 390, height: 844 }, isMobile: true }), serve.url, 'mika', password);
+    const page = await signedInPage(
+      await browser.context({ locale: 'ja-JP', viewport: { width: 390, height: 844 }, isMobile: true }),
+      serve.url,
+      'mika',
+      password,
+    );
     await page.goto(`${serve.url}/?q=${encodeURIComponent('太郎丸')}`);
     await expect(page.evaluate('document.documentElement.scrollWidth')).resolves.toBe(390);
     const cells = page.locator('tbody tr').first().locator('td');
-    await expect(cells.allInnerTexts()).resolves.toEqual(['太郎丸', 'AI', 'Reviewer', 'Python', 'gpt-4o', 'virtual_members/taromaru.yml', expect.stringMatching(/ [+-]\d\d:\d\d$/)]);
+    await expect(cells.allInnerTexts()).resolves.toEqual([
+      '太郎丸',
+      'AI',
+      'Reviewer',
+      'Python',
+      'gpt-4o',
+      'virtual_members/taromaru.yml',
+      expect.stringMatching(/ [+-]\d\d:\d\d$/),
+    ]);
     for (const box of await Promise.all((await cells.all()).map((cell) => cell.boundingBox()))) {
       expect(box!.x).toBeGreaterThanOrEqual(0);
       expect(box!.x + box!.width).toBeLessThanOrEqual(390);
@@ -226,14 +276,20 @@ describe('browsing the team in a real browser (Chromium)', () => {
     const lastSync = await page.locator('dl.fields').innerText();
     // The sync form without its token.
     await page.locator('form[action="/sync"] input[name="_csrf"]').evaluate((input) => input.remove());
-    const [noToken] = await Promise.all([page.waitForResponse((response) => response.request().method() === 'POST'), page.getByRole('button', { name: 'Sync now' }).click()]);
+    const [noToken] = await Promise.all([
+      page.waitForResponse((response) => response.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Sync now' }).click(),
+    ]);
     expect(noToken.status()).toBe(403);
     await expect(page.getByRole('alert').innerText()).resolves.toContain('Nothing was changed');
     await expect(page.getByRole('link', { name: 'Open the page again' }).getAttribute('href')).resolves.toBe('/sync');
     // The sign-out form with a token of another value.
     await page.goto(`${serve.url}/sync`);
     await page.locator('form[action="/signout"] input[name="_csrf"]').evaluate((input) => input.setAttribute('value', 'forged'));
-    const [forged] = await Promise.all([page.waitForResponse((response) => response.request().method() === 'POST'), page.getByRole('button', { name: 'Sign out' }).click()]);
+    const [forged] = await Promise.all([
+      page.waitForResponse((response) => response.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Sign out' }).click(),
+    ]);
     expect(forged.status()).toBe(403);
 
     await page.goto(`${serve.url}/sync`);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserForTests } from '../helpers/browser.js';
 import { tempDir, writeFiles } from '../helpers/files.js';
-import { spawnServe, type ServeProcess } from '../helpers/serveProcess.js';
+import { type ServeProcess, spawnServe } from '../helpers/serveProcess.js';
 import { signedInPage, uiUser } from '../helpers/signedIn.js';
 
 const start = Date.UTC(2026, 11, 1, 9, 0);
@@ -57,7 +57,16 @@ describe('reading chat logs in a real browser (Chromium)', () => {
     };
     await post('review', [
       { timestamp: start, speaker_name: '山田太郎', speaker_type: 'human', role: 'user', content: 'レビューをお願いします。\n  二行目、字下げあり' },
-      { timestamp: start + minute, speaker_name: '華扇', speaker_type: 'virtual', role: 'assistant', content: '良いと思います。\n一点だけ。', llm_model: 'claude-sonnet-4-5', input_tokens: 120, output_tokens: 8 },
+      {
+        timestamp: start + minute,
+        speaker_name: '華扇',
+        speaker_type: 'virtual',
+        role: 'assistant',
+        content: '良いと思います。\n一点だけ。',
+        llm_model: 'claude-sonnet-4-5',
+        input_tokens: 120,
+        output_tokens: 8,
+      },
     ]);
     await post('older', [{ timestamp: start - 60 * minute, speaker_name: '山田太郎', speaker_type: 'human', role: 'user', content: 'Old news.' }]);
     await post('newest', [{ timestamp: start + 30 * minute, speaker_name: 'Ken', speaker_type: 'human', role: 'user', content: 'Latest.' }]);
@@ -79,7 +88,14 @@ describe('reading chat logs in a real browser (Chromium)', () => {
     await page.getByRole('link', { name: 'Chat logs' }).click();
     await page.waitForURL((url) => url.pathname === '/chat');
     await expect(page.locator('tbody tr td:first-child').allInnerTexts()).resolves.toEqual(['newest', 'review', 'older']);
-    await expect(page.locator('tbody tr').nth(1).locator('td').allInnerTexts()).resolves.toEqual(['review', '', '山田太郎, 華扇', '2', 'open', '2026-12-01 09:01 UTC']);
+    await expect(page.locator('tbody tr').nth(1).locator('td').allInnerTexts()).resolves.toEqual([
+      'review',
+      '',
+      '山田太郎, 華扇',
+      '2',
+      'open',
+      '2026-12-01 09:01 UTC',
+    ]);
     await page.getByLabel('Speaker name').fill('華扇');
     await page.getByRole('button', { name: 'Show' }).click();
     await page.waitForURL((url) => url.searchParams.get('member') === '華扇');
@@ -99,14 +115,22 @@ describe('reading chat logs in a real browser (Chromium)', () => {
     await expect(turns.nth(1).locator('.speaker').innerText()).resolves.toBe('華扇 AI 2026-12-01 09:01 UTC claude-sonnet-4-5 tokens: 120 in / 8 out');
     await expect(turns.nth(1).locator('.content').innerText()).resolves.toBe('良いと思います。\n一点だけ。');
     // A person tells the AI's turns apart at a glance: they are set off in another colour.
-    const background = (index: number) => turns.nth(index).evaluate((element) => (globalThis as unknown as { getComputedStyle(element: unknown): { backgroundColor: string } }).getComputedStyle(element).backgroundColor);
+    const background = (index: number) =>
+      turns
+        .nth(index)
+        .evaluate(
+          (element) => (globalThis as unknown as { getComputedStyle(element: unknown): { backgroundColor: string } }).getComputedStyle(element).backgroundColor,
+        );
     expect(await background(1)).not.toBe(await background(0));
 
     // The AI member's context preview: her system prompt, then the turns; the account bar stays.
     await page.getByRole('link', { name: 'Context preview for 華扇' }).click();
     await page.waitForURL((url) => url.pathname === '/chat/sessions/review/context');
     await expect(page.locator('dd.long').innerText()).resolves.toBe('あなたは華扇、コードレビュー担当です。');
-    await expect(page.locator('ol.transcript .content').allInnerTexts()).resolves.toEqual(['山田太郎: レビューをお願いします。\n  二行目、字下げあり', '良いと思います。\n一点だけ。']);
+    await expect(page.locator('ol.transcript .content').allInnerTexts()).resolves.toEqual([
+      '山田太郎: レビューをお願いします。\n  二行目、字下げあり',
+      '良いと思います。\n一点だけ。',
+    ]);
     await expect(page.getByRole('button', { name: 'Sign out' }).count()).resolves.toBe(1);
   });
 
@@ -123,7 +147,10 @@ describe('reading chat logs in a real browser (Chromium)', () => {
     expect(markdown.text).toContain('良いと思います。');
     const lines = await download('Export (JSON Lines)');
     expect(lines.name).toBe('review.jsonl');
-    const messages = lines.text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const messages = lines.text
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(messages.map((message) => [message.speaker_name, message.content])).toEqual([
       ['山田太郎', 'レビューをお願いします。\n  二行目、字下げあり'],
       ['華扇', '良いと思います。\n一点だけ。'],
@@ -145,7 +172,10 @@ describe('reading chat logs in a real browser (Chromium)', () => {
     expect((await api('GET', '/api/chat/sessions/older')).status).toBe(200);
 
     await page.locator('form[action$="/delete"] input[name="_csrf"]').evaluate((input) => input.setAttribute('value', 'forged'));
-    const [refused] = await Promise.all([page.waitForResponse((response) => response.request().method() === 'POST'), page.getByRole('button', { name: 'Delete 1 messages' }).click()]);
+    const [refused] = await Promise.all([
+      page.waitForResponse((response) => response.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Delete 1 messages' }).click(),
+    ]);
     expect(refused.status()).toBe(403);
     expect((await api('GET', '/api/chat/sessions/older')).status).toBe(200);
 
@@ -160,7 +190,9 @@ describe('reading chat logs in a real browser (Chromium)', () => {
     const page = await signIn();
     const answer = await page.goto(`${serve.url}/chat?cursor=broken`);
     expect(answer?.status()).toBe(400);
-    await expect(page.getByRole('alert').innerText()).resolves.toBe('This link to a further page is not valid (it was not made by this page, or is cut short). Start again from the first page.');
+    await expect(page.getByRole('alert').innerText()).resolves.toBe(
+      'This link to a further page is not valid (it was not made by this page, or is cut short). Start again from the first page.',
+    );
     await page.getByRole('link', { name: '← First page' }).click();
     await page.waitForURL((url) => url.pathname === '/chat' && url.search === '');
     await expect(page.locator('tbody tr').count()).resolves.toBeGreaterThan(0);

@@ -4,7 +4,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserForTests } from '../helpers/browser.js';
 import { tempDir, virtual, writeFiles } from '../helpers/files.js';
-import { spawnServe, type ServeProcess } from '../helpers/serveProcess.js';
+import { type ServeProcess, spawnServe } from '../helpers/serveProcess.js';
 
 const password = 'correct horse battery staple';
 
@@ -120,7 +120,9 @@ describe('creating, editing and deleting members in a real browser (Chromium)', 
 
     await page.getByLabel('Contact e-mail').fill('not an address');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
-    await expect(page.locator('#field-contact_email-problems').textContent()).resolves.toBe('This is not in the right format. contact_email: is not a valid e-mail address');
+    await expect(page.locator('#field-contact_email-problems').textContent()).resolves.toBe(
+      'This is not in the right format. contact_email: is not a valid e-mail address',
+    );
     await expect(page.getByLabel('Contact e-mail').getAttribute('aria-invalid')).resolves.toBe('true');
     expect(await fileText('human_members/rin.yml')).toBe(before);
   });
@@ -134,7 +136,9 @@ describe('creating, editing and deleting members in a real browser (Chromium)', 
     expect(await fileText('human_members/leaving.yml')).toContain('Leaving Soon');
     await page.getByRole('button', { name: 'Delete the file' }).click();
     await page.waitForURL((url) => url.pathname === '/');
-    await expect(page.getByRole('status').first().textContent()).resolves.toBe('Deleted: the file of Leaving Soon was removed from storage, and Leaving Soon from the registry.');
+    await expect(page.getByRole('status').first().textContent()).resolves.toBe(
+      'Deleted: the file of Leaving Soon was removed from storage, and Leaving Soon from the registry.',
+    );
     await expect(page.getByRole('link', { name: 'Leaving Soon' }).count()).resolves.toBe(0);
     await expect(fs.access(path.join(storageDir, 'human_members/leaving.yml'))).rejects.toMatchObject({ code: 'ENOENT' });
     const gone = await page.goto(`${serve.url}/members/human/${encodeURIComponent('Leaving Soon')}`);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserForTests } from '../helpers/browser.js';
 import { human, tempDir, virtual, writeFiles } from '../helpers/files.js';
-import { spawnServe, vecrBin, type ServeProcess } from '../helpers/serveProcess.js';
+import { type ServeProcess, spawnServe, vecrBin } from '../helpers/serveProcess.js';
 
 const members = {
   'human_members/rin.yml': human('Rin'),
@@ -25,7 +25,9 @@ function accountEntry(name: string, role: 'admin' | 'viewer', password: string):
 
 /** A page of another origin (another port of 127.0.0.1): it posts `form` to `target` as soon as it loads. */
 async function attackerSite(target: string, fields: Record<string, string>) {
-  const inputs = Object.entries(fields).map(([name, value]) => `<input type="hidden" name="${name}" value="${value}">`).join('');
+  const inputs = Object.entries(fields)
+    .map(([name, value]) => `<input type="hidden" name="${name}" value="${value}">`)
+    .join('');
   const server = http.createServer((_request, response) => {
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     response.end(`<!doctype html><form method="post" action="${target}">${inputs}</form><script>document.forms[0].submit()</script>`);
@@ -44,7 +46,14 @@ describe('the sign-in in a real browser (Chromium)', () => {
   beforeAll(async () => {
     work = await tempDir();
     await writeFiles(path.join(work.dir, 'storage'), members);
-    const base = { VECR_STORAGE: path.join(work.dir, 'storage'), VECR_RECONCILE_INTERVAL: '0', VECR_WATCH: 'false', ADMIN_USERNAME: '', ADMIN_PASSWORD: '', VECR_SESSION_SECRET: '' };
+    const base = {
+      VECR_STORAGE: path.join(work.dir, 'storage'),
+      VECR_RECONCILE_INTERVAL: '0',
+      VECR_WATCH: 'false',
+      ADMIN_USERNAME: '',
+      ADMIN_PASSWORD: '',
+      VECR_SESSION_SECRET: '',
+    };
     const entry = await accountEntry('mika', 'admin', password);
     [browser, zeroSetup, withAccounts] = await Promise.all([
       browserForTests(),
@@ -82,7 +91,9 @@ describe('the sign-in in a real browser (Chromium)', () => {
 
     const again = await page.goto(onceUrl!);
     expect(again?.status()).toBe(403);
-    await expect(page.getByRole('alert').textContent()).resolves.toBe('This sign-in link has been used or is not valid. Restart the service for a new one, or sign in with an account.');
+    await expect(page.getByRole('alert').textContent()).resolves.toBe(
+      'This sign-in link has been used or is not valid. Restart the service for a new one, or sign in with an account.',
+    );
     await page.goto(`${zeroSetup.url}/`);
     expect(new URL(page.url()).pathname).toBe('/signin');
   });

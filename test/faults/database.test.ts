@@ -4,8 +4,8 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { human, tempDir, virtual } from '../helpers/files.js';
+import { type ServeProcess, spawnServe } from '../helpers/serveProcess.js';
 import { eventually } from '../helpers/service.js';
-import { spawnServe, type ServeProcess } from '../helpers/serveProcess.js';
 
 /**
  * `vecr serve` as a process, on a PostgreSQL cluster of the test's own that the test cuts off,
@@ -214,7 +214,8 @@ describe('vecr serve when PostgreSQL fails', () => {
     // The plan: puts of 240 files, then edits of every third and deletes of every eighth, each
     // storage change made just before its event is sent, as a bucket does.
     const keys = Array.from({ length: 240 }, (_, i) => (i % 2 === 0 ? `human_members/m${i}.yml` : `virtual_members/m${i}.yml`));
-    const content = (key: string, i: number, role: string) => (key.startsWith('human') ? human(`Member ${i}`).replace('Engineer', role) : virtual(`Member ${i}`, `role: ${role}\n`));
+    const content = (key: string, i: number, role: string) =>
+      key.startsWith('human') ? human(`Member ${i}`).replace('Engineer', role) : virtual(`Member ${i}`, `role: ${role}\n`);
     const steps: Array<() => Promise<unknown>> = [
       ...keys.map((key, i) => async () => (await write(key, content(key, i, 'First')), minioEvent('put', key))),
       ...keys.flatMap((key, i) => (i % 3 === 0 ? [async () => (await write(key, content(key, i, 'Second')), minioEvent('put', key))] : [])),

@@ -6,9 +6,9 @@ import { memberKindOf } from '../../src/members/paths.js';
 import { atomicObjects } from '../helpers/atomicS3.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { tempDir } from '../helpers/files.js';
-import { startS3, testBucket, type TestS3 } from '../helpers/s3.js';
+import { startS3, type TestS3, testBucket } from '../helpers/s3.js';
+import { type ServeProcess, spawnServe } from '../helpers/serveProcess.js';
 import { eventually } from '../helpers/service.js';
-import { spawnServe, type ServeProcess } from '../helpers/serveProcess.js';
 
 /**
  * Two `vecr serve` processes on one PostgreSQL database and one bucket, as replicas behind a
@@ -285,7 +285,10 @@ describe('vecr serve replicas on one database', () => {
    * `down` replicas get nothing new; a request that got no answer from one is
    * delivered again to a replica that is up, as MinIO's queue does.
    */
-  async function drive({ bucket, replicas, random }: Setup, options: { steps: number; onStep?: (step: number) => Promise<void>; down?: Set<number> }): Promise<Traffic> {
+  async function drive(
+    { bucket, replicas, random }: Setup,
+    options: { steps: number; onStep?: (step: number) => Promise<void>; down?: Set<number> },
+  ): Promise<Traffic> {
     const down = options.down ?? new Set<number>();
     const up = (replica: number) => (down.has(replica) ? replicas.findIndex((_, i) => !down.has(i)) : replica);
     const traffic: Traffic = { deliveries: [], failures: [], start: Date.now(), end: 0 };
@@ -355,19 +358,31 @@ describe('vecr serve replicas on one database', () => {
     expect(Object.keys(expected.valid).length, context).toBe(bucket.valid().length);
     expect(await rowsIn(cluster, database), context).toEqual(expected.valid);
     const records = await cluster.query<{ file_uri: string; status: string }>('SELECT file_uri, status FROM member_files', [], database);
-    const recorded = (status: string) => records.filter((r) => r.status === status).map((r) => r.file_uri).sort();
+    const recorded = (status: string) =>
+      records
+        .filter((r) => r.status === status)
+        .map((r) => r.file_uri)
+        .sort();
     expect(recorded('invalid'), context).toEqual(expected.invalid.sort());
     expect(recorded('registered'), context).toEqual(Object.keys(expected.valid).sort());
     for (const replica of replicas) {
       for (const kind of ['human', 'virtual'] as const) {
         const listed = (await (await fetch(`${replica.url}/api/members/${kind}?limit=500`)).json()) as { members: Array<{ name: string }> };
-        const names = Object.entries(expected.valid).filter(([key]) => memberKindOf(key) === kind).map(([, row]) => row.replace(/ \(.*\)$/, ''));
+        const names = Object.entries(expected.valid)
+          .filter(([key]) => memberKindOf(key) === kind)
+          .map(([, row]) => row.replace(/ \(.*\)$/, ''));
         expect(listed.members.map((m) => m.name).sort(), context).toEqual(names.sort());
       }
       expect(replica.alive()).toBe(true);
-      expect(logLines(replica).filter((line) => line.level >= 50), context).toEqual([]);
+      expect(
+        logLines(replica).filter((line) => line.level >= 50),
+        context,
+      ).toEqual([]);
     }
-    expect((await cluster.log()).split('\n').filter((line) => /ERROR|FATAL|PANIC/.test(line)), context).toEqual([]);
+    expect(
+      (await cluster.log()).split('\n').filter((line) => /ERROR|FATAL|PANIC/.test(line)),
+      context,
+    ).toEqual([]);
   }
 
   it('take interleaved, duplicated and reordered events while both reconcile: only 200, no unique violation, the database equals the bucket', async () => {
@@ -398,7 +413,9 @@ describe('vecr serve replicas on one database', () => {
     );
     // Both replicas reconciled while the events came in.
     for (const replica of setup.replicas) {
-      const during = logLines(replica).filter((line) => line.msg === 'reconciled with storage' && line.trigger === 'interval' && line.time > traffic.start && line.time < traffic.end);
+      const during = logLines(replica).filter(
+        (line) => line.msg === 'reconciled with storage' && line.trigger === 'interval' && line.time > traffic.start && line.time < traffic.end,
+      );
       expect(during.length, context).toBeGreaterThan(0);
     }
     await expectBucketInDatabase(setup, setup.replicas);
@@ -416,7 +433,10 @@ describe('vecr serve replicas on one database', () => {
     const answers = await Promise.all(pairs.map(({ keys }) => Promise.all(keys.map((key, i) => deliver(replicas[i]!, [events.get(key)!])))));
 
     for (const [i, pair] of answers.entries()) {
-      expect(pair.map((answer) => answer.status), context).toEqual([200, 200]);
+      expect(
+        pair.map((answer) => answer.status),
+        context,
+      ).toEqual([200, 200]);
       const outcomes = pair.map((answer) => (answer.body as WebhookAnswer).records[0]!);
       expect(outcomes.map((o) => o.outcome).sort(), `${context}: ${JSON.stringify(outcomes)}`).toEqual(['created', 'invalid']);
       expect(outcomes.find((o) => o.outcome === 'invalid')!.errors![0]!.code).toBe('name_conflict');
@@ -426,10 +446,21 @@ describe('vecr serve replicas on one database', () => {
     const rows = await cluster.query<{ file_uri: string; name: string }>("SELECT file_uri, name FROM human_members WHERE name LIKE 'Claimed %'", [], database);
     const holders = new Map(rows.map((row) => [row.name, row.file_uri]));
     expect(rows.length).toBe(pairs.length);
-    const refused = await cluster.query<{ file_uri: string }>("SELECT file_uri FROM member_files WHERE status = 'invalid' AND member_name LIKE 'Claimed %'", [], database);
+    const refused = await cluster.query<{ file_uri: string }>(
+      "SELECT file_uri FROM member_files WHERE status = 'invalid' AND member_name LIKE 'Claimed %'",
+      [],
+      database,
+    );
     expect(refused.map((r) => r.file_uri).sort()).toEqual(pairs.map(({ name, keys }) => keys.find((key) => key !== holders.get(name))!).sort());
-    for (const replica of replicas) expect(logLines(replica).filter((line) => line.level >= 50), context).toEqual([]);
-    expect((await cluster.log()).split('\n').filter((line) => /ERROR|FATAL|PANIC/.test(line)), context).toEqual([]);
+    for (const replica of replicas)
+      expect(
+        logLines(replica).filter((line) => line.level >= 50),
+        context,
+      ).toEqual([]);
+    expect(
+      (await cluster.log()).split('\n').filter((line) => /ERROR|FATAL|PANIC/.test(line)),
+      context,
+    ).toEqual([]);
   }, 180_000);
 
   it('lose one replica mid-traffic (SIGKILL) and get a new one: what it never answered goes to the other, and the database equals the bucket', async () => {
@@ -452,11 +483,17 @@ describe('vecr serve replicas on one database', () => {
       },
     });
     // Requests in flight to the killed replica got no answer (and were delivered again); no other did.
-    expect(traffic.failures.filter((failure) => !failure.startsWith('replica 1:')), context).toEqual([]);
+    expect(
+      traffic.failures.filter((failure) => !failure.startsWith('replica 1:')),
+      context,
+    ).toEqual([]);
     expectAllAnswered(setup, traffic);
     // All three took events.
     for (const replica of [killed, ...replicas]) expect(traffic.deliveries.some((d) => d.to === replica.url)).toBe(true);
-    expect(logLines(killed).filter((line) => line.level >= 50), context).toEqual([]);
+    expect(
+      logLines(killed).filter((line) => line.level >= 50),
+      context,
+    ).toEqual([]);
     await expectBucketInDatabase(setup, replicas);
   }, 180_000);
 });

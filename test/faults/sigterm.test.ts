@@ -2,7 +2,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { human, tempDir, writeFiles } from '../helpers/files.js';
-import { spawnServe, type ServeProcess } from '../helpers/serveProcess.js';
+import { type ServeProcess, spawnServe } from '../helpers/serveProcess.js';
 import { eventually, get } from '../helpers/service.js';
 
 /** Tests that start `vecr serve` (PGlite, dynalite) may wait long on a busy machine; nothing here is timed. */
@@ -30,112 +30,129 @@ describe('vecr serve stopped by SIGTERM under load', () => {
     await work?.remove();
   });
 
-  it('answers every request received before the signal, on kept-alive connections, and exits 0', async () => {
-    work = await tempDir();
-    await writeFiles(work.dir, Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`storage/human_members/p${i}.yml`, human(`Person ${i}`)])));
-    serve = await spawnServe({ VECR_DATA_DIR: path.join(work.dir, 'data'), VECR_STORAGE: path.join(work.dir, 'storage'), VECR_RECONCILE_INTERVAL: '0', VECR_WATCH: 'false', LOG_LEVEL: 'warn' });
-    const { url } = serve;
-    await eventually(async () => expect((await get(`${url}/ready`)).status).toBe(200), 30_000);
+  it(
+    'answers every request received before the signal, on kept-alive connections, and exits 0',
+    async () => {
+      work = await tempDir();
+      await writeFiles(work.dir, Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`storage/human_members/p${i}.yml`, human(`Person ${i}`)])));
+      serve = await spawnServe({
+        VECR_DATA_DIR: path.join(work.dir, 'data'),
+        VECR_STORAGE: path.join(work.dir, 'storage'),
+        VECR_RECONCILE_INTERVAL: '0',
+        VECR_WATCH: 'false',
+        LOG_LEVEL: 'warn',
+      });
+      const { url } = serve;
+      await eventually(async () => expect((await get(`${url}/ready`)).status).toBe(200), 30_000);
 
-    const exchanges: Exchange[] = [];
-    let signalled = false;
-    let answered = 0;
-    let warm: () => void;
-    const warmedUp = new Promise<void>((resolve) => (warm = resolve));
-    const { port } = new URL(url);
-    const body = JSON.stringify({ session_id: 'load' });
-    const requests = [
-      { label: 'GET members', bytes: `GET /api/members/human?limit=5 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n` },
-      { label: 'GET sync status', bytes: `GET /api/sync/status HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n` },
-      { label: 'GET health', bytes: `GET /health HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n` },
-      { label: 'POST session', bytes: `POST /api/chat/sessions HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}` },
-    ];
+      const exchanges: Exchange[] = [];
+      let signalled = false;
+      let answered = 0;
+      let warm: () => void;
+      const warmedUp = new Promise<void>((resolve) => (warm = resolve));
+      const { port } = new URL(url);
+      const body = JSON.stringify({ session_id: 'load' });
+      const requests = [
+        { label: 'GET members', bytes: `GET /api/members/human?limit=5 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n` },
+        { label: 'GET sync status', bytes: `GET /api/sync/status HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n` },
+        { label: 'GET health', bytes: `GET /health HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n` },
+        {
+          label: 'POST session',
+          bytes: `POST /api/chat/sessions HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+        },
+      ];
 
-    const clients = Array.from({ length: 24 }, async (_, client) => {
-      // Each client keeps one connection busy, one request after another (no pipelining), and
-      // opens another when the server closes it; after the signal it stops when its connection ends.
-      for (let i = client; !signalled; ) {
-        const connection = await HttpConnection.open(Number(port)).catch(() => undefined);
-        if (!connection) break;
-        for (;;) {
-          const request = requests[i++ % requests.length]!;
-          const exchange: Exchange = { label: request.label, writtenBeforeSignal: false, answeredBeforeSignal: false };
+      const clients = Array.from({ length: 24 }, async (_, client) => {
+        // Each client keeps one connection busy, one request after another (no pipelining), and
+        // opens another when the server closes it; after the signal it stops when its connection ends.
+        for (let i = client; !signalled; ) {
+          const connection = await HttpConnection.open(Number(port)).catch(() => undefined);
+          if (!connection) break;
+          for (;;) {
+            const request = requests[i++ % requests.length]!;
+            const exchange: Exchange = { label: request.label, writtenBeforeSignal: false, answeredBeforeSignal: false };
+            exchanges.push(exchange);
+            exchange.writtenBeforeSignal = connection.write(request.bytes) && !signalled;
+            const answer = await connection.response();
+            if ('status' in answer) {
+              exchange.status = answer.status;
+              exchange.answeredBeforeSignal = !signalled;
+              if (++answered === 300) warm();
+            } else exchange.error = answer.error;
+            if (!('status' in answer) || answer.close) break;
+          }
+          connection.destroy();
+        }
+      });
+      // Clients of another kind open a connection per request, as curl or a relay does: such a
+      // request can be waiting in the server's accept queue when the signal comes.
+      const oneShot = Array.from({ length: 24 }, async (_, client) => {
+        for (let i = client; ; i++) {
+          const connection = await HttpConnection.open(Number(port)).catch(() => undefined);
+          if (!connection) break;
+          const request = requests[i % requests.length]!;
+          const exchange: Exchange = { label: `${request.label} (new connection)`, writtenBeforeSignal: false, answeredBeforeSignal: false };
           exchanges.push(exchange);
           exchange.writtenBeforeSignal = connection.write(request.bytes) && !signalled;
           const answer = await connection.response();
+          connection.destroy();
           if ('status' in answer) {
             exchange.status = answer.status;
             exchange.answeredBeforeSignal = !signalled;
-            if (++answered === 300) warm();
           } else exchange.error = answer.error;
-          if (!('status' in answer) || answer.close) break;
+          if (signalled) break;
         }
-        connection.destroy();
-      }
-    });
-    // Clients of another kind open a connection per request, as curl or a relay does: such a
-    // request can be waiting in the server's accept queue when the signal comes.
-    const oneShot = Array.from({ length: 24 }, async (_, client) => {
-      for (let i = client; ; i++) {
-        const connection = await HttpConnection.open(Number(port)).catch(() => undefined);
-        if (!connection) break;
-        const request = requests[i % requests.length]!;
-        const exchange: Exchange = { label: `${request.label} (new connection)`, writtenBeforeSignal: false, answeredBeforeSignal: false };
-        exchanges.push(exchange);
-        exchange.writtenBeforeSignal = connection.write(request.bytes) && !signalled;
-        const answer = await connection.response();
-        connection.destroy();
-        if ('status' in answer) {
-          exchange.status = answer.status;
-          exchange.answeredBeforeSignal = !signalled;
-        } else exchange.error = answer.error;
-        if (signalled) break;
-      }
-    });
-    await warmedUp;
-    signalled = true;
-    serve.child.kill('SIGTERM');
-    await Promise.all([...clients, ...oneShot]);
-
-    // The load was real: requests of both kinds were on their way when the signal came.
-    const inFlightAtSignal = exchanges.filter((e) => e.writtenBeforeSignal && !e.answeredBeforeSignal);
-    expect(inFlightAtSignal.filter((e) => e.label.endsWith('(new connection)')).length).toBeGreaterThan(0);
-    expect(inFlightAtSignal.filter((e) => !e.label.endsWith('(new connection)')).length).toBeGreaterThan(0);
-    // Each of them got its answer; and whatever was answered got a real one (no 503 for closing).
-    const unanswered = exchanges.filter((e) => e.writtenBeforeSignal && e.status === undefined).map(({ label, error }) => ({ label, error }));
-    expect(unanswered).toEqual([]);
-    const notServed = exchanges.filter((e) => e.status !== undefined && e.status !== 200).map(({ label, status }) => ({ label, status }));
-    expect(notServed).toEqual([]);
-    expect(await serve.exited).toBe(0);
-  }, processTimeout);
-
-  it('cuts a request that does not finish once VECR_SHUTDOWN_TIMEOUT has passed, and exits 0', async () => {
-    work = await tempDir();
-    await writeFiles(work.dir, { 'storage/human_members/rin.yml': human('Rin') });
-    serve = await spawnServe({
-      VECR_DATA_DIR: path.join(work.dir, 'data'),
-      VECR_STORAGE: path.join(work.dir, 'storage'),
-      VECR_RECONCILE_INTERVAL: '0',
-      VECR_WATCH: 'false',
-      VECR_SHUTDOWN_TIMEOUT: '1s',
-      VECR_REQUEST_TIMEOUT: '10m',
-      LOG_LEVEL: 'warn',
-    });
-    // A body of a million bytes sent a byte at a time: without the deadline, the process would
-    // wait for it (the request timeout is ten minutes here).
-    const connection = await HttpConnection.open(Number(new URL(serve.url).port));
-    connection.write(`POST /api/chat/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{`);
-    const trickle = setInterval(() => connection.write(' '), 100);
-    try {
+      });
+      await warmedUp;
+      signalled = true;
       serve.child.kill('SIGTERM');
+      await Promise.all([...clients, ...oneShot]);
+
+      // The load was real: requests of both kinds were on their way when the signal came.
+      const inFlightAtSignal = exchanges.filter((e) => e.writtenBeforeSignal && !e.answeredBeforeSignal);
+      expect(inFlightAtSignal.filter((e) => e.label.endsWith('(new connection)')).length).toBeGreaterThan(0);
+      expect(inFlightAtSignal.filter((e) => !e.label.endsWith('(new connection)')).length).toBeGreaterThan(0);
+      // Each of them got its answer; and whatever was answered got a real one (no 503 for closing).
+      const unanswered = exchanges.filter((e) => e.writtenBeforeSignal && e.status === undefined).map(({ label, error }) => ({ label, error }));
+      expect(unanswered).toEqual([]);
+      const notServed = exchanges.filter((e) => e.status !== undefined && e.status !== 200).map(({ label, status }) => ({ label, status }));
+      expect(notServed).toEqual([]);
       expect(await serve.exited).toBe(0);
-      expect(await connection.response()).toEqual({ error: expect.any(String) });
-      expect(serve.output()).toContain('requests still unanswered when the shutdown deadline passed');
-    } finally {
-      clearInterval(trickle);
-      connection.destroy();
-    }
-  }, processTimeout);
+    },
+    processTimeout,
+  );
+
+  it(
+    'cuts a request that does not finish once VECR_SHUTDOWN_TIMEOUT has passed, and exits 0',
+    async () => {
+      work = await tempDir();
+      await writeFiles(work.dir, { 'storage/human_members/rin.yml': human('Rin') });
+      serve = await spawnServe({
+        VECR_DATA_DIR: path.join(work.dir, 'data'),
+        VECR_STORAGE: path.join(work.dir, 'storage'),
+        VECR_RECONCILE_INTERVAL: '0',
+        VECR_WATCH: 'false',
+        VECR_SHUTDOWN_TIMEOUT: '1s',
+        VECR_REQUEST_TIMEOUT: '10m',
+        LOG_LEVEL: 'warn',
+      });
+      // A body of a million bytes sent a byte at a time: without the deadline, the process would
+      // wait for it (the request timeout is ten minutes here).
+      const connection = await HttpConnection.open(Number(new URL(serve.url).port));
+      connection.write(`POST /api/chat/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{`);
+      const trickle = setInterval(() => connection.write(' '), 100);
+      try {
+        serve.child.kill('SIGTERM');
+        expect(await serve.exited).toBe(0);
+        expect(await connection.response()).toEqual({ error: expect.any(String) });
+        expect(serve.output()).toContain('requests still unanswered when the shutdown deadline passed');
+      } finally {
+        clearInterval(trickle);
+        connection.destroy();
+      }
+    },
+    processTimeout,
+  );
 });
 
 /**

@@ -12,8 +12,8 @@ import type { Storage } from '../../src/storage/types.js';
 import { syncStorage } from '../../src/sync/reconcile.js';
 import { engines, freshDatabase, resetDatabase, type TestDatabase } from '../helpers/databases.js';
 import { human, tempDir, virtual, writeFiles } from '../helpers/files.js';
-import { startS3, testBucket, type TestS3 } from '../helpers/s3.js';
-import { startS3Faults, type S3Fault } from '../helpers/s3Faults.js';
+import { startS3, type TestS3, testBucket } from '../helpers/s3.js';
+import { type S3Fault, startS3Faults } from '../helpers/s3Faults.js';
 import { vecrBin } from '../helpers/serveProcess.js';
 import { post, send, serveForTest } from '../helpers/service.js';
 
@@ -39,7 +39,11 @@ function notification(records: Array<{ key: string; removed?: boolean }>, sequen
   };
 }
 
-const putEvent = (keys: string[], sequencer: string) => notification(keys.map((key) => ({ key })), sequencer);
+const putEvent = (keys: string[], sequencer: string) =>
+  notification(
+    keys.map((key) => ({ key })),
+    sequencer,
+  );
 
 /** Every member, as the database has it: what must survive an outage unchanged. */
 const membersOf = async (db: Db) =>
@@ -201,31 +205,34 @@ describe.each(engines)('S3 failing under the service, on %s', (engine) => {
   }
   const changes = [{ key: 'human_members/rin.yml' }, { key: 'human_members/syota.yml', removed: true }, { key: 'virtual_members/new.yml' }];
 
-  it.each<S3Fault>(['error', 'stall', 'stall-body'])('S3 failing (%s): a reconcile and events write and delete nothing, events answer 503; back, redelivery and the next sync heal', async (fault) => {
-    const before = await members();
-    expect(before).toHaveLength(3);
-    await changeBucket();
-    proxy.fault = fault;
+  it.each<S3Fault>(['error', 'stall', 'stall-body'])(
+    'S3 failing (%s): a reconcile and events write and delete nothing, events answer 503; back, redelivery and the next sync heal',
+    async (fault) => {
+      const before = await members();
+      expect(before).toHaveLength(3);
+      await changeBucket();
+      proxy.fault = fault;
 
-    await expect(service.context.reconciler!.run('interval')).rejects.toMatchObject({ failure: 'unavailable' });
-    const event = notification(changes, String(++sequence).padStart(20, '0'));
-    const refused = await deliver(service, event);
-    expect(refused.status).toBe(503);
-    expect(refused.headers.get('retry-after')).toBeTruthy();
-    expect(JSON.stringify(refused.body)).not.toMatch(/at .*\.js|node_modules/);
-    expect(await members()).toEqual(before);
+      await expect(service.context.reconciler!.run('interval')).rejects.toMatchObject({ failure: 'unavailable' });
+      const event = notification(changes, String(++sequence).padStart(20, '0'));
+      const refused = await deliver(service, event);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBeTruthy();
+      expect(JSON.stringify(refused.body)).not.toMatch(/at .*\.js|node_modules/);
+      expect(await members()).toEqual(before);
 
-    proxy.fault = 'none';
-    // The storage delivers the event again: applied now, as if it had come the first time.
-    const redelivered = await deliver(service, event);
-    expect(redelivered.status).toBe(200);
-    expect(redelivered.body.records.map((r: { outcome: string }) => r.outcome)).toEqual(['updated', 'deleted', 'created']);
-    expect(await service.context.reconciler!.run('interval')).toMatchObject({ created: 0, updated: 0, deleted: 0, unchanged: 3 });
-    const after = await members();
-    const rin = before.find((m) => m.name === 'Rin')!;
-    expect(after.find((m) => m.name === 'Rin')).toMatchObject({ id: rin.id, created_at: rin.created_at, bio: 'edited during the outage' });
-    expect(after.map((m) => m.name).sort()).toEqual(['New', 'Rin', '華扇']);
-  });
+      proxy.fault = 'none';
+      // The storage delivers the event again: applied now, as if it had come the first time.
+      const redelivered = await deliver(service, event);
+      expect(redelivered.status).toBe(200);
+      expect(redelivered.body.records.map((r: { outcome: string }) => r.outcome)).toEqual(['updated', 'deleted', 'created']);
+      expect(await service.context.reconciler!.run('interval')).toMatchObject({ created: 0, updated: 0, deleted: 0, unchanged: 3 });
+      const after = await members();
+      const rin = before.find((m) => m.name === 'Rin')!;
+      expect(after.find((m) => m.name === 'Rin')).toMatchObject({ id: rin.id, created_at: rin.created_at, bio: 'edited during the outage' });
+      expect(after.map((m) => m.name).sort()).toEqual(['New', 'Rin', '華扇']);
+    },
+  );
 
   it('S3 failing: the next reconcile alone heals what was missed', async () => {
     const before = await members();
@@ -258,7 +265,10 @@ describe.each(engines)('S3 failing under the service, on %s', (engine) => {
       },
     };
     await s3.storage.write('human_members/rin.yml', human('Rin', 'bio: to be read\n'));
-    await expect(syncStorage(db, stallingReads, { key: 'file_uri' })).rejects.toMatchObject({ failure: 'unavailable', message: expect.stringMatching(/no answer within 1000 ms/) });
+    await expect(syncStorage(db, stallingReads, { key: 'file_uri' })).rejects.toMatchObject({
+      failure: 'unavailable',
+      message: expect.stringMatching(/no answer within 1000 ms/),
+    });
     expect(await members()).toEqual(before);
   });
 });

@@ -6,8 +6,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { human, tempDir, virtual } from '../helpers/files.js';
-import { eventually } from '../helpers/service.js';
 import { vecrBin } from '../helpers/serveProcess.js';
+import { eventually } from '../helpers/service.js';
 
 const run = promisify(execFile);
 
@@ -123,7 +123,11 @@ describe('vecr sync stopped midway', () => {
       [],
       name,
     );
-    const records = await cluster.query<{ file_uri: string }>("SELECT file_uri FROM member_files WHERE status = 'registered' ORDER BY file_uri COLLATE \"C\"", [], name);
+    const records = await cluster.query<{ file_uri: string }>(
+      'SELECT file_uri FROM member_files WHERE status = \'registered\' ORDER BY file_uri COLLATE "C"',
+      [],
+      name,
+    );
     const registered = members.map((row) => row.file_uri);
     expect(registered.length % batchSize).toBe(0);
     expect(registered).toEqual(keys.slice(0, registered.length));
@@ -165,33 +169,40 @@ describe('vecr sync stopped midway', () => {
   it.each([
     {
       fault: 'the database crashes',
-      cause: /PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:\d+\/sync_\d+\?application_name=vecr-sync-under-test (is|became) unavailable( during a transaction)?: [^\n]+/,
+      cause:
+        /PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:\d+\/sync_\d+\?application_name=vecr-sync-under-test (is|became) unavailable( during a transaction)?: [^\n]+/,
     },
     {
       fault: 'its connection is ended by the server',
-      cause: /PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:\d+\/sync_\d+\?application_name=vecr-sync-under-test became unavailable during a transaction: the server ended the connection, as an administrator or a shutdown does \(57P01: terminating connection due to administrator command[^\n]*\); nothing of the transaction was committed/,
+      cause:
+        /PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:\d+\/sync_\d+\?application_name=vecr-sync-under-test became unavailable during a transaction: the server ended the connection, as an administrator or a shutdown does \(57P01: terminating connection due to administrator command[^\n]*\); nothing of the transaction was committed/,
     },
-  ])('says in one sentence that it stopped when $fault in the middle of a batch, keeps whole batches only, and a re-run converges', async ({ fault, cause }) => {
-    const { name, url } = await database();
-    const blocker = await blockSecondBatch(name);
-    let result: Awaited<ReturnType<typeof startSync>['exited']>;
-    try {
-      const sync = startSync(url);
-      const writer = await midBatch(name, sync.exited);
-      if (fault === 'the database crashes') await cluster.crash();
-      else await cluster.query('SELECT pg_terminate_backend($1)', [writer]);
-      result = await sync.exited;
-    } finally {
-      await blocker.release();
-      if (!(await cluster.isUp())) await cluster.start();
-    }
+  ])(
+    'says in one sentence that it stopped when $fault in the middle of a batch, keeps whole batches only, and a re-run converges',
+    async ({ fault, cause }) => {
+      const { name, url } = await database();
+      const blocker = await blockSecondBatch(name);
+      let result: Awaited<ReturnType<typeof startSync>['exited']>;
+      try {
+        const sync = startSync(url);
+        const writer = await midBatch(name, sync.exited);
+        if (fault === 'the database crashes') await cluster.crash();
+        else await cluster.query('SELECT pg_terminate_backend($1)', [writer]);
+        result = await sync.exited;
+      } finally {
+        await blocker.release();
+        if (!(await cluster.isUp())) await cluster.start();
+      }
 
-    expect(result.code).toBe(1);
-    expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(new RegExp(`^vecr: the sync stopped: ${cause.source}\\. Batches committed before stay; run vecr sync again to finish\\.\\n$`));
-    expect(await wholeBatches(name)).toBe(batchSize);
-    await expectRerunConverges(name, url);
-  });
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(
+        new RegExp(`^vecr: the sync stopped: ${cause.source}\\. Batches committed before stay; run vecr sync again to finish\\.\\n$`),
+      );
+      expect(await wholeBatches(name)).toBe(batchSize);
+      await expectRerunConverges(name, url);
+    },
+  );
 
   it('says in one sentence that the database does not accept connections, and writes nothing', async () => {
     const name = `sync_${++databases}`;

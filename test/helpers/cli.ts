@@ -32,7 +32,10 @@ export function runVecr(args: string[], options: { cwd: string; env: NodeJS.Proc
 const hook = fileURLToPath(new URL('./loadedModules.mjs', import.meta.url));
 
 /** Runs `vecr ARGS` and answers, beside its result, the packages it loaded (`pg`, `@aws-sdk/client-s3`, ...). */
-export async function packagesLoadedBy(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ result: CliResult; packages: Set<string> }> {
+export async function packagesLoadedBy(
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv },
+): Promise<{ result: CliResult; packages: Set<string> }> {
   const file = path.join(options.cwd, `loaded-${process.pid}-${Date.now()}.txt`);
   const result = await runVecr(args, { ...options, env: { ...options.env, LOADED_MODULES_FILE: file }, nodeArgs: ['--import', hook] });
   const urls = (await fs.readFile(file, 'utf8')).split('\n').filter(Boolean);

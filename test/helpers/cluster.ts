@@ -17,7 +17,6 @@ async function serverBin(): Promise<string> {
   return path.join(root, versions[0]!, 'bin');
 }
 
-
 export interface TestCluster {
   /** `postgres://postgres@127.0.0.1:PORT/postgres`: the cluster's maintenance database. */
   readonly adminUrl: string;
@@ -70,7 +69,7 @@ export async function startCluster(): Promise<TestCluster> {
   const port = await freePort();
   const options = [
     `-p ${port}`,
-    "-c listen_addresses=127.0.0.1",
+    '-c listen_addresses=127.0.0.1',
     `-c unix_socket_directories=${dir}`,
     // A test cluster: nothing to survive a power cut, so no flush to disk (what the server
     // writes stays in the OS's cache, which a crash of the server does not lose); a crash

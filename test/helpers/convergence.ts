@@ -5,8 +5,8 @@ import { defaultBucket, loadConfig } from '../../src/config.js';
 import { runService, type Service } from '../../src/service.js';
 import { folderStorage } from '../../src/storage/folder.js';
 import type { Storage } from '../../src/storage/types.js';
-import { RegistryModel, type FileState, type MemberKind, type RecordSeen, type RowSeen } from '../sync/model.js';
-import { freshDatabase, type Engine } from './databases.js';
+import { type FileState, type MemberKind, type RecordSeen, RegistryModel, type RowSeen } from '../sync/model.js';
+import { type Engine, freshDatabase } from './databases.js';
 import { tempDir } from './files.js';
 import { startS3 } from './s3.js';
 
@@ -54,13 +54,31 @@ export interface ConvergenceResult {
 /** Few names and few files, so that claims collide often. */
 const names = ['Ann', 'Bo', 'Cy', 'Di', '華扇', 'Ed'];
 const keysOf: Record<MemberKind, string[]> = {
-  human: ['human_members/h0.yml', 'human_members/h1.yml', 'human_members/h2.yml', 'human_members/h3.yml', 'human_members/華 扇.yml', 'team/human_members/h5.yaml'],
+  human: [
+    'human_members/h0.yml',
+    'human_members/h1.yml',
+    'human_members/h2.yml',
+    'human_members/h3.yml',
+    'human_members/華 扇.yml',
+    'team/human_members/h5.yaml',
+  ],
   virtual: ['virtual_members/v0.yml', 'virtual_members/v1.yml', 'virtual_members/v2.yml', 'virtual_members/v3.yml', 'virtual_members/v 4.yml'],
 };
 const kinds: MemberKind[] = ['human', 'virtual'];
 
 /** Probabilities of the faults and of the things that happen between steps. */
-const chance = { drop: 0.08, duplicate: 0.15, holdBack: 0.45, inFlight: 0.4, restart: 0.02, repeatsApplied: 0.25, watch: 0.5, reconcile: 0.03, anchor: 0.1, invalid: 0.15 };
+const chance = {
+  drop: 0.08,
+  duplicate: 0.15,
+  holdBack: 0.45,
+  inFlight: 0.4,
+  restart: 0.02,
+  repeatsApplied: 0.25,
+  watch: 0.5,
+  reconcile: 0.03,
+  anchor: 0.1,
+  invalid: 0.15,
+};
 
 interface EventRecord {
   eventName: string;
@@ -108,13 +126,20 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
 
   const emit = (key: string, removed: boolean, content?: string) => {
     const record: EventRecord = {
-      eventName: removed ? pick(['s3:ObjectRemoved:Delete', 'ObjectRemoved:Delete']) : pick(['s3:ObjectCreated:Put', 'ObjectCreated:Put', 's3:ObjectCreated:Copy']),
+      eventName: removed
+        ? pick(['s3:ObjectRemoved:Delete', 'ObjectRemoved:Delete'])
+        : pick(['s3:ObjectCreated:Put', 'ObjectCreated:Put', 's3:ObjectCreated:Copy']),
       s3: {
         bucket: { name: defaultBucket },
         object: {
-          key: encodeURIComponent(place.prefix + key).replace(/%2F/g, '/').replace(/%20/g, '+'),
+          key: encodeURIComponent(place.prefix + key)
+            .replace(/%2F/g, '/')
+            .replace(/%20/g, '+'),
           // Sequencers grow per key (one counter for all); their lengths differ, as S3's do.
-          sequencer: (++sequencer).toString(16).toUpperCase().padStart(Math.floor(random() * 20), '0'),
+          sequencer: (++sequencer)
+            .toString(16)
+            .toUpperCase()
+            .padStart(Math.floor(random() * 20), '0'),
           ...(content === undefined ? {} : { eTag: `"${createHash('md5').update(content).digest('hex')}"` }),
         },
       },
@@ -166,9 +191,14 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
   };
   const post = async (records: EventRecord[]) => {
     counts.requests++;
-    const label = records.map((r) => `${r.eventName.replace(/^s3:/, '')} ${decodeURIComponent(r.s3.object.key.replace(/\+/g, ' '))}@${r.s3.object.sequencer.replace(/^0+/, '')}`).join(', ');
+    const label = records
+      .map((r) => `${r.eventName.replace(/^s3:/, '')} ${decodeURIComponent(r.s3.object.key.replace(/\+/g, ' '))}@${r.s3.object.sequencer.replace(/^0+/, '')}`)
+      .join(', ');
     const response = await service!.http.inject({ method: 'POST', url: '/webhook/storage', headers: { host: '127.0.0.1' }, payload: { Records: records } });
-    const outcomes = response.statusCode === 200 ? (response.json() as { records: Array<{ outcome: string; name?: string }> }).records.map((r) => r.outcome + (r.name ? ` ${r.name}` : '')).join(', ') : response.body;
+    const outcomes =
+      response.statusCode === 200
+        ? (response.json() as { records: Array<{ outcome: string; name?: string }> }).records.map((r) => r.outcome + (r.name ? ` ${r.name}` : '')).join(', ')
+        : response.body;
     trace.push(`  sent [${label}] → ${response.statusCode} ${outcomes}`);
     if (response.statusCode === 503 && place.mayFail) {
       // An outage: nothing was written, and the storage sends the events again later (MinIO's queue_dir).
@@ -197,14 +227,23 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
   const start = async () => {
     const etagCheck = random() >= chance.repeatsApplied;
     const watch = place.watchable && random() < chance.watch;
-    const config = loadConfig({ PORT: '0', VECR_RECONCILE_INTERVAL: '0', VECR_WATCH: String(watch), VECR_DATA_DIR: '/nonexistent', VECR_STORAGE: place.url, WEBHOOK_ETAG_CHECK_ENABLED: String(etagCheck) });
+    const config = loadConfig({
+      PORT: '0',
+      VECR_RECONCILE_INTERVAL: '0',
+      VECR_WATCH: String(watch),
+      VECR_DATA_DIR: '/nonexistent',
+      VECR_STORAGE: place.url,
+      WEBHOOK_ETAG_CHECK_ENABLED: String(etagCheck),
+    });
     service = await runService(config, { db, storage: place.storage });
     return `${etagCheck ? '' : ', WEBHOOK_ETAG_CHECK_ENABLED=false'}${watch ? ', watching the folder' : ''}`;
   };
   const snapshot = async (): Promise<{ rows: RowSeen[]; records: RecordSeen[] }> => {
     const rows: RowSeen[] = [];
     for (const kind of kinds) {
-      const { rows: found } = await db.query<{ id: number; name: string; file_uri: string | null; role: string | null }>(`SELECT id, name, file_uri, role FROM ${kind}_members ORDER BY name`);
+      const { rows: found } = await db.query<{ id: number; name: string; file_uri: string | null; role: string | null }>(
+        `SELECT id, name, file_uri, role FROM ${kind}_members ORDER BY name`,
+      );
       rows.push(...found.map((row) => ({ kind, ...row })));
     }
     const { rows: records } = await db.query<RecordSeen>(
@@ -226,13 +265,15 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
       if (random() < chance.reconcile) {
         counts.reconciles++;
         trace.push('  reconcile (periodic)');
-        track(service!.context.reconciler!.run('interval').then(
-          (report) => void trace.push(`  reconciled: ${summary(report)}`),
-          (error: unknown) => {
-            if (place.mayFail) counts.outages++;
-            else violations.push(`a reconcile failed: ${(error as Error).message}`);
-          },
-        ));
+        track(
+          service!.context.reconciler!.run('interval').then(
+            (report) => void trace.push(`  reconciled: ${summary(report)}`),
+            (error: unknown) => {
+              if (place.mayFail) counts.outages++;
+              else violations.push(`a reconcile failed: ${(error as Error).message}`);
+            },
+          ),
+        );
       }
       if (random() < chance.restart) {
         counts.restarts++;
@@ -377,9 +418,10 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
 /** A member file's text; a new role each time, so every write changes the content. */
 function render(state: FileState, serial: number, random: () => number): string {
   if (!state.valid) {
-    const invalid = state.kind === 'human'
-      ? ['', 'role: nobody\n', 'name: 123\n', 'name: Ann\nskils: [TypeScript]\n', 'name: [Ann\n', 'name: Bo\nname: Cy\n']
-      : ['name: Ann\n', 'llm_model: m\n', 'name: Bo\nllm_model: m\nsystem_prompt: a\ncustom_prompt: b\n'];
+    const invalid =
+      state.kind === 'human'
+        ? ['', 'role: nobody\n', 'name: 123\n', 'name: Ann\nskils: [TypeScript]\n', 'name: [Ann\n', 'name: Bo\nname: Cy\n']
+        : ['name: Ann\n', 'llm_model: m\n', 'name: Bo\nllm_model: m\nsystem_prompt: a\ncustom_prompt: b\n'];
     return invalid[Math.floor(random() * invalid.length)]!;
   }
   const role = `r${serial}`;

@@ -20,7 +20,9 @@ export async function startS3Faults(target: string) {
     if (fault === 'error') {
       request.resume();
       response.writeHead(500, { 'content-type': 'application/xml' });
-      response.end('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>');
+      response.end(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>',
+      );
       return;
     }
     if (fault === 'stall') {

@@ -1,6 +1,6 @@
 import { openChatStore } from '../../src/chatlog/open.js';
 import type { ChatStore } from '../../src/chatlog/store.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { type Config, loadConfig } from '../../src/config.js';
 import type { Db } from '../../src/db/types.js';
 import { runService, type Service } from '../../src/service.js';
 import type { Storage } from '../../src/storage/types.js';
@@ -68,4 +68,3 @@ export async function chatStoreForTest(dataDir: string, env: Record<string, stri
   await chat.ensureTable();
   return chat;
 }
-

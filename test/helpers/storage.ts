@@ -1,4 +1,4 @@
-import { unreadFile, type FileRead, type Listing, type ReadMany, type Storage, type StoredFile } from '../../src/storage/types.js';
+import { type FileRead, type Listing, type ReadMany, type Storage, type StoredFile, unreadFile } from '../../src/storage/types.js';
 
 /**
  * The storage with `through` applied to every file it reads, whether one at a time (`read`) or

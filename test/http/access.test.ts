@@ -25,10 +25,16 @@ function raw(url: string, headers: Record<string, string>, method = 'GET', local
 }
 
 const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
-const tokens = { reader: 'vecr_reader-token-0123456789abcdefghijklmnop', bot: 'vecr_bot-token-0123456789abcdefghijklmnopqr', admin: 'vecr_admin-token-0123456789abcdefghijklmnop' };
+const tokens = {
+  reader: 'vecr_reader-token-0123456789abcdefghijklmnop',
+  bot: 'vecr_bot-token-0123456789abcdefghijklmnopqr',
+  admin: 'vecr_admin-token-0123456789abcdefghijklmnop',
+};
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 /** An event for another bucket: acknowledged (ignored) once it gets past the token. */
-const otherBucketEvent = JSON.stringify({ Records: [{ eventName: 's3:ObjectCreated:Put', s3: { bucket: { name: 'other' }, object: { key: 'human_members/x.yml' } } }] });
+const otherBucketEvent = JSON.stringify({
+  Records: [{ eventName: 's3:ObjectCreated:Put', s3: { bucket: { name: 'other' }, object: { key: 'human_members/x.yml' } } }],
+});
 const message = { speaker_name: 'Rin', speaker_type: 'human', role: 'user', content: 'hello' };
 
 describe('access', () => {
@@ -38,7 +44,10 @@ describe('access', () => {
   beforeAll(async () => {
     db = await freshDatabase('pglite');
     work = await tempDir();
-    await writeFiles(work.dir, { 'storage/human_members/rin.yml': human('Rin', 'contact_email: rin@example.com\n'), 'storage/virtual_members/kasen.yml': virtual('華扇') });
+    await writeFiles(work.dir, {
+      'storage/human_members/rin.yml': human('Rin', 'contact_email: rin@example.com\n'),
+      'storage/virtual_members/kasen.yml': virtual('華扇'),
+    });
     chat = await chatStoreForTest(work.dir);
   });
   afterAll(async () => {
@@ -47,10 +56,15 @@ describe('access', () => {
     await work?.remove();
   });
   const serve = (setup: (config: ReturnType<typeof loadConfig>) => void = () => {}) =>
-    serveForTest(db, folderStorage(`${work.dir}/storage`), (config) => {
-      config.storage = { kind: 'folder', path: `${work.dir}/storage` };
-      setup(config);
-    }, chat);
+    serveForTest(
+      db,
+      folderStorage(`${work.dir}/storage`),
+      (config) => {
+        config.storage = { kind: 'folder', path: `${work.dir}/storage` };
+        setup(config);
+      },
+      chat,
+    );
 
   describe('on loopback with no API tokens', () => {
     let service: Service;
@@ -63,7 +77,15 @@ describe('access', () => {
 
     it('is open to clients on this machine, which send no Origin', async () => {
       expect((await send(`${service.url}/api/members/human/Rin`)).body).toMatchObject({ contact_email: 'rin@example.com' });
-      expect((await send(`${service.url}/api/chat/sessions/local/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(message) })).status).toBe(201);
+      expect(
+        (
+          await send(`${service.url}/api/chat/sessions/local/messages`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(message),
+          })
+        ).status,
+      ).toBe(201);
     });
 
     it("refuses what a page of another site makes a visitor's browser send, before anything is written", async () => {
@@ -78,10 +100,18 @@ describe('access', () => {
         { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
       ];
       for (const headers of attempts) {
-        const answer = await send(`${service.url}/api/chat/sessions/csrf/messages`, { method: 'POST', headers: { 'content-type': 'text/plain', ...headers }, body: JSON.stringify(message) });
+        const answer = await send(`${service.url}/api/chat/sessions/csrf/messages`, {
+          method: 'POST',
+          headers: { 'content-type': 'text/plain', ...headers },
+          body: JSON.stringify(message),
+        });
         expect({ headers, status: answer.status, code: answer.body.error?.code }).toEqual({ headers, status: 403, code: 'cross_site' });
       }
-      const webhook = await send(`${service.url}/webhook/storage`, { method: 'POST', headers: { 'content-type': 'text/plain', origin: 'https://evil.example' }, body: otherBucketEvent });
+      const webhook = await send(`${service.url}/webhook/storage`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', origin: 'https://evil.example' },
+        body: otherBucketEvent,
+      });
       expect(webhook.status).toBe(403);
       expect((await send(`${service.url}/api/members/human`, { headers: { origin: 'https://evil.example' } })).status).toBe(403);
       expect((await send(`${service.url}/api/chat/sessions/csrf`)).status).toBe(404);
@@ -106,7 +136,12 @@ describe('access', () => {
 
     it('refuses what a proxy on this machine forwards: it comes from other machines', async () => {
       // nginx's `proxy_pass http://127.0.0.1:3000` keeps a loopback Host and adds these.
-      const forwarded: Array<Record<string, string>> = [{ 'x-forwarded-for': '203.0.113.9' }, { forwarded: 'for=203.0.113.9' }, { 'x-real-ip': '203.0.113.9' }, { 'x-forwarded-host': 'members.example' }];
+      const forwarded: Array<Record<string, string>> = [
+        { 'x-forwarded-for': '203.0.113.9' },
+        { forwarded: 'for=203.0.113.9' },
+        { 'x-real-ip': '203.0.113.9' },
+        { 'x-forwarded-host': 'members.example' },
+      ];
       for (const headers of forwarded) {
         const answer = await send(`${service.url}/api/members/human`, { headers });
         expect({ headers, status: answer.status, code: answer.body.error?.code }).toEqual({ headers, status: 403, code: 'proxied' });
@@ -131,7 +166,11 @@ describe('access', () => {
     });
 
     it('answers 401 without a token or with a wrong one, in the error shape', async () => {
-      for (const headers of [{}, bearer('vecr_not-a-token-0123456789abcdefghijklm'), { authorization: `Basic ${Buffer.from(`x:${tokens.reader}`).toString('base64')}` }]) {
+      for (const headers of [
+        {},
+        bearer('vecr_not-a-token-0123456789abcdefghijklm'),
+        { authorization: `Basic ${Buffer.from(`x:${tokens.reader}`).toString('base64')}` },
+      ]) {
         const answer = await send(`${service.url}/api/members/human`, { headers });
         expect(answer.status).toBe(401);
         expect(answer.body.error.code).toBe('unauthorized');
@@ -142,9 +181,17 @@ describe('access', () => {
     it('lets each token do what its scopes allow, and names the scope it lacks', async () => {
       expect((await send(`${service.url}/api/members/human/Rin`, { headers: bearer(tokens.reader) })).body).toMatchObject({ name: 'Rin' });
       expect((await send(`${service.url}/api/sync/status`, { headers: bearer(tokens.reader) })).status).toBe(200);
-      const append = (token: string) => send(`${service.url}/api/chat/sessions/scoped/messages`, { method: 'POST', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify(message) });
+      const append = (token: string) =>
+        send(`${service.url}/api/chat/sessions/scoped/messages`, {
+          method: 'POST',
+          headers: { ...bearer(token), 'content-type': 'application/json' },
+          body: JSON.stringify(message),
+        });
       const refused = await append(tokens.reader);
-      expect(refused).toMatchObject({ status: 403, body: { error: { code: 'forbidden', message: 'the API token "reader" lacks the chat scope this route needs (it has read)' } } });
+      expect(refused).toMatchObject({
+        status: 403,
+        body: { error: { code: 'forbidden', message: 'the API token "reader" lacks the chat scope this route needs (it has read)' } },
+      });
       expect((await append(tokens.bot)).status).toBe(201);
       expect((await send(`${service.url}/api/chat/sessions/scoped/messages`, { headers: bearer(tokens.bot) })).body.messages).toHaveLength(1);
 
@@ -164,9 +211,17 @@ describe('access', () => {
     it('keeps the webhook to its own token, and health, readiness and the docs open', async () => {
       const event = { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(tokens.admin) }, body: otherBucketEvent };
       expect((await send(`${service.url}/webhook/storage`, event)).status).toBe(401);
-      expect((await send(`${service.url}/webhook/storage`, { ...event, headers: { 'content-type': 'application/json', authorization: 'Bearer webhook-secret-0123456789' } })).status).toBe(200);
+      expect(
+        (
+          await send(`${service.url}/webhook/storage`, {
+            ...event,
+            headers: { 'content-type': 'application/json', authorization: 'Bearer webhook-secret-0123456789' },
+          })
+        ).status,
+      ).toBe(200);
       expect((await send(`${service.url}/api/members/human`, { headers: { authorization: 'Bearer webhook-secret-0123456789' } })).status).toBe(401);
-      for (const path of ['/health', '/ready', '/openapi.json', '/docs/']) expect({ path, status: (await send(`${service.url}${path}`)).status }).toEqual({ path, status: 200 });
+      for (const path of ['/health', '/ready', '/openapi.json', '/docs/'])
+        expect({ path, status: (await send(`${service.url}${path}`)).status }).toEqual({ path, status: 200 });
     });
 
     it('takes any Host (behind a proxy) but still refuses pages of other sites', async () => {
@@ -202,7 +257,15 @@ describe('access', () => {
       // A right guess from that address tells nothing now: guessing cannot go on.
       expect((await send(members, { headers: bearer(tokens.reader) })).status).toBe(429);
       // The webhook's token counts alike, from the same address.
-      expect((await send(`${service.url}/webhook/storage`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer webhook-secret-0123456789' }, body: otherBucketEvent })).status).toBe(429);
+      expect(
+        (
+          await send(`${service.url}/webhook/storage`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: 'Bearer webhook-secret-0123456789' },
+            body: otherBucketEvent,
+          })
+        ).status,
+      ).toBe(429);
       // Another address is not held back by this one's failures.
       expect((await raw(members, bearer(tokens.reader), 'GET', '127.0.0.2')).status).toBe(200);
       // Open routes stay open.
@@ -242,7 +305,20 @@ describe('access', () => {
 
 describe('loopback names', () => {
   it('are 127.0.0.0/8, ::1 and localhost, nothing else', () => {
-    for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', 'localhost', 'LOCALHOST', 'app.localhost', 'localhost.']) expect({ host, loopback: isLoopback(host) }).toEqual({ host, loopback: true });
-    for (const host of ['0.0.0.0', '::', '192.168.1.2', '10.0.0.1', 'example.com', 'localhost.example.com', '128.0.0.1', '::2', '']) expect({ host, loopback: isLoopback(host) }).toEqual({ host, loopback: false });
+    for (const host of [
+      '127.0.0.1',
+      '127.1.2.3',
+      '::1',
+      '[::1]',
+      '0:0:0:0:0:0:0:1',
+      '::ffff:127.0.0.1',
+      'localhost',
+      'LOCALHOST',
+      'app.localhost',
+      'localhost.',
+    ])
+      expect({ host, loopback: isLoopback(host) }).toEqual({ host, loopback: true });
+    for (const host of ['0.0.0.0', '::', '192.168.1.2', '10.0.0.1', 'example.com', 'localhost.example.com', '128.0.0.1', '::2', ''])
+      expect({ host, loopback: isLoopback(host) }).toEqual({ host, loopback: false });
   });
 });

@@ -35,7 +35,18 @@ describe.each(engines)('read API on %s', (engine) => {
     const { status, body } = await get(`${api}/members/virtual`);
     expect(status).toBe(200);
     expect(body.members.map((m: { name: string }) => m.name)).toEqual(['Darcy', '華扇']);
-    expect(Object.keys(body.members[0])).toEqual(['id', 'name', 'role', 'llm_model', 'system_prompt', 'personality_traits', 'expertise_areas', 'file_uri', 'created_at', 'updated_at']);
+    expect(Object.keys(body.members[0])).toEqual([
+      'id',
+      'name',
+      'role',
+      'llm_model',
+      'system_prompt',
+      'personality_traits',
+      'expertise_areas',
+      'file_uri',
+      'created_at',
+      'updated_at',
+    ]);
     expect(body.next_cursor).toBeNull();
   });
 
@@ -53,7 +64,9 @@ describe.each(engines)('read API on %s', (engine) => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const page: { body: { members: Array<{ name: string }>; next_cursor: string | null } } = await get(`${api}/members/human?limit=4${cursor ? `&cursor=${cursor}` : ''}`);
+      const page: { body: { members: Array<{ name: string }>; next_cursor: string | null } } = await get(
+        `${api}/members/human?limit=4${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       seen.push(...page.body.members.map((m) => m.name));
       cursor = page.body.next_cursor;
       pages++;
@@ -102,7 +115,11 @@ describe.each(engines)('read API on %s', (engine) => {
 
   it('reports sync status and invalid files', async () => {
     const status = await get(`${api}/sync/status`);
-    expect(status.body).toMatchObject({ last_sync: { trigger: expect.stringMatching(/^(start|test)$/), invalid: 1 }, members: { human_members: 9, virtual_members: 2 }, invalid_files: 1 });
+    expect(status.body).toMatchObject({
+      last_sync: { trigger: expect.stringMatching(/^(start|test)$/), invalid: 1 },
+      members: { human_members: 9, virtual_members: 2 },
+      invalid_files: 1,
+    });
     const errors = await get(`${api}/sync/errors?limit=10`);
     expect(errors.body.errors).toMatchObject([{ file_uri: 'human_members/bad.yml', errors: [{ field: 'skils', line: 2, hint: 'did you mean skills?' }] }]);
   });
@@ -115,10 +132,21 @@ describe.each(engines)('read API on %s', (engine) => {
   it('describes the whole API in /openapi.json, with a docs page', async () => {
     const { body } = await get(`${service.url}/openapi.json`);
     expect(body.openapi).toMatch(/^3\./);
-    for (const path of ['/webhook/storage', '/webhook/file-change', '/api/members/human', '/api/members/virtual/{name}', '/api/sync/status', '/api/sync/errors', '/health', '/ready']) {
+    for (const path of [
+      '/webhook/storage',
+      '/webhook/file-change',
+      '/api/members/human',
+      '/api/members/virtual/{name}',
+      '/api/sync/status',
+      '/api/sync/errors',
+      '/health',
+      '/ready',
+    ]) {
       expect(Object.keys(body.paths)).toContain(path);
     }
-    expect(body.paths['/api/members/human'].get.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['q', 'role', 'skill', 'limit', 'cursor']));
+    expect(body.paths['/api/members/human'].get.parameters.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(['q', 'role', 'skill', 'limit', 'cursor']),
+    );
     const docs = await get(`${service.url}/docs/`);
     expect(docs.status).toBe(200);
     expect(String(docs.body)).toContain('swagger');

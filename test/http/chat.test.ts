@@ -18,7 +18,8 @@ describe('chat API', () => {
     db = await freshDatabase('pglite');
     work = await tempDir();
     await writeFiles(work.dir, {
-      'storage/virtual_members/kasen.yml': 'name: 華扇\nllm_model: claude-sonnet-4-5\nsystem_prompt: You review code.\npersonality_traits: [calm]\nexpertise_areas: [Python]\n',
+      'storage/virtual_members/kasen.yml':
+        'name: 華扇\nllm_model: claude-sonnet-4-5\nsystem_prompt: You review code.\npersonality_traits: [calm]\nexpertise_areas: [Python]\n',
     });
     chat = await chatStoreForTest(work.dir);
     const storage = `${work.dir}/storage`;
@@ -32,8 +33,23 @@ describe('chat API', () => {
     await work?.remove();
   });
 
-  const rin = (content: string, extra: Record<string, unknown> = {}) => ({ speaker_name: 'Rin', speaker_type: 'human', role: 'user', content, source: 'discord', channel_id: 'c9', ...extra });
-  const kasen = (content: string) => ({ speaker_name: '華扇', speaker_type: 'virtual', role: 'assistant', content, llm_model: 'claude-sonnet-4-5', channel_id: 'c9' });
+  const rin = (content: string, extra: Record<string, unknown> = {}) => ({
+    speaker_name: 'Rin',
+    speaker_type: 'human',
+    role: 'user',
+    content,
+    source: 'discord',
+    channel_id: 'c9',
+    ...extra,
+  });
+  const kasen = (content: string) => ({
+    speaker_name: '華扇',
+    speaker_type: 'virtual',
+    role: 'assistant',
+    content,
+    llm_model: 'claude-sonnet-4-5',
+    channel_id: 'c9',
+  });
 
   it('starts the session of a Discord channel, takes one message or many, and pages them back', async () => {
     const session = await post(`${api}/chat/sessions`, { channel_id: 'c9' });
@@ -55,18 +71,25 @@ describe('chat API', () => {
     expect((await get(`${api}/chat/sessions/discord:c9/messages?after=1e-200`)).body.messages).toHaveLength(4);
     for (const bound of ['after=1e300', 'before=1e300', 'before=-1']) {
       const answer = await get(`${api}/chat/sessions/discord:c9/messages?${bound}`);
-      expect({ bound, status: answer.status, message: answer.body.error.message }).toEqual({ bound, status: 400, message: expect.not.stringMatching(/ExpressionAttributeValues|underflow|overflow/i) });
+      expect({ bound, status: answer.status, message: answer.body.error.message }).toEqual({
+        bound,
+        status: 400,
+        message: expect.not.stringMatching(/ExpressionAttributeValues|underflow|overflow/i),
+      });
     }
   });
 
   it('lists sessions by channel and by member', async () => {
     const byChannel = await get(`${api}/chat/sessions?channel_id=c9`);
-    expect(byChannel.body).toMatchObject({ sessions: [{ session_id: 'discord:c9', channel_id: 'c9', message_count: 4, last_activity: expect.any(Number) }], next_cursor: null });
+    expect(byChannel.body).toMatchObject({
+      sessions: [{ session_id: 'discord:c9', channel_id: 'c9', message_count: 4, last_activity: expect.any(Number) }],
+      next_cursor: null,
+    });
     const byMember = await get(`${api}/chat/sessions?member=${encodeURIComponent('華扇')}`);
     expect(byMember.body.sessions.map((s: { session_id: string }) => s.session_id)).toEqual(['discord:c9']);
   });
 
-  it("gives an AI member its context: model, system prompt, latest turns oldest first, within the budget", async () => {
+  it('gives an AI member its context: model, system prompt, latest turns oldest first, within the budget', async () => {
     const context = await get(`${api}/members/virtual/${encodeURIComponent('華扇')}/context?session_id=discord:c9&max_messages=3`);
     expect(context.body).toEqual({
       model: 'claude-sonnet-4-5',
@@ -78,7 +101,10 @@ describe('chat API', () => {
       ],
     });
     const trimmed = await get(`${api}/members/virtual/${encodeURIComponent('華扇')}/context?session_id=discord:c9&max_chars=30`);
-    expect(trimmed.body.messages).toEqual([{ role: 'user', content: 'Rin: review please' }, { role: 'assistant', content: 'Looks good.' }]);
+    expect(trimmed.body.messages).toEqual([
+      { role: 'user', content: 'Rin: review please' },
+      { role: 'assistant', content: 'Looks good.' },
+    ]);
     expect((await get(`${api}/members/virtual/Nobody/context?session_id=discord:c9`)).status).toBe(404);
     const empty = await get(`${api}/members/virtual/${encodeURIComponent('華扇')}/context?session_id=nothing-yet`);
     expect(empty).toMatchObject({ status: 200, body: { messages: [] } });
@@ -100,7 +126,13 @@ describe('chat API', () => {
   });
 
   it('starts sessions only under ids every other route can reach, and keeps a session to its channel', async () => {
-    for (const body of [{ channel_id: 'a b' }, { channel_id: 'a/b' }, { channel_id: 'c1:t1' }, { channel_id: 'c1', thread_id: '#t' }, { channel_id: '9'.repeat(3000) }]) {
+    for (const body of [
+      { channel_id: 'a b' },
+      { channel_id: 'a/b' },
+      { channel_id: 'c1:t1' },
+      { channel_id: 'c1', thread_id: '#t' },
+      { channel_id: '9'.repeat(3000) },
+    ]) {
       const answer = await post(`${api}/chat/sessions`, body);
       expect({ body: JSON.stringify(body).slice(0, 40), status: answer.status }).toEqual({ body: JSON.stringify(body).slice(0, 40), status: 400 });
     }
@@ -112,7 +144,10 @@ describe('chat API', () => {
     expect(other).toMatchObject({ status: 409, body: { error: { code: 'conflict', message: 'session mine belongs to channel_id c10, not c11' } } });
     // The refused request changed nothing: the rightful channel may still give its thread.
     expect((await get(`${api}/chat/sessions/mine`)).body).toMatchObject({ channel_id: 'c10', thread_id: null });
-    expect((await post(`${api}/chat/sessions`, { session_id: 'mine', channel_id: 'c10', thread_id: 't1' })).body).toMatchObject({ channel_id: 'c10', thread_id: 't1' });
+    expect((await post(`${api}/chat/sessions`, { session_id: 'mine', channel_id: 'c10', thread_id: 't1' })).body).toMatchObject({
+      channel_id: 'c10',
+      thread_id: 't1',
+    });
   });
 
   it('refuses bad messages with 400 and oversized ones with 413', async () => {
@@ -125,7 +160,11 @@ describe('chat API', () => {
       const answer = await post(`${api}/chat/sessions/s1/messages`, body);
       return { status: answer.status, code: answer.body.error.code, message: answer.body.error.message };
     };
-    expect(await refusal({ speaker_name: 'A', role: 'user' })).toEqual({ status: 400, code: 'bad_request', message: 'body: missing fields: speaker_type, content' });
+    expect(await refusal({ speaker_name: 'A', role: 'user' })).toEqual({
+      status: 400,
+      code: 'bad_request',
+      message: 'body: missing fields: speaker_type, content',
+    });
     expect(await refusal({})).toEqual({ status: 400, code: 'bad_request', message: 'body: missing fields: speaker_name, speaker_type, role, content' });
     expect(await refusal({ messages: [rin('fine'), { speaker_name: 'A', speaker_type: 'robot', role: 'user' }] })).toEqual({
       status: 400,

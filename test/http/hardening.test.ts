@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openChatStore } from '../../src/chatlog/open.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { type Config, loadConfig } from '../../src/config.js';
 import { migrate } from '../../src/db/migrate.js';
 import { sharePglite } from '../../src/db/pglite.js';
 import { openPostgres } from '../../src/db/postgres.js';
@@ -119,7 +119,12 @@ describe('slow and many clients', () => {
       expect(extra).toEqual({ closed: true, text: '' });
       expect(await Promise.all(clients.map((client) => client.get('/api/members/human')))).toEqual([200, 200, 200, 200]);
       clients.pop()!.close();
-      await eventually(async () => expect(await exchange(port, (socket) => socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'))).toMatchObject({ status: 200, closed: true }));
+      await eventually(async () =>
+        expect(await exchange(port, (socket) => socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'))).toMatchObject({
+          status: 200,
+          closed: true,
+        }),
+      );
     } finally {
       for (const client of clients) client.close();
     }
@@ -153,9 +158,26 @@ describe('what every answer carries', () => {
       health: await send(`${service.url}/health`),
     };
     for (const [what, answer] of Object.entries(answers)) {
-      const headers = Object.fromEntries(['x-content-type-options', 'referrer-policy', 'x-frame-options', 'cache-control', 'cross-origin-resource-policy'].map((name) => [name, answer.headers.get(name)]));
-      expect({ what, headers }).toEqual({ what, headers: { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY', 'cache-control': 'no-store', 'cross-origin-resource-policy': 'same-origin' } });
-      expect({ what, csp: answer.headers.get('content-security-policy') }).toEqual({ what, csp: expect.stringMatching(/^default-src 'none';.*frame-ancestors 'none'/) });
+      const headers = Object.fromEntries(
+        ['x-content-type-options', 'referrer-policy', 'x-frame-options', 'cache-control', 'cross-origin-resource-policy'].map((name) => [
+          name,
+          answer.headers.get(name),
+        ]),
+      );
+      expect({ what, headers }).toEqual({
+        what,
+        headers: {
+          'x-content-type-options': 'nosniff',
+          'referrer-policy': 'no-referrer',
+          'x-frame-options': 'DENY',
+          'cache-control': 'no-store',
+          'cross-origin-resource-policy': 'same-origin',
+        },
+      });
+      expect({ what, csp: answer.headers.get('content-security-policy') }).toEqual({
+        what,
+        csp: expect.stringMatching(/^default-src 'none';.*frame-ancestors 'none'/),
+      });
       if (answer.status >= 400) expectNothingInternal(answer.body);
     }
     expect(answers.member.status).toBe(200);
@@ -169,7 +191,11 @@ describe('what every answer carries', () => {
     expect(csp).toMatch(/frame-ancestors 'none'/);
     for (const asset of [...String(page.body).matchAll(/(?:src|href)="\.\/(static\/[^"]+)"/g)].map((m) => m[1]!)) {
       const loaded = await send(`${service.url}/docs/${asset}`);
-      expect({ asset, status: loaded.status, cache: loaded.headers.get('cache-control') }).toEqual({ asset, status: 200, cache: expect.not.stringContaining('no-store') });
+      expect({ asset, status: loaded.status, cache: loaded.headers.get('cache-control') }).toEqual({
+        asset,
+        status: 200,
+        cache: expect.not.stringContaining('no-store'),
+      });
     }
   });
 });
@@ -197,7 +223,9 @@ describe('refusals, in the error shape and in the log', () => {
 
   /** A GET of `target` as curl sends it: its characters as raw UTF-8 bytes in the request line. */
   const rawGet = (target: string) =>
-    exchange(port, (socket) => socket.write(Buffer.concat([Buffer.from('GET '), Buffer.from(target), Buffer.from(' HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')])));
+    exchange(port, (socket) =>
+      socket.write(Buffer.concat([Buffer.from('GET '), Buffer.from(target), Buffer.from(' HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')])),
+    );
 
   it('answers a URL with raw non-ASCII characters (curl ?q=華) in the error shape, telling how to encode it, and logs it', async () => {
     for (const target of ['/api/members?q=華', '/api/members/human/華']) {
@@ -231,7 +259,11 @@ describe('outages', () => {
         send(`${url}/webhook/storage`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ Records: [{ eventName: 's3:ObjectCreated:Put', s3: { bucket: { name: 'vecr-garage-storage' }, object: { key: 'human_members/rin.yml', sequencer: 'A1' } } }] }),
+          body: JSON.stringify({
+            Records: [
+              { eventName: 's3:ObjectCreated:Put', s3: { bucket: { name: 'vecr-garage-storage' }, object: { key: 'human_members/rin.yml', sequencer: 'A1' } } },
+            ],
+          }),
         }),
     },
   ];
@@ -259,7 +291,10 @@ describe('outages', () => {
         });
       }
       const ready = await send(`${service.url}/ready`);
-      expect(ready).toMatchObject({ status: 503, body: { error: { code: 'not_ready', details: { database: { status: 'down', message: 'the database does not answer' }, storage: { status: 'ok' } } } } });
+      expect(ready).toMatchObject({
+        status: 503,
+        body: { error: { code: 'not_ready', details: { database: { status: 'down', message: 'the database does not answer' }, storage: { status: 'ok' } } } },
+      });
       expectNothingInternal(ready.body, String(proxy.port), work.dir);
       await proxy.restore();
       await eventually(async () => expect((await send(`${service.url}/api/members/human`)).status).toBe(200));
@@ -281,12 +316,30 @@ describe('outages', () => {
     const chat = await openChatStore(loadConfig({ CHATLOG_DYNAMODB_ENDPOINT: `http://127.0.0.1:${new URL(s3.endpoint).port}` }));
     const service = await serveForTest(db, await s3Storage(dead), (config: Config) => void (config.storage = dead), chat);
     try {
-      const event = await routes(service.url).find((route) => route.what === 'POST webhook')!.request();
-      expect({ status: event.status, retryAfter: event.headers.get('retry-after'), error: event.body.error }).toEqual({ status: 503, retryAfter: '5', error: { code: 'unavailable', message: 'the storage is unavailable; try again later' } });
-      const append = await send(`${service.url}/api/chat/sessions/s/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ speaker_name: 'Rin', speaker_type: 'human', role: 'user', content: 'hi' }) });
-      expect({ status: append.status, retryAfter: append.headers.get('retry-after'), error: append.body.error }).toEqual({ status: 503, retryAfter: '5', error: { code: 'unavailable', message: 'the chat log store is unavailable; try again later' } });
+      const event = await routes(service.url)
+        .find((route) => route.what === 'POST webhook')!
+        .request();
+      expect({ status: event.status, retryAfter: event.headers.get('retry-after'), error: event.body.error }).toEqual({
+        status: 503,
+        retryAfter: '5',
+        error: { code: 'unavailable', message: 'the storage is unavailable; try again later' },
+      });
+      const append = await send(`${service.url}/api/chat/sessions/s/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ speaker_name: 'Rin', speaker_type: 'human', role: 'user', content: 'hi' }),
+      });
+      expect({ status: append.status, retryAfter: append.headers.get('retry-after'), error: append.body.error }).toEqual({
+        status: 503,
+        retryAfter: '5',
+        error: { code: 'unavailable', message: 'the chat log store is unavailable; try again later' },
+      });
       const ready = await send(`${service.url}/ready`);
-      expect(ready.body.error.details).toEqual({ database: { status: 'ok' }, storage: { status: 'down', message: 'the storage does not answer' }, chatlog: { status: 'down', message: 'the chat log store does not answer' } });
+      expect(ready.body.error.details).toEqual({
+        database: { status: 'ok' },
+        storage: { status: 'down', message: 'the storage does not answer' },
+        chatlog: { status: 'down', message: 'the chat log store does not answer' },
+      });
       expectNothingInternal([event.body, append.body, ready.body], new URL(s3.endpoint).port);
     } finally {
       await service.close();

@@ -4,12 +4,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
 import { sharePglite } from '../../src/db/pglite.js';
 import { openPostgres } from '../../src/db/postgres.js';
-import type { Service } from '../../src/service.js';
 import { getMember, listMembers } from '../../src/registry/read.js';
+import type { Service } from '../../src/service.js';
 import { engines, freshDatabase, resetDatabase, type TestDatabase } from '../helpers/databases.js';
 import { human, tempDir, virtual } from '../helpers/files.js';
 import { startProxy } from '../helpers/proxy.js';
-import { startS3, testBucket, type TestS3 } from '../helpers/s3.js';
+import { startS3, type TestS3, testBucket } from '../helpers/s3.js';
 import { eventually, get, post, serveForTest } from '../helpers/service.js';
 
 const sample = (name: string) => JSON.parse(fs.readFileSync(new URL(`../fixtures/events/${name}.json`, import.meta.url), 'utf8'));
@@ -62,7 +62,10 @@ describe.each(engines)('webhook on %s', (engine) => {
   it('registers a MinIO put with a URL-encoded Japanese key', async () => {
     await s3.storage.write('virtual_members/華扇.yml', virtual('華扇', 'role: Code reviewer\n'));
     const response = await post(url, sample('minio-put-japanese-key'), auth);
-    expect(response).toMatchObject({ status: 200, body: { records: [{ key: 'virtual_members/華扇.yml', outcome: 'created', name: '華扇', file_uri: 'virtual_members/華扇.yml' }] } });
+    expect(response).toMatchObject({
+      status: 200,
+      body: { records: [{ key: 'virtual_members/華扇.yml', outcome: 'created', name: '華扇', file_uri: 'virtual_members/華扇.yml' }] },
+    });
     const member = await get(`${service.url}/api/members/virtual/${encodeURIComponent('華扇')}`);
     expect(member).toMatchObject({ status: 200, body: { name: '華扇', role: 'Code reviewer', file_uri: 'virtual_members/華扇.yml' } });
   });
@@ -96,7 +99,10 @@ describe.each(engines)('webhook on %s', (engine) => {
     expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, '10'), auth)).body.records[0].outcome).toBe('created');
     await s3.storage.write(key, human('Ann', 'bio: second\n'));
     expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, '20'), auth)).body.records[0].outcome).toBe('updated');
-    expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, '20'), auth)).body.records[0]).toMatchObject({ outcome: 'unchanged', reason: 'this event was already applied' });
+    expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, '20'), auth)).body.records[0]).toMatchObject({
+      outcome: 'unchanged',
+      reason: 'this event was already applied',
+    });
     expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, '15'), auth)).body.records[0]).toMatchObject({ outcome: 'ignored' });
     expect((await post(url, minioEvent('s3:ObjectRemoved:Delete', key, '0012'), auth)).body.records[0]).toMatchObject({ outcome: 'ignored' });
     expect(await getMember(db, 'human', 'Ann')).toMatchObject({ bio: 'second' });
@@ -105,7 +111,7 @@ describe.each(engines)('webhook on %s', (engine) => {
     expect(applied.rows).toEqual([{ sequencer: '20' }]);
   });
 
-  it('an event with a forged sequencer (128 F\'s) does not mute the real events after it', async () => {
+  it("an event with a forged sequencer (128 F's) does not mute the real events after it", async () => {
     const key = 'human_members/ann.yml';
     await s3.storage.write(key, human('Ann', 'bio: first\n'));
     expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, '10'), auth)).body.records[0].outcome).toBe('created');
@@ -115,7 +121,10 @@ describe.each(engines)('webhook on %s', (engine) => {
     expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, '20'), auth)).body.records[0]).toMatchObject({ outcome: 'updated', name: 'Ann' });
     expect(await getMember(db, 'human', 'Ann')).toMatchObject({ bio: 'second' });
     // The real event is the one recorded now: its repeat is a no-op, an older one is ignored.
-    expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, '20'), auth)).body.records[0]).toMatchObject({ outcome: 'unchanged', reason: 'this event was already applied' });
+    expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, '20'), auth)).body.records[0]).toMatchObject({
+      outcome: 'unchanged',
+      reason: 'this event was already applied',
+    });
     expect((await post(url, minioEvent('s3:ObjectCreated:Put', key, '15'), auth)).body.records[0]).toMatchObject({ outcome: 'ignored' });
     // Forged again, then the object removed: the delete is not muted either.
     await post(url, minioEvent('s3:ObjectCreated:Put', key, 'F'.repeat(128)), auth);
@@ -134,10 +143,12 @@ describe.each(engines)('webhook on %s', (engine) => {
 
   it('events for files that do not exist leave nothing behind, and a file deleted by any path takes its event with it', async () => {
     const ghosts = Array.from({ length: 50 }, (_, i) => `human_members/ghost-${i}.yml`);
-    const responses = await Promise.all(ghosts.flatMap((key, i) => [
-      post(url, minioEvent('s3:ObjectCreated:Put', key, (100 + i).toString(16)), auth),
-      post(url, minioEvent('s3:ObjectRemoved:Delete', key, (200 + i).toString(16)), auth),
-    ]));
+    const responses = await Promise.all(
+      ghosts.flatMap((key, i) => [
+        post(url, minioEvent('s3:ObjectCreated:Put', key, (100 + i).toString(16)), auth),
+        post(url, minioEvent('s3:ObjectRemoved:Delete', key, (200 + i).toString(16)), auth),
+      ]),
+    );
     expect(responses.every((r) => r.status === 200 && ['unchanged', 'ignored'].includes(r.body.records[0].outcome))).toBe(true);
     expect((await db.query('SELECT file_uri FROM storage_events')).rows).toEqual([]);
 
@@ -145,7 +156,8 @@ describe.each(engines)('webhook on %s', (engine) => {
     // its member forgets its event too.
     await s3.storage.write('human_members/kept.yml', human('Kept'));
     await s3.storage.write('human_members/gone.yml', human('Gone'));
-    for (const [i, key] of ['human_members/kept.yml', 'human_members/gone.yml'].entries()) await post(url, minioEvent('s3:ObjectCreated:Put', key, `A${i}`), auth);
+    for (const [i, key] of ['human_members/kept.yml', 'human_members/gone.yml'].entries())
+      await post(url, minioEvent('s3:ObjectCreated:Put', key, `A${i}`), auth);
     await s3.storage.delete('human_members/gone.yml');
     await service.context.reconciler!.run('test');
     expect(await names('human')).toEqual(['Kept']);
@@ -176,7 +188,10 @@ describe.each(engines)('webhook on %s', (engine) => {
     expect(response.status).toBe(200);
     expect(response.body.records).toMatchObject([{ outcome: 'invalid', errors: [{ field: 'llm_model', code: 'required' }] }]);
     const errors = await get(`${service.url}/api/sync/errors`);
-    expect(errors.body).toMatchObject({ errors: [{ file_uri: 'virtual_members/kasen.yml', kind: 'virtual', errors: [{ field: 'llm_model' }] }], next_cursor: null });
+    expect(errors.body).toMatchObject({
+      errors: [{ file_uri: 'virtual_members/kasen.yml', kind: 'virtual', errors: [{ field: 'llm_model' }] }],
+      next_cursor: null,
+    });
   });
 
   it('answers 400 for malformed bodies, and ignores other buckets, event types and non-member keys', async () => {
@@ -209,14 +224,18 @@ describe.each(engines)('webhook on %s', (engine) => {
     const badKey = minioEvent('s3:ObjectCreated:Put', 'x', '1');
     badKey.Records[0]!.s3.object.key = '%E8%8F';
     expect((await post(url, badKey, auth)).body.error.code).toBe('bad_event');
-    const response = await post(url, {
-      Records: [
-        ...minioEvent('s3:ObjectCreated:Put', 'human_members/a.yml', '1', { bucket: 'other' }).Records,
-        ...minioEvent('s3:ObjectAccessed:Get', 'human_members/a.yml', '2').Records,
-        ...minioEvent('s3:ObjectCreated:Put', 'human_members/readme.txt', '3').Records,
-        ...minioEvent('s3:ObjectCreated:Put', 'notes/a.yml', '4').Records,
-      ],
-    }, auth);
+    const response = await post(
+      url,
+      {
+        Records: [
+          ...minioEvent('s3:ObjectCreated:Put', 'human_members/a.yml', '1', { bucket: 'other' }).Records,
+          ...minioEvent('s3:ObjectAccessed:Get', 'human_members/a.yml', '2').Records,
+          ...minioEvent('s3:ObjectCreated:Put', 'human_members/readme.txt', '3').Records,
+          ...minioEvent('s3:ObjectCreated:Put', 'notes/a.yml', '4').Records,
+        ],
+      },
+      auth,
+    );
     expect(response.status).toBe(200);
     expect(response.body.records.map((r: { outcome: string }) => r.outcome)).toEqual(['ignored', 'ignored', 'ignored', 'ignored']);
   });
@@ -227,7 +246,10 @@ describe.each(engines)('webhook on %s', (engine) => {
     bad.Records[0]!.s3.object.key = 'human_members/bad%00.yml';
     const response = await post(url, { Records: [...bad.Records, ...minioEvent('s3:ObjectCreated:Put', 'human_members/fine.yml', 'F2').Records] }, auth);
     expect(response.status).toBe(200);
-    expect(response.body.records).toMatchObject([{ outcome: 'invalid', errors: [{ code: 'unusable_path' }] }, { outcome: 'created', name: 'Fine' }]);
+    expect(response.body.records).toMatchObject([
+      { outcome: 'invalid', errors: [{ code: 'unusable_path' }] },
+      { outcome: 'created', name: 'Fine' },
+    ]);
     // A lone surrogate, as a JSON escape in the key, is no more storable than a NUL.
     const surrogate = minioEvent('s3:ObjectCreated:Put', 'human_members/x.yml', 'F3');
     surrogate.Records[0]!.s3.object.key = 'human_members/\ud800.yml';
@@ -240,7 +262,9 @@ describe.each(engines)('webhook on %s', (engine) => {
   it('absorbs a burst: concurrent events share transactions', async () => {
     const before = { ...service.context.registrar.stats };
     for (let i = 0; i < 40; i++) await s3.storage.write(`human_members/m${i}.yml`, human(`M${i}`));
-    const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => post(url, minioEvent('s3:ObjectCreated:Put', `human_members/m${i}.yml`, `B${i}`), auth)));
+    const responses = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => post(url, minioEvent('s3:ObjectCreated:Put', `human_members/m${i}.yml`, `B${i}`), auth)),
+    );
     expect(responses.map((r) => r.body.records[0].outcome)).toEqual(Array(40).fill('created'));
     const stats = service.context.registrar.stats;
     expect(stats.changes - before.changes).toBe(40);
@@ -260,7 +284,9 @@ describe.each(engines)('webhook on %s', (engine) => {
 
   it('a file refused for wanting a held name lets its old name go to the next claimant (the issue: a: A, b: B, c: C; b → C; a → B)', async () => {
     const put = (file: string, name: string, sequencer: string) =>
-      s3.storage.write(`human_members/${file}.yml`, human(name)).then(() => post(url, minioEvent('s3:ObjectCreated:Put', `human_members/${file}.yml`, sequencer), auth));
+      s3.storage
+        .write(`human_members/${file}.yml`, human(name))
+        .then(() => post(url, minioEvent('s3:ObjectCreated:Put', `human_members/${file}.yml`, sequencer), auth));
     for (const [i, file] of ['a', 'b', 'c'].entries()) await put(file, file.toUpperCase(), `B${i}`);
     expect((await put('b', 'C', 'B3')).body.records[0]).toMatchObject({ outcome: 'invalid', errors: [{ code: 'name_conflict' }] });
     expect((await put('a', 'B', 'B4')).body.records[0]).toMatchObject({ outcome: 'updated', name: 'B' });
@@ -302,7 +328,13 @@ describe.each(engines)('webhook on %s', (engine) => {
       await post(`${again.url}/webhook/storage`, event);
       // With the check, a repeat is a no-op; without it, the file is read and registered again.
       expect((await post(url, event, auth)).body.records[0]).toMatchObject({ outcome: 'unchanged', reason: 'this event was already applied' });
-      expect((await post(`${again.url}/webhook/storage`, event)).body.records[0]).toEqual({ key, event: 's3:ObjectCreated:Put', outcome: 'unchanged', file_uri: key, name: 'Reset' });
+      expect((await post(`${again.url}/webhook/storage`, event)).body.records[0]).toEqual({
+        key,
+        event: 's3:ObjectCreated:Put',
+        outcome: 'unchanged',
+        file_uri: key,
+        name: 'Reset',
+      });
       // The member tables reset (the original use case): the repeat registers the file again, with
       // or without the check, since the database no longer has what storage has.
       await db.exec('DELETE FROM human_members; DELETE FROM member_files;');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { editMemberFile, newMemberFile, NotEditableError } from '../../src/members/editFile.js';
+import { editMemberFile, NotEditableError, newMemberFile } from '../../src/members/editFile.js';
 import { parseMemberFile } from '../../src/members/parse.js';
 
 /** A file as people write them: aligned comments, a comment block, quotes, a literal block, a blank line. */
@@ -33,7 +33,14 @@ describe('editing a member file', () => {
   });
 
   it('leaves a file as it is when the form gives every field the value it has', () => {
-    const same = { name: 'Rin', role: 'Backend engineer', skills: ['TypeScript', 'PostgreSQL'], bio: 'Builds the registry.\nLikes tea.\n', contact_email: 'rin@example.com', github_username: 'rin-dev' };
+    const same = {
+      name: 'Rin',
+      role: 'Backend engineer',
+      skills: ['TypeScript', 'PostgreSQL'],
+      bio: 'Builds the registry.\nLikes tea.\n',
+      contact_email: 'rin@example.com',
+      github_username: 'rin-dev',
+    };
     expect(editMemberFile(rin, 'human', same)).toBe(rin);
   });
 
@@ -103,7 +110,14 @@ personality_traits:
 
 describe('a new member file', () => {
   it('lists the fields in the documented order, leaves empty ones out, and reads back as the member', () => {
-    const text = newMemberFile('virtual', { expertise_areas: ['code review'], name: '華扇', llm_model: 'claude-sonnet-4-5', role: '', system_prompt: 'Line one.\nLine two.\n', personality_traits: [] });
+    const text = newMemberFile('virtual', {
+      expertise_areas: ['code review'],
+      name: '華扇',
+      llm_model: 'claude-sonnet-4-5',
+      role: '',
+      system_prompt: 'Line one.\nLine two.\n',
+      personality_traits: [],
+    });
     expect(text).toBe('name: 華扇\nllm_model: claude-sonnet-4-5\nsystem_prompt: |\n  Line one.\n  Line two.\nexpertise_areas: [code review]\n');
     expect(parseMemberFile('virtual_members/x.yml', 'virtual', Buffer.from(text))).toMatchObject({ ok: true });
   });

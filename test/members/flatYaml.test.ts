@@ -21,7 +21,7 @@ describe('readFlatMapping', () => {
   it('reads the shapes member files are written in', () => {
     const shapes: Array<[string, unknown]> = [
       ['name: Rin\nrole: Backend engineer\n', { name: 'Rin', role: 'Backend engineer' }],
-      ['skills: [TypeScript, "Postgre,SQL", \'it\'\'s\']\n', { skills: ['TypeScript', 'Postgre,SQL', "it's"] }],
+      ["skills: [TypeScript, \"Postgre,SQL\", 'it''s']\n", { skills: ['TypeScript', 'Postgre,SQL', "it's"] }],
       ['skills:\n  - TypeScript\n  -   MinIO # a comment\n', { skills: ['TypeScript', 'MinIO'] }],
       ['skills:\n- a\n- "b: c"\nname: x\n', { skills: ['a', 'b: c'], name: 'x' }],
       ['bio: |\n  Line one.\n\n  Line three: with # and "quotes".\n\n\nname: x\n', { bio: 'Line one.\n\nLine three: with # and "quotes".\n', name: 'x' }],
@@ -43,14 +43,54 @@ describe('readFlatMapping', () => {
 
   it('leaves everything else to the careful reader', () => {
     const others = [
-      'name: 123\n', 'name: -1\n', 'name: .5\n', 'name: ~\n', 'name: null\n', 'name: True\n', 'name:\n', 'name: 0x1F\n',
-      'name: &a x\nrole: *a\n', 'name: !!str x\n', 'name: "esc\\n"\n', 'name: >\n  folded\n', 'name: |+\n  keep\n', 'name: |2\n  x\n',
-      'name: a\n  continued\n', 'name: a\n  # indented comment\n', 'name: a\nname: b\n', 'name: {a: b}\n', 'skills: [a, [b]]\n',
-      'skills: [a,]\n', 'skills: [a, b\n', 'skills:\n  - a\n  - [b]\n', 'skills:\n  - a\n    - b\n', 'name: a: b\n', 'name: a #\tb\n',
-      'name:\tx\n', 'Name: x\n', '"name": x\n', '? name\n: x\n', '--- name: x\n', 'name: x\n---\nrole: y\n', 'name: x\n...\n',
-      '%YAML 1.2\n---\nname: x\n', 'name: x\rrole: y\n', 'name: a\u2028b\n', 'name: a\u0085b\n', '', '# only a comment\n', '- a\n',
-      'bio: |\n \n  x\n', 'bio: |\n  x\n y\n', 'bio: |#c\n  x\n', 'name: "a" b\n', 'name: "a"#c\n', "name: 'a\n",
-      'null: x\n', 'null:\n- a\n', `${'k'.repeat(1025)}: x\n`,
+      'name: 123\n',
+      'name: -1\n',
+      'name: .5\n',
+      'name: ~\n',
+      'name: null\n',
+      'name: True\n',
+      'name:\n',
+      'name: 0x1F\n',
+      'name: &a x\nrole: *a\n',
+      'name: !!str x\n',
+      'name: "esc\\n"\n',
+      'name: >\n  folded\n',
+      'name: |+\n  keep\n',
+      'name: |2\n  x\n',
+      'name: a\n  continued\n',
+      'name: a\n  # indented comment\n',
+      'name: a\nname: b\n',
+      'name: {a: b}\n',
+      'skills: [a, [b]]\n',
+      'skills: [a,]\n',
+      'skills: [a, b\n',
+      'skills:\n  - a\n  - [b]\n',
+      'skills:\n  - a\n    - b\n',
+      'name: a: b\n',
+      'name: a #\tb\n',
+      'name:\tx\n',
+      'Name: x\n',
+      '"name": x\n',
+      '? name\n: x\n',
+      '--- name: x\n',
+      'name: x\n---\nrole: y\n',
+      'name: x\n...\n',
+      '%YAML 1.2\n---\nname: x\n',
+      'name: x\rrole: y\n',
+      'name: a\u2028b\n',
+      'name: a\u0085b\n',
+      '',
+      '# only a comment\n',
+      '- a\n',
+      'bio: |\n \n  x\n',
+      'bio: |\n  x\n y\n',
+      'bio: |#c\n  x\n',
+      'name: "a" b\n',
+      'name: "a"#c\n',
+      "name: 'a\n",
+      'null: x\n',
+      'null:\n- a\n',
+      `${'k'.repeat(1025)}: x\n`,
     ];
     for (const text of others) expect(expectAgreement(text), JSON.stringify(text)).toBeUndefined();
   });
@@ -58,30 +98,91 @@ describe('readFlatMapping', () => {
   it('agrees with the careful reader on 20,000 generated files', () => {
     const random = mulberry32(20261128);
     const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
-    const words = ['Rin', 'a b', 'x: y', 'x:y', 'a #b', 'a#b', '#a', '-a', '- a', '1', '1.5', '.5', '+1', '0o7', 'yes', 'no', 'null', 'Null', '~', 'true',
-      'TRUE', '華扇', '🙂', 'a\u00a0', ' a', 'a ', "it's", 'say "hi"', 'a\\b', '[a]', '{a}', 'a,b', 'a]', '&a', '*a', '!a', '|', '>', '%a', '@a', '`a',
-      '?a', '? a', ':a', 'a:', 'a\tb', 'a\rb', '.inf', '-.inf', '.nan', '0x1f', '1e3', '---', '...', ''];
+    const words = [
+      'Rin',
+      'a b',
+      'x: y',
+      'x:y',
+      'a #b',
+      'a#b',
+      '#a',
+      '-a',
+      '- a',
+      '1',
+      '1.5',
+      '.5',
+      '+1',
+      '0o7',
+      'yes',
+      'no',
+      'null',
+      'Null',
+      '~',
+      'true',
+      'TRUE',
+      '華扇',
+      '🙂',
+      'a\u00a0',
+      ' a',
+      'a ',
+      "it's",
+      'say "hi"',
+      'a\\b',
+      '[a]',
+      '{a}',
+      'a,b',
+      'a]',
+      '&a',
+      '*a',
+      '!a',
+      '|',
+      '>',
+      '%a',
+      '@a',
+      '`a',
+      '?a',
+      '? a',
+      ':a',
+      'a:',
+      'a\tb',
+      'a\rb',
+      '.inf',
+      '-.inf',
+      '.nan',
+      '0x1f',
+      '1e3',
+      '---',
+      '...',
+      '',
+    ];
     const scalar = () => {
       const word = pick(words);
       switch (pick(['plain', 'plain', 'single', 'double'])) {
-        case 'single': return `'${word.replaceAll("'", random() < 0.8 ? "''" : "'")}'`;
-        case 'double': return `"${random() < 0.8 ? word.replaceAll('"', '\\"') : word}"`;
-        default: return word;
+        case 'single':
+          return `'${word.replaceAll("'", random() < 0.8 ? "''" : "'")}'`;
+        case 'double':
+          return `"${random() < 0.8 ? word.replaceAll('"', '\\"') : word}"`;
+        default:
+          return word;
       }
     };
     const comment = () => (random() < 0.15 ? pick([' # note', '# note', ' #', '  #: x']) : '');
     const space = () => pick(['', ' ', '  ', ' ', ' ']);
     const value = () => {
       switch (pick(['scalar', 'scalar', 'flow', 'block list', 'text'])) {
-        case 'scalar': return ` ${scalar()}${space()}${comment()}\n`;
-        case 'flow': return ` [${Array.from({ length: Math.floor(random() * 4) }, () => space() + scalar() + space()).join(pick([',', ',', ', ', ',,']))}]${comment()}\n`;
+        case 'scalar':
+          return ` ${scalar()}${space()}${comment()}\n`;
+        case 'flow':
+          return ` [${Array.from({ length: Math.floor(random() * 4) }, () => space() + scalar() + space()).join(pick([',', ',', ', ', ',,']))}]${comment()}\n`;
         case 'block list': {
           const indent = pick(['', '  ', '    ', ' ']);
           return `${comment()}\n${Array.from({ length: 1 + Math.floor(random() * 3) }, () => `${random() < 0.95 ? indent : `${indent} `}-${pick([' ', '  ', ''])}${scalar()}${comment()}\n`).join('')}`;
         }
         default: {
           const indent = pick(['  ', '    ', ' ']);
-          const lines = Array.from({ length: 1 + Math.floor(random() * 4) }, () => pick(['', `${indent}${pick(words)}`, `${indent}  more`, `${indent}# not a comment`, ' ', indent, `${indent}   `]));
+          const lines = Array.from({ length: 1 + Math.floor(random() * 4) }, () =>
+            pick(['', `${indent}${pick(words)}`, `${indent}  more`, `${indent}# not a comment`, ' ', indent, `${indent}   `]),
+          );
           return ` ${pick(['|', '|-', '|+', '>', '|2', '| # c', '|#c'])}\n${lines.join('\n')}\n`;
         }
       }
@@ -107,16 +208,38 @@ describe('readFlatMapping', () => {
       const limits = { ...defaultLimits, maxDepth };
       for (const text of ['name: x\n', 'name: x\nskills: [a]\n', 'name: x\nskills:\n  - a\n']) {
         const careful = parseCarefully('human_members/x.yml', 'human', text, limits);
-        expect({ maxDepth, text, ok: parseMemberFile('human_members/x.yml', 'human', Buffer.from(text), limits).ok }).toEqual({ maxDepth, text, ok: careful.ok });
+        expect({ maxDepth, text, ok: parseMemberFile('human_members/x.yml', 'human', Buffer.from(text), limits).ok }).toEqual({
+          maxDepth,
+          text,
+          ok: careful.ok,
+        });
       }
     }
   });
 
   it('gives parseMemberFile the verdicts of the careful reader', () => {
     const random = mulberry32(7);
-    const fields = ['name: Rin', 'name: ""', 'name: 1', 'role: x', 'role: ~', 'skills: [a, b]', 'skills: []', 'skills:\n  - a', 'bio: |\n  text',
-      'contact_email: r@example.com', 'contact_email: nope', 'github_username: rin-dev', 'github_username: -x', 'llm_model: m', 'custom_prompt: p',
-      'system_prompt: |-\n  p', 'personality_traits: [calm]', 'colour: red', 'name: Rin'];
+    const fields = [
+      'name: Rin',
+      'name: ""',
+      'name: 1',
+      'role: x',
+      'role: ~',
+      'skills: [a, b]',
+      'skills: []',
+      'skills:\n  - a',
+      'bio: |\n  text',
+      'contact_email: r@example.com',
+      'contact_email: nope',
+      'github_username: rin-dev',
+      'github_username: -x',
+      'llm_model: m',
+      'custom_prompt: p',
+      'system_prompt: |-\n  p',
+      'personality_traits: [calm]',
+      'colour: red',
+      'name: Rin',
+    ];
     for (let i = 0; i < 3_000; i++) {
       const text = `${Array.from({ length: 1 + Math.floor(random() * 5) }, () => fields[Math.floor(random() * fields.length)]).join('\n')}\n`;
       for (const kind of ['human', 'virtual'] as const) {

@@ -97,7 +97,9 @@ describe('parseMemberFile: each rule, with field and position', () => {
   });
 
   it('both system_prompt and custom_prompt', () => {
-    expect(issuesOf('name: A\nllm_model: m\nsystem_prompt: a\ncustom_prompt: b\n', 'virtual')).toMatchObject([{ code: 'both_prompts', field: 'custom_prompt' }]);
+    expect(issuesOf('name: A\nllm_model: m\nsystem_prompt: a\ncustom_prompt: b\n', 'virtual')).toMatchObject([
+      { code: 'both_prompts', field: 'custom_prompt' },
+    ]);
   });
 
   it('lengths of VARCHAR(255) columns, empty required values', () => {
@@ -176,7 +178,13 @@ describe('parseMemberFile: hostile input', () => {
 
   it('refuses alias-expansion bombs', () => {
     const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]'];
-    for (const [prev, next] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f']] as const) {
+    for (const [prev, next] of [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'd'],
+      ['d', 'e'],
+      ['e', 'f'],
+    ] as const) {
       bomb.push(`${next}: &${next} [${Array(9).fill(`*${prev}`).join(', ')}]`);
     }
     expect(issuesOf(`${bomb.join('\n')}\n`)).toMatchObject([{ code: 'aliases' }]);
@@ -233,9 +241,17 @@ describe('the fast and the careful reader', () => {
 
 describe('formatIssue', () => {
   it('prints file:line:column: field: message (hint)', () => {
-    expect(formatIssue({ file: 'human_members/a.yml', field: 'skils', line: 2, column: 1, code: 'unknown_field', message: 'is not a field', hint: 'did you mean skills?' })).toBe(
-      'human_members/a.yml:2:1: skils: is not a field (did you mean skills?)',
-    );
+    expect(
+      formatIssue({
+        file: 'human_members/a.yml',
+        field: 'skils',
+        line: 2,
+        column: 1,
+        code: 'unknown_field',
+        message: 'is not a field',
+        hint: 'did you mean skills?',
+      }),
+    ).toBe('human_members/a.yml:2:1: skils: is not a field (did you mean skills?)');
   });
 });
 
@@ -268,14 +284,18 @@ describe('memberJsonSchema', () => {
     expect(human).toMatchObject({ type: 'object', required: ['name'], additionalProperties: false });
     expect(Object.keys(human.properties as object)).toEqual(['name', 'role', 'skills', 'bio', 'contact_email', 'github_username']);
     // A format of our own is a pattern to other tools: a strict validator refuses formats it does not know.
-    expect((human.properties as Record<string, { anyOf: unknown[] }>).github_username!.anyOf[0]).toEqual({ type: 'string', pattern: githubLoginPattern.source });
+    expect((human.properties as Record<string, { anyOf: unknown[] }>).github_username!.anyOf[0]).toEqual({
+      type: 'string',
+      pattern: githubLoginPattern.source,
+    });
     const virtual = memberJsonSchema('virtual');
     expect(virtual).toMatchObject({ required: ['name', 'llm_model'], not: { required: ['system_prompt', 'custom_prompt'] } });
   });
 });
 
 describe('issue codes come from the schema, not from its messages', () => {
-  const issueOf = (schema: z.ZodType, value: unknown) => describeIssue(schema.safeParse(value, { reportInput: true }).error!.issues[0]!, () => JSON.stringify(value));
+  const issueOf = (schema: z.ZodType, value: unknown) =>
+    describeIssue(schema.safeParse(value, { reportInput: true }).error!.issues[0]!, () => JSON.stringify(value));
 
   it('a new custom check is reported under the code it declares, with its message', () => {
     const reserved = z.string().refine((name) => name !== 'root', { message: 'is a reserved name', params: { code: 'name_conflict' } });
@@ -297,13 +317,18 @@ describe('issue codes come from the schema, not from its messages', () => {
 
   it('the member schemas declare the codes their checks report', () => {
     expect(issuesOf('name: A\ngithub_username: rin_dev\n')).toMatchObject([
-      { field: 'github_username', code: 'format', message: 'is not a valid GitHub username', hint: 'letters, digits and single hyphens, at most 39 characters' },
+      {
+        field: 'github_username',
+        code: 'format',
+        message: 'is not a valid GitHub username',
+        hint: 'letters, digits and single hyphens, at most 39 characters',
+      },
     ]);
     expect(issuesOf('name: A\ncontact_email: nowhere\n')).toMatchObject([{ field: 'contact_email', code: 'format', message: 'is not a valid e-mail address' }]);
   });
 });
 
-describe('a Japanese keyboard\'s slips get a hint, not the parser\'s message', () => {
+describe("a Japanese keyboard's slips get a hint, not the parser's message", () => {
   it('a full-width colon after a key', () => {
     expect(issuesOf('name：太郎\n')).toEqual([
       {
@@ -324,23 +349,48 @@ describe('a Japanese keyboard\'s slips get a hint, not the parser\'s message', (
 
   it('indentation with ideographic spaces (U+3000)', () => {
     expect(issuesOf('name: 太郎\nskills:\n\u3000- TypeScript\n')).toEqual([
-      { file: 'human_members/x.yml', code: 'full_width', line: 3, column: 1, message: 'is indented with an ideographic space (U+3000, a full-width space)', hint: 'indent with ASCII spaces' },
+      {
+        file: 'human_members/x.yml',
+        code: 'full_width',
+        line: 3,
+        column: 1,
+        message: 'is indented with an ideographic space (U+3000, a full-width space)',
+        hint: 'indent with ASCII spaces',
+      },
     ]);
     expect(issuesOf('name: 太郎\n\u3000role: dev\n')).toMatchObject([{ code: 'full_width', line: 2, column: 1 }]);
   });
 
   it('full-width brackets and commas in a list', () => {
     expect(issuesOf('name: 太郎\nskills: ［TypeScript, Go］\n')).toEqual([
-      { file: 'human_members/x.yml', code: 'full_width', field: 'skills', line: 2, column: 9, message: 'writes a list with a full-width bracket (［)', hint: 'write it with ASCII brackets and commas: skills: [TypeScript, Go]' },
+      {
+        file: 'human_members/x.yml',
+        code: 'full_width',
+        field: 'skills',
+        line: 2,
+        column: 9,
+        message: 'writes a list with a full-width bracket (［)',
+        hint: 'write it with ASCII brackets and commas: skills: [TypeScript, Go]',
+      },
     ]);
-    expect(issuesOf('name: 太郎\nskills: 「TypeScript、Go」\n')).toMatchObject([{ code: 'full_width', field: 'skills', line: 2, column: 9, hint: 'write it with ASCII brackets and commas: skills: [TypeScript, Go]' }]);
-    expect(issuesOf('name: 太郎\nskills: [TypeScript, Go］\n')).toMatchObject([{ code: 'full_width', field: 'skills', line: 2, column: 24, message: 'writes a list with a full-width bracket (］)' }]);
-    expect(issuesOf('name: 太郎\nskills: ［TypeScript，Go］\n')).toMatchObject([{ code: 'full_width', hint: 'write it with ASCII brackets and commas: skills: [TypeScript, Go]' }]);
-    expect(issuesOf('name: 太郎\nskills: [TypeScript，Go\n')).toMatchObject([{ code: 'full_width', line: 2, column: 20, message: 'writes a list with a full-width comma (，)' }]);
+    expect(issuesOf('name: 太郎\nskills: 「TypeScript、Go」\n')).toMatchObject([
+      { code: 'full_width', field: 'skills', line: 2, column: 9, hint: 'write it with ASCII brackets and commas: skills: [TypeScript, Go]' },
+    ]);
+    expect(issuesOf('name: 太郎\nskills: [TypeScript, Go］\n')).toMatchObject([
+      { code: 'full_width', field: 'skills', line: 2, column: 24, message: 'writes a list with a full-width bracket (］)' },
+    ]);
+    expect(issuesOf('name: 太郎\nskills: ［TypeScript，Go］\n')).toMatchObject([
+      { code: 'full_width', hint: 'write it with ASCII brackets and commas: skills: [TypeScript, Go]' },
+    ]);
+    expect(issuesOf('name: 太郎\nskills: [TypeScript，Go\n')).toMatchObject([
+      { code: 'full_width', line: 2, column: 20, message: 'writes a list with a full-width comma (，)' },
+    ]);
   });
 
   it('leaves Japanese text in values alone, and other mistakes to their own messages', () => {
     expect(parse('name: 太郎\nrole: 「リーダー」\nbio: |\n  注意：これは本文です。\n  \u3000字下げした段落。\n').ok).toBe(true);
-    expect(issuesOf('name: 太郎\nrole: 「リーダー」\nbio: |\n  Note：text\ncontact_email: nowhere\n')).toMatchObject([{ code: 'format', field: 'contact_email' }]);
+    expect(issuesOf('name: 太郎\nrole: 「リーダー」\nbio: |\n  Note：text\ncontact_email: nowhere\n')).toMatchObject([
+      { code: 'format', field: 'contact_email' },
+    ]);
   });
 });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { UpsertKey } from '../../src/config.js';
 import { applyChanges, type ChangeSet } from '../../src/registry/apply.js';
 import { getMember, listMembers } from '../../src/registry/read.js';
 import { fileRecordsBetween, fileRecordsFor, listInvalidFiles } from '../../src/registry/sql/memberFiles.js';
-import type { UpsertKey } from '../../src/config.js';
 import { engines, freshDatabase, resetDatabase, type TestDatabase } from '../helpers/databases.js';
 import { human, readFile, virtual } from '../helpers/files.js';
 
@@ -15,13 +15,22 @@ describe.each(engines)('registry on %s', (engine) => {
   beforeEach(() => resetDatabase(db));
 
   const apply = (changes: ChangeSet, key: UpsertKey = 'file_uri') => db.transaction((tx) => applyChanges(tx, changes, key));
-  const actions = (outcomes: Awaited<ReturnType<typeof apply>>) =>
-    Object.fromEntries(outcomes.map((o) => [o.file_uri, o.action]));
+  const actions = (outcomes: Awaited<ReturnType<typeof apply>>) => Object.fromEntries(outcomes.map((o) => [o.file_uri, o.action]));
   const rowsOf = async (table: 'human_members' | 'virtual_members') =>
     (await db.query<{ id: number; name: string; file_uri: string | null }>(`SELECT id, name, file_uri FROM ${table} ORDER BY id`)).rows;
 
   it('walks the known files in key order (UTF-8 bytes, as storage lists them) between two keys, and answers their records', async () => {
-    const uris = ['human_members/b.yml', 'human_members/A.yml', 'human_members/ä.yml', 'human_members/a b.yml', 'human_members/a-c.yml', 'human_members/\u{1F600}.yml', 'human_members/\uE000.yml', 'virtual_members/z.yml', 'virtual_members/m.yml'];
+    const uris = [
+      'human_members/b.yml',
+      'human_members/A.yml',
+      'human_members/ä.yml',
+      'human_members/a b.yml',
+      'human_members/a-c.yml',
+      'human_members/\u{1F600}.yml',
+      'human_members/\uE000.yml',
+      'virtual_members/z.yml',
+      'virtual_members/m.yml',
+    ];
     await apply({ files: uris.map((uri, i) => readFile(uri, uri.startsWith('human') ? human(`H${i}`) : virtual(`V${i}`))) });
     const byteOrder = [...uris].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     const walk = async (after: string | null, upTo: string | null) => {
@@ -76,7 +85,9 @@ describe.each(engines)('registry on %s', (engine) => {
 
   it('name key (D6): an existing member with the same name is updated; a renamed member is a new row', async () => {
     await apply({ files: [readFile('human_members/rin.yml', human('Rin'))] }, 'name');
-    expect(actions(await apply({ files: [readFile('human_members/rin.yml', human('Rin', 'bio: new\n'))] }, 'name'))).toEqual({ 'human_members/rin.yml': 'updated' });
+    expect(actions(await apply({ files: [readFile('human_members/rin.yml', human('Rin', 'bio: new\n'))] }, 'name'))).toEqual({
+      'human_members/rin.yml': 'updated',
+    });
     const [before] = await rowsOf('human_members');
     expect(actions(await apply({ files: [readFile('human_members/rin.yml', human('Rina'))] }, 'name'))).toEqual({ 'human_members/rin.yml': 'created' });
     const after = await rowsOf('human_members');
@@ -85,23 +96,29 @@ describe.each(engines)('registry on %s', (engine) => {
     expect(after[0]!.id).not.toBe(before!.id);
   });
 
-  it.each(['file_uri', 'name'] as const)('name conflict (%s key): the holder keeps the name, the claimant is refused naming both files; then the claim passes on', async (key) => {
-    await apply({ files: [readFile('human_members/rin.yml', human('Rin'))] }, key);
-    const outcomes = await apply({ files: [readFile('human_members/rin-copy.yml', human('Rin', 'bio: impostor\n'))] }, key);
-    expect(outcomes).toMatchObject([{ file_uri: 'human_members/rin-copy.yml', action: 'invalid', issues: [{ code: 'name_conflict', field: 'name' }] }]);
-    expect(outcomes[0]!.issues![0]!.message).toContain('human_members/rin.yml');
-    expect(await getMember(db, 'human', 'Rin')).toMatchObject({ file_uri: 'human_members/rin.yml', bio: null });
-    expect((await listInvalidFiles(db)).map((f) => f.file_uri)).toEqual(['human_members/rin-copy.yml']);
+  it.each(['file_uri', 'name'] as const)(
+    'name conflict (%s key): the holder keeps the name, the claimant is refused naming both files; then the claim passes on',
+    async (key) => {
+      await apply({ files: [readFile('human_members/rin.yml', human('Rin'))] }, key);
+      const outcomes = await apply({ files: [readFile('human_members/rin-copy.yml', human('Rin', 'bio: impostor\n'))] }, key);
+      expect(outcomes).toMatchObject([{ file_uri: 'human_members/rin-copy.yml', action: 'invalid', issues: [{ code: 'name_conflict', field: 'name' }] }]);
+      expect(outcomes[0]!.issues![0]!.message).toContain('human_members/rin.yml');
+      expect(await getMember(db, 'human', 'Rin')).toMatchObject({ file_uri: 'human_members/rin.yml', bio: null });
+      expect((await listInvalidFiles(db)).map((f) => f.file_uri)).toEqual(['human_members/rin-copy.yml']);
 
-    // The holder's file is deleted: the waiting file gets the name in the same batch. Under the
-    // name key a member is its name: the file takes the departed member's row (same id).
-    const [holder] = await rowsOf('human_members');
-    const handOver = await apply({ deletes: ['human_members/rin.yml'], files: [readFile('human_members/rin-copy.yml', human('Rin', 'bio: impostor\n'))] }, key);
-    expect(actions(handOver)).toEqual({ 'human_members/rin.yml': 'deleted', 'human_members/rin-copy.yml': key === 'name' ? 'updated' : 'created' });
-    expect((await rowsOf('human_members'))[0]!.id === holder!.id).toBe(key === 'name');
-    expect(await getMember(db, 'human', 'Rin')).toMatchObject({ file_uri: 'human_members/rin-copy.yml', bio: 'impostor' });
-    expect(await listInvalidFiles(db)).toEqual([]);
-  });
+      // The holder's file is deleted: the waiting file gets the name in the same batch. Under the
+      // name key a member is its name: the file takes the departed member's row (same id).
+      const [holder] = await rowsOf('human_members');
+      const handOver = await apply(
+        { deletes: ['human_members/rin.yml'], files: [readFile('human_members/rin-copy.yml', human('Rin', 'bio: impostor\n'))] },
+        key,
+      );
+      expect(actions(handOver)).toEqual({ 'human_members/rin.yml': 'deleted', 'human_members/rin-copy.yml': key === 'name' ? 'updated' : 'created' });
+      expect((await rowsOf('human_members'))[0]!.id === holder!.id).toBe(key === 'name');
+      expect(await getMember(db, 'human', 'Rin')).toMatchObject({ file_uri: 'human_members/rin-copy.yml', bio: 'impostor' });
+      expect(await listInvalidFiles(db)).toEqual([]);
+    },
+  );
 
   it('two new files claiming one name in one batch: the first by file_uri wins, deterministically', async () => {
     const outcomes = await apply({ files: [readFile('human_members/b.yml', human('Same')), readFile('human_members/a.yml', human('Same'))] });
@@ -162,14 +179,18 @@ describe.each(engines)('registry on %s', (engine) => {
     ]);
   });
 
-  it('a file refused for a name keeps its row until another file claims that row\'s name, in a later batch of events', async () => {
-    await apply({ files: [readFile('human_members/a.yml', human('A')), readFile('human_members/b.yml', human('B')), readFile('human_members/c.yml', human('C'))] });
+  it("a file refused for a name keeps its row until another file claims that row's name, in a later batch of events", async () => {
+    await apply({
+      files: [readFile('human_members/a.yml', human('A')), readFile('human_members/b.yml', human('B')), readFile('human_members/c.yml', human('C'))],
+    });
     expect(actions(await apply({ files: [readFile('human_members/b.yml', human('C'))] }))).toEqual({ 'human_members/b.yml': 'invalid' });
     expect((await rowsOf('human_members')).map((r) => r.name)).toEqual(['A', 'B', 'C']);
     // A full sync's batch leaves the name to b.yml's row: the sync retries its refused files together at its end.
     expect(actions(await apply({ files: [readFile('human_members/a.yml', human('B'))] }))).toEqual({ 'human_members/a.yml': 'invalid' });
     // Events and the watcher pass it on from the record of b.yml's refusal.
-    expect(actions(await apply({ files: [readFile('human_members/a.yml', human('B'))], passOnFromRefused: true }))).toEqual({ 'human_members/a.yml': 'updated' });
+    expect(actions(await apply({ files: [readFile('human_members/a.yml', human('B'))], passOnFromRefused: true }))).toEqual({
+      'human_members/a.yml': 'updated',
+    });
     expect((await rowsOf('human_members')).map((r) => [r.name, r.file_uri])).toEqual([
       ['B', 'human_members/a.yml'],
       ['C', 'human_members/c.yml'],
@@ -198,7 +219,11 @@ describe.each(engines)('registry on %s', (engine) => {
   it('records each registered file with its fingerprint; changed_at moves only when what was read changed', async () => {
     type Row = { version: string; content_hash: string; status: string; member_name: string; errors: unknown[]; changed_at: string };
     const record = async () =>
-      (await db.query<Row>("SELECT version, content_hash, status, member_name, errors, changed_at::text FROM member_files WHERE file_uri = 'human_members/rin.yml'")).rows[0];
+      (
+        await db.query<Row>(
+          "SELECT version, content_hash, status, member_name, errors, changed_at::text FROM member_files WHERE file_uri = 'human_members/rin.yml'",
+        )
+      ).rows[0];
     const as = (file: ReturnType<typeof readFile>, version: string, content_hash: string) => ({ ...file, version, content_hash });
     await apply({ files: [as(readFile('human_members/rin.yml', human('Rin')), 'v1', 'h1')] });
     expect(await record()).toMatchObject({ version: 'v1', content_hash: 'h1', status: 'registered', member_name: 'Rin', errors: [] });
@@ -236,7 +261,10 @@ describe.each(engines)('registry on %s', (engine) => {
     await db.query("INSERT INTO virtual_members (name, llm_model, file_uri) VALUES ('Vee', 'model', 'human_members/ada.yml')");
     const outcomes = await apply({ files: [readFile('human_members/ada.yml', human('Ada')), readFile('virtual_members/vee.yml', virtual('Vee'))] });
     expect(actions(outcomes)).toEqual({ 'human_members/ada.yml': 'created', 'virtual_members/vee.yml': 'invalid' });
-    expect(outcomes.find((o) => o.file_uri === 'virtual_members/vee.yml')!.issues![0]).toMatchObject({ code: 'name_conflict', message: expect.stringContaining('human_members/ada.yml') });
+    expect(outcomes.find((o) => o.file_uri === 'virtual_members/vee.yml')!.issues![0]).toMatchObject({
+      code: 'name_conflict',
+      message: expect.stringContaining('human_members/ada.yml'),
+    });
     expect((await rowsOf('virtual_members')).map((r) => [r.name, r.file_uri])).toEqual([['Vee', 'human_members/ada.yml']]);
   });
 
@@ -251,7 +279,11 @@ describe.each(engines)('registry on %s', (engine) => {
       await expect(
         apply({
           deletes: ['human_members/keep.yml'],
-          files: [readFile('human_members/new.yml', human('New')), readFile('virtual_members/ok.yml', virtual('Fine')), readFile('virtual_members/boom.yml', virtual('Boom'))],
+          files: [
+            readFile('human_members/new.yml', human('New')),
+            readFile('virtual_members/ok.yml', virtual('Fine')),
+            readFile('virtual_members/boom.yml', virtual('Boom')),
+          ],
         }),
       ).rejects.toThrow('boom refused');
       expect((await rowsOf('human_members')).map((r) => r.name)).toEqual(['Keep']);

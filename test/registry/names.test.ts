@@ -35,9 +35,11 @@ describe.each(engines)('names pass on, on %s', (engine) => {
     members: Object.fromEntries((await listMembers(db, 'human')).map((m) => [m.name, m.file_uri])),
     refused: Object.fromEntries((await listInvalidFiles(db)).map((f) => [f.file_uri, f.errors.map((e) => e.code).join()])),
   });
-  const ids = async () => Object.fromEntries((await db.query<{ id: number; file_uri: string }>('SELECT id, file_uri FROM human_members')).rows.map((r) => [r.file_uri, r.id]));
+  const ids = async () =>
+    Object.fromEntries((await db.query<{ id: number; file_uri: string }>('SELECT id, file_uri FROM human_members')).rows.map((r) => [r.file_uri, r.id]));
   const sync = (key: UpsertKey = 'file_uri') => syncStorage(db, storage, { key });
-  const files = (names: Record<string, string>) => writeFiles(dir, Object.fromEntries(Object.entries(names).map(([file, name]) => [`human_members/${file}.yml`, human(name)])));
+  const files = (names: Record<string, string>) =>
+    writeFiles(dir, Object.fromEntries(Object.entries(names).map(([file, name]) => [`human_members/${file}.yml`, human(name)])));
 
   /** Each edit written, then reported as the watcher or a webhook event reports it; answers each outcome. */
   async function edits(registrar: Registrar, steps: Array<[file: string, name: string]>) {
@@ -58,7 +60,12 @@ describe.each(engines)('names pass on, on %s', (engine) => {
     // With the name key (D6) a member is its name: a takes over B's row (b's, let go), where the
     // file key renames a's own row.
     const before = await ids();
-    expect(await edits(registrar, [['b', 'C'], ['a', 'B']])).toEqual(['invalid', 'updated']);
+    expect(
+      await edits(registrar, [
+        ['b', 'C'],
+        ['a', 'B'],
+      ]),
+    ).toEqual(['invalid', 'updated']);
     expect((await ids())['human_members/a.yml']).toBe(key === 'name' ? before['human_members/b.yml'] : before['human_members/a.yml']);
     expect(await state()).toEqual({
       members: { B: 'human_members/a.yml', C: 'human_members/c.yml' },
@@ -106,7 +113,11 @@ describe.each(engines)('names pass on, on %s', (engine) => {
     await files({ a: 'A', b: 'B', c: 'C', d: 'D' });
     await sync();
     const registrar = new Registrar(db, storage, { key: 'file_uri', skipRepeats: true });
-    await edits(registrar, [['a', 'B'], ['b', 'C'], ['c', 'D']]);
+    await edits(registrar, [
+      ['a', 'B'],
+      ['b', 'C'],
+      ['c', 'D'],
+    ]);
     const expected = {
       members: { B: 'human_members/a.yml', C: 'human_members/b.yml', D: 'human_members/d.yml' },
       refused: { 'human_members/c.yml': 'name_conflict' },
@@ -123,7 +134,11 @@ describe.each(engines)('names pass on, on %s', (engine) => {
     };
     await files({ a: 'A', b: 'B', c: 'C', d: 'D' });
     await sync();
-    await edits(new Registrar(db, storage, { key: 'file_uri', skipRepeats: true }), [['c', 'D'], ['b', 'C'], ['a', 'B']]);
+    await edits(new Registrar(db, storage, { key: 'file_uri', skipRepeats: true }), [
+      ['c', 'D'],
+      ['b', 'C'],
+      ['a', 'B'],
+    ]);
     expect(await state()).toEqual(expected);
 
     for (const batchSize of [2000, 1]) {
@@ -141,7 +156,12 @@ describe.each(engines)('names pass on, on %s', (engine) => {
     await sync();
     const before = await ids();
     const registrar = new Registrar(db, storage, { key: 'file_uri', skipRepeats: true });
-    await edits(registrar, [['a', 'B'], ['b', 'C'], ['c', 'D'], ['d', 'E']]);
+    await edits(registrar, [
+      ['a', 'B'],
+      ['b', 'C'],
+      ['c', 'D'],
+      ['d', 'E'],
+    ]);
     expect(await state()).toEqual({
       members: { B: 'human_members/a.yml', C: 'human_members/b.yml', D: 'human_members/c.yml', E: 'human_members/d.yml' },
       refused: {},
@@ -154,7 +174,12 @@ describe.each(engines)('names pass on, on %s', (engine) => {
     await sync();
     const before = await ids();
     const registrar = new Registrar(db, storage, { key: 'file_uri', skipRepeats: true });
-    expect(await edits(registrar, [['a', 'B'], ['b', 'A']])).toEqual(['invalid', 'invalid']);
+    expect(
+      await edits(registrar, [
+        ['a', 'B'],
+        ['b', 'A'],
+      ]),
+    ).toEqual(['invalid', 'invalid']);
     expect(await state()).toEqual({ members: { A: 'human_members/b.yml', B: 'human_members/a.yml', X: 'human_members/x.yml' }, refused: {} });
     expect(await ids()).toEqual(before);
     // x wants A, which b holds and names so: x is refused and keeps X.

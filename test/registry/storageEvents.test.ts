@@ -22,7 +22,9 @@ describe.each(engines)('storage_events on %s', (engine) => {
       expect((await migrate(db)).map((m) => m.version)).toEqual([7, 8]);
       expect((await db.query('SELECT file_uri, sequencer FROM storage_events')).rows).toEqual([{ file_uri: 'human_members/rin.yml', sequencer: '10' }]);
 
-      await expect(db.exec("INSERT INTO storage_events (file_uri, sequencer, event_name) VALUES ('human_members/ghost.yml', '1', 's3:ObjectCreated:Put')")).rejects.toThrow(/foreign key/);
+      await expect(
+        db.exec("INSERT INTO storage_events (file_uri, sequencer, event_name) VALUES ('human_members/ghost.yml', '1', 's3:ObjectCreated:Put')"),
+      ).rejects.toThrow(/foreign key/);
       await db.exec("DELETE FROM member_files WHERE file_uri = 'human_members/rin.yml'");
       expect((await db.query('SELECT file_uri FROM storage_events')).rows).toEqual([]);
     } finally {

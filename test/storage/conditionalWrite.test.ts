@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { folderStorage } from '../../src/storage/folder.js';
-import { WriteConflict, type Storage } from '../../src/storage/types.js';
+import { type Storage, WriteConflict } from '../../src/storage/types.js';
 import { tempDir } from '../helpers/files.js';
 import { startS3 } from '../helpers/s3.js';
 
@@ -11,14 +11,20 @@ const conflict = (found: WriteConflict['found']) => expect.objectContaining({ na
 
 /** The same promises of `Storage.write` and `delete` under a condition, for a folder and a bucket. */
 const storages: Array<[string, () => Promise<{ storage: Storage; dir?: string; close(): Promise<void> }>]> = [
-  ['a folder', async () => {
-    const work = await tempDir();
-    return { storage: folderStorage(work.dir), dir: work.dir, close: work.remove };
-  }],
-  ['a bucket (s3rver)', async () => {
-    const s3 = await startS3();
-    return { storage: s3.storage, close: () => s3.close() };
-  }],
+  [
+    'a folder',
+    async () => {
+      const work = await tempDir();
+      return { storage: folderStorage(work.dir), dir: work.dir, close: work.remove };
+    },
+  ],
+  [
+    'a bucket (s3rver)',
+    async () => {
+      const s3 = await startS3();
+      return { storage: s3.storage, close: () => s3.close() };
+    },
+  ],
 ];
 
 describe.each(storages)('conditional writes to %s', (_label, open) => {
@@ -58,11 +64,17 @@ describe.each(storages)('conditional writes to %s', (_label, open) => {
     const key = freshKey();
     await storage.write(key, 'name: Base\n');
     const { version } = await storage.read(key, 1024);
-    const results = await Promise.allSettled([storage.write(key, 'name: A\n', { ifVersion: version }), storage.write(key, 'name: B\n', { ifVersion: version })]);
+    const results = await Promise.allSettled([
+      storage.write(key, 'name: A\n', { ifVersion: version }),
+      storage.write(key, 'name: B\n', { ifVersion: version }),
+    ]);
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
     const winner = results[0]!.status === 'fulfilled' ? 'name: A\n' : 'name: B\n';
     expect(await textOf(storage, key)).toBe(winner);
-    const creates = await Promise.allSettled([storage.write(`${key}.new.yml`, 'name: C\n', { ifAbsent: true }), storage.write(`${key}.new.yml`, 'name: D\n', { ifAbsent: true })]);
+    const creates = await Promise.allSettled([
+      storage.write(`${key}.new.yml`, 'name: C\n', { ifAbsent: true }),
+      storage.write(`${key}.new.yml`, 'name: D\n', { ifAbsent: true }),
+    ]);
     expect(creates.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
   });
 

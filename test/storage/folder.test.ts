@@ -72,16 +72,23 @@ describe('folder storage', () => {
   it('leaves out names that are not UTF-8: they cannot be keys', async () => {
     await writeFiles(dir, { 'human_members/ann.yml': 'name: Ann\n', 'human_members/zoe.yml': 'name: Zoe\n' });
     // Two Latin-1 names that a UTF-8 decoder would both turn into `caf\uFFFD.yml`.
-    for (const byte of [0xe8, 0xe9]) fs.writeFileSync(Buffer.concat([Buffer.from(`${dir}/human_members/caf`), Buffer.from([byte]), Buffer.from('.yml')]), 'name: x\n');
+    for (const byte of [0xe8, 0xe9])
+      fs.writeFileSync(Buffer.concat([Buffer.from(`${dir}/human_members/caf`), Buffer.from([byte]), Buffer.from('.yml')]), 'name: x\n');
     const keys: string[] = [];
     for await (const page of folderStorage(dir).list()) keys.push(...page.map((file) => file.key));
     expect(keys).toEqual(['human_members/ann.yml', 'human_members/zoe.yml']);
   });
 
   it('reads only keys that are plain relative paths', async () => {
-    await writeFiles(dir, { 'human_members/a.yml': 'name: A\n', 'human_members/.b.yml': 'name: B\n', 'human_members/c..yml': 'name: C\n', 'x.yml': 'name: X\n' });
+    await writeFiles(dir, {
+      'human_members/a.yml': 'name: A\n',
+      'human_members/.b.yml': 'name: B\n',
+      'human_members/c..yml': 'name: C\n',
+      'x.yml': 'name: X\n',
+    });
     const storage = folderStorage(dir);
-    for (const key of ['human_members/.b.yml', 'human_members/c..yml']) expect(Buffer.from((await storage.read(key, 1024)).bytes).toString()).toMatch(/^name: /);
+    for (const key of ['human_members/.b.yml', 'human_members/c..yml'])
+      expect(Buffer.from((await storage.read(key, 1024)).bytes).toString()).toMatch(/^name: /);
     for (const key of ['', '/x.yml', 'human_members//a.yml', './x.yml', 'human_members/./a.yml', 'human_members/../x.yml', 'human_members/', '..', 'x.yml\0']) {
       await expect(storage.read(key, 1024), JSON.stringify(key)).rejects.toMatchObject({ failure: 'unreadable' });
     }
@@ -91,13 +98,25 @@ describe('folder storage', () => {
     const outside = await tempDir();
     try {
       const plain = Array.from({ length: 70 }, (_, i) => `human_members/m${i}.yml`);
-      await writeFiles(dir, { ...Object.fromEntries(plain.map((key) => [key, `name: ${key}\n`])), 'real/inside.yml': 'name: Inside\n', 'human_members/big.yml': 'x'.repeat(100) });
+      await writeFiles(dir, {
+        ...Object.fromEntries(plain.map((key) => [key, `name: ${key}\n`])),
+        'real/inside.yml': 'name: Inside\n',
+        'human_members/big.yml': 'x'.repeat(100),
+      });
       await writeFiles(outside.dir, { 'secret.yml': 'name: Secret\n', 'human_members/s.yml': 'name: S\n' });
       await fs.promises.symlink(path.join(dir, 'real/inside.yml'), path.join(dir, 'human_members/inside-link.yml'));
       await fs.promises.symlink(path.join(outside.dir, 'secret.yml'), path.join(dir, 'human_members/secret-link.yml'));
       await fs.promises.symlink(path.join(outside.dir, 'human_members'), path.join(dir, 'elsewhere'));
       await fs.promises.mkdir(path.join(dir, 'human_members/folder.yml'));
-      const special = ['human_members/inside-link.yml', 'human_members/secret-link.yml', 'elsewhere/s.yml', 'human_members/folder.yml', 'human_members/missing.yml', 'human_members/../x.yml', 'human_members/big.yml'];
+      const special = [
+        'human_members/inside-link.yml',
+        'human_members/secret-link.yml',
+        'elsewhere/s.yml',
+        'human_members/folder.yml',
+        'human_members/missing.yml',
+        'human_members/../x.yml',
+        'human_members/big.yml',
+      ];
       const keys = [...plain, ...special];
       const storage = await accepted(folderStorage(dir));
       const expected = await outcomesOneByOne(storage, keys, 50);
@@ -115,7 +134,11 @@ describe('folder storage', () => {
       expect(await outcomes(storage.readMany(special, 50))).toEqual(expected.slice(plain.length));
       // Versions the same way, on the thread and in the calling thread; for files, as `read` tells them.
       const onThread = await storage.versionsOf(keys);
-      const inCallingThread = new Map([...(await storage.versionsOf(plain.slice(0, 35))), ...(await storage.versionsOf(plain.slice(35))), ...(await storage.versionsOf(special))]);
+      const inCallingThread = new Map([
+        ...(await storage.versionsOf(plain.slice(0, 35))),
+        ...(await storage.versionsOf(plain.slice(35))),
+        ...(await storage.versionsOf(special)),
+      ]);
       expect(onThread).toEqual(inCallingThread);
       for (const [key, outcome] of expected) {
         if (outcome.includes(' @ ')) expect(onThread.get(key)).toBe(outcome.split(' @ ')[1]);

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { s3Storage } from '../../src/storage/s3.js';
-import { StorageError, type FileRead, type Storage } from '../../src/storage/types.js';
-import { syncStorage } from '../../src/sync/reconcile.js';
 import { listMembers } from '../../src/registry/read.js';
+import { s3Storage } from '../../src/storage/s3.js';
+import { type FileRead, type Storage, StorageError } from '../../src/storage/types.js';
+import { syncStorage } from '../../src/sync/reconcile.js';
 import { engines, freshDatabase } from '../helpers/databases.js';
 import { human } from '../helpers/files.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';

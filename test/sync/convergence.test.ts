@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runConvergence } from '../helpers/convergence.js';
 import { engines } from '../helpers/databases.js';
-import { RegistryModel, type RecordSeen, type RowSeen } from './model.js';
+import { type RecordSeen, RegistryModel, type RowSeen } from './model.js';
 
 /**
  * The whole pipeline, randomized and seeded, against the model of the rules (model.ts): after
@@ -38,7 +38,12 @@ describe('the model of the rules', () => {
   const record = (file: string, status: string, ...codes: string[]): RecordSeen => ({ file_uri: `human_members/${file}.yml`, status, codes });
   const abc = () => {
     const model = new RegistryModel();
-    for (const [file, name] of [['a', 'A'], ['b', 'B'], ['c', 'C']] as const) model.write(`human_members/${file}.yml`, { kind: 'human', valid: true, name, role: 'r' });
+    for (const [file, name] of [
+      ['a', 'A'],
+      ['b', 'B'],
+      ['c', 'C'],
+    ] as const)
+      model.write(`human_members/${file}.yml`, { kind: 'human', valid: true, name, role: 'r' });
     expect(model.anchor([row('A', 'a'), row('B', 'b'), row('C', 'c')])).toEqual([]);
     return model;
   };
@@ -48,17 +53,27 @@ describe('the model of the rules', () => {
     model.write('human_members/b.yml', { kind: 'human', valid: true, name: 'C', role: 'r' });
     model.write('human_members/a.yml', { kind: 'human', valid: true, name: 'B', role: 'r' });
     // What the registry did: b refused for C keeps its row B, and a is refused for B.
-    expect(model.check([row('A', 'a'), row('B', 'b'), row('C', 'c')], [record('a', 'invalid', 'name_conflict'), record('b', 'invalid', 'name_conflict'), record('c', 'registered')])).toEqual([
-      'human row "B" belongs to human_members/b.yml, which names "C": a stale row blocks the name, claimed by human_members/a.yml',
-    ]);
+    expect(
+      model.check(
+        [row('A', 'a'), row('B', 'b'), row('C', 'c')],
+        [record('a', 'invalid', 'name_conflict'), record('b', 'invalid', 'name_conflict'), record('c', 'registered')],
+      ),
+    ).toEqual(['human row "B" belongs to human_members/b.yml, which names "C": a stale row blocks the name, claimed by human_members/a.yml']);
     // What the rules give: a gets B, c keeps C, b is refused and holds no name.
-    expect(model.check([row('B', 'a'), row('C', 'c')], [record('a', 'registered'), record('b', 'invalid', 'name_conflict'), record('c', 'registered')])).toEqual([]);
+    expect(
+      model.check([row('B', 'a'), row('C', 'c')], [record('a', 'registered'), record('b', 'invalid', 'name_conflict'), record('c', 'registered')]),
+    ).toEqual([]);
     // Had a not claimed B, b's last good row could keep it (flagged): no other file wants it.
     model.write('human_members/a.yml', { kind: 'human', valid: true, name: 'A', role: 'r' });
-    expect(model.check([row('A', 'a'), row('B', 'b'), row('C', 'c')], [record('a', 'registered'), record('b', 'invalid', 'name_conflict'), record('c', 'registered')])).toEqual([]);
+    expect(
+      model.check(
+        [row('A', 'a'), row('B', 'b'), row('C', 'c')],
+        [record('a', 'registered'), record('b', 'invalid', 'name_conflict'), record('c', 'registered')],
+      ),
+    ).toEqual([]);
   });
 
-  it('keeps a name, and its row, with its holder while the holder\'s file claims it or is invalid', () => {
+  it("keeps a name, and its row, with its holder while the holder's file claims it or is invalid", () => {
     const model = abc();
     model.write('human_members/a.yml', { kind: 'human', valid: false });
     model.write('human_members/d.yml', { kind: 'human', valid: true, name: 'A', role: 'r' });

@@ -7,7 +7,14 @@ const sample = (name: string) => JSON.parse(fs.readFileSync(new URL(`../fixtures
 describe('parseNotification', () => {
   it('reads a MinIO put with a URL-encoded Japanese key', () => {
     expect(parseNotification(sample('minio-put-japanese-key'))).toEqual([
-      { eventName: 's3:ObjectCreated:Put', bucket: 'vecr-garage-storage', key: 'virtual_members/華扇.yml', action: 'upsert', etag: '4c2a9e0f7d1b3a5c8e6f0a2b4c6d8e0f', sequencer: '187A1C2E5BA31C42' },
+      {
+        eventName: 's3:ObjectCreated:Put',
+        bucket: 'vecr-garage-storage',
+        key: 'virtual_members/華扇.yml',
+        action: 'upsert',
+        etag: '4c2a9e0f7d1b3a5c8e6f0a2b4c6d8e0f',
+        sequencer: '187A1C2E5BA31C42',
+      },
     ]);
   });
 
@@ -39,7 +46,8 @@ describe('parseNotification', () => {
 
 describe('actionOf', () => {
   it('accepts both spellings of every created and removed event', () => {
-    for (const name of ['s3:ObjectCreated:Put', 'ObjectCreated:Post', 's3:ObjectCreated:Copy', 'ObjectCreated:CompleteMultipartUpload']) expect(actionOf(name)).toBe('upsert');
+    for (const name of ['s3:ObjectCreated:Put', 'ObjectCreated:Post', 's3:ObjectCreated:Copy', 'ObjectCreated:CompleteMultipartUpload'])
+      expect(actionOf(name)).toBe('upsert');
     for (const name of ['s3:ObjectRemoved:Delete', 'ObjectRemoved:DeleteMarkerCreated']) expect(actionOf(name)).toBe('remove');
     expect(actionOf('s3:ObjectAccessed:Get')).toBeUndefined();
   });

@@ -113,12 +113,22 @@ export class RegistryModel {
 
     for (const row of rows) {
       const where = `${row.kind} row "${row.name}"`;
-      if (row.file_uri === null) { violations.push(`${where} has no file`); continue; }
+      if (row.file_uri === null) {
+        violations.push(`${where} has no file`);
+        continue;
+      }
       const file = this.files.get(row.file_uri);
-      if (!file) { violations.push(`${where} belongs to ${row.file_uri}, which is not in storage`); continue; }
-      if (file.kind !== row.kind) { violations.push(`${where} belongs to ${row.file_uri}, a ${file.kind} file`); continue; }
+      if (!file) {
+        violations.push(`${where} belongs to ${row.file_uri}, which is not in storage`);
+        continue;
+      }
+      if (file.kind !== row.kind) {
+        violations.push(`${where} belongs to ${row.file_uri}, a ${file.kind} file`);
+        continue;
+      }
       if (file.valid && file.name === row.name) {
-        if (file.role !== row.role) violations.push(`${where} has role ${JSON.stringify(row.role)}, its file ${row.file_uri} says ${JSON.stringify(file.role)}`);
+        if (file.role !== row.role)
+          violations.push(`${where} has role ${JSON.stringify(row.role)}, its file ${row.file_uri} says ${JSON.stringify(file.role)}`);
         continue;
       }
       // The last good row of a file now invalid, or refused for the name it names now.
@@ -126,9 +136,13 @@ export class RegistryModel {
       if (!file.valid) continue;
       const record = recordOf.get(row.file_uri);
       if (record?.status !== 'invalid' || !record.codes.includes('name_conflict')) {
-        violations.push(`${where} belongs to ${row.file_uri}, which names "${file.name}" and is not refused for it (record: ${record?.status} ${JSON.stringify(record?.codes)})`);
+        violations.push(
+          `${where} belongs to ${row.file_uri}, which names "${file.name}" and is not refused for it (record: ${record?.status} ${JSON.stringify(record?.codes)})`,
+        );
       }
-      const claimants = [...this.files].filter(([key, other]) => key !== row.file_uri && other.kind === row.kind && other.valid && other.name === row.name).map(([key]) => key);
+      const claimants = [...this.files]
+        .filter(([key, other]) => key !== row.file_uri && other.kind === row.kind && other.valid && other.name === row.name)
+        .map(([key]) => key);
       if (claimants.length > 0) {
         violations.push(`${where} belongs to ${row.file_uri}, which names "${file.name}": a stale row blocks the name, claimed by ${claimants.join(', ')}`);
       }
@@ -136,7 +150,10 @@ export class RegistryModel {
 
     for (const [key, file] of this.files) {
       const record = recordOf.get(key);
-      if (!record) { violations.push(`${key} is in storage but has no record`); continue; }
+      if (!record) {
+        violations.push(`${key} is in storage but has no record`);
+        continue;
+      }
       if (!file.valid) {
         if (record.status !== 'invalid' || record.codes.length === 0 || record.codes.every((code) => code === 'name_conflict')) {
           violations.push(`${key} is invalid, but its record says ${record.status} ${JSON.stringify(record.codes)}`);
@@ -145,11 +162,16 @@ export class RegistryModel {
       }
       const holder = holderOf.get(slot(file.kind, file.name));
       if (!holder) {
-        violations.push(`${key} claims "${file.name}", which no ${file.kind} row holds, yet it is not registered (record: ${record.status} ${JSON.stringify(record.codes)})`);
+        violations.push(
+          `${key} claims "${file.name}", which no ${file.kind} row holds, yet it is not registered (record: ${record.status} ${JSON.stringify(record.codes)})`,
+        );
       } else if (holder.file_uri === key) {
-        if (record.status !== 'registered') violations.push(`${key} holds "${file.name}", but its record says ${record.status} ${JSON.stringify(record.codes)}`);
+        if (record.status !== 'registered')
+          violations.push(`${key} holds "${file.name}", but its record says ${record.status} ${JSON.stringify(record.codes)}`);
       } else if (record.status !== 'invalid' || !record.codes.includes('name_conflict')) {
-        violations.push(`${key} claims "${file.name}", held by ${holder.file_uri}, but its record says ${record.status} ${JSON.stringify(record.codes)} (expected a name_conflict)`);
+        violations.push(
+          `${key} claims "${file.name}", held by ${holder.file_uri}, but its record says ${record.status} ${JSON.stringify(record.codes)} (expected a name_conflict)`,
+        );
       }
     }
     for (const record of records) {
@@ -164,7 +186,9 @@ export class RegistryModel {
     for (const holding of this.kept.values()) {
       const now = holderOf.get(slot(holding.kind, holding.name));
       if (now?.file_uri !== holding.file_uri) {
-        violations.push(`${holding.file_uri} held ${holding.kind} "${holding.name}" and its file never let it go, but now ${now ? `${now.file_uri} holds it` : 'no row holds it'}`);
+        violations.push(
+          `${holding.file_uri} held ${holding.kind} "${holding.name}" and its file never let it go, but now ${now ? `${now.file_uri} holds it` : 'no row holds it'}`,
+        );
       } else if (now.id !== holding.id) {
         violations.push(`${holding.file_uri} kept ${holding.kind} "${holding.name}" but not its row: id ${holding.id} became ${now.id}`);
       }

@@ -2,8 +2,8 @@ import { hash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultLimits } from '../../src/members/parse.js';
 import { folderStorage } from '../../src/storage/folder.js';
-import { pacer } from '../../src/sync/pacer.js';
 import type { FileRead, Storage } from '../../src/storage/types.js';
+import { pacer } from '../../src/sync/pacer.js';
 import { readFiles } from '../../src/sync/readFiles.js';
 import { human, tempDir, writeFiles } from '../helpers/files.js';
 
@@ -66,7 +66,10 @@ describe('reading a batch of files', () => {
     const batch = ['same', 'edited', 'new'].map((name) => ({ key: `human_members/${name}.yml`, kind: 'human' as const }));
     const { files, touched } = await readFiles(folderStorage(dir), batch, registeredHashes, defaultLimits);
     expect(touched).toEqual([{ file_uri: 'human_members/same.yml', version: expect.any(String) }]);
-    expect(files.map((f) => [f.file_uri, f.ok]).sort()).toEqual([['human_members/edited.yml', false], ['human_members/new.yml', true]]);
+    expect(files.map((f) => [f.file_uri, f.ok]).sort()).toEqual([
+      ['human_members/edited.yml', false],
+      ['human_members/new.yml', true],
+    ]);
   });
 
   it('a storage that leaves a file unanswered is failing: nothing is taken for gone', async () => {
@@ -78,7 +81,10 @@ describe('reading a batch of files', () => {
         for await (const group of inner.readMany(keys, maxBytes)) yield group.filter((file) => !file.key.endsWith('b.yml'));
       },
     };
-    const batch = [{ key: 'human_members/a.yml', kind: 'human' as const }, { key: 'human_members/b.yml', kind: 'human' as const }];
+    const batch = [
+      { key: 'human_members/a.yml', kind: 'human' as const },
+      { key: 'human_members/b.yml', kind: 'human' as const },
+    ];
     await expect(readFiles(forgetful, batch, new Map(), defaultLimits)).rejects.toMatchObject({ failure: 'unavailable' });
   });
 });

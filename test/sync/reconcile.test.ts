@@ -2,13 +2,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Db, Queryable } from '../../src/db/types.js';
+import { defaultLimits } from '../../src/members/parse.js';
 import { getMember, listMembers } from '../../src/registry/read.js';
 import { listInvalidFiles } from '../../src/registry/sql/memberFiles.js';
 import { lastSyncRun } from '../../src/registry/sql/syncRuns.js';
 import { folderStorage } from '../../src/storage/folder.js';
-import { StorageError, type Storage } from '../../src/storage/types.js';
-import { defaultLimits } from '../../src/members/parse.js';
-import { syncStorage, type SyncOptions, type SyncReport } from '../../src/sync/reconcile.js';
+import { type Storage, StorageError } from '../../src/storage/types.js';
+import { type SyncOptions, type SyncReport, syncStorage } from '../../src/sync/reconcile.js';
 import { Registrar } from '../../src/sync/registrar.js';
 import { engines, freshDatabase, resetDatabase, type TestDatabase } from '../helpers/databases.js';
 import { human, tempDir, virtual, writeFiles } from '../helpers/files.js';
@@ -75,7 +75,7 @@ describe.each(engines)('sync on %s', (engine) => {
     expect(storage.versionsAsked.sort()).toEqual(['human_members/rin.yml', 'human_members/syota.yml', 'virtual_members/kasen.yml']);
   });
 
-  it('a folder of many files, read and stat\'ed on the reading thread: registers, skips unchanged unread, updates, deletes', async () => {
+  it("a folder of many files, read and stat'ed on the reading thread: registers, skips unchanged unread, updates, deletes", async () => {
     const keys = Array.from({ length: 300 }, (_, i) => `human_members/m${String(i).padStart(3, '0')}.yml`);
     await writeFiles(dir, Object.fromEntries(keys.map((key, i) => [key, human(`Many ${i}`)])));
     expect(await sync({ batchSize: 100 })).toMatchObject({ created: 300, invalid: 0 });
@@ -167,7 +167,12 @@ describe.each(engines)('sync on %s', (engine) => {
       ['virtual_members/nomodel.yml', 'required'],
     ]);
     expect(await getMember(db, 'human', 'Rin')).toMatchObject({ skills: ['TypeScript'] });
-    expect((await listInvalidFiles(db)).map((f) => f.file_uri)).toEqual(['human_members/empty.yml', 'human_members/noname.yml', 'human_members/rin.yml', 'virtual_members/nomodel.yml']);
+    expect((await listInvalidFiles(db)).map((f) => f.file_uri)).toEqual([
+      'human_members/empty.yml',
+      'human_members/noname.yml',
+      'human_members/rin.yml',
+      'virtual_members/nomodel.yml',
+    ]);
 
     // Still invalid on the next run (and so still reported), fixed files heal.
     expect(await sync()).toMatchObject({ invalid: 4 });
@@ -248,7 +253,12 @@ describe.each(engines)('sync on %s', (engine) => {
   });
 
   it('puts back member rows deleted or edited by hand, even from files unchanged', async () => {
-    await writeFiles(dir, { 'human_members/rin.yml': human('Rin'), 'human_members/bob.yml': human('Bob'), 'human_members/eve.yml': human('Eve'), 'virtual_members/kasen.yml': virtual('華扇') });
+    await writeFiles(dir, {
+      'human_members/rin.yml': human('Rin'),
+      'human_members/bob.yml': human('Bob'),
+      'human_members/eve.yml': human('Eve'),
+      'virtual_members/kasen.yml': virtual('華扇'),
+    });
     await sync();
     await db.query("DELETE FROM human_members WHERE name = 'Rin'");
     await db.query("UPDATE human_members SET role = 'tampered' WHERE name = 'Bob'");
@@ -283,7 +293,12 @@ describe.each(engines)('sync on %s', (engine) => {
   });
 
   it('a name two files claim stays with its holder, run after run, with the same report', async () => {
-    await writeFiles(dir, { 'human_members/a.yml': human('Same'), 'human_members/b.yml': human('Same'), 'human_members/c.yml': human('Other'), 'human_members/d.yml': human('Other') });
+    await writeFiles(dir, {
+      'human_members/a.yml': human('Same'),
+      'human_members/b.yml': human('Same'),
+      'human_members/c.yml': human('Other'),
+      'human_members/d.yml': human('Other'),
+    });
     for (let run = 0; run < 2; run++) {
       const report = await sync({ batchSize: 1 });
       expect(report).toMatchObject({ invalid: 2 });
@@ -393,10 +408,11 @@ describe.each(engines)('sync on %s', (engine) => {
         return work().finally(() => seen.running--);
       };
       const queries = (target: Queryable): Queryable => ({
-        query: (sql, params) => watch(sql, async () => {
-          if (failQuery(sql)) throw new Error('the database failed');
-          return target.query(sql, params);
-        }),
+        query: (sql, params) =>
+          watch(sql, async () => {
+            if (failQuery(sql)) throw new Error('the database failed');
+            return target.query(sql, params);
+          }),
         exec: (sql) => target.exec(sql),
       });
       const watchedDb: Db = { ...db, ...queries(db), transaction: (fn) => db.transaction((tx) => fn(queries(tx))) };
@@ -410,10 +426,11 @@ describe.each(engines)('sync on %s', (engine) => {
       const controller = new AbortController();
       const slowVersions: Storage = {
         ...inner,
-        versionsOf: (asked) => watch('versions', async () => {
-          if (asked.includes(keys[1]!)) await sleep(200);
-          return inner.versionsOf(asked);
-        }),
+        versionsOf: (asked) =>
+          watch('versions', async () => {
+            if (asked.includes(keys[1]!)) await sleep(200);
+            return inner.versionsOf(asked);
+          }),
         list() {
           const listing = inner.list();
           return {
@@ -433,32 +450,36 @@ describe.each(engines)('sync on %s', (engine) => {
       expect(seen.afterwards).toEqual([]);
     });
 
-    it.each(['records', 'versions', 'hashes'] as const)('%s failing for a batch ahead: the sync fails, deletes nothing, leaves nothing running', async (failing) => {
-      await registeredAndTouched();
-      await fs.rm(path.join(dir, keys[6]!));
-      await fs.rm(path.join(dir, keys[7]!));
-      let recordQueries = 0;
-      let hashQueries = 0;
-      const { seen, watch, watchedDb } = watching((sql) => {
-        if (sql.includes('ORDER BY file_uri LIMIT')) return failing === 'records' && recordQueries++ === 2;
-        if (sql.includes('json_build_array(file_uri, version, content_hash, status)')) return failing === 'hashes' && hashQueries++ === 2;
-        return false;
-      });
-      const inner = folderStorage(dir);
-      const failingVersions: Storage = {
-        ...inner,
-        versionsOf: (asked) => watch('versions', async () => {
-          // The first batch is slow, so that later ones are looked up while it is handled.
-          await sleep(asked.includes(keys[0]!) ? 100 : 5);
-          if (failing === 'versions' && asked.includes(keys[2]!)) throw new StorageError('versions failed', 'unavailable');
-          return inner.versionsOf(asked);
-        }),
-      };
-      await expect(syncStorage(watchedDb, failingVersions, { key: 'file_uri', batchSize: 1 })).rejects.toThrow();
-      seen.finished = true;
-      expect(seen.running).toBe(0);
-      expect(await names('human')).toEqual(everyone);
-    });
+    it.each(['records', 'versions', 'hashes'] as const)(
+      '%s failing for a batch ahead: the sync fails, deletes nothing, leaves nothing running',
+      async (failing) => {
+        await registeredAndTouched();
+        await fs.rm(path.join(dir, keys[6]!));
+        await fs.rm(path.join(dir, keys[7]!));
+        let recordQueries = 0;
+        let hashQueries = 0;
+        const { seen, watch, watchedDb } = watching((sql) => {
+          if (sql.includes('ORDER BY file_uri LIMIT')) return failing === 'records' && recordQueries++ === 2;
+          if (sql.includes('json_build_array(file_uri, version, content_hash, status)')) return failing === 'hashes' && hashQueries++ === 2;
+          return false;
+        });
+        const inner = folderStorage(dir);
+        const failingVersions: Storage = {
+          ...inner,
+          versionsOf: (asked) =>
+            watch('versions', async () => {
+              // The first batch is slow, so that later ones are looked up while it is handled.
+              await sleep(asked.includes(keys[0]!) ? 100 : 5);
+              if (failing === 'versions' && asked.includes(keys[2]!)) throw new StorageError('versions failed', 'unavailable');
+              return inner.versionsOf(asked);
+            }),
+        };
+        await expect(syncStorage(watchedDb, failingVersions, { key: 'file_uri', batchSize: 1 })).rejects.toThrow();
+        seen.finished = true;
+        expect(seen.running).toBe(0);
+        expect(await names('human')).toEqual(everyone);
+      },
+    );
 
     it('a dry run over many batches reports what the real run then does, and writes nothing', async () => {
       await registeredAndTouched();
@@ -496,7 +517,11 @@ describe.each(engines)('sync beside other writers on %s', (engine) => {
         const { parseMemberFile } = await import('../../src/members/parse.js');
         const { applyChanges } = await import('../../src/registry/apply.js');
         await db.transaction((tx) =>
-          applyChanges(tx, { files: [{ file_uri: file, kind: 'human', version: read.version, content_hash: 'x', ...parseMemberFile(file, 'human', read.bytes) }] }, 'file_uri'),
+          applyChanges(
+            tx,
+            { files: [{ file_uri: file, kind: 'human', version: read.version, content_hash: 'x', ...parseMemberFile(file, 'human', read.bytes) }] },
+            'file_uri',
+          ),
         );
       };
       const racing = listingThrough(
@@ -526,7 +551,12 @@ describe.each(engines)('sync beside other writers on %s', (engine) => {
     const db = await freshDatabase(engine);
     const { dir, remove } = await tempDir();
     try {
-      await writeFiles(dir, { 'human_members/a.yml': human('Ann'), 'human_members/b.yml': human('Bob'), 'human_members/c.yml': human('Cid'), 'human_members/d.yml': human('Cid') });
+      await writeFiles(dir, {
+        'human_members/a.yml': human('Ann'),
+        'human_members/b.yml': human('Bob'),
+        'human_members/c.yml': human('Cid'),
+        'human_members/d.yml': human('Cid'),
+      });
       const files = folderStorage(dir);
       await syncStorage(db, files, { key: 'file_uri' });
       const registrar = new Registrar(db, files, { key: 'file_uri', skipRepeats: true });
@@ -563,7 +593,11 @@ describe.each(engines)('sync beside other writers on %s', (engine) => {
       expect(await syncStorage(db, files, { key: 'file_uri' })).toMatchObject({ created: 1003, invalid: 1000 });
       const registrar = new Registrar(db, files, { key: 'file_uri', skipRepeats: true });
       // Once b.yml names Cid (refused: c.yml holds it), Bob passes on to a.yml; so Ann is free when c.yml claims it.
-      for (const [file, name, action] of [['a', 'Bob', 'invalid'], ['b', 'Cid', 'invalid'], ['c', 'Ann', 'updated']] as const) {
+      for (const [file, name, action] of [
+        ['a', 'Bob', 'invalid'],
+        ['b', 'Cid', 'invalid'],
+        ['c', 'Ann', 'updated'],
+      ] as const) {
         await writeFiles(dir, { [`human_members/${file}.yml`]: human(name) });
         expect(await registrar.submit([{ key: `human_members/${file}.yml`, kind: 'human' }])).toMatchObject([{ action }]);
         await registrar.idle();
@@ -624,4 +658,3 @@ describe.each(engines.filter((engine) => engine === 'postgres'))('sync on a %s d
     }
   });
 });
-

@@ -6,7 +6,7 @@ import { listInvalidFiles } from '../../src/registry/sql/memberFiles.js';
 import { folderStorage } from '../../src/storage/folder.js';
 import type { Storage } from '../../src/storage/types.js';
 import { syncStorage } from '../../src/sync/reconcile.js';
-import { Registrar, type FileChange } from '../../src/sync/registrar.js';
+import { type FileChange, Registrar } from '../../src/sync/registrar.js';
 import { engines, freshDatabase, resetDatabase, type TestDatabase } from '../helpers/databases.js';
 import { human, tempDir, virtual, writeFiles } from '../helpers/files.js';
 import { eventually, serveForTest } from '../helpers/service.js';
@@ -34,8 +34,7 @@ describe.each(engines)('a member file moved, on %s', (engine) => {
   afterEach(() => remove());
 
   type Row = { id: number; name: string; file_uri: string; created_at: string };
-  const rows = async (table = 'human_members') =>
-    (await db.query<Row>(`SELECT id, name, file_uri, created_at::text FROM ${table} ORDER BY id`)).rows;
+  const rows = async (table = 'human_members') => (await db.query<Row>(`SELECT id, name, file_uri, created_at::text FROM ${table} ORDER BY id`)).rows;
   const sync = (key: UpsertKey, batchSize?: number) => syncStorage(db, storage, { key, ...(batchSize ? { batchSize } : {}) });
   const move = (from: string, to: string) => fs.rename(path.join(dir, from), path.join(dir, to));
   const change = (key: string, event: 'put' | 'delete', sequencer: string): FileChange => ({
@@ -81,7 +80,9 @@ describe.each(engines)('a member file moved, on %s', (engine) => {
       const before = await registeredThenMoved('name');
       const registrar = new Registrar(db, storage, { key: 'name', skipRepeats: true });
       for (const group of groups) {
-        await registrar.submit(group.map((event) => (event === 'delete' ? change('human_members/x.yml', 'delete', '20') : change('human_members/y.yml', 'put', '21'))));
+        await registrar.submit(
+          group.map((event) => (event === 'delete' ? change('human_members/x.yml', 'delete', '20') : change('human_members/y.yml', 'put', '21'))),
+        );
         await registrar.idle();
       }
       expect((await rows()).find((r) => r.name === 'Rin')).toEqual({ ...before, file_uri: 'human_members/y.yml' });
@@ -170,7 +171,9 @@ describe.each(engines)('the folder watcher with the name key, on %s', (engine) =
   });
 
   it('keeps the row of a file renamed', async () => {
-    const rin = async () => (await db.query<{ id: number; file_uri: string; created_at: string }>("SELECT id, file_uri, created_at::text FROM human_members WHERE name = 'Rin'")).rows;
+    const rin = async () =>
+      (await db.query<{ id: number; file_uri: string; created_at: string }>("SELECT id, file_uri, created_at::text FROM human_members WHERE name = 'Rin'"))
+        .rows;
     await writeFiles(work.dir, { 'human_members/x.yml': human('Rin') });
     const [before] = await eventually(async () => {
       const found = await rin();

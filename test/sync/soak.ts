@@ -33,7 +33,15 @@ const seed = Number(values.seed);
 const engine = values.engine as Engine;
 const storage = values.storage as 'folder' | 's3';
 const checkEvery = Number(values['check-every']);
-if (!Number.isInteger(checkEvery) || checkEvery < 1 || !Number.isInteger(steps) || steps < 1 || !Number.isInteger(seed) || !['pglite', 'postgres'].includes(engine) || !['folder', 's3'].includes(storage)) {
+if (
+  !Number.isInteger(checkEvery) ||
+  checkEvery < 1 ||
+  !Number.isInteger(steps) ||
+  steps < 1 ||
+  !Number.isInteger(seed) ||
+  !['pglite', 'postgres'].includes(engine) ||
+  !['folder', 's3'].includes(storage)
+) {
   console.error('usage: npm run test:soak -- [--steps N] [--seed S] [--engine pglite|postgres] [--storage folder|s3] [--check-every N]');
   process.exit(2);
 }
@@ -55,7 +63,9 @@ const result = await runConvergence({
   onProgress: (done) => console.log(`${done}/${steps} steps, ${seconds()} s`),
 });
 const { events, dropped, duplicated, requests, outages, restarts, reconciles, anchors } = result.counts;
-console.log(`${events} events (${dropped} dropped, ${duplicated} duplicated) in ${requests} requests (${outages} answered 503 and sent again), ${restarts} restarts, ${reconciles} periodic reconciles, ${anchors} quiet checks`);
+console.log(
+  `${events} events (${dropped} dropped, ${duplicated} duplicated) in ${requests} requests (${outages} answered 503 and sent again), ${restarts} restarts, ${reconciles} periodic reconciles, ${anchors} quiet checks`,
+);
 if (result.violations.length > 0) {
   const log = path.join(os.tmpdir(), `vecr-soak-${storage}-${engine}-${seed}.log`);
   fs.writeFileSync(log, `${result.trace.join('\n')}\n\nviolations:\n${result.violations.join('\n')}\n`);

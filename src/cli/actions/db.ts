@@ -53,7 +53,9 @@ export async function backupDatabase(options: { out?: string }, command: Command
   }
   // Written whole or not at all: a failed backup leaves no file that looks like one.
   const result = await writeFileWhole(options.out, { overwrite: false }, backup);
-  const rows = Object.entries(result.tables).map(([name, n]) => `${name} ${n}`).join(', ');
+  const rows = Object.entries(result.tables)
+    .map(([name, n]) => `${name} ${n}`)
+    .join(', ');
   process.stderr.write(`wrote ${options.out}: ${rows}\n`);
 }
 

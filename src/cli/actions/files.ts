@@ -5,7 +5,7 @@ import { formatIssue, type MemberIssue } from '../../members/issues.js';
 import { defaultLimits } from '../../members/limits.js';
 import { parseQuickly } from '../../members/parseQuickly.js';
 import { memberKindOf } from '../../members/paths.js';
-import { memberJsonSchema, type MemberKind } from '../../members/schema.js';
+import { type MemberKind, memberJsonSchema } from '../../members/schema.js';
 import { printJson, shown } from '../output.js';
 
 export async function validateFiles(files: string[], options: { kind?: string; json?: boolean }) {
@@ -21,7 +21,18 @@ export async function validateFiles(files: string[], options: { kind?: string; j
     }
     const kind = (options.kind as MemberKind | undefined) ?? memberKindOf(path.resolve(file).split(path.sep).join('/'));
     if (!kind) {
-      results.push({ file, ok: false, issues: [{ file, code: 'not_a_member_path', message: 'is not a .yml or .yaml file in a human_members/ or virtual_members/ folder', hint: 'pass --kind human or --kind virtual' }] });
+      results.push({
+        file,
+        ok: false,
+        issues: [
+          {
+            file,
+            code: 'not_a_member_path',
+            message: 'is not a .yml or .yaml file in a human_members/ or virtual_members/ folder',
+            hint: 'pass --kind human or --kind virtual',
+          },
+        ],
+      });
       continue;
     }
     let bytes: Uint8Array;

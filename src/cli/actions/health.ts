@@ -55,11 +55,27 @@ async function checkChatlog(config: Config) {
 function probeEmbeddedStore(table: string, port: number, pid: number): Promise<{ ok: boolean; reason: string }> {
   const where = `chat log store ${table} at the embedded store of process ${pid}`;
   return new Promise((resolve) => {
-    const request = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/', timeout: 3000, headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables', 'content-type': 'application/x-amz-json-1.0' } }, (response) => {
-      let body = '';
-      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      response.on('end', () => resolve(body.includes('MissingAuthenticationToken') ? { ok: true, reason: `${where} answers` } : { ok: false, reason: `${where} (127.0.0.1:${port}) answers ${response.statusCode}: ${body.slice(0, 200)}` }));
-    });
+    const request = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/',
+        timeout: 3000,
+        headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables', 'content-type': 'application/x-amz-json-1.0' },
+      },
+      (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () =>
+          resolve(
+            body.includes('MissingAuthenticationToken')
+              ? { ok: true, reason: `${where} answers` }
+              : { ok: false, reason: `${where} (127.0.0.1:${port}) answers ${response.statusCode}: ${body.slice(0, 200)}` },
+          ),
+        );
+      },
+    );
     request.on('timeout', () => request.destroy(new Error('no answer within 3 s')));
     request.on('error', (error) => resolve({ ok: false, reason: `${where} (127.0.0.1:${port}): ${error.message}` }));
     request.end('{}');

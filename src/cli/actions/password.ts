@@ -1,6 +1,6 @@
 import readline from 'node:readline/promises';
 import { Writable } from 'node:stream';
-import { ConfigError, parseUiUsers, tokenNamePattern, uiRoles, type UiRole } from '../../config.js';
+import { ConfigError, parseUiUsers, tokenNamePattern, type UiRole, uiRoles } from '../../config.js';
 import { hashPassword } from '../../http/ui/password.js';
 import { printJson } from '../output.js';
 
@@ -8,7 +8,8 @@ import { printJson } from '../output.js';
 const minPasswordLength = 8;
 
 export async function makePassword(name: string, options: { role: string; json?: boolean }) {
-  if (!tokenNamePattern.test(name)) throw new ConfigError(`the user name must be 1 to 64 letters, digits, dots, dashes or underscores, not ${JSON.stringify(name)}`);
+  if (!tokenNamePattern.test(name))
+    throw new ConfigError(`the user name must be 1 to 64 letters, digits, dots, dashes or underscores, not ${JSON.stringify(name)}`);
   if (!Object.hasOwn(uiRoles, options.role)) throw new ConfigError(`--role must be admin or viewer, not ${JSON.stringify(options.role)}`);
   const role = options.role as UiRole;
   const password = process.stdin.isTTY ? await askTwice(name) : await firstLine(process.stdin);
@@ -21,7 +22,11 @@ export async function makePassword(name: string, options: { role: string; json?:
     return;
   }
   process.stdout.write(
-    [`Web UI account "${name}" (${role}: ${uiRoles[role].join(', ')}). Add this entry to VECR_UI_USERS (several entries are separated by spaces):`, `  ${entry}`, ''].join('\n'),
+    [
+      `Web UI account "${name}" (${role}: ${uiRoles[role].join(', ')}). Add this entry to VECR_UI_USERS (several entries are separated by spaces):`,
+      `  ${entry}`,
+      '',
+    ].join('\n'),
   );
 }
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { ConfigError, describeStorage, type Config } from '../../config.js';
-import { passwordFileOf } from '../../db/password.js';
 import type { FastifyRequest } from 'fastify';
+import { type Config, ConfigError, describeStorage } from '../../config.js';
+import { passwordFileOf } from '../../db/password.js';
 import { startService } from '../../service.js';
 import { configFrom, embeddedDatabase, embeddedStoreExists } from '../context.js';
 
@@ -18,10 +18,13 @@ export async function serve(options: { port?: string; host?: string }, command: 
   const level = (process.env.LOG_LEVEL || 'info').toLowerCase();
   if (!logLevels.includes(level)) throw new ConfigError(`LOG_LEVEL must be one of ${logLevels.join(', ')}, not "${process.env.LOG_LEVEL}"`);
   // Told in the banner, once the service runs (a start refused for its settings makes nothing).
-  const newDatabaseIn = config.database.engine === 'pglite' && !(await embeddedStoreExists(embeddedDatabase(config.database.dataDir))) ? config.database.dataDir : undefined;
-  const service = await startService(config, { logger: { level, redact: ['req.headers.authorization'], serializers: { req: requestLogged } } }).catch((error: unknown) => {
-    throw portTaken(error, config) ?? error;
-  });
+  const newDatabaseIn =
+    config.database.engine === 'pglite' && !(await embeddedStoreExists(embeddedDatabase(config.database.dataDir))) ? config.database.dataDir : undefined;
+  const service = await startService(config, { logger: { level, redact: ['req.headers.authorization'], serializers: { req: requestLogged } } }).catch(
+    (error: unknown) => {
+      throw portTaken(error, config) ?? error;
+    },
+  );
   const lines = [
     // For HOST=0.0.0.0 the URL shown is this machine's; the line says the others reach it too.
     `vecr serve: listening on ${service.url} (API docs: ${service.url}/docs)${['0.0.0.0', '::'].includes(config.http.host) ? `, and on every address of this machine (HOST=${config.http.host})` : ''}`,
@@ -35,7 +38,8 @@ export async function serve(options: { port?: string; host?: string }, command: 
     const port = new URL(service.pgUrl).port;
     lines.push(`  psql:     PGPASSFILE=${passwordFileOf(config.database.dataDir)} psql -h localhost -p ${port} -U postgres member_db`);
   }
-  if (newDatabaseIn) lines.push(`  note:     there was no embedded database in ${newDatabaseIn}: this one is new (set VECR_DATA_DIR or DATABASE_URL to use another)`);
+  if (newDatabaseIn)
+    lines.push(`  note:     there was no embedded database in ${newDatabaseIn}: this one is new (set VECR_DATA_DIR or DATABASE_URL to use another)`);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -67,7 +71,9 @@ function portTaken(error: unknown, config: Config): Error | undefined {
   if (code !== 'EADDRINUSE' || port === undefined) return undefined;
   const uses = [
     ...(port === config.http.port ? [{ what: "the HTTP API's port", setting: 'PORT (or --port)' }] : []),
-    ...(config.database.engine === 'pglite' && port === config.pgPort ? [{ what: 'the port that shares the embedded database (psql, other vecr commands)', setting: 'VECR_PG_PORT' }] : []),
+    ...(config.database.engine === 'pglite' && port === config.pgPort
+      ? [{ what: 'the port that shares the embedded database (psql, other vecr commands)', setting: 'VECR_PG_PORT' }]
+      : []),
   ];
   if (uses.length === 0) return undefined;
   return new ConfigError(

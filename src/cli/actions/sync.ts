@@ -11,7 +11,10 @@ import { progressBar } from '../progress.js';
 
 const shownChanges = 20;
 
-export async function syncCommand(options: { storage?: string; dryRun?: boolean; delete: boolean; allowEmpty?: boolean; key?: string; json?: boolean }, command: Command) {
+export async function syncCommand(
+  options: { storage?: string; dryRun?: boolean; delete: boolean; allowEmpty?: boolean; key?: string; json?: boolean },
+  command: Command,
+) {
   const config = configFrom(command.optsWithGlobals());
   const storage = options.storage ? storageConfig(options.storage) : config.storage;
   const key = options.key ? parseUpsertKey(options.key) : config.upsertKey;
@@ -42,7 +45,9 @@ export async function syncCommand(options: { storage?: string; dryRun?: boolean;
     const { created, updated, unchanged, deleted, invalid } = report;
     const out = process.stdout;
     out.write(`${report.dryRun ? 'Dry run (nothing written): ' : ''}${describeStorage(storage)}\n`);
-    out.write(`  created ${created}, updated ${updated}, unchanged ${unchanged}, deleted ${deleted}, invalid ${invalid}  (${(report.durationMs / 1000).toFixed(2)} s)\n`);
+    out.write(
+      `  created ${created}, updated ${updated}, unchanged ${unchanged}, deleted ${deleted}, invalid ${invalid}  (${(report.durationMs / 1000).toFixed(2)} s)\n`,
+    );
     for (const change of report.changes.slice(0, shownChanges)) {
       out.write(`  ${change.action.padEnd(8)} ${shown(change.file_uri)}${change.name ? `  (${shown(change.name)})` : ''}\n`);
     }

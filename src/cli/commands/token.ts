@@ -6,7 +6,10 @@ export function registerToken(program: Command) {
   program
     .command('token')
     .argument('<name>', "the token's name: logged instead of the token, and named when it lacks a scope")
-    .requiredOption('--scopes <list>', `what it may do, comma-separated: ${scopes.join(', ')} (read: members, chat logs, sync status; chat: writing chat; admin: deleting sessions, syncing)`)
+    .requiredOption(
+      '--scopes <list>',
+      `what it may do, comma-separated: ${scopes.join(', ')} (read: members, chat logs, sync status; chat: writing chat; admin: deleting sessions, syncing)`,
+    )
     .option('--json', 'print JSON: {name, scopes, token, entry}')
     .description('make an API token: prints it once, with the VECR_API_TOKENS entry that holds only its hash')
     .addHelpText(

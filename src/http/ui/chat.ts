@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { buildContext } from '../../chatlog/context.js';
-import { sessionIdSchema, type ChatMessage, type ChatSession } from '../../chatlog/schema.js';
 import { ChatRequestError } from '../../chatlog/errors.js';
+import { type ChatMessage, type ChatSession, sessionIdSchema } from '../../chatlog/schema.js';
 import type { ChatStore } from '../../chatlog/store.js';
 import { getMember } from '../../registry/read.js';
 import type { AppContext } from '../context.js';
-import { html, type Html } from './html.js';
-import { languageOf, t, type Language } from './i18n.js';
+import { type Html, html } from './html.js';
+import { type Language, languageOf, t } from './i18n.js';
 import { accountBar, when } from './members.js';
 import type { Session } from './session.js';
 import { acceptForms, formsNeedASession, page, sendPage, type UiAuth } from './signin.js';
@@ -37,7 +37,11 @@ export function chatPages(app: AppContext, ui: UiAuth) {
       return undefined;
     };
     /** The store and the session the URL names, or the page that says which is missing. */
-    const sessionOr = async (request: FastifyRequest, reply: FastifyReply, language: Language): Promise<{ store: ChatStore; session: ChatSession } | undefined> => {
+    const sessionOr = async (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      language: Language,
+    ): Promise<{ store: ChatStore; session: ChatSession } | undefined> => {
       const store = storeOr(request, reply, language);
       if (!store) return undefined;
       const { id } = request.params as { id: string };
@@ -52,7 +56,13 @@ export function chatPages(app: AppContext, ui: UiAuth) {
      * A page of a list read with the URL's cursor, or, when the cursor is not one the store handed
      * out (edited, cut short), a page that says so and links to the first page.
      */
-    const pageOr = async <T>(request: FastifyRequest, reply: FastifyReply, language: Language, firstUrl: string, read: () => Promise<T>): Promise<T | undefined> => {
+    const pageOr = async <T>(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      language: Language,
+      firstUrl: string,
+      read: () => Promise<T>,
+    ): Promise<T | undefined> => {
       try {
         return await read();
       } catch (error) {
@@ -84,7 +94,10 @@ export function chatPages(app: AppContext, ui: UiAuth) {
       const listed = both
         ? { sessions: [], next_cursor: null }
         : await pageOr(request, reply, language, listUrl({}), () =>
-            store.listSessions({ ...(channel ? { channel_id: channel } : {}), ...(member ? { member } : {}) }, { limit: chatPageSize, ...(cursor ? { cursor } : {}) }),
+            store.listSessions(
+              { ...(channel ? { channel_id: channel } : {}), ...(member ? { member } : {}) },
+              { limit: chatPageSize, ...(cursor ? { cursor } : {}) },
+            ),
           );
       if (!listed) return reply;
       const { sessions, next_cursor } = listed;
@@ -97,14 +110,20 @@ export function chatPages(app: AppContext, ui: UiAuth) {
 <div class="actions"><button type="submit">${t(language, 'team.apply')}</button> <a href="/chat">${t(language, 'team.clear')}</a></div>
 </form>
 ${both ? html`<p class="message" role="alert">${t(language, 'chat.oneFilter')}</p>` : ''}
-${sessions.length === 0
-  ? html`<p>${t(language, 'chat.none')}</p>`
-  : html`<div class="scroll"><table>
+${
+  sessions.length === 0
+    ? html`<p>${t(language, 'chat.none')}</p>`
+    : html`<div class="scroll"><table>
 <thead><tr><th scope="col">${t(language, 'chat.session')}</th><th scope="col">${t(language, 'chat.channel')}</th><th scope="col">${t(language, 'chat.speakers')}</th><th scope="col">${t(language, 'chat.messages')}</th><th scope="col">${t(language, 'chat.status')}</th><th scope="col">${t(language, 'chat.lastActivity')}</th></tr></thead>
 <tbody>
-${sessions.map((session) => html`<tr><td><a href="${sessionUrl(session.session_id)}">${session.session_id}</a></td><td>${session.channel_id ?? ''}${session.thread_id ? ` / ${session.thread_id}` : ''}</td><td>${session.members.join(', ')}</td><td>${session.message_count}</td><td>${t(language, session.status === 'open' ? 'chat.open' : 'chat.closed')}</td><td>${at(session.last_activity)}</td></tr>
-`)}</tbody>
-</table></div>`}
+${sessions.map(
+  (
+    session,
+  ) => html`<tr><td><a href="${sessionUrl(session.session_id)}">${session.session_id}</a></td><td>${session.channel_id ?? ''}${session.thread_id ? ` / ${session.thread_id}` : ''}</td><td>${session.members.join(', ')}</td><td>${session.message_count}</td><td>${t(language, session.status === 'open' ? 'chat.open' : 'chat.closed')}</td><td>${at(session.last_activity)}</td></tr>
+`,
+)}</tbody>
+</table></div>`
+}
 <nav class="pages" aria-label="${t(language, 'team.pages')}">
 ${cursor ? html`<a href="${listUrl({})}">${t(language, 'chat.first')}</a>` : ''}
 ${next_cursor ? html`<a href="${listUrl({ cursor: next_cursor })}" rel="next">${t(language, 'team.next')}</a>` : ''}
@@ -136,8 +155,12 @@ ${next_cursor ? html`<a href="${listUrl({ cursor: next_cursor })}" rel="next">${
 ${aiSpeakers.map((name) => html`<li><a href="${url}/context?member=${encodeURIComponent(name)}">${t(language, 'chat.contextOf', { name })}</a></li>`)}
 <li><a href="${url}/delete">${t(language, 'chat.delete')}</a></li>
 </ul>
-${messages.length === 0 ? html`<p>${t(language, 'chat.noMessages')}</p>` : html`<ol class="transcript">
-${messages.map((message) => messageItem(language, message))}</ol>`}
+${
+  messages.length === 0
+    ? html`<p>${t(language, 'chat.noMessages')}</p>`
+    : html`<ol class="transcript">
+${messages.map((message) => messageItem(language, message))}</ol>`
+}
 <nav class="pages" aria-label="${t(language, 'team.pages')}">
 ${cursor ? html`<a href="${url}">${t(language, 'chat.first')}</a>` : ''}
 ${next_cursor ? html`<a href="${url}?cursor=${encodeURIComponent(next_cursor)}" rel="next">${t(language, 'team.next')}</a>` : ''}
@@ -190,9 +213,15 @@ ${next_cursor ? html`<a href="${url}?cursor=${encodeURIComponent(next_cursor)}" 
 <p>${t(language, 'chat.contextText', { messages: contextMessages, chars: contextChars })}</p>
 <dl class="fields"><dt>${t(language, 'field.llm_model')}</dt><dd>${context.model}</dd>
 <dt>${t(language, 'field.system_prompt')}</dt><dd class="long">${context.system}</dd></dl>
-${context.messages.length === 0 ? html`<p>${t(language, 'chat.noMessages')}</p>` : html`<ol class="transcript">
-${context.messages.map((turn) => html`<li class="${turn.role === 'assistant' ? 'ai' : 'human'}"><p class="speaker">${turn.role}</p><div class="content">${turn.content}</div></li>
-`)}</ol>`}`;
+${
+  context.messages.length === 0
+    ? html`<p>${t(language, 'chat.noMessages')}</p>`
+    : html`<ol class="transcript">
+${context.messages.map(
+  (turn) => html`<li class="${turn.role === 'assistant' ? 'ai' : 'human'}"><p class="speaker">${turn.role}</p><div class="content">${turn.content}</div></li>
+`,
+)}</ol>`
+}`;
       return sendPage(reply, 200, page(language, t(language, 'chat.contextOf', { name: member.name }), main, request));
     });
   };
@@ -207,9 +236,10 @@ async function aiMembersAmong(app: AppContext, speakers: readonly string[]): Pro
 
 /** One message of a transcript: who said it (human or AI), when, with which model and tokens; its text with line breaks kept (by the stylesheet). */
 function messageItem(language: Language, message: ChatMessage): Html {
-  const tokens = message.input_tokens !== undefined || message.output_tokens !== undefined
-    ? t(language, 'chat.tokens', { input: message.input_tokens ?? '–', output: message.output_tokens ?? '–' })
-    : undefined;
+  const tokens =
+    message.input_tokens !== undefined || message.output_tokens !== undefined
+      ? t(language, 'chat.tokens', { input: message.input_tokens ?? '–', output: message.output_tokens ?? '–' })
+      : undefined;
   return html`<li class="${message.speaker_type === 'virtual' ? 'ai' : 'human'}"><p class="speaker"><strong>${message.speaker_name}</strong> <span class="kind">${t(language, message.speaker_type === 'virtual' ? 'kind.virtual' : 'kind.human')}</span> ${at(message.timestamp)}${message.llm_model ? html` <span class="model">${message.llm_model}</span>` : ''}${tokens ? html` <span class="tokens">${tokens}</span>` : ''}</p><div class="content">${message.content}</div></li>
 `;
 }

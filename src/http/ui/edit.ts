@@ -1,17 +1,25 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { editableFields, editMemberFile, newMemberFile, NotEditableError } from '../../members/editFile.js';
+import { editableFields, editMemberFile, NotEditableError, newMemberFile } from '../../members/editFile.js';
 import type { MemberIssue } from '../../members/issues.js';
 import { defaultLimits } from '../../members/parse.js';
 import { memberFolderOf, memberKindOf, unusableKey } from '../../members/paths.js';
 import type { MemberKind } from '../../members/schema.js';
 import { getMember } from '../../registry/read.js';
-import { createMemberFile, deleteMemberFile, readMemberText, saveMemberFile, type MemberWriter, type SaveResult, type StoredText } from '../../sync/memberWrites.js';
+import {
+  createMemberFile,
+  deleteMemberFile,
+  type MemberWriter,
+  readMemberText,
+  type SaveResult,
+  type StoredText,
+  saveMemberFile,
+} from '../../sync/memberWrites.js';
 import type { AppContext } from '../context.js';
 import { html } from './html.js';
-import { languageOf, t, type Language } from './i18n.js';
+import { type Language, languageOf, t } from './i18n.js';
+import { byField, type FormValues, fieldInput, fieldValues, formValues, lines, nameIn, problemText, textOf, valuesOf } from './memberForm.js';
 import { accountBar, memberUrl } from './members.js';
 import type { Session } from './session.js';
-import { byField, fieldInput, fieldValues, formValues, lines, nameIn, problemText, textOf, valuesOf, type FormValues } from './memberForm.js';
 import { acceptForms, formsNeedASession, page, sendPage, type UiAuth } from './signin.js';
 
 /** What an editor page shows: the form (unless the file is no mapping of fields), the raw YAML, and the problems found. */
@@ -54,7 +62,16 @@ export function editPages(app: AppContext, ui: UiAuth) {
     formsNeedASession(fastify);
 
     /** The page of an editor, create or edit. */
-    const editorPage = async (request: FastifyRequest, language: Language, status: number, reply: FastifyReply, editor: Editor, title: string, action: string, back: string) => {
+    const editorPage = async (
+      request: FastifyRequest,
+      language: Language,
+      status: number,
+      reply: FastifyReply,
+      editor: Editor,
+      title: string,
+      action: string,
+      back: string,
+    ) => {
       const csrf = await ui.sessions.csrfToken(request.session as Session);
       const creating = editor.file === undefined;
       const hidden = html`<input type="hidden" name="_csrf" value="${csrf}">${creating ? html`<input type="hidden" name="kind" value="${editor.kind}">` : html`<input type="hidden" name="file" value="${editor.file}"><input type="hidden" name="version" value="${editor.version}">`}`;
@@ -64,12 +81,14 @@ export function editPages(app: AppContext, ui: UiAuth) {
 ${editor.message ? html`<p class="message" role="alert">${editor.message}</p>` : ''}
 <p>${creating ? t(language, 'edit.newFileNote', { folder: memberFolderOf[editor.kind] }) : t(language, 'edit.fileNote', { file: editor.file! })}</p>
 <section aria-labelledby="form-heading"><h3 id="form-heading">${t(language, 'edit.form')}</h3>
-${editor.values
-  ? html`<form class="member" method="post" action="${action}" novalidate>${hidden}<input type="hidden" name="mode" value="form">
+${
+  editor.values
+    ? html`<form class="member" method="post" action="${action}" novalidate>${hidden}<input type="hidden" name="mode" value="form">
 ${editableFields[editor.kind].map((field) => fieldInput(language, field, editor.values![field] ?? '', editor.fieldProblems?.get(field) ?? []))}
 <button type="submit">${t(language, creating ? 'edit.create' : 'edit.save')}</button>
 </form>`
-  : html`<p>${t(language, 'edit.notEditable')}</p>`}
+    : html`<p>${t(language, 'edit.notEditable')}</p>`
+}
 </section>
 <section aria-labelledby="yaml-heading"><h3 id="yaml-heading">${t(language, 'edit.yamlEditor')}</h3>
 <p>${t(language, 'edit.yamlIntro')}</p>
@@ -98,10 +117,25 @@ ${editor.yaml}</textarea>
     };
 
     /** Both versions side by side when storage changed under an edit, and a way to go on from either. */
-    const conflictPage = async (request: FastifyRequest, reply: FastifyReply, language: Language, kind: MemberKind, name: string, found: string, file: string, yours: string | undefined, now: StoredText | undefined) => {
+    const conflictPage = async (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      language: Language,
+      kind: MemberKind,
+      name: string,
+      found: string,
+      file: string,
+      yours: string | undefined,
+      now: StoredText | undefined,
+    ) => {
       const csrf = await ui.sessions.csrfToken(request.session as Session);
       const editUrl = `${memberUrl(kind, name)}/edit`;
-      const message = found === 'gone' ? t(language, 'edit.conflictGone', { file }) : found === 'delete' ? t(language, 'edit.deleteChanged', { file }) : t(language, 'edit.conflictChanged', { file });
+      const message =
+        found === 'gone'
+          ? t(language, 'edit.conflictGone', { file })
+          : found === 'delete'
+            ? t(language, 'edit.deleteChanged', { file })
+            : t(language, 'edit.conflictChanged', { file });
       const main = html`${await accountBar(ui, request, language)}
 <p><a href="${memberUrl(kind, name)}">${t(language, 'member.back')}</a></p>
 <h2>${t(language, 'edit.title', { name })}</h2>
@@ -111,15 +145,17 @@ ${now ? html`<section aria-labelledby="theirs"><h3 id="theirs">${t(language, 'ed
 ${yours !== undefined ? html`<section aria-labelledby="yours"><h3 id="yours">${t(language, 'edit.yours')}</h3><pre class="file">${yours}</pre></section>` : ''}
 </div>
 ${now ? html`<p><a href="${found === 'delete' ? `${memberUrl(kind, name)}/delete` : editUrl}">${t(language, 'edit.reopen')}</a></p>` : ''}
-${now && yours !== undefined
-  ? html`<form class="member" method="post" action="${editUrl}"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="file" value="${file}"><input type="hidden" name="version" value="${now.version}"><input type="hidden" name="mode" value="yaml">
+${
+  now && yours !== undefined
+    ? html`<form class="member" method="post" action="${editUrl}"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="file" value="${file}"><input type="hidden" name="version" value="${now.version}"><input type="hidden" name="mode" value="yaml">
 <p>${t(language, 'edit.saveOver')}</p>
 <label for="yaml">${t(language, 'edit.yaml')}</label>
 <textarea id="yaml" name="yaml" rows="18" spellcheck="false">
 ${yours}</textarea>
 <button type="submit">${t(language, 'edit.saveYaml')}</button>
 </form>`
-  : ''}`;
+    : ''
+}`;
       return sendPage(reply, 409, page(language, t(language, 'edit.title', { name }), main, request));
     };
 
@@ -127,25 +163,64 @@ ${yours}</textarea>
      * The answer to a save: the registered member's page, or the editor again with the problems
      * (nothing written), or both versions (storage changed meanwhile), or the registry's refusal.
      */
-    const answerSave = async (request: FastifyRequest, reply: FastifyReply, language: Language, result: SaveResult, editor: Editor, mode: 'form' | 'yaml', text: string, title: string, action: string, back: string, name: string) => {
+    const answerSave = async (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      language: Language,
+      result: SaveResult,
+      editor: Editor,
+      mode: 'form' | 'yaml',
+      text: string,
+      title: string,
+      action: string,
+      back: string,
+      name: string,
+    ) => {
       switch (result.status) {
         case 'invalid': {
           const shown = mode === 'form' ? byField(editor.kind, result.issues) : { fields: new Map<string, MemberIssue[]>(), rest: result.issues };
-          return editorPage(request, language, 422, reply, { ...editor, fieldProblems: shown.fields, problems: shown.rest, message: t(language, 'edit.invalid') }, title, action, back);
+          return editorPage(
+            request,
+            language,
+            422,
+            reply,
+            { ...editor, fieldProblems: shown.fields, problems: shown.rest, message: t(language, 'edit.invalid') },
+            title,
+            action,
+            back,
+          );
         }
         case 'name_taken': {
           const message = t(language, 'edit.nameTaken', { name: result.name, file: result.heldBy });
-          const issue: MemberIssue = { file: result.key, field: 'name', code: 'name_conflict', message: `"${result.name}" is already the name of the member in ${result.heldBy}` };
+          const issue: MemberIssue = {
+            file: result.key,
+            field: 'name',
+            code: 'name_conflict',
+            message: `"${result.name}" is already the name of the member in ${result.heldBy}`,
+          };
           return editorPage(request, language, 409, reply, { ...editor, fieldProblems: new Map([['name', [issue]]]), message }, title, action, back);
         }
         case 'conflict':
-          if (editor.file === undefined) return editorPage(request, language, 409, reply, { ...editor, message: t(language, 'edit.conflictExists', { file: result.key }) }, title, action, back);
+          if (editor.file === undefined)
+            return editorPage(
+              request,
+              language,
+              409,
+              reply,
+              { ...editor, message: t(language, 'edit.conflictExists', { file: result.key }) },
+              title,
+              action,
+              back,
+            );
           return conflictPage(request, reply, language, editor.kind, name, result.found, result.key, text, result.now);
         case 'written': {
           const { outcome } = result;
           if (outcome.action === 'created' || outcome.action === 'updated' || outcome.action === 'unchanged') {
             const registered = outcome.name ?? nameIn(text) ?? name;
-            return reply.code(303).header('location', `${memberUrl(editor.kind, registered)}?saved=${outcome.action}`).send();
+            return reply
+              .code(303)
+              .header('location', `${memberUrl(editor.kind, registered)}?saved=${outcome.action}`)
+              .send();
           }
           const main = html`${await accountBar(ui, request, language)}
 <p><a href="${back}">${t(language, 'member.back')}</a></p>
@@ -186,7 +261,16 @@ ${yours}</textarea>
       if (!found) return reply;
       const { kind, name, file, now } = found;
       const url = memberUrl(kind, name);
-      return editorPage(request, language, 200, reply, { kind, values: valuesOf(kind, now.text), yaml: now.text, file, version: now.version }, t(language, 'edit.title', { name }), `${url}/edit`, url);
+      return editorPage(
+        request,
+        language,
+        200,
+        reply,
+        { kind, values: valuesOf(kind, now.text), yaml: now.text, file, version: now.version },
+        t(language, 'edit.title', { name }),
+        `${url}/edit`,
+        url,
+      );
     });
 
     fastify.post('/members/:kind/:name/edit', { config: { access: 'admin' } }, async (request, reply) => {
@@ -211,7 +295,8 @@ ${yours}</textarea>
         const changes = fieldValues(kind, values);
         // The form's changes go into the file as it is now, which must be the version the form was made from.
         const now = await readMemberText(writer, file);
-        if (!now || now.version !== version) return conflictPage(request, reply, language, kind, name, now ? 'changed' : 'gone', file, newMemberFile(kind, changes), now);
+        if (!now || now.version !== version)
+          return conflictPage(request, reply, language, kind, name, now ? 'changed' : 'gone', file, newMemberFile(kind, changes), now);
         try {
           text = editMemberFile(now.text, kind, changes);
         } catch (error) {
@@ -256,7 +341,10 @@ ${yours}</textarea>
       const result = await deleteMemberFile(writer, { key: file, kind, ifVersion: version });
       if (result.status === 'conflict') return conflictPage(request, reply, language, kind, name, 'delete', file, undefined, result.now);
       request.log.info({ file, outcome: result.outcome.action }, 'member file deleted from the web UI');
-      return reply.code(303).header('location', `/?deleted=${encodeURIComponent(result.outcome.name ?? name)}`).send();
+      return reply
+        .code(303)
+        .header('location', `/?deleted=${encodeURIComponent(result.outcome.name ?? name)}`)
+        .send();
     });
 
     /** The member of the URL and its file as storage has it now; otherwise the page that says why, and undefined. */

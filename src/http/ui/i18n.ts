@@ -17,7 +17,8 @@ const en = {
   'signin.submit': 'Sign in',
   'signin.failed': 'The user name or password is wrong.',
   'signin.limited': 'Too many failed sign-ins from this address. Try again in {seconds} s.',
-  'signin.none': 'No accounts are configured: set VECR_UI_USERS (see `vecr password`), or run the service on 127.0.0.1 and open the one-time sign-in URL it prints.',
+  'signin.none':
+    'No accounts are configured: set VECR_UI_USERS (see `vecr password`), or run the service on 127.0.0.1 and open the one-time sign-in URL it prints.',
   'signin.onceSpent': 'This sign-in link has been used or is not valid. Restart the service for a new one, or sign in with an account.',
   'home.signedInAs': 'Signed in as {name} ({role})',
   'team.title': 'The team',
@@ -91,7 +92,8 @@ const en = {
   'chat.exportMd': 'Export (Markdown)',
   'chat.exportJsonl': 'Export (JSON Lines)',
   'chat.contextOf': 'Context preview for {name}',
-  'chat.contextText': 'What an AI member gets to answer in this session: its system prompt and the latest turns (at most {messages} messages, {chars} characters), oldest first.',
+  'chat.contextText':
+    'What an AI member gets to answer in this session: its system prompt and the latest turns (at most {messages} messages, {chars} characters), oldest first.',
   'chat.noAiMember': 'No AI member is named “{name}”.',
   'chat.delete': 'Delete…',
   'chat.deleteTitle': 'Delete the session {id}',
@@ -145,7 +147,8 @@ const en = {
   'edit.invalid': 'Not saved: the file would be invalid. Fix the problems marked below.',
   'edit.yamlProblems': 'Problems in the YAML, by line and column:',
   'edit.nameTaken': 'Not saved: the name “{name}” is already used by the member of the file {file}. Choose another name, or rename that member first.',
-  'edit.conflictChanged': 'Not saved: the file {file} was changed in storage after you opened this page. Nothing was overwritten. Compare the two versions below, then save again.',
+  'edit.conflictChanged':
+    'Not saved: the file {file} was changed in storage after you opened this page. Nothing was overwritten. Compare the two versions below, then save again.',
   'edit.conflictGone': 'Not saved: the file {file} was deleted from storage after you opened this page. Nothing was written.',
   'edit.conflictExists': 'Not created: a file named {file} exists already, and so does every other name tried for this member. Choose another name.',
   'edit.deleteChanged': 'Not deleted: the file {file} was changed in storage after you opened this page. Look at it again before deleting.',
@@ -206,7 +209,8 @@ const ja: Record<Key, string> = {
   'signin.submit': 'サインイン',
   'signin.failed': 'ユーザー名またはパスワードが違います。',
   'signin.limited': 'このアドレスからのサインインの失敗が多すぎます。{seconds} 秒後にもう一度お試しください。',
-  'signin.none': 'アカウントが設定されていません。VECR_UI_USERS を設定する（`vecr password` を参照）か、サービスを 127.0.0.1 で動かし、表示される一回限りのサインイン URL を開いてください。',
+  'signin.none':
+    'アカウントが設定されていません。VECR_UI_USERS を設定する（`vecr password` を参照）か、サービスを 127.0.0.1 で動かし、表示される一回限りのサインイン URL を開いてください。',
   'signin.onceSpent': 'このサインインリンクは使用済みか無効です。サービスを再起動して新しいリンクを得るか、アカウントでサインインしてください。',
   'home.signedInAs': '{name}（{role}）としてサインイン中',
   'team.title': 'チーム',
@@ -333,10 +337,13 @@ const ja: Record<Key, string> = {
   'edit.newFileNote': '作成すると {folder}/ にメンバーの名前から付けた新しいファイルが書き込まれ、登録はファイルに従います。',
   'edit.invalid': '保存していません：ファイルが無効になります。下に示した問題を直してください。',
   'edit.yamlProblems': 'YAML の問題（行と列）：',
-  'edit.nameTaken': '保存していません：「{name}」という名前は、ファイル {file} のメンバーがすでに使っています。別の名前にするか、先にそのメンバーの名前を変えてください。',
-  'edit.conflictChanged': '保存していません：このページを開いた後に、ストレージのファイル {file} が変更されました。上書きはしていません。下の 2 つの版を比べてから、もう一度保存してください。',
+  'edit.nameTaken':
+    '保存していません：「{name}」という名前は、ファイル {file} のメンバーがすでに使っています。別の名前にするか、先にそのメンバーの名前を変えてください。',
+  'edit.conflictChanged':
+    '保存していません：このページを開いた後に、ストレージのファイル {file} が変更されました。上書きはしていません。下の 2 つの版を比べてから、もう一度保存してください。',
   'edit.conflictGone': '保存していません：このページを開いた後に、ファイル {file} がストレージから削除されました。何も書き込んでいません。',
-  'edit.conflictExists': '作成していません：{file} という名前のファイルがすでにあり、このメンバーに試したほかの名前もすべて使われています。別の名前にしてください。',
+  'edit.conflictExists':
+    '作成していません：{file} という名前のファイルがすでにあり、このメンバーに試したほかの名前もすべて使われています。別の名前にしてください。',
   'edit.deleteChanged': '削除していません：このページを開いた後に、ストレージのファイル {file} が変更されました。削除する前にもう一度確認してください。',
   'edit.theirs': 'ストレージにある現在の版',
   'edit.yours': 'あなたの版（未保存）',

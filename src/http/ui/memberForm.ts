@@ -1,9 +1,9 @@
 import { isMap, parseDocument } from 'yaml';
-import { editableFields, listFields, type EditableField, type FieldValue } from '../../members/editFile.js';
+import { type EditableField, editableFields, type FieldValue, listFields } from '../../members/editFile.js';
 import type { MemberIssue } from '../../members/issues.js';
 import type { MemberKind } from '../../members/schema.js';
-import { html, type Html } from './html.js';
-import { t, type Language } from './i18n.js';
+import { type Html, html } from './html.js';
+import { type Language, t } from './i18n.js';
 
 /**
  * The member form of the editor pages (ui/edit.ts): its fields as HTML, what a posted form gives
@@ -37,7 +37,10 @@ ${problems.length > 0 ? html`<ul class="problems" id="${id}-problems">${problems
 
 /** A problem in words: where (line, column; the field), what it means, then the registry's own message. */
 export function problemText(language: Language, problem: MemberIssue, withPlace = true): Html {
-  const at = withPlace && problem.line !== undefined ? html`<span class="at">${t(language, 'edit.problemAt', { line: problem.line, column: problem.column ?? 1 })}</span> ` : '';
+  const at =
+    withPlace && problem.line !== undefined
+      ? html`<span class="at">${t(language, 'edit.problemAt', { line: problem.line, column: problem.column ?? 1 })}</span> `
+      : '';
   const field = withPlace && problem.field ? html`<code>${problem.field}</code> ` : '';
   return html`<li>${at}${field}${t(language, `issue.${problem.code}`)} <span class="hint">${problem.field ?? ''}${problem.field ? ': ' : ''}${problem.message}${problem.hint ? ` (${problem.hint})` : ''}</span></li>`;
 }
@@ -74,7 +77,11 @@ export function fieldValues(kind: MemberKind, values: FormValues): Partial<Recor
   const result: Partial<Record<EditableField, FieldValue>> = {};
   for (const field of editableFields[kind]) {
     const text = values[field] ?? '';
-    if (listFields.has(field)) result[field] = text.split('\n').map((item) => item.trim()).filter((item) => item !== '');
+    if (listFields.has(field))
+      result[field] = text
+        .split('\n')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
     else if (longTextFields.has(field)) result[field] = text.trim() === '' ? null : text;
     else result[field] = text.trim() === '' ? null : text.trim();
   }
@@ -93,7 +100,9 @@ export function valuesOf(kind: MemberKind, text: string): FormValues | undefined
     return undefined;
   }
   const shown = (value: unknown) => (Array.isArray(value) ? value.map(String).join('\n') : value === null || value === undefined ? '' : String(value));
-  return Object.fromEntries(editableFields[kind].map((field) => [field, shown(field === 'system_prompt' ? (data.system_prompt ?? data.custom_prompt) : data[field])]));
+  return Object.fromEntries(
+    editableFields[kind].map((field) => [field, shown(field === 'system_prompt' ? (data.system_prompt ?? data.custom_prompt) : data[field])]),
+  );
 }
 
 /** The name a file's text gives, if it gives one. */

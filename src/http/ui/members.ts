@@ -1,13 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { localTime } from '../../localTime.js';
 import type { MemberIssue } from '../../members/issues.js';
 import type { MemberKind } from '../../members/schema.js';
 import { browseTeam, fileProblems, getMember, type MemberRecord, type TeamQuery } from '../../registry/read.js';
 import type { AppContext } from '../context.js';
-import { html, type Html } from './html.js';
-import { languageOf, t, type Language } from './i18n.js';
+import { type Html, html } from './html.js';
+import { type Language, languageOf, t } from './i18n.js';
 import type { Session } from './session.js';
 import { page, sendPage, type UiAuth } from './signin.js';
-import { localTime } from '../../localTime.js';
 
 /** Members on one page of the team list. */
 export const teamPageSize = 50;
@@ -100,21 +100,29 @@ ${field('model', t(language, 'field.llm_model'))}
 ${deleted ? html`<p class="message notice" role="status">${t(language, 'edit.deleted', { name: deleted })}</p>` : ''}
 ${isAdmin ? html`<ul class="tabs actions"><li><a href="/members/new?kind=human">${t(language, 'edit.newHuman')}</a></li><li><a href="/members/new?kind=virtual">${t(language, 'edit.newVirtual')}</a></li></ul>` : ''}
 <p role="status">${t(language, 'team.count', { count: total })}</p>
-${rows.length === 0
-  ? html`<p>${t(language, 'team.none')}</p>`
-  : html`<div class="scroll"><table>
+${
+  rows.length === 0
+    ? html`<p>${t(language, 'team.none')}</p>`
+    : html`<div class="scroll"><table>
 <thead><tr><th scope="col">${t(language, 'field.name')}</th><th scope="col">${t(language, 'team.kind')}</th><th scope="col">${t(language, 'field.role')}</th><th scope="col">${t(language, 'team.tags')}</th><th scope="col">${t(language, 'field.llm_model')}</th><th scope="col">${t(language, 'field.file_uri')}</th><th scope="col">${t(language, 'field.updated_at')}</th></tr></thead>
 <tbody>
-${rows.map((row) => html`<tr><td><a href="${memberUrl(row.kind, row.name)}">${row.name}</a>${row.file_invalid ? html` <span class="badge">${t(language, 'sync.invalidShort')}</span>` : ''}</td><td class="kind">${kindLabel(language, row.kind)}</td><td>${row.role}</td><td>${(row.tags ?? []).join(', ')}</td><td>${row.llm_model}</td><td class="file">${row.file_uri}</td><td>${when(row.updated_at)}</td></tr>
-`)}</tbody>
-</table></div>`}
-${pages > 1
-  ? html`<nav class="pages" aria-label="${t(language, 'team.pages')}">
+${rows.map(
+  (
+    row,
+  ) => html`<tr><td><a href="${memberUrl(row.kind, row.name)}">${row.name}</a>${row.file_invalid ? html` <span class="badge">${t(language, 'sync.invalidShort')}</span>` : ''}</td><td class="kind">${kindLabel(language, row.kind)}</td><td>${row.role}</td><td>${(row.tags ?? []).join(', ')}</td><td>${row.llm_model}</td><td class="file">${row.file_uri}</td><td>${when(row.updated_at)}</td></tr>
+`,
+)}</tbody>
+</table></div>`
+}
+${
+  pages > 1
+    ? html`<nav class="pages" aria-label="${t(language, 'team.pages')}">
 ${params.page > 1 ? html`<a href="${teamUrl({ ...params, page: params.page - 1 })}" rel="prev">${t(language, 'team.prev')}</a>` : ''}
 <span>${t(language, 'team.page', { page: params.page, pages })}</span>
 ${params.page < pages ? html`<a href="${teamUrl({ ...params, page: params.page + 1 })}" rel="next">${t(language, 'team.next')}</a>` : ''}
 </nav>`
-  : ''}`;
+    : ''
+}`;
       return sendPage(reply, 200, page(language, t(language, 'team.title'), main, request));
     });
 
@@ -139,8 +147,12 @@ ${(saved === 'created' || saved === 'updated' || saved === 'unchanged') && membe
 ${(request.session as Session).role === 'admin' && member.file_uri ? html`<ul class="tabs actions"><li><a href="${url}/edit">${t(language, 'edit.edit')}</a></li><li><a href="${url}/delete">${t(language, 'edit.delete')}</a></li></ul>` : ''}
 ${problems.length > 0 ? problemsSection(language, problems) : ''}
 <dl class="fields">
-${fieldsOf(memberKind).map((column) => html`<dt>${t(language, `field.${column}`)}</dt><dd${column === 'system_prompt' || column === 'bio' ? html` class="long"` : ''}>${shownValue(member, column)}</dd>
-`)}<dt>${t(language, 'field.file_uri')}</dt><dd class="file">${member.file_uri ?? t(language, 'member.noFile')}</dd>
+${fieldsOf(memberKind).map(
+  (
+    column,
+  ) => html`<dt>${t(language, `field.${column}`)}</dt><dd${column === 'system_prompt' || column === 'bio' ? html` class="long"` : ''}>${shownValue(member, column)}</dd>
+`,
+)}<dt>${t(language, 'field.file_uri')}</dt><dd class="file">${member.file_uri ?? t(language, 'member.noFile')}</dd>
 <dt>${t(language, 'field.created_at')}</dt><dd>${when(member.created_at)}</dd>
 <dt>${t(language, 'field.updated_at')}</dt><dd>${when(member.updated_at)}</dd>
 <dt>${t(language, 'sync.state')}</dt><dd>${!member.file_uri ? t(language, 'sync.noFile') : problems.length > 0 ? html`<span class="badge">${t(language, 'sync.invalidShort')}</span>` : t(language, 'sync.registered')}</dd>

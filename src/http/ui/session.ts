@@ -1,9 +1,9 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { uiRoles, type Config, type UiAccount, type UiRole } from '../../config.js';
-import { createPrivateFile, makePrivate, preparePrivateDataFolder } from '../../privateFiles.js';
 import type { FastifyRequest } from 'fastify';
+import { type Config, type UiAccount, type UiRole, uiRoles } from '../../config.js';
+import { createPrivateFile, makePrivate, preparePrivateDataFolder } from '../../privateFiles.js';
 import type { Principal } from '../principal.js';
 
 export const sessionCookie = 'vecr_session';
@@ -109,7 +109,9 @@ export class Sessions {
       this.key = undefined;
       throw error;
     });
-    return createHmac('sha256', await this.key).update(text).digest('base64url');
+    return createHmac('sha256', await this.key)
+      .update(text)
+      .digest('base64url');
   }
 }
 
@@ -137,7 +139,8 @@ export async function sessionKey(config: Config): Promise<Buffer> {
     await makePrivate(file);
   }
   const key = (await fs.readFile(file, 'utf8')).trim();
-  if (!/^[0-9a-f]{64}$/.test(key)) throw new Error(`${file} does not hold a session key (64 hexadecimal digits): delete it, and a new one is made (every session then ends)`);
+  if (!/^[0-9a-f]{64}$/.test(key))
+    throw new Error(`${file} does not hold a session key (64 hexadecimal digits): delete it, and a new one is made (every session then ends)`);
   return Buffer.from(key, 'hex');
 }
 

@@ -1,11 +1,11 @@
-import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
-import { failedAuthLimit, isLoopback, type FailedAuthLimiter } from '../access.js';
-import { html, type Html } from './html.js';
-import { isLanguage, languageCookie, languageOf, t, type Language } from './i18n.js';
+import { type FailedAuthLimiter, failedAuthLimit, isLoopback } from '../access.js';
+import { type Html, html } from './html.js';
+import { isLanguage, type Language, languageCookie, languageOf, t } from './i18n.js';
 import { passwordMatches } from './password.js';
-import { sessionCookie, sessionKey, Sessions, type Session } from './session.js';
+import { type Session, Sessions, sessionCookie, sessionKey } from './session.js';
 import { stylesheet } from './style.js';
 
 /** The web UI's sign-in: its sessions, and the one-time sign-in URL's token when there is one. */
@@ -93,7 +93,8 @@ export function acceptForms(fastify: FastifyInstance) {
   // A form whose CSRF token is refused (a page older than its session: signed in again since)
   // gets a page that says what to do, not the API's JSON (access.ts refuses it for every route).
   fastify.addHook('onSend', async (request, reply, payload) => {
-    if (reply.statusCode !== 403 || !request.headers['content-type']?.startsWith('application/x-www-form-urlencoded') || typeof payload !== 'string') return payload;
+    if (reply.statusCode !== 403 || !request.headers['content-type']?.startsWith('application/x-www-form-urlencoded') || typeof payload !== 'string')
+      return payload;
     if (!payload.startsWith('{"error":{"code":"csrf"')) return payload;
     const language = languageOf(request);
     const back = safeNext(pathOfReferer(request));
@@ -143,13 +144,20 @@ ${accounts.size === 0 && !ui.oneTimeToken ? html`<p class="message">${t(language
     const refuseLimited = (request: FastifyRequest, reply: FastifyReply, language: Language) => {
       const retryAfter = limiter.lockedFor(request.ip);
       if (retryAfter === 0) return false;
-      void sendPage(reply.header('retry-after', String(retryAfter)), 429, signinForm(request, language, t(language, 'signin.limited', { seconds: retryAfter })));
+      void sendPage(
+        reply.header('retry-after', String(retryAfter)),
+        429,
+        signinForm(request, language, t(language, 'signin.limited', { seconds: retryAfter })),
+      );
       return true;
     };
 
     const failed = (request: FastifyRequest, what: string) => {
       const failures = limiter.fail(request.ip);
-      request.log.warn({ route: request.routeOptions.url, failures, limited: limiter.lockedFor(request.ip) > 0, limit: failedAuthLimit.failures }, `sign-in failed: ${what}`);
+      request.log.warn(
+        { route: request.routeOptions.url, failures, limited: limiter.lockedFor(request.ip) > 0, limit: failedAuthLimit.failures },
+        `sign-in failed: ${what}`,
+      );
     };
 
     fastify.get('/signin', { config: { access: 'open' } }, async (request, reply) => sendPage(reply, 200, signinForm(request, languageOf(request))));

@@ -69,34 +69,50 @@ export function syncPage(app: AppContext, ui: UiAuth) {
 <h2>${t(language, 'syncPage.title')}</h2>
 ${reconciler?.isRunning ? runningNote(reconciler.progress, query.ran === '1' ? '/sync?ran=1' : '/sync') : ''}
 ${reconciler && reconciler.lastError !== undefined ? html`<p class="message" role="alert">${t(language, 'syncPage.failed', { message: publicMessage(reconciler.lastError) })}</p>` : ''}
-${shown ? html`<section class="message" role="status"><h3>${t(language, 'syncPage.done')}</h3>
+${
+  shown
+    ? html`<section class="message" role="status"><h3>${t(language, 'syncPage.done')}</h3>
 <p>${t(language, 'syncPage.summary', { ...countsOf(shown), ms: shown.durationMs })}</p>
-${shown.changes.length > 0 ? html`<ul class="changes">${shown.changes.slice(0, shownChanges).map((change) => html`<li>${t(language, `syncPage.action.${change.action as 'created' | 'updated' | 'deleted'}`)} ${change.name && change.action !== 'deleted' ? html`<a href="${memberUrl(change.kind, change.name)}">${change.name}</a>` : change.name ?? ''} <code>${change.file_uri}</code></li>`)}</ul>` : ''}
+${shown.changes.length > 0 ? html`<ul class="changes">${shown.changes.slice(0, shownChanges).map((change) => html`<li>${t(language, `syncPage.action.${change.action as 'created' | 'updated' | 'deleted'}`)} ${change.name && change.action !== 'deleted' ? html`<a href="${memberUrl(change.kind, change.name)}">${change.name}</a>` : (change.name ?? '')} <code>${change.file_uri}</code></li>`)}</ul>` : ''}
 ${changedCount(shown) > shownChanges ? html`<p>${t(language, 'syncPage.moreChanges', { count: changedCount(shown) - shownChanges })}</p>` : ''}
-</section>` : ''}
+</section>`
+    : ''
+}
 <h3>${t(language, 'syncPage.last')}</h3>
-${run
-  ? html`<dl class="fields">
+${
+  run
+    ? html`<dl class="fields">
 <dt>${t(language, 'syncPage.trigger')}</dt><dd>${run.trigger}</dd>
 <dt>${t(language, 'syncPage.started')}</dt><dd>${when(run.started_at)}</dd>
 <dt>${t(language, 'syncPage.finished')}</dt><dd>${when(run.finished_at)}</dd>
 <dt>${t(language, 'syncPage.counts')}</dt><dd>${t(language, 'syncPage.runCounts', countsOf(run))}</dd>
 </dl>`
-  : html`<p>${t(language, 'syncPage.never')}</p>`}
+    : html`<p>${t(language, 'syncPage.never')}</p>`
+}
 <h3>${t(language, 'syncPage.members')}</h3>
 <p>${t(language, 'syncPage.memberCounts', { human: counts.human, virtual: counts.virtual })}</p>
-${session.role === 'admin' && reconciler
-  ? html`<form method="post" action="/sync"><input type="hidden" name="_csrf" value="${await ui.sessions.csrfToken(session)}"><button type="submit">${t(language, 'syncPage.now')}</button></form>`
-  : ''}
+${
+  session.role === 'admin' && reconciler
+    ? html`<form method="post" action="/sync"><input type="hidden" name="_csrf" value="${await ui.sessions.csrfToken(session)}"><button type="submit">${t(language, 'syncPage.now')}</button></form>`
+    : ''
+}
 <h3>${t(language, 'syncPage.invalid', { count: invalidCount })}</h3>
-${invalid.length === 0
-  ? html`<p>${t(language, 'syncPage.noInvalid')}</p>`
-  : html`<ul class="invalid">${invalid.map((file) => html`<li><code class="file">${file.file_uri}</code> ${when(file.checked_at)}<ul class="problems">${file.errors.map(problemItem)}</ul></li>
-`)}</ul>`}
-${after !== undefined || next ? html`<nav class="pages" aria-label="${t(language, 'team.pages')}">
+${
+  invalid.length === 0
+    ? html`<p>${t(language, 'syncPage.noInvalid')}</p>`
+    : html`<ul class="invalid">${invalid.map(
+        (file) => html`<li><code class="file">${file.file_uri}</code> ${when(file.checked_at)}<ul class="problems">${file.errors.map(problemItem)}</ul></li>
+`,
+      )}</ul>`
+}
+${
+  after !== undefined || next
+    ? html`<nav class="pages" aria-label="${t(language, 'team.pages')}">
 ${after !== undefined ? html`<a href="/sync">${t(language, 'syncPage.first')}</a>` : ''}
 ${next ? html`<a href="/sync?cursor=${next}" rel="next">${t(language, 'team.next')}</a>` : ''}
-</nav>` : ''}`;
+</nav>`
+    : ''
+}`;
       return sendPage(reply, 200, page(language, t(language, 'syncPage.title'), main, request));
     });
 
@@ -118,7 +134,10 @@ ${next ? html`<a href="/sync?cursor=${next}" rel="next">${t(language, 'team.next
         outcome = await Promise.race([finished, sleep(syncNowPatienceMs, 'running' as const, { ref: false })]);
       }
       // Still running: the page shows its progress, then (reloaded) its report.
-      return reply.code(303).header('location', outcome === 'failed' ? '/sync' : '/sync?ran=1').send();
+      return reply
+        .code(303)
+        .header('location', outcome === 'failed' ? '/sync' : '/sync?ran=1')
+        .send();
     });
   };
 }

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/types.js';
-import { storableIssue, type MemberIssue } from '../../members/issues.js';
+import { type MemberIssue, storableIssue } from '../../members/issues.js';
 import type { MemberKind } from '../../members/schema.js';
 
 export interface FileRecord {

@@ -64,10 +64,9 @@ export async function adoptRows(tx: Queryable, table: MemberTable, claims: Array
  */
 export async function parkNames(tx: Queryable, table: MemberTable, fileUris: string[]) {
   if (fileUris.length === 0) return;
-  await tx.query(
-    `UPDATE ${table} SET name = chr(1) || id::text WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))`,
-    [JSON.stringify(fileUris)],
-  );
+  await tx.query(`UPDATE ${table} SET name = chr(1) || id::text WHERE file_uri = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))`, [
+    JSON.stringify(fileUris),
+  ]);
 }
 
 /**

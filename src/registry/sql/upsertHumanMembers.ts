@@ -1,7 +1,7 @@
 import type { UpsertKey } from '../../config.js';
 import type { Queryable } from '../../db/types.js';
 import type { HumanMember } from '../../members/schema.js';
-import { recordRegisteredFiles, upsertMembersWithFiles, type MemberWithFile } from './memberFiles.js';
+import { type MemberWithFile, recordRegisteredFiles, upsertMembersWithFiles } from './memberFiles.js';
 
 export type HumanFile = MemberWithFile<HumanMember>;
 

@@ -1,10 +1,10 @@
 import path from 'node:path';
-import { localTime } from '../../../src/localTime.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateMessages } from '../../../src/chatlog/messages.js';
 import type { ChatStore } from '../../../src/chatlog/store.js';
-import { loadConfig, type Config } from '../../../src/config.js';
+import { type Config, loadConfig } from '../../../src/config.js';
 import { hashPassword } from '../../../src/http/ui/password.js';
+import { localTime } from '../../../src/localTime.js';
 import type { Service } from '../../../src/service.js';
 import { folderStorage } from '../../../src/storage/folder.js';
 import { freshDatabase, type TestDatabase } from '../../helpers/databases.js';
@@ -71,12 +71,40 @@ describe('the chat log pages of the web UI', () => {
     withoutStore = await serveForTest(db, folderStorage(`${work.dir}/storage`), setup);
     // Three sessions, each begun by its first message (so its times are its messages'): the review
     // (Rin and Aoi, hostile content too), a thread of its channel, an older one in another channel.
-    await chat.append('discord:100', validateMessages([
-      { timestamp: start, speaker_name: 'Rin', speaker_type: 'human', role: 'user', content: `Please review this:\n  line two, indented\n${hostile}`, channel_id: '100' },
-      { timestamp: start + 60_000, speaker_name: 'Aoi', speaker_type: 'virtual', role: 'assistant', content: 'Looks good.\nOne nit.', channel_id: '100', llm_model: 'claude-sonnet-4-5', input_tokens: 120, output_tokens: 8 },
-    ]));
-    await chat.append('discord:100:200', validateMessages([{ timestamp: start + 120_000, speaker_name: 'Ken', speaker_type: 'human', role: 'user', content: 'A thread.', channel_id: '100', thread_id: '200' }]));
-    await chat.append('discord:300', validateMessages([{ timestamp: start - 60_000, speaker_name: 'Ken', speaker_type: 'human', role: 'user', content: 'Old news.', channel_id: '300' }]));
+    await chat.append(
+      'discord:100',
+      validateMessages([
+        {
+          timestamp: start,
+          speaker_name: 'Rin',
+          speaker_type: 'human',
+          role: 'user',
+          content: `Please review this:\n  line two, indented\n${hostile}`,
+          channel_id: '100',
+        },
+        {
+          timestamp: start + 60_000,
+          speaker_name: 'Aoi',
+          speaker_type: 'virtual',
+          role: 'assistant',
+          content: 'Looks good.\nOne nit.',
+          channel_id: '100',
+          llm_model: 'claude-sonnet-4-5',
+          input_tokens: 120,
+          output_tokens: 8,
+        },
+      ]),
+    );
+    await chat.append(
+      'discord:100:200',
+      validateMessages([
+        { timestamp: start + 120_000, speaker_name: 'Ken', speaker_type: 'human', role: 'user', content: 'A thread.', channel_id: '100', thread_id: '200' },
+      ]),
+    );
+    await chat.append(
+      'discord:300',
+      validateMessages([{ timestamp: start - 60_000, speaker_name: 'Ken', speaker_type: 'human', role: 'user', content: 'Old news.', channel_id: '300' }]),
+    );
     await chat.flush();
     cookies.mika = await signIn(service, 'mika');
     cookies.rin = await signIn(service, 'rin');
@@ -96,7 +124,9 @@ describe('the chat log pages of the web UI', () => {
     const { status, text } = await open('/chat');
     expect(status).toBe(200);
     expect(sessionsOn(text)).toEqual(['discord:100:200', 'discord:100', 'discord:300']);
-    expect(text).toMatch(/<tr><td><a href="\/chat\/sessions\/discord%3A100">discord:100<\/a><\/td><td>100<\/td><td>Aoi, Rin<\/td><td>2<\/td><td>open<\/td><td><time datetime="2026-12-01T09:01:00.000Z">\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d<\/time><\/td><\/tr>/);
+    expect(text).toMatch(
+      /<tr><td><a href="\/chat\/sessions\/discord%3A100">discord:100<\/a><\/td><td>100<\/td><td>Aoi, Rin<\/td><td>2<\/td><td>open<\/td><td><time datetime="2026-12-01T09:01:00.000Z">\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d<\/time><\/td><\/tr>/,
+    );
     expect(text).not.toMatch(/<script|style=/);
   });
 
@@ -119,8 +149,12 @@ describe('the chat log pages of the web UI', () => {
     const { status, text } = await open('/chat/sessions/discord%3A100');
     expect(status).toBe(200);
     expect(text).not.toContain(hostile);
-    expect(text).toContain(`<li class="human"><p class="speaker"><strong>Rin</strong> <span class="kind">Human</span> <time datetime="2026-12-01T09:00:00.000Z">${localTime(start, { seconds: false })}</time></p><div class="content">Please review this:\n  line two, indented\n&lt;script&gt;alert(1)&lt;/script&gt;</div></li>`);
-    expect(text).toContain(`<li class="ai"><p class="speaker"><strong>Aoi</strong> <span class="kind">AI</span> <time datetime="2026-12-01T09:01:00.000Z">${localTime(start + 60_000, { seconds: false })}</time> <span class="model">claude-sonnet-4-5</span> <span class="tokens">tokens: 120 in / 8 out</span></p><div class="content">Looks good.\nOne nit.</div></li>`);
+    expect(text).toContain(
+      `<li class="human"><p class="speaker"><strong>Rin</strong> <span class="kind">Human</span> <time datetime="2026-12-01T09:00:00.000Z">${localTime(start, { seconds: false })}</time></p><div class="content">Please review this:\n  line two, indented\n&lt;script&gt;alert(1)&lt;/script&gt;</div></li>`,
+    );
+    expect(text).toContain(
+      `<li class="ai"><p class="speaker"><strong>Aoi</strong> <span class="kind">AI</span> <time datetime="2026-12-01T09:01:00.000Z">${localTime(start + 60_000, { seconds: false })}</time> <span class="model">claude-sonnet-4-5</span> <span class="tokens">tokens: 120 in / 8 out</span></p><div class="content">Looks good.\nOne nit.</div></li>`,
+    );
     expect(text).toContain('<a href="/api/chat/sessions/discord%3A100/export?format=md">');
     expect(text).toContain('<a href="/chat/sessions/discord%3A100/context?member=Aoi">Context preview for Aoi</a>');
     expect(text).not.toContain('context?member=Rin');
@@ -140,7 +174,9 @@ describe('the chat log pages of the web UI', () => {
     expect(status).toBe(200);
     expect(text).toContain('<dt>Model</dt><dd>claude-sonnet-4-5</dd>');
     expect(text).toContain('<dd class="long">You are Aoi, the reviewer.\n\nYour personality: calm, exact.</dd>');
-    expect(text).toContain('<li class="human"><p class="speaker">user</p><div class="content">Rin: Please review this:\n  line two, indented\n&lt;script&gt;alert(1)&lt;/script&gt;</div></li>');
+    expect(text).toContain(
+      '<li class="human"><p class="speaker">user</p><div class="content">Rin: Please review this:\n  line two, indented\n&lt;script&gt;alert(1)&lt;/script&gt;</div></li>',
+    );
     expect(text).toContain('<li class="ai"><p class="speaker">assistant</p><div class="content">Looks good.\nOne nit.</div></li>');
     expect((await open('/chat/sessions/discord%3A100/context?member=Rin')).status).toBe(404);
   });
@@ -177,12 +213,18 @@ describe('the chat log pages of the web UI', () => {
     }
   });
 
-  it('answers a cursor it did not hand out with a page that says so (400), not the API\'s JSON', async () => {
-    for (const pathAndQuery of ['/chat?cursor=not-a-cursor', '/chat?channel_id=100&cursor=bm90IGEgY3Vyc29y', '/chat/sessions/discord%3A100?cursor=not-a-cursor']) {
+  it("answers a cursor it did not hand out with a page that says so (400), not the API's JSON", async () => {
+    for (const pathAndQuery of [
+      '/chat?cursor=not-a-cursor',
+      '/chat?channel_id=100&cursor=bm90IGEgY3Vyc29y',
+      '/chat/sessions/discord%3A100?cursor=not-a-cursor',
+    ]) {
       const { status, headers, text } = await open(pathAndQuery);
       expect(status, pathAndQuery).toBe(400);
       expect(headers.get('content-type')).toBe('text/html; charset=utf-8');
-      expect(text).toContain('<p class="message" role="alert">This link to a further page is not valid (it was not made by this page, or is cut short). Start again from the first page.</p>');
+      expect(text).toContain(
+        '<p class="message" role="alert">This link to a further page is not valid (it was not made by this page, or is cut short). Start again from the first page.</p>',
+      );
       expect(text).toContain('Signed in as mika (administrator)');
     }
     expect((await open('/chat?channel_id=100&cursor=x')).text).toContain('<a href="/chat?channel_id=100">← First page</a>');
@@ -215,7 +257,12 @@ describe('the chat log pages of the web UI', () => {
   it('pages by cursor: the next link carries the filter, and the second page holds the rest', async () => {
     const many = Array.from({ length: 51 }, (_, index) => `many-${String(index).padStart(2, '0')}`);
     for (const [index, id] of many.entries()) {
-      await chat.append(id, validateMessages([{ timestamp: start - 86_400_000 + index * 60_000, speaker_name: 'Ken', speaker_type: 'human', role: 'user', content: 'Hi.', channel_id: 'many' }]));
+      await chat.append(
+        id,
+        validateMessages([
+          { timestamp: start - 86_400_000 + index * 60_000, speaker_name: 'Ken', speaker_type: 'human', role: 'user', content: 'Hi.', channel_id: 'many' },
+        ]),
+      );
     }
     await chat.flush();
     const first = await open('/chat?channel_id=many');

@@ -53,7 +53,16 @@ describe.each(engines)('creating, editing and deleting members in the web UI (%s
   };
   const fileText = (key: string) => fs.readFile(path.join(storageDir, key), 'utf8');
   const filesIn = async (folder: string) => (await fs.readdir(path.join(storageDir, folder))).sort();
-  const humanForm = (values: Record<string, string>) => ({ mode: 'form', name: '', role: '', skills: '', bio: '', contact_email: '', github_username: '', ...values });
+  const humanForm = (values: Record<string, string>) => ({
+    mode: 'form',
+    name: '',
+    role: '',
+    skills: '',
+    bio: '',
+    contact_email: '',
+    github_username: '',
+    ...values,
+  });
 
   beforeAll(async () => {
     db = await freshDatabase(engine);
@@ -122,7 +131,9 @@ describe.each(engines)('creating, editing and deleting members in the web UI (%s
     const before = await filesIn('human_members');
     const refused = await post('/members/new', { _csrf, kind: 'human', ...humanForm({ name: 'Rin' }) });
     expect(refused.status).toBe(409);
-    expect(refused.text).toContain('Not saved: the name “Rin” is already used by the member of the file human_members/rin.yml. Choose another name, or rename that member first.');
+    expect(refused.text).toContain(
+      'Not saved: the name “Rin” is already used by the member of the file human_members/rin.yml. Choose another name, or rename that member first.',
+    );
     expect(refused.text).toMatch(/<ul class="problems" id="field-name-problems"><li>Another member’s file already has this name\./);
     const japanese = await post('/members/new', { _csrf, kind: 'human', ...humanForm({ name: 'Rin' }) }, 'mika', 'ja');
     expect(japanese.text).toContain('保存していません：「Rin」という名前は、ファイル human_members/rin.yml のメンバーがすでに使っています。');
@@ -140,7 +151,9 @@ describe.each(engines)('creating, editing and deleting members in the web UI (%s
     const refused = await post('/members/new', { _csrf, kind: 'human', ...humanForm({ name: 'Contested' }) });
     expect(refused.status).toBe(409);
     expect(refused.text).toContain('The file human_members/contested.yml was written, but the registry refused it:');
-    expect(refused.text).toContain('<code>name</code> Another member’s file already has this name. <span class="hint">name: &quot;Contested&quot; is already the name of the member in human_members/first.yml');
+    expect(refused.text).toContain(
+      '<code>name</code> Another member’s file already has this name. <span class="hint">name: &quot;Contested&quot; is already the name of the member in human_members/first.yml',
+    );
     expect(await getMember(db, 'human', 'Contested')).toMatchObject({ file_uri: 'human_members/first.yml' });
     const japanese = await post('/members/new', { _csrf, kind: 'human', ...humanForm({ name: 'Contested' }) }, 'mika', 'ja');
     expect(japanese.text).toContain('保存していません：「Contested」という名前は、ファイル human_members/first.yml のメンバーがすでに使っています。');
@@ -151,7 +164,10 @@ describe.each(engines)('creating, editing and deleting members in the web UI (%s
     expect(form.file).toBe('human_members/rin.yml');
     expect(form.text).toContain('<input id="field-role" name="role" type="text" value="Backend engineer">');
     expect(form.text).toMatch(/<textarea id="field-skills" name="skills" aria-describedby="field-skills-hint" rows="4">\nTypeScript\nPostgreSQL<\/textarea>/);
-    const saved = await post('/members/human/Rin/edit', { ...form, ...humanForm({ name: 'Rin', role: 'Tech lead', skills: 'TypeScript\r\nPostgreSQL', contact_email: 'rin@example.com' }) });
+    const saved = await post('/members/human/Rin/edit', {
+      ...form,
+      ...humanForm({ name: 'Rin', role: 'Tech lead', skills: 'TypeScript\r\nPostgreSQL', contact_email: 'rin@example.com' }),
+    });
     expect(saved.status).toBe(303);
     expect(saved.location).toBe('/members/human/Rin?saved=updated');
     expect(await fileText('human_members/rin.yml')).toBe(rinFile.replace('role: Backend engineer    # since 2024', 'role: Tech lead    # since 2024'));
@@ -163,10 +179,19 @@ describe.each(engines)('creating, editing and deleting members in the web UI (%s
     const form = await formOf(`/members/virtual/${encodeURIComponent('華扇')}/edit`);
     expect(form.text).toMatch(/<textarea id="field-system_prompt" name="system_prompt" rows="12">\nBe kind.\n<\/textarea>/);
     const saved = await post(`/members/virtual/${encodeURIComponent('華扇')}/edit`, {
-      ...form, mode: 'form', name: '華扇改', role: '', llm_model: 'claude-sonnet-4-5', system_prompt: 'Be kind.\r\nBe brief.\r\n', personality_traits: '', expertise_areas: 'Rust',
+      ...form,
+      mode: 'form',
+      name: '華扇改',
+      role: '',
+      llm_model: 'claude-sonnet-4-5',
+      system_prompt: 'Be kind.\r\nBe brief.\r\n',
+      personality_traits: '',
+      expertise_areas: 'Rust',
     });
     expect(saved.location).toBe(`/members/virtual/${encodeURIComponent('華扇改')}?saved=updated`);
-    expect(await fileText('virtual_members/kasen.yml')).toBe('name: 華扇改\nllm_model: claude-sonnet-4-5\ncustom_prompt: |\n  Be kind.\n  Be brief.\nexpertise_areas: [Rust]\n');
+    expect(await fileText('virtual_members/kasen.yml')).toBe(
+      'name: 華扇改\nllm_model: claude-sonnet-4-5\ncustom_prompt: |\n  Be kind.\n  Be brief.\nexpertise_areas: [Rust]\n',
+    );
     expect(await getMember(db, 'virtual', '華扇')).toBeUndefined();
     expect(await getMember(db, 'virtual', '華扇改')).toMatchObject({ system_prompt: 'Be kind.\nBe brief.\n', expertise_areas: ['Rust'] });
   });
@@ -174,11 +199,18 @@ describe.each(engines)('creating, editing and deleting members in the web UI (%s
   it('refuses an invalid form with the problem at its field; the file is not touched', async () => {
     const form = await formOf('/members/human/Rin/edit');
     const before = await fileText('human_members/rin.yml');
-    const refused = await post('/members/human/Rin/edit', { ...form, ...humanForm({ name: 'Rin', contact_email: 'not an address', github_username: '-bad-' }) });
+    const refused = await post('/members/human/Rin/edit', {
+      ...form,
+      ...humanForm({ name: 'Rin', contact_email: 'not an address', github_username: '-bad-' }),
+    });
     expect(refused.status).toBe(422);
     expect(refused.text).toContain('Not saved: the file would be invalid. Fix the problems marked below.');
-    expect(refused.text).toMatch(/<input id="field-contact_email" name="contact_email" aria-invalid="true" aria-describedby="field-contact_email-problems" type="email" value="not an address">/);
-    expect(refused.text).toContain('<ul class="problems" id="field-contact_email-problems"><li>This is not in the right format. <span class="hint">contact_email: is not a valid e-mail address</span></li></ul>');
+    expect(refused.text).toMatch(
+      /<input id="field-contact_email" name="contact_email" aria-invalid="true" aria-describedby="field-contact_email-problems" type="email" value="not an address">/,
+    );
+    expect(refused.text).toContain(
+      '<ul class="problems" id="field-contact_email-problems"><li>This is not in the right format. <span class="hint">contact_email: is not a valid e-mail address</span></li></ul>',
+    );
     expect(refused.text).toContain('id="field-github_username-problems"');
     expect(await fileText('human_members/rin.yml')).toBe(before);
   });
@@ -186,7 +218,17 @@ describe.each(engines)('creating, editing and deleting members in the web UI (%s
   it('refuses a new member without a name, at the name field, and writes no file', async () => {
     const { _csrf } = await formOf('/members/new?kind=virtual');
     const before = await filesIn('virtual_members');
-    const refused = await post('/members/new', { _csrf, kind: 'virtual', mode: 'form', name: '  ', role: 'Reviewer', llm_model: '', system_prompt: '', personality_traits: '', expertise_areas: '' });
+    const refused = await post('/members/new', {
+      _csrf,
+      kind: 'virtual',
+      mode: 'form',
+      name: '  ',
+      role: 'Reviewer',
+      llm_model: '',
+      system_prompt: '',
+      personality_traits: '',
+      expertise_areas: '',
+    });
     expect(refused.status).toBe(422);
     expect(refused.text).toContain('<ul class="problems" id="field-name-problems"><li>This is required. <span class="hint">name: is required</span></li></ul>');
     expect(refused.text).toContain('id="field-llm_model-problems"');
@@ -200,7 +242,9 @@ describe.each(engines)('creating, editing and deleting members in the web UI (%s
     const before = await fileText('human_members/rin.yml');
     const refused = await post('/members/human/Rin/edit', { ...form, mode: 'yaml', yaml: 'name: Rin\nskils: [Go]\n' });
     expect(refused.status).toBe(422);
-    expect(refused.text).toContain('<li><span class="at">line 2, column 1</span> <code>skils</code> This is not a field of this kind of member. <span class="hint">skils: is not a field of a human member (did you mean skills?)</span></li>');
+    expect(refused.text).toContain(
+      '<li><span class="at">line 2, column 1</span> <code>skils</code> This is not a field of this kind of member. <span class="hint">skils: is not a field of a human member (did you mean skills?)</span></li>',
+    );
     // What was typed stays in the editor, to be fixed.
     expect(refused.text).toContain('>\nname: Rin\nskils: [Go]\n</textarea>');
     const japanese = await post('/members/human/Rin/edit', { ...form, mode: 'yaml', yaml: 'name: [Rin\n' }, 'mika', 'ja');
@@ -215,7 +259,9 @@ describe.each(engines)('creating, editing and deleting members in the web UI (%s
       const fields = mode === 'form' ? humanForm({ name: 'Sparse', role: 'Mine' }) : { mode, yaml: 'name: Sparse\nrole: Mine\n' };
       const refused = await post('/members/human/Sparse/edit', { ...form, ...fields });
       expect(refused.status).toBe(409);
-      expect(refused.text).toContain('Not saved: the file human_members/sparse.yml was changed in storage after you opened this page. Nothing was overwritten.');
+      expect(refused.text).toContain(
+        'Not saved: the file human_members/sparse.yml was changed in storage after you opened this page. Nothing was overwritten.',
+      );
       expect(refused.text).toContain('<h3 id="theirs">Now in storage</h3><pre class="file">name: Sparse\nrole: Changed on disk\n</pre>');
       expect(refused.text).toContain('<h3 id="yours">Yours (not saved)</h3><pre class="file">name: Sparse\nrole: Mine\n</pre>');
       expect(await fileText('human_members/sparse.yml')).toBe('name: Sparse\nrole: Changed on disk\n');

@@ -40,7 +40,16 @@ describe.each(engines)('the web UI’s member editor under attack (%s)', (engine
     return { _csrf: hiddenOn(text, '_csrf')!, file: hiddenOn(text, 'file') ?? '', version: hiddenOn(text, 'version') ?? '', text };
   };
   const fileText = (key: string) => fs.readFile(path.join(storageDir, key), 'utf8');
-  const humanForm = (values: Record<string, string>) => ({ mode: 'form', name: '', role: '', skills: '', bio: '', contact_email: '', github_username: '', ...values });
+  const humanForm = (values: Record<string, string>) => ({
+    mode: 'form',
+    name: '',
+    role: '',
+    skills: '',
+    bio: '',
+    contact_email: '',
+    github_username: '',
+    ...values,
+  });
 
   beforeAll(async () => {
     db = await freshDatabase(engine);
@@ -76,13 +85,23 @@ describe.each(engines)('the web UI’s member editor under attack (%s)', (engine
 
   it('leaves a field that holds an alias as written when the form does not change it', async () => {
     const form = await formOf('/members/human/Anchored/edit');
-    const saved = await post('/members/human/Anchored/edit', { _csrf: form._csrf, file: form.file, version: form.version, ...humanForm({ name: 'Anchored', role: 'Lead', skills: 'Anchored\r\nGo' }) });
+    const saved = await post('/members/human/Anchored/edit', {
+      _csrf: form._csrf,
+      file: form.file,
+      version: form.version,
+      ...humanForm({ name: 'Anchored', role: 'Lead', skills: 'Anchored\r\nGo' }),
+    });
     expect(saved.status).toBe(303);
     expect(await fileText('human_members/anchored.yml')).toBe('name: &who Anchored\nrole: Lead\nskills: [*who, Go]\n');
   });
 
   it('shows the edit page of a file that turned into an alias bomb (the YAML editor only), without a 500', async () => {
-    const bomb = ['name: Aliased', 'a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdefghi'.split('').map((key, i) => `${key}: &${key} [${Array(10).fill(`*${'abcdefghi'[i]}`).join(', ')}]`), ''].join('\n');
+    const bomb = [
+      'name: Aliased',
+      'a: &a [x, x, x, x, x, x, x, x, x, x]',
+      ...'bcdefghi'.split('').map((key, i) => `${key}: &${key} [${Array(10).fill(`*${'abcdefghi'[i]}`).join(', ')}]`),
+      '',
+    ].join('\n');
     await fs.writeFile(path.join(storageDir, 'human_members/aliased.yml'), bomb);
     const page = await open('/members/human/Aliased/edit');
     expect(page.status).toBe(200);
@@ -102,7 +121,14 @@ describe.each(engines)('the web UI’s member editor under attack (%s)', (engine
     const form = await formOf('/members/new?kind=human');
     for (const file of ['human_members/../human_members/plain.yml', 'human_members/./plain.yml', '/human_members/plain.yml', 'x//human_members/plain.yml']) {
       for (const mode of ['form', 'yaml']) {
-        const saved = await post('/members/human/Plain/edit', { _csrf: form._csrf, file, version: '1', ...humanForm({ name: 'Plain', role: 'x' }), mode, yaml: 'name: Plain\nrole: x\n' });
+        const saved = await post('/members/human/Plain/edit', {
+          _csrf: form._csrf,
+          file,
+          version: '1',
+          ...humanForm({ name: 'Plain', role: 'x' }),
+          mode,
+          yaml: 'name: Plain\nrole: x\n',
+        });
         expect([file, mode, saved.status]).toEqual([file, mode, 400]);
       }
       const deleted = await post('/members/human/Plain/delete', { _csrf: form._csrf, file, version: '1' });
@@ -127,7 +153,12 @@ describe.each(engines)('the web UI’s member editor under attack (%s)', (engine
 
   it('sends the other pages’ forms (sync now, delete a chat session) posted without a session to sign in too', async () => {
     for (const url of ['/sync', '/chat/sessions/any-session/delete']) {
-      const response = await fetch(`${service.url}${url}`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+      const response = await fetch(`${service.url}${url}`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: '',
+      });
       expect([url, response.status, response.headers.get('location')]).toEqual([url, 303, '/signin']);
     }
   });

@@ -37,10 +37,14 @@ describe.each(engines)('the member pages of the web UI (%s)', (engine) => {
     db = await freshDatabase(engine);
     work = await tempDir();
     await writeFiles(work.dir, {
-      'storage/human_members/kasen.yml': 'name: 茨木華扇\nrole: Lead\nskills: [Rust, 書道]\nbio: "Line one.\\nLine two."\ncontact_email: kasen@example.com\ngithub_username: kasen\n',
+      'storage/human_members/kasen.yml':
+        'name: 茨木華扇\nrole: Lead\nskills: [Rust, 書道]\nbio: "Line one.\\nLine two."\ncontact_email: kasen@example.com\ngithub_username: kasen\n',
       'storage/human_members/hostile.yml': human(JSON.stringify(hostile), `bio: '${hostile}'\n`),
       'storage/human_members/broken.yml': human('Broken'),
-      'storage/virtual_members/aoi.yml': virtual('Aoi', `role: Reviewer\nsystem_prompt: ${JSON.stringify(prompt)}\npersonality_traits: [calm, exact]\nexpertise_areas: [Code review, Rust]\n`),
+      'storage/virtual_members/aoi.yml': virtual(
+        'Aoi',
+        `role: Reviewer\nsystem_prompt: ${JSON.stringify(prompt)}\npersonality_traits: [calm, exact]\nexpertise_areas: [Code review, Rust]\n`,
+      ),
       'storage/virtual_members/hanako.yml': 'name: 華子\nllm_model: gpt-4o\nrole: Lead\nexpertise_areas: [Design]\n',
       ...crowd,
     });
@@ -82,8 +86,12 @@ describe.each(engines)('the member pages of the web UI (%s)', (engine) => {
     const names = namesOn(text);
     expect(names).toHaveLength(teamPageSize);
     expect(names.slice(0, 3)).toEqual(['&lt;script&gt;alert(1)&lt;/script&gt;', 'Aoi', 'Broken']);
-    expect(text).toMatch(/<td><a href="\/members\/virtual\/Aoi">Aoi<\/a><\/td><td class="kind">AI<\/td><td>Reviewer<\/td><td>Code review, Rust<\/td><td>claude-sonnet-4-5<\/td><td class="file">virtual_members\/aoi.yml<\/td><td><time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d<\/time><\/td><\/tr>/);
-    expect(text).toMatch(/<td><a href="\/members\/human\/Broken">Broken<\/a> <span class="badge">file invalid<\/span><\/td><td class="kind">Human<\/td><td>Engineer<\/td><td>TypeScript<\/td>/);
+    expect(text).toMatch(
+      /<td><a href="\/members\/virtual\/Aoi">Aoi<\/a><\/td><td class="kind">AI<\/td><td>Reviewer<\/td><td>Code review, Rust<\/td><td>claude-sonnet-4-5<\/td><td class="file">virtual_members\/aoi.yml<\/td><td><time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d<\/time><\/td><\/tr>/,
+    );
+    expect(text).toMatch(
+      /<td><a href="\/members\/human\/Broken">Broken<\/a> <span class="badge">file invalid<\/span><\/td><td class="kind">Human<\/td><td>Engineer<\/td><td>TypeScript<\/td>/,
+    );
     // The sign-out form stays on the home page.
     expect(text).toContain('Signed in as mika (administrator)');
     expect(text).toMatch(/<form method="post" action="\/signout"><input type="hidden" name="_csrf" value="[\w-]+">/);
@@ -121,7 +129,12 @@ describe.each(engines)('the member pages of the web UI (%s)', (engine) => {
 
   it('sorts by last change, newest first', async () => {
     // Aoi's file changes (a new trait): its row is the last one changed.
-    await writeFiles(work.dir, { 'storage/virtual_members/aoi.yml': virtual('Aoi', `role: Reviewer\nsystem_prompt: ${JSON.stringify(prompt)}\npersonality_traits: [calm, exact, kind]\nexpertise_areas: [Code review, Rust]\n`) });
+    await writeFiles(work.dir, {
+      'storage/virtual_members/aoi.yml': virtual(
+        'Aoi',
+        `role: Reviewer\nsystem_prompt: ${JSON.stringify(prompt)}\npersonality_traits: [calm, exact, kind]\nexpertise_areas: [Code review, Rust]\n`,
+      ),
+    });
     await service.context.reconciler!.run('test');
     const { text } = await open('/?sort=updated');
     expect(namesOn(text)[0]).toBe('Aoi');

@@ -1,13 +1,18 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../helpers/files.js';
-import { spawnServe, type ServeProcess } from '../../helpers/serveProcess.js';
+import { type ServeProcess, spawnServe } from '../../helpers/serveProcess.js';
 
 const onceUrl = (output: string) => /open (http:\/\/127\.0\.0\.1:\d+\/signin\/once\?token=[\w-]{43}) to sign in/.exec(output)?.[1];
 
 async function open(url: string, cookie = '') {
   const response = await fetch(url, { redirect: 'manual', headers: { cookie, 'accept-language': 'en' } });
-  return { status: response.status, location: response.headers.get('location'), cookie: response.headers.getSetCookie()[0]?.split(';')[0] ?? '', text: await response.text() };
+  return {
+    status: response.status,
+    location: response.headers.get('location'),
+    cookie: response.headers.getSetCookie()[0]?.split(';')[0] ?? '',
+    text: await response.text(),
+  };
 }
 
 /** `vecr serve` as users start it on a fresh clone: nothing configured, on loopback. */
@@ -25,7 +30,15 @@ describe('zero-setup sign-in: the one-time URL in the banner', () => {
   });
 
   it('signs in once as admin; the URL is then spent, and a restart prints a new one (the session stays)', async () => {
-    const env = { VECR_DATA_DIR: path.join(work.dir, 'data'), VECR_STORAGE: path.join(work.dir, 'storage'), VECR_RECONCILE_INTERVAL: '0', VECR_UI_USERS: '', ADMIN_PASSWORD: '', ADMIN_USERNAME: '', VECR_SESSION_SECRET: '' };
+    const env = {
+      VECR_DATA_DIR: path.join(work.dir, 'data'),
+      VECR_STORAGE: path.join(work.dir, 'storage'),
+      VECR_RECONCILE_INTERVAL: '0',
+      VECR_UI_USERS: '',
+      ADMIN_PASSWORD: '',
+      ADMIN_USERNAME: '',
+      VECR_SESSION_SECRET: '',
+    };
     first = await spawnServe(env);
     const url = onceUrl(first.output());
     expect(url, first.output()).toBeDefined();
@@ -64,10 +77,24 @@ describe('the original member manager’s ADMIN_USERNAME / ADMIN_PASSWORD', () =
 
   it('sign in as an admin, with a warning at start, and no password in the output; no one-time URL then', async () => {
     const password = 'legacy-plain-password-42';
-    serve = await spawnServe({ VECR_DATA_DIR: path.join(work.dir, 'data'), VECR_STORAGE: path.join(work.dir, 'storage'), VECR_RECONCILE_INTERVAL: '0', ADMIN_USERNAME: 'boss', ADMIN_PASSWORD: password, VECR_UI_USERS: '' });
-    expect(serve.output()).toContain('ADMIN_PASSWORD holds the password of the UI account \\"boss\\" itself: make a hash with `vecr password boss --role admin`');
+    serve = await spawnServe({
+      VECR_DATA_DIR: path.join(work.dir, 'data'),
+      VECR_STORAGE: path.join(work.dir, 'storage'),
+      VECR_RECONCILE_INTERVAL: '0',
+      ADMIN_USERNAME: 'boss',
+      ADMIN_PASSWORD: password,
+      VECR_UI_USERS: '',
+    });
+    expect(serve.output()).toContain(
+      'ADMIN_PASSWORD holds the password of the UI account \\"boss\\" itself: make a hash with `vecr password boss --role admin`',
+    );
     expect(onceUrl(serve.output())).toBeUndefined();
-    const form = (fields: Record<string, string>) => ({ method: 'POST', redirect: 'manual' as const, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+    const form = (fields: Record<string, string>) => ({
+      method: 'POST',
+      redirect: 'manual' as const,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
     expect((await fetch(`${serve.url}/signin`, form({ user: 'boss', password: 'not-it' }))).status).toBe(401);
     const signedIn = await fetch(`${serve.url}/signin`, form({ user: 'boss', password }));
     expect(signedIn.status).toBe(303);

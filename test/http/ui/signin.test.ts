@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatStore } from '../../../src/chatlog/store.js';
-import { loadConfig, parseApiTokens, parseUiUsers, type Config } from '../../../src/config.js';
+import { type Config, loadConfig, parseApiTokens, parseUiUsers } from '../../../src/config.js';
 import { accessWarnings } from '../../../src/http/access.js';
 import { hashPassword } from '../../../src/http/ui/password.js';
 import type { Service } from '../../../src/service.js';
@@ -23,9 +23,20 @@ const form = (fields: Record<string, string>) => new URLSearchParams(fields).toS
 
 /** Signs in through the form; answers the session cookie (name=value), or the failed answer. */
 async function signIn(url: string, user: string, password: string, headers: Record<string, string> = {}) {
-  const response = await fetch(`${url}/signin`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: form({ user, password }) });
+  const response = await fetch(`${url}/signin`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: form({ user, password }),
+  });
   const setCookie = response.headers.getSetCookie();
-  return { status: response.status, location: response.headers.get('location'), setCookie, cookie: setCookie[0]?.split(';')[0] ?? '', text: await response.text() };
+  return {
+    status: response.status,
+    location: response.headers.get('location'),
+    setCookie,
+    cookie: setCookie[0]?.split(';')[0] ?? '',
+    text: await response.text(),
+  };
 }
 
 /** The home page's CSRF token (its sign-out form carries it). */
@@ -44,10 +55,15 @@ describe('web UI sign-in', () => {
   let configured: Config;
 
   const serve = (setup: (config: Config) => void) =>
-    serveForTest(db, folderStorage(`${work.dir}/storage`), (config) => {
-      config.storage = { kind: 'folder', path: `${work.dir}/storage` };
-      setup(config);
-    }, chat);
+    serveForTest(
+      db,
+      folderStorage(`${work.dir}/storage`),
+      (config) => {
+        config.storage = { kind: 'folder', path: `${work.dir}/storage` };
+        setup(config);
+      },
+      chat,
+    );
 
   /** Accounts mika (admin), rin (viewer), ken (viewer, made by `vecr password`); an API token, so the API is not open. */
   const withAccounts = (config: Config) => {
@@ -127,19 +143,28 @@ describe('web UI sign-in', () => {
     expect(home.status).toBe(200);
     const text = await home.text();
     expect(text).toContain('Signed in as mika (administrator)');
-    expect(text).toMatch(/<form method="post" action="\/signout"><input type="hidden" name="_csrf" value="[\w-]+"><button type="submit">Sign out<\/button><\/form>/);
+    expect(text).toMatch(
+      /<form method="post" action="\/signout"><input type="hidden" name="_csrf" value="[\w-]+"><button type="submit">Sign out<\/button><\/form>/,
+    );
     const key = await fs.stat(path.join(work.dir, 'data', 'ui-session.key'));
     expect(key.mode & 0o777).toBe(0o600);
   });
 
   it('gives a session the scopes of its role on the API, by cookie: a viewer reads, and cannot write chat', async () => {
-    for (const [user, password] of [['rin', passwords.rin], ['ken', passwords.ken]] as const) {
+    for (const [user, password] of [
+      ['rin', passwords.rin],
+      ['ken', passwords.ken],
+    ] as const) {
       const { cookie } = await signIn(service.url, user, password);
       const csrf = await csrfOf(service.url, cookie);
       const read = await send(`${service.url}/api/members/human/Rin`, { headers: { cookie } });
       expect(read.status).toBe(200);
       expect(read.body.contact_email).toBe('rin@example.com');
-      const write = await send(`${service.url}/api/chat/sessions/viewer-${user}/messages`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' }, body: JSON.stringify(message) });
+      const write = await send(`${service.url}/api/chat/sessions/viewer-${user}/messages`, {
+        method: 'POST',
+        headers: { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' },
+        body: JSON.stringify(message),
+      });
       expect({ user, status: write.status, code: write.body.error?.code }).toEqual({ user, status: 403, code: 'forbidden' });
     }
     expect((await send(`${service.url}/api/chat/sessions/viewer-rin`, { headers: { authorization: `Bearer ${apiToken}` } })).status).toBe(404);
@@ -152,15 +177,28 @@ describe('web UI sign-in', () => {
     const other = await signIn(service.url, 'rin', passwords.rin);
     const wrongTokens: Array<Record<string, string>> = [{}, { 'x-csrf-token': 'not-the-token' }, { 'x-csrf-token': await csrfOf(service.url, other.cookie) }];
     for (const headers of wrongTokens) {
-      const answer = await send(`${service.url}/api/chat/sessions/csrf-test/messages`, { method: 'POST', headers: { cookie, 'content-type': 'application/json', ...headers }, body: JSON.stringify(message) });
+      const answer = await send(`${service.url}/api/chat/sessions/csrf-test/messages`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(message),
+      });
       expect({ headers, status: answer.status, code: answer.body.error?.code }).toEqual({ headers, status: 403, code: 'csrf' });
     }
     expect((await send(`${service.url}/api/chat/sessions/csrf-test`, { headers: { authorization: `Bearer ${apiToken}` } })).status).toBe(404);
     const csrf = await csrfOf(service.url, cookie);
-    const written = await send(`${service.url}/api/chat/sessions/csrf-test/messages`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' }, body: JSON.stringify(message) });
+    const written = await send(`${service.url}/api/chat/sessions/csrf-test/messages`, {
+      method: 'POST',
+      headers: { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' },
+      body: JSON.stringify(message),
+    });
     expect(written.status).toBe(201);
     // A form field does as well as the header; a form without it is refused.
-    const signOutWithout = await fetch(`${service.url}/signout`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+    const signOutWithout = await fetch(`${service.url}/signout`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: '',
+    });
     expect(signOutWithout.status).toBe(403);
     expect(signOutWithout.headers.getSetCookie()).toEqual([]);
   });
@@ -177,7 +215,11 @@ describe('web UI sign-in', () => {
 
   it('answers a wrong password or an unknown user with the form again and a message (401)', () =>
     onItsOwn(async (service) => {
-      for (const [user, password] of [['mika', 'wrong-password'], ['nobody', passwords.mika], ['rin', passwords.mika]]) {
+      for (const [user, password] of [
+        ['mika', 'wrong-password'],
+        ['nobody', passwords.mika],
+        ['rin', passwords.mika],
+      ]) {
         const failed = await signIn(service.url, user!, password!, { 'accept-language': 'en' });
         expect({ user, status: failed.status, cookies: failed.setCookie }).toEqual({ user, status: 401, cookies: [] });
         expect(failed.text).toContain('The user name or password is wrong.');
@@ -185,7 +227,7 @@ describe('web UI sign-in', () => {
       }
       const ja = await signIn(service.url, 'mika', 'wrong-password', { 'accept-language': 'ja' });
       expect(ja.text).toContain('ユーザー名またはパスワードが違います。');
-  }));
+    }));
 
   it('refuses an expired, a tampered, a forged cookie, and one of an account no longer configured', () =>
     onItsOwn(async (service) => {
@@ -212,12 +254,17 @@ describe('web UI sign-in', () => {
         const api = await send(`${service.url}/api/members/human/Rin`, { headers: { cookie: bad } });
         expect({ what, page: page.status, api: api.status }).toEqual({ what, page: 303, api: 401 });
       }
-  }));
+    }));
 
   it('signs out: the cookie is cleared and the page asks to sign in again', async () => {
     const { cookie } = await signIn(service.url, 'mika', passwords.mika);
     const csrf = await csrfOf(service.url, cookie);
-    const out = await fetch(`${service.url}/signout`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: form({ _csrf: csrf }) });
+    const out = await fetch(`${service.url}/signout`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: form({ _csrf: csrf }),
+    });
     expect(out.status).toBe(303);
     expect(out.headers.get('location')).toBe('/signin');
     expect(out.headers.getSetCookie()[0]).toMatch(/^vecr_session=; Path=\/; HttpOnly; SameSite=Strict; Max-Age=0$/);
@@ -297,7 +344,10 @@ describe('failed sign-ins', () => {
   it('are limited per address: the 11th within the window is refused (429), right password or not', async () => {
     const db = await freshDatabase('pglite');
     const work = await tempDir();
-    const config = loadConfig({ VECR_UI_USERS: `mika:admin:${await hashPassword(passwords.mika)}`, VECR_SESSION_SECRET: 'a-session-secret-of-32-characters-or-more' });
+    const config = loadConfig({
+      VECR_UI_USERS: `mika:admin:${await hashPassword(passwords.mika)}`,
+      VECR_SESSION_SECRET: 'a-session-secret-of-32-characters-or-more',
+    });
     const service = await serveForTest(db, folderStorage(work.dir), (c) => {
       c.ui = config.ui;
     });
@@ -318,7 +368,9 @@ describe('failed sign-ins', () => {
 describe('the session secret', () => {
   it('is refused when shorter than 32 characters, and entries of VECR_UI_USERS are checked', () => {
     expect(() => loadConfig({ VECR_SESSION_SECRET: 'short' })).toThrow(/VECR_SESSION_SECRET must be at least 32 characters/);
-    expect(() => loadConfig({ VECR_UI_USERS: 'mika:admin:plain-password' })).toThrow(/the entry "mika" must end with a password hash from `vecr password mika`/);
+    expect(() => loadConfig({ VECR_UI_USERS: 'mika:admin:plain-password' })).toThrow(
+      /the entry "mika" must end with a password hash from `vecr password mika`/,
+    );
     expect(() => loadConfig({ VECR_UI_USERS: 'mika:root:scrypt$x' })).toThrow(/must give its role after the name: admin or viewer/);
     expect(() => loadConfig({ ADMIN_USERNAME: 'boss' })).toThrow(/ADMIN_USERNAME is set without ADMIN_PASSWORD/);
   });

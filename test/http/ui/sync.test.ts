@@ -2,8 +2,8 @@ import { rename } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
 import { escapeHtml } from '../../../src/http/ui/html.js';
-import { invalidPageSize, shownChanges } from '../../../src/http/ui/sync.js';
 import { hashPassword } from '../../../src/http/ui/password.js';
+import { invalidPageSize, shownChanges } from '../../../src/http/ui/sync.js';
 import type { Service } from '../../../src/service.js';
 import { folderStorage } from '../../../src/storage/folder.js';
 import { engines, freshDatabase, type TestDatabase } from '../../helpers/databases.js';
@@ -101,7 +101,9 @@ describe.each(engines)('the sync page of the web UI (%s)', (engine) => {
     expect(text).toContain('<dd>2 created, 0 updated, 0 unchanged, 0 deleted, 2 invalid files</dd>');
     expect(text).toContain('1 humans, 1 AI members');
     expect(text).toContain('Invalid files (2)');
-    expect(text).toMatch(/<li><code class="file">human_members\/broken.yml<\/code> <time[^>]*>[^<]+<\/time><ul class="problems"><li><code>human_members\/broken.yml:3:1<\/code> [^<]+<\/li><\/ul><\/li>/);
+    expect(text).toMatch(
+      /<li><code class="file">human_members\/broken.yml<\/code> <time[^>]*>[^<]+<\/time><ul class="problems"><li><code>human_members\/broken.yml:3:1<\/code> [^<]+<\/li><\/ul><\/li>/,
+    );
     // No failure, no run under way: nothing said of either.
     expect(text).not.toContain('The last sync failed');
     expect(text).not.toContain('A sync is under way');
@@ -204,7 +206,9 @@ describe.each(engines)('the sync page of the web UI (%s)', (engine) => {
       expect(posted.status).toBe(303);
       expect(posted.headers.get('location')).toBe('/sync?ran=1');
       const { text } = await open('/sync?ran=1');
-      expect(text).toMatch(/<p class="message" role="status">A sync is under way\. <progress value="(\d+)" max="(\d+)"><\/progress> \1 of \2 files listed so far handled\. <a href="\/sync\?ran=1">Reload to see how it ended<\/a><\/p>/);
+      expect(text).toMatch(
+        /<p class="message" role="status">A sync is under way\. <progress value="(\d+)" max="(\d+)"><\/progress> \1 of \2 files listed so far handled\. <a href="\/sync\?ran=1">Reload to see how it ended<\/a><\/p>/,
+      );
       expect(text).not.toContain('The sync you asked for is done');
     } finally {
       openGate();
@@ -227,7 +231,9 @@ describe.each(engines)('the sync page of the web UI (%s)', (engine) => {
   });
 
   it('pages the invalid files as the API does, by file, a bad cursor read as the first page', async () => {
-    const bad = Object.fromEntries(Array.from({ length: invalidPageSize }, (_, index) => [`storage/human_members/zz-bad-${String(index).padStart(2, '0')}.yml`, 'name: [\n']));
+    const bad = Object.fromEntries(
+      Array.from({ length: invalidPageSize }, (_, index) => [`storage/human_members/zz-bad-${String(index).padStart(2, '0')}.yml`, 'name: [\n']),
+    );
     await writeFiles(work.dir, bad);
     await service.context.reconciler!.run('test');
     const filesOn = (text: string) => [...text.matchAll(/<li><code class="file">([^<]+)<\/code>/g)].map((match) => match[1]);
@@ -247,7 +253,12 @@ describe.each(engines)('the sync page of the web UI (%s)', (engine) => {
   });
 
   it('lists the first changes of the run asked for, and counts the rest', async () => {
-    const team = Object.fromEntries(Array.from({ length: shownChanges + 3 }, (_, index) => [`storage/virtual_members/bot-${String(index).padStart(2, '0')}.yml`, virtual(`Bot ${String(index).padStart(2, '0')}`)]));
+    const team = Object.fromEntries(
+      Array.from({ length: shownChanges + 3 }, (_, index) => [
+        `storage/virtual_members/bot-${String(index).padStart(2, '0')}.yml`,
+        virtual(`Bot ${String(index).padStart(2, '0')}`),
+      ]),
+    );
     await writeFiles(work.dir, team);
     const csrf = csrfOn((await open('/sync')).text)!;
     expect((await postForm('/sync', 'mika', { _csrf: csrf })).status).toBe(303);
