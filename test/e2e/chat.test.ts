@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localTime } from '../../src/localTime.js';
 import { browserForTests } from '../helpers/browser.js';
 import { tempDir, writeFiles } from '../helpers/files.js';
 import { type ServeProcess, spawnServe } from '../helpers/serveProcess.js';
@@ -8,6 +9,8 @@ import { signedInPage, uiUser } from '../helpers/signedIn.js';
 
 const start = Date.UTC(2026, 11, 1, 9, 0);
 const minute = 60_000;
+/** A time as the pages show it: to the minute, in the time zone of the service (started with this process's TZ). */
+const shown = (moment: number) => localTime(moment, { seconds: false });
 
 describe('reading chat logs in a real browser (Chromium)', () => {
   let work: Awaited<ReturnType<typeof tempDir>>;
@@ -94,7 +97,7 @@ describe('reading chat logs in a real browser (Chromium)', () => {
       '山田太郎, 華扇',
       '2',
       'open',
-      '2026-12-01 09:01 UTC',
+      shown(start + minute),
     ]);
     await page.getByLabel('Speaker name').fill('華扇');
     await page.getByRole('button', { name: 'Show' }).click();
@@ -109,10 +112,10 @@ describe('reading chat logs in a real browser (Chromium)', () => {
     await page.waitForURL((url) => url.pathname === '/chat/sessions/review');
     const turns = page.locator('ol.transcript > li');
     await expect(turns.count()).resolves.toBe(2);
-    await expect(turns.nth(0).locator('.speaker').innerText()).resolves.toBe('山田太郎 Human 2026-12-01 09:00 UTC');
+    await expect(turns.nth(0).locator('.speaker').innerText()).resolves.toBe(`山田太郎 Human ${shown(start)}`);
     // Line breaks and the indent are kept, as written.
     await expect(turns.nth(0).locator('.content').innerText()).resolves.toBe('レビューをお願いします。\n  二行目、字下げあり');
-    await expect(turns.nth(1).locator('.speaker').innerText()).resolves.toBe('華扇 AI 2026-12-01 09:01 UTC claude-sonnet-4-5 tokens: 120 in / 8 out');
+    await expect(turns.nth(1).locator('.speaker').innerText()).resolves.toBe(`華扇 AI ${shown(start + minute)} claude-sonnet-4-5 tokens: 120 in / 8 out`);
     await expect(turns.nth(1).locator('.content').innerText()).resolves.toBe('良いと思います。\n一点だけ。');
     // A person tells the AI's turns apart at a glance: they are set off in another colour.
     const background = (index: number) =>
