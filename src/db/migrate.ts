@@ -92,9 +92,17 @@ function statusOf(migrations: readonly Migration[], applied: ReadonlySet<number>
   return { current: pending.length === 0 && !newer, applied: [...applied].sort((a, b) => a - b), pending, ...(newer ? { newer } : {}) };
 }
 
-/** The versions recorded in `vecr_migrations`; none when there is no such table yet. */
+/**
+ * The versions recorded in `vecr_migrations`; none when there is no such table yet. Whether it
+ * exists is read from pg_class with the statement's snapshot, not through `to_regclass`: that
+ * uses the connection's catalog cache, which keeps "no such table" from a read before the
+ * advisory lock was taken (an advisory lock processes no catalog invalidations), so a process
+ * that waited on the lock while another migrated would apply every migration again.
+ */
 async function appliedVersions(db: Queryable): Promise<Set<number>> {
-  const exists = await db.query<{ exists: boolean }>("SELECT to_regclass('vecr_migrations') IS NOT NULL AS exists");
+  const exists = await db.query<{ exists: boolean }>(
+    "SELECT EXISTS (SELECT FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'vecr_migrations') AS exists",
+  );
   if (!exists.rows[0]?.exists) return new Set();
   const { rows } = await db.query<{ version: number }>('SELECT version FROM vecr_migrations');
   return new Set(rows.map((row) => row.version));
