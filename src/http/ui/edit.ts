@@ -273,15 +273,27 @@ ${yours}</textarea>
       );
     });
 
-    fastify.post('/members/:kind/:name/edit', { config: { access: 'admin' } }, async (request, reply) => {
-      const language = languageOf(request);
+    /**
+     * The member file an edit or delete form names, with the version it was made from; a form
+     * naming no file of the URL's kind (forged) is answered 400 here, and undefined returned.
+     */
+    const postedMemberFile = async (request: FastifyRequest, reply: FastifyReply, language: Language) => {
       const { kind, name } = request.params as { kind: string; name: string };
       const body = (request.body ?? {}) as Record<string, unknown>;
       const file = textOf(body.file);
       const version = textOf(body.version);
       if (!formNamesMemberFile(kind, file) || version === '') {
-        return notice(request, reply, language, 400, t(language, 'member.notFound'), t(language, 'member.notFoundText', { name }));
+        await notice(request, reply, language, 400, t(language, 'member.notFound'), t(language, 'member.notFoundText', { name }));
+        return undefined;
       }
+      return { kind, name, body, file, version };
+    };
+
+    fastify.post('/members/:kind/:name/edit', { config: { access: 'admin' } }, async (request, reply) => {
+      const language = languageOf(request);
+      const posted = await postedMemberFile(request, reply, language);
+      if (!posted) return reply;
+      const { kind, name, body, file, version } = posted;
       const url = memberUrl(kind, name);
       const title = t(language, 'edit.title', { name });
       const mode = body.mode === 'yaml' ? 'yaml' : 'form';
@@ -331,13 +343,9 @@ ${yours}</textarea>
 
     fastify.post('/members/:kind/:name/delete', { config: { access: 'admin' } }, async (request, reply) => {
       const language = languageOf(request);
-      const { kind, name } = request.params as { kind: string; name: string };
-      const body = (request.body ?? {}) as Record<string, unknown>;
-      const file = textOf(body.file);
-      const version = textOf(body.version);
-      if (!formNamesMemberFile(kind, file) || version === '') {
-        return notice(request, reply, language, 400, t(language, 'member.notFound'), t(language, 'member.notFoundText', { name }));
-      }
+      const posted = await postedMemberFile(request, reply, language);
+      if (!posted) return reply;
+      const { kind, name, file, version } = posted;
       const result = await deleteMemberFile(writer, { key: file, kind, ifVersion: version });
       if (result.status === 'conflict') return conflictPage(request, reply, language, kind, name, 'delete', file, undefined, result.now);
       request.log.info({ file, outcome: result.outcome.action }, 'member file deleted from the web UI');
