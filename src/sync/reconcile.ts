@@ -4,7 +4,7 @@ import type { MemberIssue } from '../members/issues.js';
 import { defaultLimits, type ParseLimits } from '../members/limits.js';
 import { memberKindOf, unusableKey } from '../members/paths.js';
 import type { Outcome } from '../registry/apply.js';
-import { databaseNow } from '../registry/sql/memberFiles.js';
+import { anyFileRecorded, databaseNow } from '../registry/sql/memberFiles.js';
 import { markRowsVerified, rowsWrittenOutside } from '../registry/sql/registryState.js';
 import { recordSyncRun } from '../registry/sql/syncRuns.js';
 import { compareKeys, type Storage, StorageError } from '../storage/types.js';
@@ -100,6 +100,8 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a whole number of files, at least 1: ${batchSize}`);
   // Files are read as of the listing: one gone since it was listed is a delete.
   const listing = storage.list();
+  // Where files are recorded, most listed are likely registered: their versions are worth asking first.
+  const versionsFirst = await anyFileRecorded(q);
   const pipeline = new SyncPipeline({
     q,
     inTransaction,
@@ -109,6 +111,7 @@ async function reconcile(q: Queryable, inTransaction: InTransaction, storage: St
     limits: options.limits ?? defaultLimits,
     deletes: options.delete !== false,
     verifyAll,
+    versionsFirst,
     since: await databaseNow(q),
     recordsPage: batchSize + 1,
     tally: report,

@@ -44,6 +44,11 @@ export interface PipelineParts {
   deletes: boolean;
   /** Member rows were written outside: no registered file counts as such, every one is read again. */
   verifyAll: boolean;
+  /**
+   * Ask the versions the listing did not tell before the records are looked up, so that the
+   * database tells the files unchanged: when most files listed are likely registered.
+   */
+  versionsFirst: boolean;
   /** Events applied after this instant (`databaseNow`) are newer than what the run read: they stand. */
   since: string;
   /** Records looked up per query: one more than a batch, so that a batch's come in one. */
@@ -57,7 +62,9 @@ export interface PipelineParts {
  * The look-ahead pipeline of a full sync. Batches of the listing, in key order, go through four
  * stages — look up (the records in the stretch of keys the batch covers), ask (versions the
  * listing did not tell, content hashes of files whose version moved), read (and parse), write
- * (one transaction) — so that the database and the storage are each kept busy:
+ * (one transaction) — so that the database and the storage are each kept busy. With
+ * `versionsFirst`, versions are asked first, of every file, and the database compares them:
+ * a file unchanged then costs one stat and no row decoded.
  *
  * - up to `lookAhead` batches are looked up and asked about before their turn to be read;
  * - one records query at a time, in batch order: the batch due first is ready first, and the
@@ -103,12 +110,18 @@ export class SyncPipeline {
    * rest, for the last batch). Returns once the batches ahead of it number `lookAhead` or fewer.
    */
   async push(batch: Listed[], upTo: string | null): Promise<void> {
-    const { q, verifyAll, recordsPage } = this.parts;
+    const { q, storage, verifyAll, recordsPage, versionsFirst } = this.parts;
     const after = this.coveredUpTo;
     this.coveredUpTo = upTo;
-    const found = this.recordsFound.then(() => knownBetween(q, after, upTo, batch, recordsPage, verifyAll));
+    // Asked at once, while earlier batches are looked up; failures surface through `found`.
+    const versions = versionsFirst ? askVersions(storage, batch, () => true) : Promise.resolve();
+    versions.catch(() => {});
+    const found = this.recordsFound.then(async () => {
+      await versions;
+      return knownBetween(q, after, upTo, batch, recordsPage, verifyAll);
+    });
     this.recordsFound = found.catch(() => {});
-    const known = found.then((records) => askVersionsAndHashes(q, this.parts.storage, batch, records));
+    const known = found.then((records) => askVersionsAndHashes(q, storage, batch, records, !versionsFirst));
     this.handling = this.handling.then(() => this.handle(batch, known));
     // Failures surface where they are awaited; until then they are held, not lost.
     known.catch(() => {});
@@ -224,8 +237,9 @@ async function askVersionsAndHashes(
   storage: Pick<Storage, 'versionsOf'>,
   batch: Listed[],
   { records, gone }: Omit<Known, 'registeredHashes'>,
+  askVersionsOfRegistered: boolean,
 ): Promise<Known> {
-  await askVersions(storage, batch, records);
+  if (askVersionsOfRegistered) await askVersions(storage, batch, (f) => records.get(f.key)?.status === 'registered');
   const moved = batch
     .filter((f) => {
       const record = records.get(f.key);
@@ -243,10 +257,11 @@ async function askVersionsAndHashes(
 
 /**
  * A listing without versions (a folder): only files registered before need theirs, to be
- * skipped unread when unchanged; any other file is read, which tells its version anyway.
+ * skipped unread when unchanged; any other file is read, which tells its version anyway. Asked
+ * before the records are known (`versionsFirst`), of every file listed.
  */
-async function askVersions(storage: Pick<Storage, 'versionsOf'>, batch: readonly Listed[], records: ReadonlyMap<string, RecordSeen>) {
-  const unversioned = batch.filter((f) => f.version === undefined && records.get(f.key)?.status === 'registered');
+async function askVersions(storage: Pick<Storage, 'versionsOf'>, batch: readonly Listed[], wanted: (file: Listed) => boolean) {
+  const unversioned = batch.filter((f) => f.version === undefined && wanted(f));
   if (unversioned.length === 0) return;
   const versions = await storage.versionsOf(unversioned.map((f) => f.key));
   for (const f of unversioned) f.version = versions.get(f.key);
@@ -258,14 +273,18 @@ async function askVersions(storage: Pick<Storage, 'versionsOf'>, batch: readonly
  */
 async function knownBetween(q: Queryable, after: string | null, upTo: string | null, batch: readonly Listed[], pageSize: number, verifyAll: boolean) {
   const listedKeys = new Set(batch.map((f) => f.key));
+  // With `verifyAll`, no file is compared: none may count as unchanged.
+  const versioned = verifyAll ? [] : batch.filter((f) => f.version !== undefined);
+  const listed = versioned.map((f) => [f.key, f.version!] as const);
   const known = { records: new Map<string, RecordSeen>(), gone: [] as string[] };
   for (let from = after; ; ) {
-    const page = await fileRecordsBetween(q, from, upTo, pageSize);
-    for (const record of page) {
+    const page = await fileRecordsBetween(q, from, upTo, pageSize, listed);
+    for (const at of page.unchanged) known.records.set(versioned[at]!.key, { version: versioned[at]!.version!, status: 'registered' });
+    for (const record of page.records) {
       if (!listedKeys.has(record.file_uri)) known.gone.push(record.file_uri);
       else known.records.set(record.file_uri, verifyAll && record.status === 'registered' ? { ...record, status: 'invalid' } : record);
     }
-    if (page.length < pageSize) return known;
-    from = page.at(-1)!.file_uri;
+    if (page.covered < pageSize) return known;
+    from = page.last;
   }
 }

@@ -37,20 +37,45 @@ describe.each(engines)('registry on %s', (engine) => {
       const walked: string[] = [];
       for (let from = after; ; ) {
         const page = await fileRecordsBetween(db, from, upTo, 3);
-        expect(page.length).toBeLessThanOrEqual(3);
-        walked.push(...page.map((record) => record.file_uri));
-        if (page.length < 3) return walked;
-        from = page.at(-1)!.file_uri;
+        expect(page.records.length).toBeLessThanOrEqual(3);
+        walked.push(...page.records.map((record) => record.file_uri));
+        if (page.covered < 3) return walked;
+        from = page.last;
       }
     };
     expect(await walk(null, null)).toEqual(byteOrder);
     expect(await walk(byteOrder[1]!, byteOrder[5]!)).toEqual(byteOrder.slice(2, 6));
     expect(await walk(byteOrder[6]!, null)).toEqual(byteOrder.slice(7));
-    expect((await fileRecordsBetween(db, null, byteOrder[0]!, 10))[0]).toEqual({ file_uri: byteOrder[0], version: 'v1', status: 'registered' });
+    expect((await fileRecordsBetween(db, null, byteOrder[0]!, 10)).records).toEqual([{ file_uri: byteOrder[0], version: 'v1', status: 'registered' }]);
 
     const records = await fileRecordsFor(db, ['human_members/b.yml', 'human_members/none.yml']);
     expect([...records]).toEqual([['human_members/b.yml', { version: 'v1', content_hash: expect.any(String), status: 'registered' }]]);
     expect(await fileRecordsFor(db, [])).toEqual(new Map());
+  });
+
+  it('compares the versions listed in the database: files registered at them come back as their indexes, the rest as records', async () => {
+    const uri = (name: string) => `human_members/${name}.yml`;
+    await apply({ files: ['a', 'b', 'c', 'd', 'e'].map((name, i) => readFile(uri(name), human(`P${i}`))) });
+    await apply({ files: [readFile(uri('d'), 'name: [')] });
+    // a: unchanged; b: another version; c: not listed (gone); d: invalid at its version; e: unchanged.
+    const listed = [
+      [uri('a'), 'v1'],
+      [uri('b'), 'v2'],
+      [uri('d'), 'v1'],
+      [uri('e'), 'v1'],
+      [uri('new'), 'v1'],
+    ] as const;
+    const page = await fileRecordsBetween(db, null, null, 10, listed);
+    expect(page.unchanged.sort()).toEqual([0, 3]);
+    expect(page.records).toEqual([
+      { file_uri: uri('b'), version: 'v1', status: 'registered' },
+      { file_uri: uri('c'), version: 'v1', status: 'registered' },
+      { file_uri: uri('d'), version: 'v1', status: 'invalid' },
+    ]);
+    expect(page).toMatchObject({ covered: 5, last: uri('e') });
+    // A page that ends on an unchanged file tells where the next one starts.
+    expect(await fileRecordsBetween(db, null, null, 1, listed)).toEqual({ records: [], unchanged: [0], covered: 1, last: uri('a') });
+    expect(await fileRecordsBetween(db, uri('e'), null, 10, listed)).toEqual({ records: [], unchanged: [], covered: 0, last: null });
   });
 
   it('inserts, then updates by file_uri, then reports unchanged', async () => {

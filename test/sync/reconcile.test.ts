@@ -57,6 +57,8 @@ describe.each(engines)('sync on %s', (engine) => {
     });
     expect(await sync()).toMatchObject({ created: 3, updated: 0, unchanged: 0, deleted: 0, invalid: 0 });
     expect(await names('human')).toEqual(['Rin', 'Syota']);
+    // Into an empty registry every file is read, which tells its version: none is asked for.
+    expect(storage.versionsAsked).toEqual([]);
 
     storage.reads.length = 0;
     expect(await sync()).toMatchObject({ created: 0, updated: 0, unchanged: 3, deleted: 0, invalid: 0 });
@@ -66,13 +68,21 @@ describe.each(engines)('sync on %s', (engine) => {
     expect(await sync()).toMatchObject({ created: 0, updated: 1, unchanged: 2 });
     expect(storage.reads).toEqual(['human_members/rin.yml']);
     expect(await getMember(db, 'human', 'Rin')).toMatchObject({ bio: 'edited' });
-    // A folder lists no versions; they are asked for, as a read would tell them, for registered files only.
+    // A folder lists no versions; once files are registered, they are asked for first, as a read would tell them, of every file listed.
     const versions = await storage.versionsOf(['human_members/rin.yml', 'human_members/nobody.yml']);
     expect([...versions]).toEqual([['human_members/rin.yml', (await storage.read('human_members/rin.yml', 1024)).version]]);
     storage.versionsAsked.length = 0;
+    storage.reads.length = 0;
     await writeFiles(dir, { 'human_members/new.yml': human('Nell'), 'human_members/broken.yml': 'name: [' });
-    await sync();
-    expect(storage.versionsAsked.sort()).toEqual(['human_members/rin.yml', 'human_members/syota.yml', 'virtual_members/kasen.yml']);
+    expect(await sync()).toMatchObject({ created: 1, unchanged: 3, invalid: 1 });
+    expect(storage.versionsAsked.sort()).toEqual([
+      'human_members/broken.yml',
+      'human_members/new.yml',
+      'human_members/rin.yml',
+      'human_members/syota.yml',
+      'virtual_members/kasen.yml',
+    ]);
+    expect(storage.reads.sort()).toEqual(['human_members/broken.yml', 'human_members/new.yml']);
   });
 
   it("a folder of many files, read and stat'ed on the reading thread: registers, skips unchanged unread, updates, deletes", async () => {

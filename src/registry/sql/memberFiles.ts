@@ -31,10 +31,26 @@ export async function fileRecordsFor(db: Queryable, fileUris: readonly string[])
   return new Map((rows[0]?.records ?? []).map(([file_uri, version, content_hash, status]) => [file_uri, { version, content_hash, status }]));
 }
 
+/** A page of the records a sync walks: see `fileRecordsBetween`. */
+export interface RecordsPage {
+  /** Records of the page, in key order, but those of files unchanged. */
+  records: Array<RecordSeen & { file_uri: string }>;
+  /** The files of `listed` whose records say registered at the version listed: indexes into `listed`. */
+  unchanged: number[];
+  /** Records the page covered, those of files unchanged among them; fewer than the limit: the last page. */
+  covered: number;
+  /** The last key the page covered, where the next page starts. */
+  last: string | null;
+}
+
 /**
  * The records of the files in (`after`, `upTo`], in key order ("C" collation: UTF-8 byte order,
  * as storage lists keys), at most `limit` of them; `null` leaves an end open. A sync walks these
  * beside the listing, to find each listed file's record and the records of files gone.
+ *
+ * The files `listed` with their versions ([key, version]) are compared in the database: the
+ * record of a file registered at the version listed — all of them, in a sync that changes
+ * nothing — comes back as its index alone, not as a row to decode.
  *
  * Without content hashes: a walk needs them only for the files it reads, few once a folder is
  * registered (`fileRecordsFor` has them), and 64 hex digits a file were a fifth of a no-op sync.
@@ -44,15 +60,39 @@ export async function fileRecordsBetween(
   after: string | null,
   upTo: string | null,
   limit: number,
-): Promise<Array<RecordSeen & { file_uri: string }>> {
-  const { rows } = await db.query<{ records: Array<[string, string | null, FileRecord['status']]> | null }>(
-    `SELECT json_agg(json_build_array(file_uri, version, status) ORDER BY file_uri) AS records
-     FROM (SELECT file_uri, version, status FROM member_files
-           WHERE ($1::text IS NULL OR file_uri > $1) AND ($2::text IS NULL OR file_uri <= $2)
-           ORDER BY file_uri LIMIT $3) AS page`,
-    [after, upTo, limit],
+  listed: ReadonlyArray<readonly [key: string, version: string]> = [],
+): Promise<RecordsPage> {
+  const { rows } = await db.query<{
+    records: Array<[string, string | null, FileRecord['status']]>;
+    unchanged: number[];
+    covered: number;
+    last: string | null;
+  }>(
+    `WITH page AS (
+       SELECT file_uri, version, status FROM member_files
+       WHERE ($1::text IS NULL OR file_uri > $1) AND ($2::text IS NULL OR file_uri <= $2)
+       ORDER BY file_uri LIMIT $3
+     ), listed AS (
+       SELECT pair->>0 AS file_uri, pair->>1 AS version, (at - 1)::int AS at
+       FROM json_array_elements($4::json) WITH ORDINALITY AS listed (pair, at)
+     ), seen AS (
+       SELECT page.*, listed.at, coalesce(page.status = 'registered' AND page.version = listed.version, false) AS unchanged
+       FROM page LEFT JOIN listed USING (file_uri)
+     )
+     SELECT coalesce(json_agg(json_build_array(file_uri, version, status) ORDER BY file_uri) FILTER (WHERE NOT unchanged), '[]') AS records,
+            coalesce(json_agg(at) FILTER (WHERE unchanged), '[]') AS unchanged,
+            count(*)::int AS covered, max(file_uri) AS last
+     FROM seen`,
+    [after, upTo, limit, JSON.stringify(listed)],
   );
-  return (rows[0]?.records ?? []).map(([file_uri, version, status]) => ({ file_uri, version, status }));
+  const page = rows[0]!;
+  return { ...page, records: page.records.map(([file_uri, version, status]) => ({ file_uri, version, status })) };
+}
+
+/** Whether any file is recorded: a sync about to find records asks a folder for versions up front. */
+export async function anyFileRecorded(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ recorded: boolean }>('SELECT EXISTS (SELECT 1 FROM member_files) AS recorded');
+  return rows[0]!.recorded;
 }
 
 /** Which of these files were registered, or had their members deleted, after `since` (a database timestamp). */
