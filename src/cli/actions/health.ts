@@ -16,8 +16,8 @@ export async function checkHealth(options: { json?: boolean }, command: Command)
 }
 
 async function check(config: Config) {
-  const database = await checkDatabase(config);
-  const chatlog = await checkChatlog(config);
+  // Side by side: a health check every few seconds waits for the slower of the two, not both.
+  const [database, chatlog] = await Promise.all([checkDatabase(config), checkChatlog(config)]);
   return {
     ok: database.ok && chatlog.ok,
     database: database.database,
