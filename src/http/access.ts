@@ -73,7 +73,7 @@ export function exposureProblem(config: Config): string | undefined {
   ];
   const webhookToken = config.webhook.authToken;
   if (missing.length === 0) {
-    // Guessing is limited per address only: an attacker with many addresses guesses on.
+    // Guessing is limited per client (an address; an IPv6 /64): an attacker with many networks guesses on.
     if (webhookToken && webhookToken.length < minExposedSecret)
       return `WEBHOOK_AUTH_TOKEN is shorter than ${minExposedSecret} characters, which other machines could guess: make it a long random one (openssl rand -hex 32)`;
     return undefined;
@@ -273,7 +273,29 @@ function sameSecret(given: string, expected: string): boolean {
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
 /**
- * Failed authentications counted per client address in fixed windows. Once an address has failed
+ * What one client controls of its address, as the failed-authentication limit counts it: an
+ * IPv6 address's /64 — a host or a home is given a whole /64, and could take a new address of it
+ * for every guess — and an IPv4 address itself (also written IPv4-mapped, `::ffff:a.b.c.d`).
+ */
+export function clientOf(address: string): string {
+  if (!net.isIPv6(address)) return address;
+  const plain = address.toLowerCase().replace(/%.*$/, '');
+  if (plain.startsWith('::ffff:') && net.isIPv4(plain.slice('::ffff:'.length))) return plain.slice('::ffff:'.length);
+  // Groups written before and after `::`; an IPv4 tail holds the last two, never the first four.
+  const [head = '', tail] = plain.split('::');
+  const groupsOf = (part: string) => (part ? part.split(':') : []);
+  const before = groupsOf(head);
+  const after = tail === undefined ? [] : groupsOf(tail);
+  const written = before.length + after.reduce((n, group) => n + (group.includes('.') ? 2 : 1), 0);
+  const groups = [...before, ...Array<string>(8 - written).fill('0'), ...after];
+  return `${groups
+    .slice(0, 4)
+    .map((group) => Number.parseInt(group, 16).toString(16))
+    .join(':')}::/64`;
+}
+
+/**
+ * Failed authentications counted per client (`clientOf`: an IPv6 address's /64) in fixed windows. Once an address has failed
  * `failures` times, it is refused (429) until its window ends, right credentials or not — so
  * that a weak secret cannot be guessed at any speed. The address is the client's as this service
  * sees it: behind a load balancer, VECR_TRUST_PROXY makes it the forwarded one, so that one
@@ -285,21 +307,22 @@ export class FailedAuthLimiter {
 
   constructor(private readonly limit: typeof failedAuthLimit) {}
 
-  /** Counts a failure of the address; answers its failures in the current window. */
+  /** Counts a failure of the address; answers its client's failures in the current window. */
   fail(address: string, now = Date.now()): number {
-    let window = this.windows.get(address);
+    const client = clientOf(address);
+    let window = this.windows.get(client);
     if (!window || window.endsAt <= now) {
-      this.windows.delete(address);
+      this.windows.delete(client);
       if (this.windows.size >= this.limit.addresses) this.windows.delete(this.windows.keys().next().value!);
       window = { failures: 0, endsAt: now + this.limit.windowMs };
-      this.windows.set(address, window);
+      this.windows.set(client, window);
     }
     return ++window.failures;
   }
 
   /** Seconds until the address may try again, or 0 when it may now. */
   lockedFor(address: string, now = Date.now()): number {
-    const window = this.windows.get(address);
+    const window = this.windows.get(clientOf(address));
     if (!window || window.endsAt <= now || window.failures < this.limit.failures) return 0;
     return Math.ceil((window.endsAt - now) / 1000);
   }

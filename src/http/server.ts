@@ -65,7 +65,7 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
   reportRefusedConnections(fastify, limits.maxConnections);
   installSecurityHeaders(fastify as unknown as FastifyInstance);
   const ui = options.ui ?? uiAuth(app.config);
-  // One count of failures per address, for API tokens and UI passwords alike.
+  // One count of failures per client (an address; an IPv6 /64), for API tokens and UI passwords alike.
   const limiter = new FailedAuthLimiter(failedAuthLimit);
   installAccess(fastify as unknown as FastifyInstance, app.config, ui.sessions, limiter);
   drainOnClose(fastify as unknown as FastifyInstance, limits.shutdownTimeoutMs);
@@ -102,7 +102,7 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
         title: 'VECR Garage member registry',
         version: '0.1.0',
         description:
-          'Members of VECR Garage, kept in step with their YAML files. With API tokens configured (VECR_API_TOKENS), routes that need a scope take `Authorization: Bearer <token>`: 401 without a known token, 403 when it lacks the scope, 429 after repeated failures from one address. A browser signed in to the web UI may call the API with its session cookie instead, within the role of its account (admin: read, chat, admin; viewer: read); a POST, PUT, PATCH or DELETE made so needs the `x-csrf-token` of the session (403 without). Requests made by pages of other sites are refused (403), and so is a Host that is not a loopback name while the API is open on loopback (421). An outage is 503 with Retry-After.',
+          'Members of VECR Garage, kept in step with their YAML files. With API tokens configured (VECR_API_TOKENS), routes that need a scope take `Authorization: Bearer <token>`: 401 without a known token, 403 when it lacks the scope, 429 after repeated failures from one address (an IPv6 /64). A browser signed in to the web UI may call the API with its session cookie instead, within the role of its account (admin: read, chat, admin; viewer: read); a POST, PUT, PATCH or DELETE made so needs the `x-csrf-token` of the session (403 without). Requests made by pages of other sites are refused (403), and so is a Host that is not a loopback name while the API is open on loopback (421). An outage is 503 with Retry-After.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },

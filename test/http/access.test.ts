@@ -293,6 +293,31 @@ describe('access', () => {
     }
   });
 
+  it('counts an IPv6 client by its /64: a new address of the same network per guess guesses no further', async () => {
+    const service = await serve((config) => {
+      config.access.tokens = parseApiTokens(`reader:read:sha256:${sha256(tokens.reader)}`);
+      config.http.trustProxy = ['loopback'];
+      config.webhook.authToken = 'webhook-token-0123456789';
+    });
+    try {
+      const members = `${service.url}/api/members/human`;
+      const from = (client: string, token: string) => raw(members, { ...bearer(token), 'x-forwarded-for': client });
+      // Ten addresses of 2001:db8:1:2::/64, as a host given the whole /64 picks them, written every way.
+      const network = ['2001:db8:1:2::1', '2001:DB8:1:2::2', '2001:0db8:0001:0002:0000:0000:0000:0003', '2001:db8:1:2:ffff::4', '2001:db8:1:2::5'];
+      for (let i = 0; i < 10; i++) {
+        const client = i < network.length ? network[i]! : `2001:db8:1:2:${i.toString(16)}:${i}::${i + 100}`;
+        expect((await from(client, 'vecr_guess-0123456789abcdefghijklmnopqrstuv')).status).toBe(401);
+      }
+      expect((await from('2001:db8:1:2:abcd::1', tokens.reader)).status).toBe(429);
+      // The next /64, and IPv4 clients (also as IPv4-mapped IPv6), are apart.
+      expect((await from('2001:db8:1:3::1', tokens.reader)).status).toBe(200);
+      for (let i = 0; i < 10; i++) expect((await from(`::ffff:198.51.100.${i}`, 'vecr_guess-0123456789abcdefghijklmnopqrstuv')).status).toBe(401);
+      expect((await from('::ffff:198.51.100.200', tokens.reader)).status).toBe(200);
+    } finally {
+      await service.close();
+    }
+  });
+
   it('refuses at start a route that does not declare what it needs', async () => {
     const server = await buildServer({ config: loadConfig({}), db, storage: folderStorage(work.dir), registrar: undefined as never });
     try {
