@@ -34,6 +34,8 @@ export const issueCodes = [
   'format',
   'nul',
   'control_character',
+  /** A name that would look the same as another: a space at an end, an invisible character, not NFC. */
+  'look_alike',
   'both_prompts',
   /** A check of the schema that declares no code of its own. */
   'invalid',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { plainLineString, storableString } from '../storableText.js';
+import { codePointOf, plainLineString, storableString } from '../storableText.js';
 import type { MemberKind } from './kinds.js';
 
 /**
@@ -16,6 +16,41 @@ const text = storableString;
 const shortText = () => plainLineString().max(255);
 const textList = () => z.array(plainLineString());
 
+/** Characters shown as nothing: a name with one looks the same as the name without it. */
+const invisible = /[\u00AD\u061C\u180E\u200B\u200E\u200F\u2060-\u2064\uFEFF]/u;
+/** Joiners belong between two characters (an emoji sequence, Persian or Indic script), never at an end. */
+const joinerAtEnd = /^[\u200C\u200D]|[\u200C\u200D]$/u;
+
+/**
+ * Why a name would look the same as another name, if it would: names are unique as written,
+ * character by character, so "Rin " and "Rin", or が written composed and decomposed, would be
+ * two members that nobody can tell apart.
+ */
+export function lookAlikeProblem(name: string): string | undefined {
+  const edge = /^\s|\s$/u.exec(name);
+  if (edge) {
+    const where = edge.index === 0 ? 'begins' : 'ends';
+    return `${where} with a space (${codePointOf(edge[0])}): it would look the same as the name without it; remove it`;
+  }
+  const hidden = invisible.exec(name) ?? joinerAtEnd.exec(name);
+  if (hidden) {
+    return `contains the invisible character ${codePointOf(hidden[0])} (at character ${hidden.index + 1}): it would look the same as the name without it; remove it`;
+  }
+  if (name !== name.normalize('NFC')) {
+    return 'is not in Unicode NFC form: a character is written as a base and a combining mark (as macOS writes file names), which looks the same as the one composed character; type the name again, or save the file as NFC';
+  }
+  return undefined;
+}
+
+/** A member's name: one plain line, not empty, that looks like no other name. */
+const memberName = () =>
+  shortText()
+    .min(1)
+    .superRefine((value, context) => {
+      const problem = lookAlikeProblem(value);
+      if (problem) context.addIssue({ code: 'custom', message: problem, params: { code: 'look_alike' } });
+    });
+
 /** GitHub's rule for logins: letters, digits and single hyphens, not at either end, 1–39 long. */
 export const githubLoginPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
 /** The string format of GitHub logins, as its issues name it (`issue.format`). */
@@ -24,7 +59,7 @@ export const githubLoginFormat = 'github_login';
 const humanMemberSchema = () =>
   z
     .strictObject({
-      name: shortText().min(1).describe('Display name; required and unique among humans.'),
+      name: memberName().describe('Display name; required and unique among humans.'),
       role: shortText().nullish().describe('Role in the team.'),
       skills: textList().nullish().describe('Skills, as a list of strings.'),
       bio: text().nullish().describe('Free text about the member.'),
@@ -36,7 +71,7 @@ const humanMemberSchema = () =>
 const virtualMemberSchema = () =>
   z
     .strictObject({
-      name: shortText().min(1).describe('Display name; required and unique among AI members.'),
+      name: memberName().describe('Display name; required and unique among AI members.'),
       role: shortText().nullish().describe('Role in the team.'),
       llm_model: shortText().min(1).describe('The model that speaks as this member, e.g. claude-sonnet-4-5.'),
       system_prompt: text().nullish().describe('The system prompt of the persona.'),

@@ -126,6 +126,32 @@ describe('parseMemberFile: each rule, with field and position', () => {
     expect(issuesOf(Buffer.concat([Buffer.from('name: \uFFFD\nrole: '), Buffer.from([0xc3, 0x28])]))).toMatchObject([{ code: 'encoding', line: 2, column: 7 }]);
   });
 
+  it('a name that would look the same as another: spaces at an end, invisible characters, a decomposed form', () => {
+    const lookAlike = (text: string, kind: 'human' | 'virtual' = 'human') => issuesOf(text, kind).filter((issue) => issue.field === 'name');
+    // Quoted, a space at either end stays: "Rin " and "Rin" would be two members — an ideographic space too.
+    expect(lookAlike('name: "Rin "\n')).toMatchObject([
+      { code: 'look_alike', line: 1, column: 7, message: expect.stringContaining('ends with a space (U+0020)') },
+    ]);
+    expect(lookAlike('name: "\u3000太郎"\n')).toMatchObject([{ code: 'look_alike', message: expect.stringContaining('begins with a space (U+3000)') }]);
+    // A zero-width space, a byte-order mark, a soft hyphen, a left-to-right mark: shown as nothing.
+    for (const [escape, point] of [
+      ['\u200B', 'U+200B'],
+      ['\uFEFF', 'U+FEFF'],
+      ['\u00AD', 'U+00AD'],
+      ['\u200E', 'U+200E'],
+    ]) {
+      expect(lookAlike(`name: "Ri${escape}n"\nllm_model: m\n`, 'virtual')).toMatchObject([
+        { code: 'look_alike', message: expect.stringContaining(`the invisible character ${point} (at character 3)`) },
+      ]);
+    }
+    // A joiner at an end joins nothing.
+    expect(lookAlike('name: "Rin\u200D"\n')).toMatchObject([{ code: 'look_alike', message: expect.stringContaining('U+200D') }]);
+    // が as か and a combining voiced mark (as macOS writes file names): NFC is one character.
+    expect(lookAlike('name: "\u304B\u3099ん"\n')).toMatchObject([{ code: 'look_alike', message: expect.stringContaining('NFC') }]);
+    // What stays valid: the composed form, inner spaces, an emoji joined by ZWJ, a ZWNJ inside Persian.
+    for (const name of ['がん', 'Rin Tanaka', '山田 太郎', '\u{1F469}\u200D\u{1F4BB}', 'می\u200Cخواهم']) expect(parse(`name: "${name}"\n`).ok).toBe(true);
+  });
+
   it('control characters in names, roles, models and list items, which would act on a terminal or reorder what follows', () => {
     // An ESC sequence (recolours a terminal), a carriage return, a right-to-left override.
     expect(issuesOf('name: "Rin\\e[31m"\n')).toMatchObject([
