@@ -279,7 +279,8 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest();
  */
 export function clientOf(address: string): string {
   if (!net.isIPv6(address)) return address;
-  const plain = address.toLowerCase().replace(/%.*$/, '');
+  // Written one way (lower case, zeros compressed, no zone), an IPv4-mapped one as `::ffff:a.b.c.d`.
+  const plain = new net.SocketAddress({ address, family: 'ipv6' }).address;
   if (plain.startsWith('::ffff:') && net.isIPv4(plain.slice('::ffff:'.length))) return plain.slice('::ffff:'.length);
   // Groups written before and after `::`; an IPv4 tail holds the last two, never the first four.
   const [head = '', tail] = plain.split('::');

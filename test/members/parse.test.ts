@@ -134,13 +134,13 @@ describe('parseMemberFile: each rule, with field and position', () => {
     ]);
     expect(lookAlike('name: "\u3000太郎"\n')).toMatchObject([{ code: 'look_alike', message: expect.stringContaining('begins with a space (U+3000)') }]);
     // A zero-width space, a byte-order mark, a soft hyphen, a left-to-right mark: shown as nothing.
-    for (const [escape, point] of [
+    for (const [written, point] of [
       ['\u200B', 'U+200B'],
       ['\uFEFF', 'U+FEFF'],
       ['\u00AD', 'U+00AD'],
       ['\u200E', 'U+200E'],
     ]) {
-      expect(lookAlike(`name: "Ri${escape}n"\nllm_model: m\n`, 'virtual')).toMatchObject([
+      expect(lookAlike(`name: "Ri${written}n"\nllm_model: m\n`, 'virtual')).toMatchObject([
         { code: 'look_alike', message: expect.stringContaining(`the invisible character ${point} (at character 3)`) },
       ]);
     }
