@@ -36,6 +36,8 @@ export const issueCodes = [
   'control_character',
   /** A name that would look the same as another: a space at an end, an invisible character, not NFC. */
   'look_alike',
+  /** `.` or `..` as a name: no URL can point at it. */
+  'reserved_name',
   'both_prompts',
   /** A check of the schema that declares no code of its own. */
   'invalid',

@@ -42,11 +42,16 @@ export function lookAlikeProblem(name: string): string | undefined {
   return undefined;
 }
 
-/** A member's name: one plain line, not empty, that looks like no other name. */
+/** A member's name: one plain line, not empty, that looks like no other name and that a URL can hold. */
 const memberName = () =>
   shortText()
     .min(1)
     .superRefine((value, context) => {
+      if (value === '.' || value === '..') {
+        const message = `cannot be a name: "${value}" is a part of a path, and no URL can name a member so (/members/human/${value} is read as a folder)`;
+        context.addIssue({ code: 'custom', message, params: { code: 'reserved_name' } });
+        return;
+      }
       const problem = lookAlikeProblem(value);
       if (problem) context.addIssue({ code: 'custom', message: problem, params: { code: 'look_alike' } });
     });

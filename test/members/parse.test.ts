@@ -148,6 +148,10 @@ describe('parseMemberFile: each rule, with field and position', () => {
     expect(lookAlike('name: "Rin\u200D"\n')).toMatchObject([{ code: 'look_alike', message: expect.stringContaining('U+200D') }]);
     // が as か and a combining voiced mark (as macOS writes file names): NFC is one character.
     expect(lookAlike('name: "\u304B\u3099ん"\n')).toMatchObject([{ code: 'look_alike', message: expect.stringContaining('NFC') }]);
+    // A path's own parts: no URL can point at a member named so (/members/human/.. is /members/).
+    expect(lookAlike('name: "."\n')).toMatchObject([{ code: 'reserved_name', message: expect.stringContaining('no URL can name') }]);
+    expect(lookAlike('name: ".."\nllm_model: m\n', 'virtual')).toMatchObject([{ code: 'reserved_name' }]);
+    expect(parse('name: "..."\n').ok).toBe(true);
     // What stays valid: the composed form, inner spaces, an emoji joined by ZWJ, a ZWNJ inside Persian.
     for (const name of ['がん', 'Rin Tanaka', '山田 太郎', '\u{1F469}\u200D\u{1F4BB}', 'می\u200Cخواهم']) expect(parse(`name: "${name}"\n`).ok).toBe(true);
   });

@@ -189,6 +189,7 @@ const en = {
   'issue.control_character': 'The text holds a control character (a line break where one line is expected?).',
   'issue.look_alike':
     'The name would look the same as another: a space at either end, an invisible character, or a character written as a base and a combining mark (not NFC).',
+  'issue.reserved_name': 'A name cannot be . or .. — no page address can point at it.',
   'issue.both_prompts': 'Both system_prompt and custom_prompt are given: keep one.',
   'issue.invalid': 'This value is not accepted.',
   'issue.unusable_path': 'The file’s path cannot be stored.',
@@ -383,6 +384,7 @@ const ja: Record<Key, string> = {
   'issue.nul': 'テキストに NUL 文字が含まれています。',
   'issue.control_character': 'テキストに制御文字が含まれています（1 行であるべきところに改行があるなど）。',
   'issue.look_alike': '見た目が同じ別の名前になってしまいます（前後の空白、見えない文字、または濁点などを別の文字で合成した表記（NFC でない））。',
+  'issue.reserved_name': '名前を . や .. にはできません（ページのアドレスで指せないため）。',
   'issue.both_prompts': 'system_prompt と custom_prompt の両方があります。どちらか一方にしてください。',
   'issue.invalid': 'この値は受け付けられません。',
   'issue.unusable_path': 'このファイルのパスは保存できません。',
