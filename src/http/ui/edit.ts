@@ -349,9 +349,11 @@ ${yours}</textarea>
       const result = await deleteMemberFile(writer, { key: file, kind, ifVersion: version });
       if (result.status === 'conflict') return conflictPage(request, reply, language, kind, name, 'delete', file, undefined, result.now);
       request.log.info({ file, outcome: result.outcome.action }, 'member file deleted from the web UI');
+      const deleted = result.outcome.name ?? name;
+      const proof = await ui.sessions.proofOf(request.session as Session, `deleted:${deleted}`);
       return reply
         .code(303)
-        .header('location', `/?deleted=${encodeURIComponent(result.outcome.name ?? name)}`)
+        .header('location', `/?deleted=${encodeURIComponent(deleted)}&proof=${proof}`)
         .send();
     });
 

@@ -72,9 +72,11 @@ export function memberPages(app: AppContext, ui: UiAuth) {
       const { rows, total } = await browseTeam(app.db, { ...params, limit: teamPageSize, offset: (params.page - 1) * teamPageSize });
       const pages = Math.max(1, Math.ceil(total / teamPageSize));
       const isAdmin = (request.session as Session).role === 'admin';
-      // After a delete from the web UI (ui/edit.ts), the list says whose file went.
-      const deletedParam = (request.query as { deleted?: unknown }).deleted;
-      const deleted = typeof deletedParam === 'string' ? deletedParam.slice(0, 255) : undefined;
+      // After a delete from the web UI (ui/edit.ts), the list says whose file went: only with the
+      // proof that this service said so to this session, not for a link anyone can make.
+      const { deleted: deletedParam, proof } = request.query as { deleted?: unknown; proof?: unknown };
+      const deleted =
+        typeof deletedParam === 'string' && (await ui.sessions.proves(request.session as Session, `deleted:${deletedParam}`, proof)) ? deletedParam : undefined;
       const tab = (kind: MemberKind | undefined, label: string) => {
         const { kind: _kind, ...rest } = params;
         const url = teamUrl({ ...rest, ...(kind ? { kind } : {}), page: 1 });

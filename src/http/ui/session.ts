@@ -93,6 +93,18 @@ export class Sessions {
     return typeof given === 'string' && sameText(given, await this.csrfToken(session));
   }
 
+  /**
+   * A proof that this service said `text` to this session: a page link carrying a message (after
+   * a delete, whose file went) shows it only with its proof, so that nobody else's link can.
+   */
+  proofOf(session: Session, text: string): Promise<string> {
+    return this.sign(`said:${session.cookie}:${text}`);
+  }
+
+  async proves(session: Session, text: string, given: unknown): Promise<boolean> {
+    return typeof given === 'string' && sameText(given, await this.proofOf(session, text));
+  }
+
   /** The session of a request's cookie, if it has a valid one. */
   async of(request: FastifyRequest): Promise<Session | undefined> {
     const cookie = cookiesOf(request)[sessionCookie];

@@ -275,10 +275,17 @@ describe.each(engines)('creating, editing and deleting members in the web UI (%s
     expect(confirm.text).toContain('Delete the file human_members/佐藤-美香-2.yml from storage? 佐藤・美香 leaves the registry with it.');
     const deleted = await post(`/members/human/${encodeURIComponent('佐藤・美香')}/delete`, confirm);
     expect(deleted.status).toBe(303);
-    expect(deleted.location).toBe(`/?deleted=${encodeURIComponent('佐藤・美香')}`);
+    expect(deleted.location).toMatch(new RegExp(`^/\\?deleted=${encodeURIComponent('佐藤・美香')}&proof=[\\w-]+$`));
     expect(await filesIn('human_members')).not.toContain('佐藤-美香-2.yml');
     expect(await getMember(db, 'human', '佐藤・美香')).toBeUndefined();
     expect((await open(deleted.location!)).text).toContain('Deleted: the file of 佐藤・美香 was removed from storage, and 佐藤・美香 from the registry.');
+    // A link made by anyone else says nothing was deleted: not for another name, nor without the proof.
+    const proof = new URL(deleted.location!, 'http://x').searchParams.get('proof')!;
+    for (const forged of [`/?deleted=${encodeURIComponent('Rin')}&proof=${proof}`, `/?deleted=${encodeURIComponent('佐藤・美香')}`, '/?deleted=ANY&proof=x']) {
+      const page = await open(forged);
+      expect(page.status).toBe(200);
+      expect(page.text).not.toContain('Deleted:');
+    }
   });
 
   it('does not delete a file changed since the confirmation was shown', async () => {
