@@ -275,7 +275,8 @@ describe('access', () => {
     }
   });
 
-  it('behind a trusted proxy (VECR_TRUST_PROXY), counts failures per forwarded client', async () => {
+  /** A service behind a trusted proxy, and a request to the member list as the proxy forwards it from `client`. */
+  async function behindProxy(run: (from: (client: string, token: string) => Promise<{ status: number }>) => Promise<void>) {
     const service = await serve((config) => {
       config.access.tokens = parseApiTokens(`reader:read:sha256:${sha256(tokens.reader)}`);
       config.http.trustProxy = ['loopback'];
@@ -283,25 +284,22 @@ describe('access', () => {
     });
     try {
       const members = `${service.url}/api/members/human`;
-      const from = (client: string, token: string) => raw(members, { ...bearer(token), 'x-forwarded-for': client });
+      await run((client, token) => raw(members, { ...bearer(token), 'x-forwarded-for': client }));
+    } finally {
+      await service.close();
+    }
+  }
+
+  it('behind a trusted proxy (VECR_TRUST_PROXY), counts failures per forwarded client', () =>
+    behindProxy(async (from) => {
       for (let i = 0; i < 10; i++) expect((await from('203.0.113.7', 'vecr_guess-0123456789abcdefghijklmnopqrstuv')).status).toBe(401);
       expect((await from('203.0.113.7', tokens.reader)).status).toBe(429);
       // Another client behind the same balancer is served.
       expect((await from('198.51.100.4', tokens.reader)).status).toBe(200);
-    } finally {
-      await service.close();
-    }
-  });
+    }));
 
-  it('counts an IPv6 client by its /64: a new address of the same network per guess guesses no further', async () => {
-    const service = await serve((config) => {
-      config.access.tokens = parseApiTokens(`reader:read:sha256:${sha256(tokens.reader)}`);
-      config.http.trustProxy = ['loopback'];
-      config.webhook.authToken = 'webhook-token-0123456789';
-    });
-    try {
-      const members = `${service.url}/api/members/human`;
-      const from = (client: string, token: string) => raw(members, { ...bearer(token), 'x-forwarded-for': client });
+  it('counts an IPv6 client by its /64: a new address of the same network per guess guesses no further', () =>
+    behindProxy(async (from) => {
       // Ten addresses of 2001:db8:1:2::/64, as a host given the whole /64 picks them, written every way.
       const network = ['2001:db8:1:2::1', '2001:DB8:1:2::2', '2001:0db8:0001:0002:0000:0000:0000:0003', '2001:db8:1:2:ffff::4', '2001:db8:1:2::5'];
       for (let i = 0; i < 10; i++) {
@@ -315,10 +313,7 @@ describe('access', () => {
       expect((await from('::ffff:198.51.100.1', tokens.reader)).status).toBe(429);
       expect((await from('198.51.100.1', tokens.reader)).status).toBe(429);
       expect((await from('::ffff:198.51.100.2', tokens.reader)).status).toBe(200);
-    } finally {
-      await service.close();
-    }
-  });
+    }));
 
   it('refuses at start a route that does not declare what it needs', async () => {
     const server = await buildServer({ config: loadConfig({}), db, storage: folderStorage(work.dir), registrar: undefined as never });
