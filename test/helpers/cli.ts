@@ -40,6 +40,25 @@ export async function packagesLoadedBy(
   const result = await runVecr(args, { ...options, env: { ...options.env, LOADED_MODULES_FILE: file }, nodeArgs: ['--import', hook] });
   const urls = (await fs.readFile(file, 'utf8')).split('\n').filter(Boolean);
   await fs.rm(file);
-  const packages = new Set(urls.map((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1]).filter((name): name is string => name !== undefined));
+  const sources = await sourcesOf(urls);
+  const packages = new Set(
+    sources.map((source) => /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(source)?.[1]).filter((name): name is string => name !== undefined),
+  );
   return { result, packages };
+}
+
+const bundle = new URL('../../dist/cli/', import.meta.url);
+
+/**
+ * The files behind the modules loaded: a file of the bundle (dist/cli) stands for the sources
+ * and packages bundled into it, as its build's metafile lists them (scripts/bundle.mjs).
+ */
+async function sourcesOf(urls: string[]): Promise<string[]> {
+  const { outputs } = JSON.parse(await fs.readFile(new URL('meta.json', bundle), 'utf8')) as { outputs: Record<string, { inputs: Record<string, unknown> }> };
+  return urls.flatMap((url) => {
+    if (!url.startsWith(bundle.href)) return [url];
+    const output = outputs[`dist/cli/${url.slice(bundle.href.length)}`];
+    if (!output) throw new Error(`${url} is not in the bundle's metafile: is dist/cli from another build?`);
+    return Object.keys(output.inputs);
+  });
 }

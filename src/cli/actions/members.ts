@@ -98,11 +98,11 @@ async function tellWhyNotFound(config: Config, db: Db, name: string, kinds: Memb
   const claiming: InvalidFile[] = [];
   if (candidates.length > 0) {
     // Loaded here only: the commands that find their member need neither.
-    const [{ openStorage }, { parseDocument }] = await Promise.all([import('../../storage/open.js'), import('yaml')]);
+    const [{ openStorage }, { claimedName }] = await Promise.all([import('../../storage/open.js'), import('../../members/claimedName.js')]);
     const storage = await openStorage(config.storage);
     for (const file of candidates) {
       const read = await storage.read(file.file_uri, config.maxFileBytes).catch(() => undefined);
-      if (read && claimedName(parseDocument, Buffer.from(read.bytes).toString('utf8')) === name) claiming.push(file);
+      if (read && claimedName(Buffer.from(read.bytes).toString('utf8')) === name) claiming.push(file);
     }
   }
   if (json) {
@@ -118,15 +118,4 @@ async function tellWhyNotFound(config: Config, db: Db, name: string, kinds: Memb
     `vecr: no member named "${shown(name)}" is registered: ${shown(files)} ${claiming.length === 1 ? 'claims' : 'claim'} the name but ${claiming.length === 1 ? 'is' : 'are'} invalid; fix:\n`,
   );
   for (const file of claiming) for (const problem of file.errors) process.stderr.write(`  ${shown(formatIssue(problem))}\n`);
-}
-
-/**
- * The name an invalid file gives its member, as far as it can be read: the YAML parser's `name`
- * despite other errors, else a `name:` line (also one written with a full-width colon).
- */
-function claimedName(parseDocument: typeof import('yaml').parseDocument, text: string): string | undefined {
-  const parsed = parseDocument(text).get('name');
-  if (typeof parsed === 'string') return parsed.trim();
-  const line = /^name[ \t\u3000]*[:\uFF1A][ \t\u3000]*(.*?)[ \t\u3000]*$/m.exec(text)?.[1];
-  return line?.replace(/^(["'])(.*)\1$/, '$2');
 }
