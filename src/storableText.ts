@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Text that PostgreSQL can store: no NUL (its text types cannot hold one) and no lone UTF-16

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ChatRequestError } from './errors.js';
 import { epochMsSchema, sessionIdSchema } from './schema.js';
 

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { summarizeIssues } from '../issueSummary.js';
 import { ChatRequestError } from './errors.js';
 import { messageInputSchema } from './schema.js';

@@ -1,5 +1,5 @@
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { type ChatErrorKind, ChatRequestError, ChatStoreUnavailableError } from '../chatlog/errors.js';
 import { DatabaseUnavailableError } from '../db/types.js';
 import { summarizeIssues } from '../issueSummary.js';

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { Composer, type Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node, Parser } from 'yaml';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { findFullWidthSlips } from './fullWidth.js';
 import { type IssueCode, isIssueCode, type MemberIssue } from './issues.js';
 import { defaultLimits, type ParseLimits } from './limits.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { codePointOf, plainLineString, storableString } from '../storableText.js';
 import type { MemberKind } from './kinds.js';
 

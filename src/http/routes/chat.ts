@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
+import * as z from 'zod';
 import { buildContext } from '../../chatlog/context.js';
 import { exportSession } from '../../chatlog/export.js';
 import type { ValidMessage } from '../../chatlog/messages.js';

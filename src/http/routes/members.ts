@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { MemberKind } from '../../members/schema.js';
 import { getMember, listMembers } from '../../registry/read.js';
 import { similarNames } from '../../registry/similarNames.js';

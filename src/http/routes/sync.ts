@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
+import * as z from 'zod';
 import { countMembers } from '../../registry/read.js';
 import { countInvalidFiles, listInvalidFiles } from '../../registry/sql/memberFiles.js';
 import { lastSyncRun } from '../../registry/sql/syncRuns.js';

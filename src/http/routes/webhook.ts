@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
+import * as z from 'zod';
 import { memberKindOf, unusableKey } from '../../members/paths.js';
 import { normalizeNotification, notificationSchema, type StorageEvent } from '../../sync/events.js';
 import type { FileChange } from '../../sync/registrar.js';
