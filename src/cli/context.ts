@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import v8 from 'node:v8';
 import { type Config, loadConfig } from '../config.js';
 import { lockOwner } from '../db/lock.js';
 import { openDatabase } from '../db/open.js';
@@ -27,15 +26,14 @@ export interface DatabaseUse {
    * and says where it looked, instead of creating an empty one and answering from it.
    */
   readOnly?: boolean;
-  /** The command runs a few small queries and exits (see `forFewQueries`). */
+  /** The command runs a few small queries and exits (`OpenOptions.brief`). */
   fewQueries?: boolean;
 }
 
 /** Opens the database for one command and always closes it (D8: sessions are released). */
 export async function withDatabase<T>(config: Config, fn: (db: Db) => Promise<T>, options: DatabaseUse = {}): Promise<T> {
   await lookBeforeCreating(config, options.readOnly ?? false);
-  if (options.fewQueries) forFewQueries(config);
-  const db = await openDatabase(config.database, { migrate: options.migrate });
+  const db = await openDatabase(config.database, { migrate: options.migrate, brief: options.fewQueries });
   let result: T;
   try {
     result = await fn(db);
@@ -47,16 +45,6 @@ export async function withDatabase<T>(config: Config, fn: (db: Db) => Promise<T>
   }
   await db.close();
   return result;
-}
-
-/**
- * For a command that runs a few small queries and exits: on the embedded database, PostgreSQL's
- * WebAssembly then runs as V8 first compiles it (Liftoff). Optimising it besides (TurboFan, on
- * background threads of the same two cores) costs such a command more than it saves: `vecr
- * members count` took 40 % less on this machine. Long work (a sync, a backup) keeps it.
- */
-export function forFewQueries(config: Config) {
-  if (config.database.engine === 'pglite') v8.setFlagsFromString('--liftoff-only');
 }
 
 /**

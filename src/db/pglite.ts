@@ -16,16 +16,33 @@ v8.setFlagsFromString('--no-wasm-code-gc');
 // Timestamps stay the text PostgreSQL sends, as with node-postgres.
 const parsers = { 1114: (value: string) => value, 1184: (value: string) => value };
 
+export interface PgliteOptions {
+  /** A tarball of a data folder to start from (`pgliteSnapshot`). */
+  snapshot?: Blob;
+  /**
+   * The process runs a few small queries and exits (`vecr members count`, `vecr health`), and is
+   * started as such. Its WebAssembly runs as V8 first compiles it (Liftoff): optimising it besides
+   * (TurboFan, on background threads of the same two cores) cost such a command 40 % more here.
+   * And PostgreSQL keeps 16 MB of shared buffers instead of 128 MB, which it would zero at start
+   * (≈ 60 ms here, docs/benchmarks.md) for pages a few queries never read.
+   */
+  brief?: boolean;
+}
+
+/** Shared buffers of a brief process (see `PgliteOptions.brief`): the tables of a large team fit. */
+const briefSharedBuffers = '16MB';
+
 /**
  * Embedded PostgreSQL (PGlite, WASM) on a data folder, or in memory when `dataDir` is undefined.
  * Loaded on demand: the WASM module is heavy and a server-backed command never needs it.
  */
-export async function openPglite(dataDir: string | undefined, options: { snapshot?: Blob } = {}): Promise<Db> {
-  const { pglite, lock } = await createPglite(dataDir, options.snapshot);
+export async function openPglite(dataDir: string | undefined, options: PgliteOptions = {}): Promise<Db> {
+  const { pglite, lock } = await createPglite(dataDir, options);
   return wrapPglite(pglite, dataDir ? `PGlite in ${dataDir}` : 'PGlite in memory', lock.release);
 }
 
-async function createPglite(dataDir: string | undefined, snapshot?: Blob) {
+async function createPglite(dataDir: string | undefined, { snapshot, brief = false }: PgliteOptions = {}) {
+  if (brief) v8.setFlagsFromString('--liftoff-only');
   const { PGlite } = await import('@electric-sql/pglite');
   let lock = { publishPort: async (_port: number) => {}, release: async () => {} };
   if (dataDir) {
@@ -38,6 +55,7 @@ async function createPglite(dataDir: string | undefined, snapshot?: Blob) {
     pglite = await PGlite.create({
       ...(dataDir ? { dataDir } : {}),
       ...(snapshot ? { loadDataDir: snapshot } : {}),
+      ...(brief ? { startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${briefSharedBuffers}`] } : {}),
       parsers,
     });
     await pglite.exec("SET TIME ZONE 'UTC'");

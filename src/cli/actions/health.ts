@@ -3,7 +3,7 @@ import type { Config } from '../../config.js';
 import { lockOwner } from '../../db/lock.js';
 import { NewerSchemaError, schemaStatus } from '../../db/migrate.js';
 import { openDatabase } from '../../db/open.js';
-import { configFrom, embeddedChatStore, embeddedDatabase, embeddedStoreExists, forFewQueries, noStoreMessage } from '../context.js';
+import { configFrom, embeddedChatStore, embeddedDatabase, embeddedStoreExists, noStoreMessage } from '../context.js';
 import { printJson } from '../output.js';
 
 export async function checkHealth(options: { json?: boolean }, command: Command) {
@@ -90,8 +90,7 @@ async function checkDatabase(config: Config) {
   }
   let db: Awaited<ReturnType<typeof openDatabase>>;
   try {
-    forFewQueries(config);
-    db = await openDatabase(config.database, { migrate: false });
+    db = await openDatabase(config.database, { migrate: false, brief: true });
   } catch (error) {
     return { ok: false, database: 'unreachable', reason: (error as Error).message };
   }
