@@ -51,10 +51,11 @@ async function checkChatlog(config: Config) {
 }
 
 /** A request without a signature: the embedded store's server refuses it in DynamoDB's own words, which is an answer. */
-function probeEmbeddedStore(table: string, port: number, pid: number): Promise<{ ok: boolean; reason: string }> {
+async function probeEmbeddedStore(table: string, port: number, pid: number): Promise<{ ok: boolean; reason: string }> {
   // Not `import http from 'node:http'`: an ES module's import of it reads every export, and its
   // web ones (WebSocket, ...) load Node's fetch implementation, a fifth of this command's start.
-  const http = process.getBuiltinModule('node:http');
+  // (getBuiltinModule is Node.js 22.3 and later.)
+  const http = process.getBuiltinModule?.('node:http') ?? (await import('node:http')).default;
   const where = `chat log store ${table} at the embedded store of process ${pid}`;
   return new Promise((resolve) => {
     const request = http.request(
