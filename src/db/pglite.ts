@@ -42,8 +42,10 @@ export async function openPglite(dataDir: string | undefined, options: PgliteOpt
 }
 
 async function createPglite(dataDir: string | undefined, { snapshot, brief = false }: PgliteOptions = {}) {
-  if (brief) v8.setFlagsFromString('--liftoff-only');
   const { PGlite } = await import('@electric-sql/pglite');
+  // After PGlite's modules are loaded, before its WebAssembly is compiled: V8's flags are part of
+  // the key of Node's compile cache, and the modules' cached code was made under the default ones.
+  if (brief) v8.setFlagsFromString('--liftoff-only');
   let lock = { publishPort: async (_port: number) => {}, release: async () => {} };
   if (dataDir) {
     await preparePrivateDataFolder(path.dirname(dataDir));
