@@ -165,7 +165,7 @@ export async function runService(config: Config, parts: ServiceParts, options: {
     // A full sync under way stops at its next batch (what it wrote stays written).
     closers.add('the reconciler', () => reconciler.stop());
     context = { config, db, storage, registrar, reconciler, ...(parts.chat ? { chat: parts.chat } : {}) };
-    ui = uiAuth(config);
+    ui = uiAuth(config, db);
     const server = await buildServer(context, { logger: options.logger ?? false, ui });
     http = server;
     for (const warning of accessWarnings(config)) server.log.warn(warning);

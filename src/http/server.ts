@@ -64,7 +64,7 @@ export async function buildServer(app: AppContext, options: ServerOptions = {}):
   fastify.server.maxConnections = limits.maxConnections;
   reportRefusedConnections(fastify, limits.maxConnections);
   installSecurityHeaders(fastify as unknown as FastifyInstance);
-  const ui = options.ui ?? uiAuth(app.config);
+  const ui = options.ui ?? uiAuth(app.config, app.db);
   // One count of failures per client (an address; an IPv6 /64), for API tokens and UI passwords alike.
   const limiter = new FailedAuthLimiter(failedAuthLimit);
   installAccess(fastify as unknown as FastifyInstance, app.config, ui.sessions, limiter);

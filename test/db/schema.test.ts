@@ -90,6 +90,7 @@ describe.each(engines)('schema on %s', (engine) => {
       'human_members_departed',
       'member_files',
       'registry_state',
+      'signed_out_sessions',
       'storage_events',
       'sync_runs',
       'vecr_migrations',
@@ -102,7 +103,7 @@ describe.each(engines)('schema on %s', (engine) => {
     expect(await migrate(db)).toEqual([]);
     const status = await schemaStatus(db);
     expect(status.current).toBe(true);
-    expect(status.applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(status.applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
   it('takes over a database the original service built: its tables and rows stay, and files adopt the rows', async () => {
@@ -117,7 +118,7 @@ describe.each(engines)('schema on %s', (engine) => {
           system_prompt TEXT, personality_traits TEXT[], expertise_areas TEXT[], file_uri VARCHAR(512), created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
         INSERT INTO human_members (name, role, created_at) VALUES ('Rin', 'Founder', '2024-01-02 03:04:05');
         INSERT INTO virtual_members (name, llm_model) VALUES ('華扇', 'claude-sonnet-4-5');`);
-      expect((await migrate(original)).map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect((await migrate(original)).map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
       await writeFiles(work.dir, { 'human_members/rin.yml': 'name: Rin\nrole: Engineer\n' });
       expect(await syncStorage(original, folderStorage(work.dir), { key: 'file_uri' })).toMatchObject({ updated: 1, invalid: 0 });
       const { rows } = await original.query<{ id: number; role: string; file_uri: string; created_at: string }>(
@@ -161,7 +162,7 @@ describe.each(engines)('schema on %s', (engine) => {
     try {
       const status = await schemaStatus(empty);
       expect(status.current).toBe(false);
-      expect(status.pending.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(status.pending.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
       expect((await migrate(empty)).map((m) => m.name)).toEqual([
         'members',
         'member_files',
@@ -171,6 +172,7 @@ describe.each(engines)('schema on %s', (engine) => {
         'forgotten_files',
         'storage_events_of_known_files',
         'departed_members',
+        'signed_out_sessions',
       ]);
       expect((await schemaStatus(empty)).current).toBe(true);
     } finally {

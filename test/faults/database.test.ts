@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../src/http/ui/password.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { human, tempDir, virtual } from '../helpers/files.js';
 import { type ServeProcess, spawnServe } from '../helpers/serveProcess.js';
@@ -206,6 +207,41 @@ describe('vecr serve when PostgreSQL fails', () => {
     expect((await send(webhook, syotaEvent)).body.records).toMatchObject([{ outcome: 'created', name: 'Syota' }]);
     expect((await fetchAnswer(`${service.url}/api/members/human`)).body.members.map((m: { name: string }) => m.name)).toEqual(['Rin', 'Syota']);
     expect((await fetchAnswer(`${service.url}/ready`)).status).toBe(200);
+    expect(service.alive()).toBe(true);
+  });
+
+  it('sessions while the database is down: a page and a sign-out are 503 and change nothing; back, the session works, and signs out', async () => {
+    const password = 'mika-admin-password-outage';
+    const { database, service } = await serve({ VECR_UI_USERS: `mika:admin:${await hashPassword(password)}` });
+    const signedIn = await fetch(`${service.url}/signin`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ user: 'mika', password }).toString(),
+    });
+    const cookie = signedIn.headers.getSetCookie()[0]!.split(';')[0]!;
+    const home = () => fetch(`${service.url}/`, { headers: { cookie }, redirect: 'manual' });
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await (await home()).text())![1]!;
+    const signOut = () =>
+      fetch(`${service.url}/signout`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf }).toString(),
+      });
+
+    await cluster.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
+    await cluster.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
+    expect((await home()).status).toBe(503);
+    const refused = await signOut();
+    expect([refused.status, refused.headers.getSetCookie()]).toEqual([503, []]);
+
+    await cluster.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
+    expect((await home()).status).toBe(200);
+    const out = await signOut();
+    expect([out.status, out.headers.get('location')]).toEqual([303, '/signin']);
+    expect((await home()).headers.get('location')).toBe('/signin');
+    expect(await cluster.query('SELECT expires_at > now() AS pending FROM signed_out_sessions', [], database)).toEqual([{ pending: true }]);
     expect(service.alive()).toBe(true);
   });
 

@@ -65,7 +65,7 @@ export async function resetDatabase(db: Db) {
     // As the registry: the truncate is not an outside write for the next test's sync to notice.
     await tx.query("SELECT set_config('vecr.writer', 'registry', true)");
     await tx.query(
-      'TRUNCATE human_members, virtual_members, member_files, sync_runs, storage_events, registry_state, forgotten_files, human_members_departed, virtual_members_departed RESTART IDENTITY',
+      'TRUNCATE human_members, virtual_members, member_files, sync_runs, storage_events, registry_state, forgotten_files, human_members_departed, virtual_members_departed, signed_out_sessions RESTART IDENTITY',
     );
   });
 }

@@ -5,6 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { type Config, type UiAccount, type UiRole, uiRoles } from '../../config.js';
 import { createPrivateFile, makePrivate, preparePrivateDataFolder } from '../../privateFiles.js';
 import type { Principal } from '../principal.js';
+import type { SignedOutSessions } from './signedOut.js';
 
 export const sessionCookie = 'vecr_session';
 
@@ -28,31 +29,34 @@ export interface SessionsOptions {
   ttlMs: number;
   /** With no accounts on loopback: the one-time sign-in URL's session (admin) is valid. */
   oneTime: boolean;
+  /** Where sign-outs are shared with every replica (the database); without it, this process alone knows them. */
+  signedOut?: SignedOutSessions;
 }
 
 /**
  * Sessions are stateless cookies: `PAYLOAD.SIGNATURE`, the payload (account, expiry) in
  * base64url JSON, signed with HMAC-SHA256. Each request checks the signature, the expiry, and
  * that the account is still configured (with its role as configured now) — so removing an account
- * ends its sessions, and so does changing the key. Sign-out ends a session in this process: its
- * cookie is remembered as signed out until its expiry, so that a copy taken before is refused too.
- * That memory is the process's own: another replica, or this one after a restart, still takes the
- * copy until its expiry (VECR_SESSION_TTL).
+ * ends its sessions, and so does changing the key. Sign-out ends a session everywhere: its cookie
+ * is recorded as signed out until its expiry (`signedOut`, the database), which every replica asks
+ * before taking a cookie, so that a copy taken before is refused too. This process also remembers
+ * the cookies it has found signed out, and asks no more about those.
  */
 export class Sessions {
   private readonly accounts: ReadonlyMap<string, UiAccount>;
 
   private key: Promise<Buffer> | undefined;
 
-  /** Cookies signed out before their expiry, with that expiry (epoch ms): refused until then. */
-  private readonly signedOut = new Map<string, number>();
+  /** Cookies known here to be signed out before their expiry, with that expiry (epoch ms): refused until then. */
+  private readonly signedOutHere = new Map<string, number>();
 
   private readonly loadKey: () => Promise<Buffer>;
   private readonly ttlMs: number;
   private readonly oneTime: boolean;
+  private readonly signedOut: SignedOutSessions | undefined;
 
   constructor(options: SessionsOptions) {
-    ({ loadKey: this.loadKey, ttlMs: this.ttlMs, oneTime: this.oneTime } = options);
+    ({ loadKey: this.loadKey, ttlMs: this.ttlMs, oneTime: this.oneTime, signedOut: this.signedOut } = options);
     this.accounts = new Map(options.accounts.map((account) => [account.name, account]));
   }
 
@@ -65,7 +69,7 @@ export class Sessions {
   /** The session a cookie value holds, or undefined when it is forged, tampered with, expired, or its account is gone. */
   async verify(cookie: string, now = Date.now()): Promise<Session | undefined> {
     const [payload = '', signature = '', ...rest] = cookie.split('.');
-    if (rest.length > 0 || this.signedOut.has(cookie) || !sameText(signature, await this.sign(`session:${payload}`))) return undefined;
+    if (rest.length > 0 || this.signedOutHere.has(cookie) || !sameText(signature, await this.sign(`session:${payload}`))) return undefined;
     let claims: { u?: unknown; once?: unknown; exp?: unknown };
     try {
       claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as typeof claims;
@@ -75,13 +79,26 @@ export class Sessions {
     if (typeof claims.exp !== 'number' || claims.exp <= now || typeof claims.u !== 'string') return undefined;
     const role: UiRole | undefined = claims.once === true ? (this.oneTime ? 'admin' : undefined) : this.accounts.get(claims.u)?.role;
     if (!role) return undefined;
+    // Asked last, of a cookie valid in every other way: a forged one costs no query.
+    if (await this.signedOut?.has(cookie)) {
+      this.remember(cookie, claims.exp, now);
+      return undefined;
+    }
     return { principal: { name: claims.u, scopes: new Set(uiRoles[role]) }, role, cookie, expiresAt: claims.exp };
   }
 
-  /** Ends a session (sign-out): its cookie, and every copy of it, is refused from now on. */
-  signOut(session: Session, now = Date.now()): void {
-    for (const [cookie, expiresAt] of this.signedOut) if (expiresAt <= now) this.signedOut.delete(cookie);
-    this.signedOut.set(session.cookie, session.expiresAt);
+  /**
+   * Ends a session (sign-out): its cookie, and every copy of it, is refused from now on, by every
+   * replica. When it cannot be recorded (the database down), it throws and nothing has changed.
+   */
+  async signOut(session: Session, now = Date.now()): Promise<void> {
+    await this.signedOut?.add(session.cookie, session.expiresAt);
+    this.remember(session.cookie, session.expiresAt, now);
+  }
+
+  private remember(cookie: string, expiresAt: number, now: number) {
+    for (const [known, until] of this.signedOutHere) if (until <= now) this.signedOutHere.delete(known);
+    this.signedOutHere.set(cookie, expiresAt);
   }
 
   /** The CSRF token of a session: forms carry it (`_csrf`), scripts send it (`x-csrf-token`). */

@@ -1,11 +1,13 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
+import type { Queryable } from '../../db/types.js';
 import { type FailedAuthLimiter, failedAuthLimit, isLoopback } from '../access.js';
 import { type Html, html } from './html.js';
 import { isLanguage, type Language, languageCookie, languageOf, t } from './i18n.js';
 import { passwordMatches } from './password.js';
 import { type Session, Sessions, sessionCookie, sessionKey } from './session.js';
+import { signedOutSessionsIn } from './signedOut.js';
 import { stylesheet } from './style.js';
 
 /** The web UI's sign-in: its sessions, and the one-time sign-in URL's token when there is one. */
@@ -19,10 +21,17 @@ export interface UiAuth {
   oneTimeToken?: string;
 }
 
-export function uiAuth(config: Config): UiAuth {
+/** The UI's sign-in for a service; its sign-outs are kept in `db`, which every replica shares. */
+export function uiAuth(config: Config, db: Queryable): UiAuth {
   const oneTime = config.ui.accounts.length === 0 && isLoopback(config.http.host);
   return {
-    sessions: new Sessions({ loadKey: () => sessionKey(config), accounts: config.ui.accounts, ttlMs: config.ui.sessionTtlMs, oneTime }),
+    sessions: new Sessions({
+      loadKey: () => sessionKey(config),
+      accounts: config.ui.accounts,
+      ttlMs: config.ui.sessionTtlMs,
+      oneTime,
+      signedOut: signedOutSessionsIn(db),
+    }),
     ...(oneTime ? { oneTimeToken: randomBytes(32).toString('base64url') } : {}),
   };
 }
@@ -195,9 +204,18 @@ ${accounts.size === 0 && !ui.oneTimeToken ? html`<p class="message">${t(language
     });
 
     fastify.post('/signout', { config: { access: 'page' } }, async (request, reply) => {
-      ui.sessions.signOut(request.session as Session);
+      // The browser forgets the cookie whatever happens; a copy is refused here at once, and by
+      // the other replicas once the database has it.
       setSessionCookie(request, reply, '', 0);
-      request.log.info('signed out');
+      try {
+        await ui.sessions.signOut(request.session as Session);
+        request.log.info('signed out');
+      } catch (error) {
+        request.log.error(
+          { err: error },
+          'signed out in this process only: the database did not record it, and other replicas take a copy of the cookie until it expires',
+        );
+      }
       return reply.code(303).header('location', '/signin').send();
     });
 

@@ -270,6 +270,36 @@ describe('web UI sign-in', () => {
     expect(out.headers.getSetCookie()[0]).toMatch(/^vecr_session=; Path=\/; HttpOnly; SameSite=Strict; Max-Age=0$/);
   });
 
+  it('signs out everywhere: a copy of the cookie taken before is refused by another replica, and after a restart', async () => {
+    const { cookie } = await signIn(service.url, 'mika', passwords.mika);
+    const replica = await serve(withAccounts);
+    try {
+      expect((await fetch(`${replica.url}/`, { headers: { cookie }, redirect: 'manual' })).status).toBe(200);
+      const out = await fetch(`${service.url}/signout`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: form({ _csrf: await csrfOf(service.url, cookie) }),
+      });
+      expect(out.status).toBe(303);
+      for (const url of [service.url, replica.url]) {
+        expect((await fetch(`${url}/`, { headers: { cookie }, redirect: 'manual' })).headers.get('location')).toBe('/signin');
+        expect((await fetch(`${url}/api/members/human`, { headers: { cookie } })).status).toBe(401);
+      }
+    } finally {
+      await replica.close();
+    }
+    const restarted = await serve(withAccounts);
+    try {
+      expect((await fetch(`${restarted.url}/`, { headers: { cookie }, redirect: 'manual' })).headers.get('location')).toBe('/signin');
+      // The account itself signs in again at once.
+      const again = await signIn(restarted.url, 'mika', passwords.mika);
+      expect((await fetch(`${restarted.url}/`, { headers: { cookie: again.cookie }, redirect: 'manual' })).status).toBe(200);
+    } finally {
+      await restarted.close();
+    }
+  });
+
   it('keeps sessions over a restart (the key is kept in the data folder)', async () => {
     const { cookie } = await signIn(service.url, 'rin', passwords.rin);
     const again = await serve(withAccounts);
