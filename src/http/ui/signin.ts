@@ -204,18 +204,10 @@ ${accounts.size === 0 && !ui.oneTimeToken ? html`<p class="message">${t(language
     });
 
     fastify.post('/signout', { config: { access: 'page' } }, async (request, reply) => {
-      // The browser forgets the cookie whatever happens; a copy is refused here at once, and by
-      // the other replicas once the database has it.
+      // Recorded first: a sign-out the database cannot take fails and leaves the cookie, to be tried again.
+      await ui.sessions.signOut(request.session as Session);
       setSessionCookie(request, reply, '', 0);
-      try {
-        await ui.sessions.signOut(request.session as Session);
-        request.log.info('signed out');
-      } catch (error) {
-        request.log.error(
-          { err: error },
-          'signed out in this process only: the database did not record it, and other replicas take a copy of the cookie until it expires',
-        );
-      }
+      request.log.info('signed out');
       return reply.code(303).header('location', '/signin').send();
     });
 

@@ -300,6 +300,29 @@ describe('web UI sign-in', () => {
     }
   });
 
+  it('a sign-out the database cannot record fails and changes nothing: the session stays, and signs out once it can', async () => {
+    const { cookie } = await signIn(service.url, 'mika', passwords.mika);
+    const signOut = async () =>
+      fetch(`${service.url}/signout`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: form({ _csrf: await csrfOf(service.url, cookie) }),
+      });
+    // Reads still work, the write does not (a database turned read-only, say).
+    await db.exec(`CREATE FUNCTION refuse_sign_out() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'read-only for now'; END $$;
+      CREATE TRIGGER refuse_sign_out BEFORE INSERT ON signed_out_sessions FOR EACH ROW EXECUTE FUNCTION refuse_sign_out();`);
+    try {
+      const refused = await signOut();
+      expect([refused.status >= 500, refused.headers.getSetCookie()]).toEqual([true, []]);
+      expect((await fetch(`${service.url}/`, { headers: { cookie }, redirect: 'manual' })).status).toBe(200);
+    } finally {
+      await db.exec('DROP TRIGGER refuse_sign_out ON signed_out_sessions; DROP FUNCTION refuse_sign_out();');
+    }
+    expect((await signOut()).headers.get('location')).toBe('/signin');
+    expect((await fetch(`${service.url}/`, { headers: { cookie }, redirect: 'manual' })).headers.get('location')).toBe('/signin');
+  });
+
   it('keeps sessions over a restart (the key is kept in the data folder)', async () => {
     const { cookie } = await signIn(service.url, 'rin', passwords.rin);
     const again = await serve(withAccounts);
