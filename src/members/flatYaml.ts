@@ -110,7 +110,8 @@ function plainScalar(raw: string, inFlow: boolean): string | undefined {
   while (end > 0 && raw.charCodeAt(end - 1) === SPACE) end--;
   const value = end === raw.length ? raw : raw.slice(0, end);
   if (value === '' || notPlainText.test(value) || value.includes(': ') || value.endsWith(':') || value.includes(' #')) return undefined;
-  if (inFlow && /[[\]{}]/.test(value)) return undefined;
+  // A full-width comma in a list item is likely a slip for `,` (see fullWidth.ts): the careful reader tells.
+  if (inFlow && /[[\]{}，、]/.test(value)) return undefined;
   return value;
 }
 

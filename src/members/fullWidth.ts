@@ -3,6 +3,8 @@
  * a space as an ideographic space (U+3000), `[ ]` as `［ ］` (or `「 」`), `,` as `，` or `、`.
  * YAML takes none of them for syntax: `name：太郎` is one plain string, not a field, and the
  * parser's message ("Implicit map keys need to be followed by map values") does not say why.
+ * A full-width comma is no syntax error: `[a，b]` is a list of one item, `a，b`. The parser refuses
+ * such an item when it is unquoted, which brings the file here (a quoted one is meant whole).
  * Looked for only once a file has failed, and only where syntax belongs — at the start of a line,
  * after a key — so that Japanese text in a value (`注意：`, a paragraph indented with U+3000) is
  * never taken for a slip.
@@ -55,17 +57,26 @@ export function findFullWidthSlips(text: string): FullWidthSlip[] {
     const opensList = value.startsWith('[') || (fullWidthOpen.test(value) && (value.startsWith('［') || /[,，、]/.test(value)));
     const slip = opensList ? listPunctuation.exec(value) : null;
     if (slip) {
-      const what = slip[0] === '，' || slip[0] === '、' ? `a full-width comma (${slip[0]})` : `a full-width bracket (${slip[0]})`;
+      const comma = slip[0] === '，' || slip[0] === '、';
+      // Between ASCII brackets, the author may have meant the comma: quoting keeps such an item whole.
+      const item = comma && value.startsWith('[') ? itemAround(value, slip.index) : '';
       slips.push({
         line,
         column: valueColumn + slip.index,
         field: key,
-        message: `writes a list with ${what}`,
-        hint: `write it with ASCII brackets and commas: ${key}: ${asciiList(value)}`,
+        message: `writes a list with ${comma ? 'a full-width comma' : 'a full-width bracket'} (${slip[0]})`,
+        hint: `write it with ASCII brackets and commas: ${key}: ${asciiList(value)}${item ? ` (quote an item that is one, comma and all: "${item}")` : ''}`,
       });
     }
   });
   return slips;
+}
+
+/** The item of a flow list `value` (`[a, b]`) that holds the character at `at`. */
+function itemAround(value: string, at: number): string {
+  const start = Math.max(value.lastIndexOf('[', at), value.lastIndexOf(',', at)) + 1;
+  const after = value.slice(at).search(/[,\]]/);
+  return value.slice(start, after < 0 ? value.length : at + after).trim();
 }
 
 /** A value with a list's full-width punctuation made ASCII: `［a，b］` → `[a, b]`. */

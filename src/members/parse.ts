@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { Composer, type Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node, Parser } from 'yaml';
+import { Composer, type Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node, Parser, type YAMLMap } from 'yaml';
 import type * as z from 'zod';
 import { findFullWidthSlips } from './fullWidth.js';
 import { type IssueCode, isIssueCode, type MemberIssue } from './issues.js';
@@ -97,6 +97,9 @@ function readCarefully(file: string, kind: MemberKind, text: string, limits: Par
     return fail('not_a_mapping', 'must be a mapping of fields (name: ..., role: ...)', position(document.contents.range?.[0]));
   }
 
+  const commaSlips = fullWidthCommaItems(file, document.contents, lineCounter);
+  if (commaSlips.length > 0) return { ok: false, issues: commaSlips };
+
   let data: unknown;
   try {
     data = document.toJS({ maxAliasCount: limits.maxAliases });
@@ -110,6 +113,27 @@ function readCarefully(file: string, kind: MemberKind, text: string, limits: Par
     return { ok: false, issues };
   }
   return { ok: true, value: toMember(kind, result.data) };
+}
+
+/**
+ * Unquoted items of flow lists that hold a full-width comma: YAML reads `[a，b]` as the one item
+ * `a，b`, so the member would be registered with the wrong list. (`parseCarefully` then tells the
+ * slip with its fix, from the text.)
+ */
+function fullWidthCommaItems(file: string, mapping: YAMLMap, lineCounter: LineCounter): MemberIssue[] {
+  return mapping.items.flatMap((pair) => {
+    if (!isSeq(pair.value) || !pair.value.flow) return [];
+    const field = isScalar(pair.key) ? String(pair.key.value) : undefined;
+    return pair.value.items
+      .filter((item) => isScalar(item) && item.type === 'PLAIN' && typeof item.value === 'string' && /[，、]/.test(item.value))
+      .map((item) => ({
+        file,
+        code: 'full_width' as const,
+        ...(field === undefined ? {} : { field }),
+        message: 'writes a list item with a full-width comma, which YAML does not read as one',
+        ...(isScalar(item) && item.range ? linePos(lineCounter, item.range[0]) : {}),
+      }));
+  });
 }
 
 function linePos(lineCounter: LineCounter, offset: number): { line: number; column: number } {

@@ -417,6 +417,28 @@ describe("a Japanese keyboard's slips get a hint, not the parser's message", () 
     ]);
   });
 
+  it('a full-width comma between the items of a list that YAML reads whole, as one item', () => {
+    // `[TypeScript，React]` is valid YAML: one skill, "TypeScript，React". Registered so, the
+    // member would silently have the wrong skills.
+    expect(issuesOf('name: 太郎\nskills: [TypeScript，React]\n')).toEqual([
+      {
+        file: 'human_members/x.yml',
+        code: 'full_width',
+        field: 'skills',
+        line: 2,
+        column: 20,
+        message: 'writes a list with a full-width comma (，)',
+        hint: 'write it with ASCII brackets and commas: skills: [TypeScript, React] (quote an item that is one, comma and all: "TypeScript，React")',
+      },
+    ]);
+    expect(issuesOf('name: 太郎\nskills: [Go, TypeScript、React]\n')).toMatchObject([{ code: 'full_width', field: 'skills', line: 2, column: 24 }]);
+    const virtual = parseMemberFile('virtual_members/x.yml', 'virtual', Buffer.from('name: 華扇\nllm_model: m\nexpertise_areas: [設計、レビュー]\n'));
+    expect(virtual).toMatchObject({ ok: false, issues: [{ code: 'full_width', field: 'expertise_areas' }] });
+    // Quoted, an item with a comma of its own is what its author meant; in a block list too.
+    expect(parse('name: 太郎\nskills: ["TypeScript，React", Go]\n')).toMatchObject({ ok: true, value: { member: { skills: ['TypeScript，React', 'Go'] } } });
+    expect(parse('name: 太郎\nskills:\n  - 設計、レビュー\n')).toMatchObject({ ok: true, value: { member: { skills: ['設計、レビュー'] } } });
+  });
+
   it('leaves Japanese text in values alone, and other mistakes to their own messages', () => {
     expect(parse('name: 太郎\nrole: 「リーダー」\nbio: |\n  注意：これは本文です。\n  \u3000字下げした段落。\n').ok).toBe(true);
     expect(issuesOf('name: 太郎\nrole: 「リーダー」\nbio: |\n  Note：text\ncontact_email: nowhere\n')).toMatchObject([
