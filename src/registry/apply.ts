@@ -49,6 +49,8 @@ export interface Outcome {
   action: Action;
   name?: string;
   issues?: MemberIssue[];
+  /** Under the name key, a member whose file was moved within a sync: the file it came from. */
+  moved_from?: string;
 }
 
 /**

@@ -102,6 +102,8 @@ export class SyncPipeline {
   namesMayBeFree = false;
   listed = 0;
   done = 0;
+  /** Under the name key, the members deleted so far in this run, by kind and name: see `count`. */
+  private readonly deletedByName = new Map<string, Outcome>();
 
   constructor(private readonly parts: PipelineParts) {}
 
@@ -164,10 +166,24 @@ export class SyncPipeline {
     await this.writing.catch(() => {});
   }
 
-  /** Outcomes counted in the tally, refusals for a name remembered (see `retry`). */
+  /**
+   * Outcomes counted in the tally, refusals for a name remembered (see `retry`). Under the name
+   * key, a file moved (x.yml to y.yml, the same name) is a delete of x.yml's member, then y.yml's
+   * file taking the name and, with it, the member's row (the same id): counted and reported as the
+   * one update it is, with `moved_from`, not as a member deleted.
+   */
   count(outcomes: Outcome[]): void {
     const { tally } = this.parts;
-    for (const outcome of outcomes) {
+    for (let outcome of outcomes) {
+      const departed = this.departedAs(outcome);
+      if (departed) {
+        tally.deleted--;
+        const reported = tally.changes.indexOf(departed);
+        if (reported >= 0) tally.changes.splice(reported, 1);
+        outcome = { ...outcome, moved_from: departed.file_uri };
+      } else if (outcome.action === 'deleted' && this.parts.key === 'name' && outcome.name !== undefined) {
+        this.deletedByName.set(`${outcome.kind}:${outcome.name}`, outcome);
+      }
       tally[outcome.action]++;
       const changed = outcome.action === 'created' || outcome.action === 'updated' || outcome.action === 'deleted';
       if (changed && tally.changes.length < maxReportedChanges) tally.changes.push(outcome);
@@ -176,6 +192,15 @@ export class SyncPipeline {
         if (outcome.issues.some((issue) => issue.code === 'name_conflict')) this.refusedForName.add(outcome.file_uri);
       }
     }
+  }
+
+  /** The delete of this run whose member `outcome`, an update under the name key, took over from another file. */
+  private departedAs(outcome: Outcome): Outcome | undefined {
+    if (this.parts.key !== 'name' || outcome.action !== 'updated' || outcome.name === undefined) return undefined;
+    const departed = this.deletedByName.get(`${outcome.kind}:${outcome.name}`);
+    if (!departed || departed.file_uri === outcome.file_uri) return undefined;
+    this.deletedByName.delete(`${outcome.kind}:${outcome.name}`);
+    return departed;
   }
 
   /** Writes a change set once the write before it is done; `handled` files count as done. */

@@ -62,7 +62,9 @@ describe.each(engines)('a member file moved, on %s', (engine) => {
         await fs.rm(path.join(dir, 'human_members'), { recursive: true, force: true });
         const before = await registeredThenMoved('name', from, to);
         const report = await sync('name', batchSize);
-        expect(report, `batch size ${batchSize}`).toMatchObject({ created: 0, updated: 1, invalid: 0 });
+        // Reported as what it is, a move: no member was deleted.
+        expect(report, `batch size ${batchSize}`).toMatchObject({ created: 0, updated: 1, deleted: 0, invalid: 0 });
+        expect(report.changes).toEqual([{ file_uri: to, kind: 'human', action: 'updated', name: 'Rin', moved_from: from }]);
         expect((await rows()).map((r) => r.name).sort()).toEqual(['Other', 'Rin']);
         expect((await rows()).find((r) => r.name === 'Rin')).toEqual({ ...before, file_uri: to });
         expect(await listInvalidFiles(db)).toEqual([]);
@@ -111,7 +113,7 @@ describe.each(engines)('a member file moved, on %s', (engine) => {
       await sync('name');
       const [before] = await rows('virtual_members');
       await move('virtual_members/k.yml', 'virtual_members/kasen.yml');
-      expect(await sync('name')).toMatchObject({ created: 0, updated: 1, deleted: 1 });
+      expect(await sync('name')).toMatchObject({ created: 0, updated: 1, deleted: 0, changes: [{ moved_from: 'virtual_members/k.yml' }] });
       expect(await rows('virtual_members')).toEqual([{ ...before, file_uri: 'virtual_members/kasen.yml' }]);
 
       await fs.rm(path.join(dir, 'virtual_members/kasen.yml'));

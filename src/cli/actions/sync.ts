@@ -49,7 +49,8 @@ export async function syncCommand(
       `  created ${created}, updated ${updated}, unchanged ${unchanged}, deleted ${deleted}, invalid ${invalid}  (${(report.durationMs / 1000).toFixed(2)} s)\n`,
     );
     for (const change of report.changes.slice(0, shownChanges)) {
-      out.write(`  ${change.action.padEnd(8)} ${shown(change.file_uri)}${change.name ? `  (${shown(change.name)})` : ''}\n`);
+      const movedFrom = change.moved_from ? `, moved from ${shown(change.moved_from)}` : '';
+      out.write(`  ${change.action.padEnd(8)} ${shown(change.file_uri)}${change.name ? `  (${shown(change.name)}${movedFrom})` : ''}\n`);
     }
     const more = created + updated + deleted - Math.min(shownChanges, report.changes.length);
     if (more > 0) out.write(`  ... and ${more} more (--json lists up to ${maxReportedChanges})\n`);
