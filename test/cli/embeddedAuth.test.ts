@@ -3,11 +3,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/files.js';
+import { copySamples, tempDir } from '../helpers/files.js';
 import { eventually, post } from '../helpers/service.js';
 
 const bin = fileURLToPath(new URL('../../bin/vecr.js', import.meta.url));
-const samples = fileURLToPath(new URL('../../storage', import.meta.url));
 
 /**
  * `vecr serve` on the embedded stores, and other `vecr` commands reaching them through its ports:
@@ -30,7 +29,7 @@ describe('vecr commands beside a running vecr serve, through its password-protec
   beforeAll(async () => {
     work = await tempDir();
     data = path.join(work.dir, 'data');
-    await fs.cp(samples, path.join(work.dir, 'storage'), { recursive: true });
+    await copySamples(path.join(work.dir, 'storage'));
     env = { ...process.env, VECR_DATA_DIR: data, PORT: '0', VECR_PG_PORT: '0', VECR_RECONCILE_INTERVAL: '0', DATABASE_URL: '', CHATLOG_DYNAMODB_ENDPOINT: '' };
     child = spawn(process.execPath, [bin, 'serve'], { cwd: work.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let banner = '';

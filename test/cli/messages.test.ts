@@ -1,17 +1,23 @@
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateMessages } from '../../src/chatlog/messages.js';
 import { envWithoutVecrSettings, runVecr } from '../helpers/cli.js';
 import { freshDatabase } from '../helpers/databases.js';
-import { human, tempDir, writeFiles } from '../helpers/files.js';
+import { copySamples, human, tempDir, writeFiles } from '../helpers/files.js';
 import { chatStoreForTest } from '../helpers/service.js';
 
 // Messages that tell the user what happened and what to do, from the CLI as users run it.
 
-const samples = fileURLToPath(new URL('../../storage', import.meta.url));
+// The shipped samples, copied: the commands here take them as their storage folder.
+let samples: string;
+let samplesDir: Awaited<ReturnType<typeof tempDir>>;
+beforeAll(async () => {
+  samplesDir = await tempDir();
+  samples = await copySamples(samplesDir.dir);
+});
+afterAll(() => samplesDir.remove());
 const exists = (file: string) =>
   fs.stat(file).then(
     () => true,

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster } from '../helpers/cluster.js';
-import { human, tempDir, writeFiles } from '../helpers/files.js';
+import { copySamples, human, tempDir, writeFiles } from '../helpers/files.js';
 import { startProxy } from '../helpers/proxy.js';
 import { spawnServe } from '../helpers/serveProcess.js';
 import { eventually, get, send } from '../helpers/service.js';
@@ -18,7 +18,6 @@ const hasPsql = await run('psql', ['--version']).then(
   () => false,
 );
 const bin = fileURLToPath(new URL('../../bin/vecr.js', import.meta.url));
-const samples = fileURLToPath(new URL('../../storage', import.meta.url));
 
 /** `vecr serve` as users run it, on the embedded database: psql and the CLI reach it through the service. */
 describe('vecr serve, embedded', () => {
@@ -33,7 +32,7 @@ describe('vecr serve, embedded', () => {
 
   beforeAll(async () => {
     work = await tempDir();
-    await fs.cp(samples, path.join(work.dir, 'storage'), { recursive: true });
+    await copySamples(path.join(work.dir, 'storage'));
     env = { ...process.env, VECR_DATA_DIR: path.join(work.dir, 'data'), PORT: '0', VECR_PG_PORT: '0', VECR_RECONCILE_INTERVAL: '0', DATABASE_URL: '' };
     child = spawn(process.execPath, [bin, 'serve'], { cwd: work.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));

@@ -19,6 +19,21 @@ export async function writeFiles(root: string, files: Record<string, string>) {
   }
 }
 
+/**
+ * The sample member files the repository ships in `storage/`, and no other: a reader following
+ * the README's quick start adds files there, which tests of the samples must not see.
+ */
+export const shippedSamples = ['human_members/rin.yml', 'human_members/syota.yml', 'virtual_members/darcy.yml', 'virtual_members/kasen.yml'];
+
+/** Copies the shipped samples into the folder `to`, which becomes a storage folder of the four. */
+export async function copySamples(to: string): Promise<string> {
+  for (const key of shippedSamples) {
+    await fs.mkdir(path.join(to, path.dirname(key)), { recursive: true });
+    await fs.copyFile(new URL(`../../storage/${key}`, import.meta.url), path.join(to, key));
+  }
+  return to;
+}
+
 /** A member file as the registry receives it, parsed from YAML text. */
 export function readFile(fileUri: string, yaml: string): ReadFile {
   const kind = memberKindOf(fileUri);
