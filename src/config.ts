@@ -148,7 +148,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     database: databaseConfig(env, dataDir),
     storage,
     upsertKey: parseUpsertKey(env.VECR_UPSERT_KEY || 'file_uri'),
-    maxFileBytes: positiveInt('VECR_MAX_FILE_BYTES', env.VECR_MAX_FILE_BYTES, 1024 * 1024),
+    maxFileBytes: maxFileBytes(env),
     dataDir,
     http: httpConfig(env),
     access: { tokens: parseApiTokens(env.VECR_API_TOKENS ?? '') },
@@ -167,6 +167,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
 
 /** The shortest VECR_SESSION_SECRET accepted: the key of every session's signature. */
 export const minSessionSecretLength = 32;
+
+/**
+ * VECR_MAX_FILE_BYTES alone: what `vecr validate` needs, which reads files and nothing else, so
+ * that a setting it never uses (a bad PORT, DATABASE_URL) does not stop it.
+ */
+export function maxFileBytes(env: Env = process.env): number {
+  return positiveInt('VECR_MAX_FILE_BYTES', env.VECR_MAX_FILE_BYTES, 1024 * 1024);
+}
 
 function uiConfig(env: Env): UiConfig {
   const accounts = parseUiUsers(env.VECR_UI_USERS ?? '');

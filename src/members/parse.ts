@@ -27,7 +27,8 @@ export function parseMemberFile(file: string, kind: MemberKind, bytes: Uint8Arra
   const quick = parseQuickly(kind, bytes, limits);
   if (quick) return { ok: true, value: quick };
   if (bytes.byteLength > limits.maxBytes) {
-    return failure(file, 'too_large', `is ${bytes.byteLength} bytes, more than the limit of ${limits.maxBytes}`, {
+    // Storage reads one byte past the limit, no more: the size read is not the file's.
+    return failure(file, 'too_large', `is larger than ${limits.maxBytes} bytes, the limit`, {
       hint: 'a member file is a few lines of YAML; VECR_MAX_FILE_BYTES raises the limit',
     });
   }

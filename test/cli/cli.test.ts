@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateMessages } from '../../src/chatlog/messages.js';
 import { engines, freshDatabase, type TestDatabase } from '../helpers/databases.js';
-import { human, tempDir, writeFiles } from '../helpers/files.js';
+import { copySamples, human, tempDir, writeFiles } from '../helpers/files.js';
 import { chatStoreForTest } from '../helpers/service.js';
 
 // The CLI as users run it: the built bin (npm test builds first), in a process of its own.
@@ -62,6 +62,12 @@ describe('vecr without a database', () => {
       });
       const good = await vecr('validate', path.join(dir, 'human_members/good.yml'));
       expect(good.code).toBe(0);
+      // It reads files and nothing else: settings it never uses do not stop it (a pre-commit hook
+      // runs in whatever environment the shell has).
+      const elsewhere = vecrIn({ PORT: 'abc', DATABASE_URL: 'not a url' }, process.cwd());
+      expect(await elsewhere('validate', path.join(dir, 'human_members/good.yml'))).toMatchObject({ code: 0, stderr: '' });
+      const limited = vecrIn({ VECR_MAX_FILE_BYTES: '10' }, process.cwd());
+      expect((await limited('validate', path.join(dir, 'human_members/good.yml'))).stderr).toContain('good.yml: is larger than 10 bytes, the limit (a member file is a few lines of YAML; VECR_MAX_FILE_BYTES raises the limit)');
       const bad = await vecr('validate', path.join(dir, 'human_members/good.yml'), path.join(dir, 'human_members/bad.yml'));
       expect(bad.code).toBe(1);
       expect(bad.stderr).toContain('bad.yml:2:1: skils: is not a field of a human member (did you mean skills?)');
@@ -204,7 +210,7 @@ describe.each(engines)('vecr on %s', { timeout: 180_000 }, (engine) => {
     server = engine === 'postgres' ? await freshDatabase('postgres', { empty: true }) : undefined;
     const env: Record<string, string> = server ? { DATABASE_URL: server.url! } : { VECR_DATA_DIR: path.join(work.dir, 'data') };
     vecr = vecrIn(env, work.dir);
-    await fs.cp(fileURLToPath(new URL('../../storage', import.meta.url)), path.join(work.dir, 'storage'), { recursive: true });
+    await copySamples(path.join(work.dir, 'storage'));
   });
   afterAll(async () => {
     await server?.close();

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { loadConfig } from '../../config.js';
+import { maxFileBytes } from '../../config.js';
 import { formatIssue, type MemberIssue } from '../../members/issues.js';
 import { defaultLimits } from '../../members/limits.js';
 import { parseQuickly } from '../../members/parseQuickly.js';
@@ -12,7 +12,7 @@ export async function validateFiles(files: string[], options: { kind?: string; j
   if (options.kind && options.kind !== 'human' && options.kind !== 'virtual') {
     throw new Error(`--kind must be "human" or "virtual", not "${options.kind}"`);
   }
-  const maxBytes = loadConfig().maxFileBytes;
+  const maxBytes = maxFileBytes();
   const results: Array<{ file: string; ok: boolean; issues: MemberIssue[] }> = [];
   for (const file of files) {
     if ((await fs.stat(file).catch(() => undefined))?.isDirectory()) {
