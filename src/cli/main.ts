@@ -51,7 +51,7 @@ try {
   process.exitCode = 1;
 }
 
-/** The version in the package.json of this installation: the nearest one above this file (it runs from dist/src/cli). */
+/** The version in the package.json of this installation: the nearest one above this file (it runs from dist/cli, bundled). */
 function packageVersion(): string {
   for (let dir = new URL('./', import.meta.url); ; dir = new URL('../', dir)) {
     const file = new URL('package.json', dir);
