@@ -6,7 +6,10 @@
 //
 // Left outside, loaded from node_modules as they are: packages that read files of their own
 // package (PGlite's WebAssembly, Swagger UI's assets, dynalite's LevelDB), the AWS SDK, the HTTP
-// server and chokidar, all loaded only by the commands that use them.
+// server and chokidar, all loaded only by the commands that use them. What a bundled package
+// imports from those stays an import, of our own node_modules: package.json lists it as ours
+// (@fastify/error, which the bundled fastify-type-provider-zod imports; the provider is bundled
+// so that it shares our zod, its schemas and their metadata).
 import fs from 'node:fs/promises';
 import * as esbuild from 'esbuild';
 
