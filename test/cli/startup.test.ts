@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envWithoutVecrSettings, packagesLoadedBy, runVecr } from '../helpers/cli.js';
 import { freshDatabase, type TestDatabase } from '../helpers/databases.js';
@@ -37,6 +38,31 @@ describe('vecr start-up', () => {
       expect([flag, result.code, result.stdout]).toEqual([flag, 0, `${version}\n`]);
     }
     expect((await runVecr(['--help'], { cwd: work.dir, env })).stdout).toContain('-V, --version');
+  });
+
+  it("keeps compiled code in the user's cache folder, and nowhere else", async () => {
+    const folder = await tempDir();
+    try {
+      const cwd = path.join(folder.dir, 'project');
+      const home = path.join(folder.dir, 'home');
+      await fs.mkdir(cwd);
+      await fs.mkdir(home);
+      const { XDG_CACHE_HOME: _xdg, NODE_COMPILE_CACHE: _node, ...rest } = env;
+      expect((await runVecr(['-V'], { cwd, env: { ...rest, HOME: home } })).code).toBe(0);
+      expect(await fs.readdir(path.join(home, '.cache', 'vecr', 'compile'))).not.toEqual([]);
+      // No home to speak of: no cache, rather than one in the working folder (review: ./.cache).
+      for (const HOME of ['', 'relative']) {
+        expect((await runVecr(['-V'], { cwd, env: { ...rest, HOME } })).code).toBe(0);
+        expect(await fs.readdir(cwd), `HOME=${HOME}`).toEqual([]);
+      }
+      // Node's own setting, from an env file too (Node reads that one only at its start).
+      await fs.writeFile(path.join(folder.dir, 'e.env'), `NODE_COMPILE_CACHE=${path.join(folder.dir, 'chosen')}\n`);
+      const fromFile = await runVecr(['-V'], { cwd, env: { ...rest, HOME: home }, nodeArgs: [`--env-file=${path.join(folder.dir, 'e.env')}`] });
+      expect(fromFile.code).toBe(0);
+      expect(await fs.readdir(path.join(folder.dir, 'chosen'))).not.toEqual([]);
+    } finally {
+      await folder.remove();
+    }
   });
 
   it('help and version load the command-line parser, and nothing a command needs', async () => {
