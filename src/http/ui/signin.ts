@@ -141,7 +141,7 @@ export function signinRoutes(config: Config, ui: UiAuth, limiter: FailedAuthLimi
         t(language, 'signin.title'),
         html`<h2>${t(language, 'signin.title')}</h2>
 ${message ? html`<p class="message" role="alert">${message}</p>` : ''}
-${accounts.size === 0 && !ui.oneTimeToken ? html`<p class="message">${t(language, 'signin.none')}</p>` : ''}
+${accounts.size === 0 ? html`<p class="message">${t(language, ui.oneTimeToken ? 'signin.oneTime' : 'signin.none')}</p>` : ''}
 <form class="signin" method="post" action="/signin">
 <label>${t(language, 'signin.user')} <input name="user" autocomplete="username" required value="${user}" autofocus></label>
 <label>${t(language, 'signin.password')} <input name="password" type="password" autocomplete="current-password" required></label>

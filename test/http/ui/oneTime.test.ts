@@ -42,6 +42,8 @@ describe('zero-setup sign-in: the one-time URL in the banner', () => {
     first = await spawnServe(env);
     const url = onceUrl(first.output());
     expect(url, first.output()).toBeDefined();
+    // The sign-in page, where a browser without a session lands, says where the way in is.
+    expect((await open(`${first.url}/signin`)).text).toContain('No accounts are configured. Open the one-time sign-in URL the service printed');
     const signedIn = await open(url!);
     expect(signedIn.status).toBe(303);
     expect(signedIn.location).toBe('/');
