@@ -79,7 +79,7 @@ export function exposureProblem(config: Config): string | undefined {
     return undefined;
   }
   if (!isLoopback(config.http.host)) {
-    return `HOST=${config.http.host} lets other machines reach the API, which then needs credentials: set ${missing.join(' and ')}, or listen on 127.0.0.1`;
+    return `listening on ${config.http.host} (HOST, or serve --host) lets other machines reach the API, which then needs credentials: set ${missing.join(' and ')}, or listen on 127.0.0.1`;
   }
   return `VECR_TRUST_PROXY says a proxy forwards other machines' requests to the API, which then needs credentials: set ${missing.join(' and ')}, or unset VECR_TRUST_PROXY`;
 }

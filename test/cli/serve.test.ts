@@ -129,12 +129,12 @@ describe('vecr serve on an address other machines can reach', () => {
       code: 1,
       stdout: '',
       stderr:
-        'vecr: HOST=0.0.0.0 lets other machines reach the API, which then needs credentials: set VECR_API_TOKENS (make a token with `vecr token NAME --scopes read,chat,admin`) and WEBHOOK_AUTH_TOKEN, or listen on 127.0.0.1\n',
+        'vecr: listening on 0.0.0.0 (HOST, or serve --host) lets other machines reach the API, which then needs credentials: set VECR_API_TOKENS (make a token with `vecr token NAME --scopes read,chat,admin`) and WEBHOOK_AUTH_TOKEN, or listen on 127.0.0.1\n',
     });
     const flag = await vecr(['serve', '--host', '::'], { ...env, VECR_API_TOKENS: `ops:read:sha256:${'a'.repeat(64)}` }, work.dir);
     expect([flag.code, flag.stderr]).toEqual([
       1,
-      'vecr: HOST=:: lets other machines reach the API, which then needs credentials: set WEBHOOK_AUTH_TOKEN, or listen on 127.0.0.1\n',
+      'vecr: listening on :: (HOST, or serve --host) lets other machines reach the API, which then needs credentials: set WEBHOOK_AUTH_TOKEN, or listen on 127.0.0.1\n',
     ]);
     const guessable = await vecr(
       ['serve'],
