@@ -67,7 +67,9 @@ describe('vecr without a database', () => {
       const elsewhere = vecrIn({ PORT: 'abc', DATABASE_URL: 'not a url' }, process.cwd());
       expect(await elsewhere('validate', path.join(dir, 'human_members/good.yml'))).toMatchObject({ code: 0, stderr: '' });
       const limited = vecrIn({ VECR_MAX_FILE_BYTES: '10' }, process.cwd());
-      expect((await limited('validate', path.join(dir, 'human_members/good.yml'))).stderr).toContain('good.yml: is larger than 10 bytes, the limit (a member file is a few lines of YAML; VECR_MAX_FILE_BYTES raises the limit)');
+      expect((await limited('validate', path.join(dir, 'human_members/good.yml'))).stderr).toContain(
+        'good.yml: is larger than 10 bytes, the limit (a member file is a few lines of YAML; VECR_MAX_FILE_BYTES raises the limit)',
+      );
       const bad = await vecr('validate', path.join(dir, 'human_members/good.yml'), path.join(dir, 'human_members/bad.yml'));
       expect(bad.code).toBe(1);
       expect(bad.stderr).toContain('bad.yml:2:1: skils: is not a field of a human member (did you mean skills?)');

@@ -192,7 +192,9 @@ describe('parseMemberFile: each rule, with field and position', () => {
 
 describe('parseMemberFile: hostile input', () => {
   it('refuses files over the size limit before parsing them', () => {
-    expect(issuesOf(Buffer.alloc(defaultLimits.maxBytes + 1, 'a'))).toMatchObject([{ code: 'too_large', message: `is larger than ${defaultLimits.maxBytes} bytes, the limit` }]);
+    expect(issuesOf(Buffer.alloc(defaultLimits.maxBytes + 1, 'a'))).toMatchObject([
+      { code: 'too_large', message: `is larger than ${defaultLimits.maxBytes} bytes, the limit` },
+    ]);
   });
 
   it('refuses duplicate keys', () => {
