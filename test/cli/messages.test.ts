@@ -76,6 +76,14 @@ describe('vecr run outside the project', () => {
     expect(await exists(dataDir)).toBe(false);
   });
 
+  it('a sync whose storage cannot be read makes no database', async () => {
+    const missing = path.join(work.dir, 'no-such-folder');
+    const sync = await vecr('sync', '--storage', missing);
+    expect(sync.code).toBe(1);
+    expect(sync.stderr).toContain(`storage folder ${missing} cannot be read`);
+    expect(await exists(path.join(work.dir, '.vecr'))).toBe(false);
+  });
+
   it('a command that writes makes the database, and says so and where', { timeout: slow }, async () => {
     const sync = await vecr('sync', '--storage', samples);
     expect(sync.code, sync.stderr).toBe(0);

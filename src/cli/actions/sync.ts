@@ -19,6 +19,8 @@ export async function syncCommand(
   const storage = options.storage ? storageConfig(options.storage) : config.storage;
   const key = options.key ? parseUpsertKey(options.key) : config.upsertKey;
   const files = await openStorage(storage);
+  // Storage first: a sync that cannot read it leaves nothing behind, not a new, empty database.
+  await files.check();
   const report = await withDatabase(config, async (db) => {
     // Made once the database is open: its rate counts the sync, not the start-up.
     const progress = progressBar('sync', { enabled: !options.json });
