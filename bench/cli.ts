@@ -88,7 +88,8 @@ Times whole \`vecr\` processes (wall, and CPU from GNU time) beside \`node -e 0\
 with their range): --help, --version, validate, members count and health on a PostgreSQL server
 (health with a vecr serve running, as a container's health check finds it), members count on the
 embedded database with no service running, and a full and a no-op sync of N generated files
-(default 20000) on the server, the no-op also as the sync itself measured inside the process.
+(default 20000) on the server, the no-op also as the sync itself measured inside the process,
+and beside it the floor of any no-op (dist/bench/noopFloor.js: connect, list, stat, compare).
 The server: DATABASE_URL (scratch databases are made and dropped); without it, those rows are
 left out. --bin measures another build's bin/vecr.js (e.g. the one before a change).
 NODE_COMPILE_CACHE in the environment reaches every process measured.`);
@@ -189,13 +190,16 @@ NODE_COMPILE_CACHE in the environment reaches every process measured.`);
 
 /**
  * A full sync of `count` files into an empty database, then a no-op sync, each a whole process;
- * the no-op's own report gives the same sync measured inside the process (`durationMs`).
+ * the no-op's own report gives the same sync measured inside the process (`durationMs`). Then the
+ * floor of a no-op on the same database (`noopFloor.ts`): the least work any no-op must do.
  */
 async function benchSync(vecr: (...rest: string[]) => string[], env: NodeJS.ProcessEnv, work: string, runs: number, count: number, server: string) {
   const full: number[] = [];
   const noop: number[] = [];
   const noopCpu: number[] = [];
   const inProcess: number[] = [];
+  const floor: number[] = [];
+  const floorScript = fileURLToPath(new URL('./noopFloor.js', import.meta.url));
   for (let round = 0; round < runs; round++) {
     const scratch = await scratchServerDatabase(server, `clisync${round}`);
     try {
@@ -212,6 +216,9 @@ async function benchSync(vecr: (...rest: string[]) => string[], env: NodeJS.Proc
       noop.push(again.ms);
       noopCpu.push(again.cpuMs);
       inProcess.push(report.durationMs);
+      const least = await timed([process.execPath, floorScript, env.VECR_STORAGE!], roundEnv, work);
+      if (least.code !== 0) throw new Error(`the floor of a no-op failed: ${least.stdout}${least.stderr}`);
+      floor.push(least.ms);
     } finally {
       await scratch.drop();
     }
@@ -222,7 +229,9 @@ async function benchSync(vecr: (...rest: string[]) => string[], env: NodeJS.Proc
   console.log(`${'full sync, whole process'.padEnd(44)} ${range(full)}`);
   console.log(`${'no-op sync, whole process'.padEnd(44)} ${range(noop)}  (CPU ${seconds(median(noopCpu))})`);
   console.log(`${'no-op sync, inside the process (durationMs)'.padEnd(44)} ${range(inProcess)}`);
+  console.log(`${'floor of a no-op, whole process (noopFloor)'.padEnd(44)} ${range(floor)}`);
   console.log(`no-op ÷ full, whole processes: ${(noopShare * 100).toFixed(0)}% (target ≤ 20%: ${noopShare <= 0.2 ? 'pass' : 'FAIL'})`);
+  console.log(`floor ÷ full, whole processes: ${((median(floor) / median(full)) * 100).toFixed(0)}% (connect, list, stat, compare, nothing else)`);
   console.log(`no-op, whole process ÷ inside it: ${overhead.toFixed(2)}× (target ≤ 1.2×: ${overhead <= 1.2 ? 'pass' : 'FAIL'})`);
 }
 
