@@ -21,7 +21,14 @@ if (major < 22) {
     const xdg = process.env.XDG_CACHE_HOME;
     const home = os.homedir();
     const cacheHome = xdg?.startsWith('/') ? xdg : home.startsWith('/') ? `${home}/.cache` : undefined;
-    const stat = (folder) => fs.statSync(folder, { throwIfNoEntry: false });
+    // A folder that cannot even be looked at (another's home, 0700) is no cache folder: no throw.
+    const stat = (folder) => {
+      try {
+        return fs.statSync(folder, { throwIfNoEntry: false });
+      } catch {
+        return undefined;
+      }
+    };
     // The cache home where it exists, else the folder it would be made in.
     const owner = cacheHome && (stat(cacheHome) ?? stat(cacheHome.slice(0, cacheHome.lastIndexOf('/')) || '/'))?.uid;
     const ours = owner !== undefined && owner === process.getuid?.() ? `${cacheHome}/vecr/compile` : undefined;
