@@ -108,8 +108,13 @@ export async function applyChanges(tx: Queryable, given: ChangeSet, key: UpsertK
       accepted.filter((c) => c.adopts),
     );
     const renamed = accepted.filter((c) => c.renames && !c.adopts).map((c) => c.file_uri);
+    // Under the name key a member is its name: the old name's member is deleted, and said so (a
+    // sync pairs a delete with the file that takes the same name back, as a move: SyncPipeline).
     if (key === 'file_uri') await parkNames(tx, table, renamed);
-    else await deleteMembersOfFiles(tx, table, renamed, key);
+    else
+      outcomes.push(
+        (await deleteMembersOfFiles(tx, table, renamed, key)).map((row) => ({ file_uri: row.file_uri, kind, action: 'deleted' as const, name: row.name })),
+      );
 
     // The accepted files are recorded as registered by the upsert itself, in the same statement.
     const toWrite = accepted.map((c) => {

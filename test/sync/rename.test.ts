@@ -108,6 +108,31 @@ describe.each(engines)('a member file moved, on %s', (engine) => {
       expect(await rows()).toEqual([{ ...before, file_uri: 'human_members/y.yml' }]);
     });
 
+    it('a file that takes a departed name from under its own member: that member is reported deleted (review)', async () => {
+      await writeFiles(dir, { 'human_members/x.yml': human('Rin'), 'human_members/a.yml': human('Ann') });
+      await sync('name');
+      const rin = (await rows()).find((r) => r.name === 'Rin')!;
+      await fs.rm(path.join(dir, 'human_members/x.yml'));
+      await writeFiles(dir, { 'human_members/a.yml': human('Rin') });
+      const report = await sync('name');
+      expect(await rows()).toEqual([{ ...rin, file_uri: 'human_members/a.yml' }]);
+      expect(report).toMatchObject({ created: 0, updated: 1, deleted: 1 });
+      expect(report.changes).toEqual([
+        { file_uri: 'human_members/a.yml', kind: 'human', action: 'deleted', name: 'Ann' },
+        { file_uri: 'human_members/a.yml', kind: 'human', action: 'updated', name: 'Rin', moved_from: 'human_members/x.yml' },
+      ]);
+      // A member renamed in its file: the old name's member goes, the new one comes.
+      await writeFiles(dir, { 'human_members/a.yml': human('Rina') });
+      expect(await sync('name')).toMatchObject({
+        created: 1,
+        deleted: 1,
+        changes: [
+          { action: 'deleted', name: 'Rin' },
+          { action: 'created', name: 'Rina' },
+        ],
+      });
+    });
+
     it('AI members alike; a member deleted comes back as itself within the day, and as a new row after it', async () => {
       await writeFiles(dir, { 'virtual_members/k.yml': virtual('Kasen'), 'human_members/other.yml': human('Other') });
       await sync('name');
