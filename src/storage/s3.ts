@@ -183,8 +183,12 @@ export async function s3Storage(config: S3Config): Promise<Storage> {
         );
       }),
 
+    // What the registry needs of a bucket is to list its prefix: asked as such, for no keys, since
+    // a policy may allow that and still refuse HeadBucket (ListBucket granted for a prefix only).
     async check() {
-      await withDeadline('', (abortSignal) => client.send(new sdk.HeadBucketCommand({ Bucket: config.bucket }), { abortSignal }));
+      await withDeadline('', (abortSignal) =>
+        client.send(new sdk.ListObjectsV2Command({ Bucket: config.bucket, Prefix: prefix || undefined, MaxKeys: 0 }), { abortSignal }),
+      );
     },
   };
 }

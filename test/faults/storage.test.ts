@@ -205,6 +205,14 @@ describe.each(engines)('S3 failing under the service, on %s', (engine) => {
   }
   const changes = [{ key: 'human_members/rin.yml' }, { key: 'human_members/syota.yml', removed: true }, { key: 'virtual_members/new.yml' }];
 
+  it('a bucket that may be listed but refuses HeadBucket (a policy for a prefix) passes the check a sync makes first (review)', async () => {
+    proxy.fault = 'refuse-head';
+    await expect(storage.check()).resolves.toBeUndefined();
+    expect(await syncStorage(db, storage, { key: 'file_uri' })).toMatchObject({ unchanged: 3, invalid: 0 });
+    proxy.fault = 'error';
+    await expect(storage.check()).rejects.toMatchObject({ failure: 'unavailable' });
+  });
+
   it.each<S3Fault>(['error', 'stall', 'stall-body'])(
     'S3 failing (%s): a reconcile and events write and delete nothing, events answer 503; back, redelivery and the next sync heal',
     async (fault) => {

@@ -4,9 +4,10 @@ import type net from 'node:net';
 /**
  * What the proxy does to requests: pass them on; answer 500 (S3's InternalError); never answer
  * (a network that swallows packets); or pass the answer's head and first bytes, then hold the
- * rest (a body that stalls halfway).
+ * rest (a body that stalls halfway); or refuse HEAD requests (403), as a policy that grants
+ * listing a prefix and reading its objects, and nothing else, does.
  */
-export type S3Fault = 'none' | 'error' | 'stall' | 'stall-body';
+export type S3Fault = 'none' | 'error' | 'stall' | 'stall-body' | 'refuse-head';
 
 /**
  * An HTTP proxy in front of an S3 server that a test can make fail, request by request: the
@@ -23,6 +24,11 @@ export async function startS3Faults(target: string) {
       response.end(
         '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>',
       );
+      return;
+    }
+    if (fault === 'refuse-head' && request.method === 'HEAD') {
+      request.resume();
+      response.writeHead(403).end();
       return;
     }
     if (fault === 'stall') {
