@@ -118,7 +118,12 @@ function renderedOrUndefined(doc: Document): string | undefined {
 /** The node for a new value, in the style of the node it replaces where that style still fits. */
 function valueNode(doc: Document, value: string | readonly string[], old: Node | undefined): Node {
   const node = doc.createNode(value) as Node;
-  if (isSeq(node)) node.flow = isSeq(old) ? old.flow === true : true;
+  if (isSeq(node)) {
+    node.flow = isSeq(old) ? old.flow === true : true;
+    // An item the form gives whole, full-width comma and all: quoted, or the parser would take
+    // the comma for a slip between two items (members/fullWidth.ts).
+    if (node.flow) for (const item of node.items) if (isScalar(item) && typeof item.value === 'string' && /[，、]/.test(item.value)) item.type = 'QUOTE_DOUBLE';
+  }
   if (isScalar(node) && typeof value === 'string') {
     if (value.includes('\n')) node.type = 'BLOCK_LITERAL';
     else if (isScalar(old) && (old.type === 'QUOTE_DOUBLE' || old.type === 'QUOTE_SINGLE')) node.type = old.type;

@@ -96,6 +96,20 @@ personality_traits:
     expect(editMemberFile('name: X\nrole: 42  # the answer\n', 'human', { name: 'X', role: '42' })).toBe('name: X\nrole: "42"  # the answer\n');
   });
 
+  it('quotes a list item that holds a full-width comma, so that it is saved as the one item the form gave (review)', () => {
+    const made = newMemberFile('virtual', { name: '華扇', llm_model: 'm', expertise_areas: ['設計、レビュー', 'Go'] });
+    expect(made).toContain('expertise_areas: ["設計、レビュー", Go]');
+    expect(parseMemberFile('virtual_members/x.yml', 'virtual', Buffer.from(made))).toMatchObject({
+      ok: true,
+      value: { member: { expertise_areas: ['設計、レビュー', 'Go'] } },
+    });
+    const edited = editMemberFile('name: X\nskills: ["A，B"]\n', 'human', { name: 'Y' });
+    expect(parseMemberFile('human_members/x.yml', 'human', Buffer.from(edited))).toMatchObject({
+      ok: true,
+      value: { member: { name: 'Y', skills: ['A，B'] } },
+    });
+  });
+
   it('falls back to the Document rendering for a flow mapping, still with the data intended', () => {
     const edited = editMemberFile('{name: X, role: Y}  # one line\n', 'human', { role: 'Z' });
     expect(parse(edited)).toEqual({ name: 'X', role: 'Z' });
