@@ -54,29 +54,92 @@ export function findFullWidthSlips(text: string): FullWidthSlip[] {
         hint: `write an ASCII colon and a space: ${key}: ${value}`,
       });
     }
-    const opensList = value.startsWith('[') || (fullWidthOpen.test(value) && (value.startsWith('［') || /[,，、]/.test(value)));
-    const slip = opensList ? listPunctuation.exec(value) : null;
+    const slip = value.startsWith('[') ? slipInFlowList(value) : fullWidthList(value);
     if (slip) {
-      const comma = slip[0] === '，' || slip[0] === '、';
-      // Between ASCII brackets, the author may have meant the comma: quoting keeps such an item whole.
-      const item = comma && value.startsWith('[') ? itemAround(value, slip.index) : '';
       slips.push({
         line,
-        column: valueColumn + slip.index,
+        column: valueColumn + slip.at,
         field: key,
-        message: `writes a list with ${comma ? 'a full-width comma' : 'a full-width bracket'} (${slip[0]})`,
-        hint: `write it with ASCII brackets and commas: ${key}: ${asciiList(value)}${item ? ` (quote an item that is one, comma and all: "${item}")` : ''}`,
+        message: `writes a list with ${slip.comma ? 'a full-width comma' : 'a full-width bracket'} (${slip.char})`,
+        hint: `write it with ASCII brackets and commas: ${key}: ${slip.fixed}${slip.item ? ` (quote an item that is one, comma and all: "${slip.item}")` : ''}`,
       });
     }
   });
   return slips;
 }
 
-/** The item of a flow list `value` (`[a, b]`) that holds the character at `at`. */
-function itemAround(value: string, at: number): string {
-  const start = Math.max(value.lastIndexOf('[', at), value.lastIndexOf(',', at)) + 1;
-  const after = value.slice(at).search(/[,\]]/);
-  return value.slice(start, after < 0 ? value.length : at + after).trim();
+interface ListSlip {
+  /** Where the slip is in the value. */
+  at: number;
+  char: string;
+  comma: boolean;
+  /** The list as it was meant, ASCII. */
+  fixed: string;
+  /** The item holding a full-width comma, unquoted: quoted, it would be kept whole. */
+  item?: string;
+}
+
+/**
+ * A slip in a list between ASCII brackets (`[TypeScript，React]`), looked for in its unquoted
+ * items only: a quoted item is what its author meant, and a comment after the list is text.
+ */
+function slipInFlowList(value: string): ListSlip | undefined {
+  const { items, end } = unquotedItems(value);
+  const found = items.find((item) => listPunctuation.test(item.text));
+  if (!found) return undefined;
+  const char = listPunctuation.exec(found.text)![0];
+  const comma = char === '，' || char === '、';
+  let fixed = value.slice(0, end).trimEnd();
+  for (const item of [...items].reverse()) fixed = fixed.slice(0, item.at) + asciiList(item.text) + fixed.slice(item.at + item.text.length);
+  return { at: found.at + found.text.indexOf(char), char, comma, fixed, ...(comma ? { item: found.text } : {}) };
+}
+
+/** A list opened with a full-width bracket (`［a，b］`, `「a、b」`): all of it made ASCII. */
+function fullWidthList(value: string): ListSlip | undefined {
+  if (!fullWidthOpen.test(value) || !(value.startsWith('［') || /[,，、]/.test(value))) return undefined;
+  const char = listPunctuation.exec(value)![0];
+  return { at: value.indexOf(char), char, comma: false, fixed: asciiList(value) };
+}
+
+/**
+ * The unquoted items of a flow list `[a, "b", c] # note`, trimmed, with where each starts, and
+ * where the list ends (after its `]`, before a comment, or the end of the line).
+ */
+function unquotedItems(value: string): { items: Array<{ text: string; at: number }>; end: number } {
+  const items: Array<{ text: string; at: number }> = [];
+  let start = 1;
+  let quoted = false;
+  for (let i = 1; i <= value.length; i++) {
+    const c = value[i];
+    if (c === '"' || c === "'") {
+      const close = closingQuote(value, i);
+      quoted = true;
+      i = close < 0 ? value.length - 1 : close;
+      continue;
+    }
+    const comment = c === '#' && value[i - 1] === ' ';
+    if (c === ',' || c === ']' || comment || i === value.length) {
+      const text = value.slice(start, i).trim();
+      if (!quoted && text !== '') items.push({ text, at: value.indexOf(text, start) });
+      if (c !== ',') return { items, end: c === ']' ? i + 1 : i };
+      start = i + 1;
+      quoted = false;
+    }
+  }
+  return { items, end: value.length };
+}
+
+/** Where the quoted string opened at `open` closes: `\"` escapes in double quotes, `''` in single. */
+function closingQuote(value: string, open: number): number {
+  const quote = value[open];
+  for (let i = open + 1; i < value.length; i++) {
+    if (quote === '"' && value[i] === '\\') i++;
+    else if (value[i] === quote) {
+      if (quote === "'" && value[i + 1] === "'") i++;
+      else return i;
+    }
+  }
+  return -1;
 }
 
 /** A value with a list's full-width punctuation made ASCII: `［a，b］` → `[a, b]`. */

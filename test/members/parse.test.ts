@@ -441,6 +441,22 @@ describe("a Japanese keyboard's slips get a hint, not the parser's message", () 
     expect(parse('name: 太郎\nskills:\n  - 設計、レビュー\n')).toMatchObject({ ok: true, value: { member: { skills: ['設計、レビュー'] } } });
   });
 
+  it('looks for the comma slip in unquoted items only: a quoted item and a comment keep other mistakes in view (review)', () => {
+    expect(issuesOf('name: 太郎\nskills: ["設計、レビュー", Go]\ncontact_email: nowhere\n')).toMatchObject([{ code: 'format', field: 'contact_email' }]);
+    expect(issuesOf('name: 太郎\nskills: [Go, Rust] # 例：A、B\ncontact_email: nowhere\n')).toMatchObject([{ code: 'format', field: 'contact_email' }]);
+    expect(issuesOf('name: 太郎\nskills: ["設計、レビュー", a，b]\n')).toEqual([
+      {
+        file: 'human_members/x.yml',
+        code: 'full_width',
+        field: 'skills',
+        line: 2,
+        column: 22,
+        message: 'writes a list with a full-width comma (，)',
+        hint: 'write it with ASCII brackets and commas: skills: ["設計、レビュー", a, b] (quote an item that is one, comma and all: "a，b")',
+      },
+    ]);
+  });
+
   it('leaves Japanese text in values alone, and other mistakes to their own messages', () => {
     expect(parse('name: 太郎\nrole: 「リーダー」\nbio: |\n  注意：これは本文です。\n  \u3000字下げした段落。\n').ok).toBe(true);
     expect(issuesOf('name: 太郎\nrole: 「リーダー」\nbio: |\n  Note：text\ncontact_email: nowhere\n')).toMatchObject([
