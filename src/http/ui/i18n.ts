@@ -20,7 +20,7 @@ const en = {
   'signin.none':
     'No accounts are configured: set VECR_UI_USERS (see `vecr password`), or run the service on 127.0.0.1 and open the one-time sign-in URL it prints.',
   'signin.oneTime':
-    'No accounts are configured. Open the one-time sign-in URL the service printed when it started, at the address it printed (127.0.0.1: to a browser, localhost is another site, without the session). A restart prints a new one.',
+    'No accounts are configured. Open the one-time sign-in URL the service printed when it started, at the address it printed (to a browser, localhost and 127.0.0.1 are different sites: the session reaches only the one printed). A restart prints a new one.',
   'signin.onceSpent': 'This sign-in link has been used or is not valid. Restart the service for a new one, or sign in with an account.',
   'home.signedInAs': 'Signed in as {name} ({role})',
   'team.title': 'The team',
@@ -217,7 +217,7 @@ const ja: Record<Key, string> = {
   'signin.none':
     'アカウントが設定されていません。VECR_UI_USERS を設定する（`vecr password` を参照）か、サービスを 127.0.0.1 で動かし、表示される一回限りのサインイン URL を開いてください。',
   'signin.oneTime':
-    'アカウントが設定されていません。サービスが起動時に表示した一回限りのサインイン URL を、表示されたアドレスのまま開いてください（127.0.0.1。ブラウザーにとって localhost は別のサイトで、セッションが届きません）。新しい URL はサービスを再起動すると表示されます。',
+    'アカウントが設定されていません。サービスが起動時に表示した一回限りのサインイン URL を、表示されたアドレスのまま開いてください（ブラウザーにとって localhost と 127.0.0.1 は別のサイトで、セッションは表示された方にしか届きません）。新しい URL はサービスを再起動すると表示されます。',
   'signin.onceSpent': 'このサインインリンクは使用済みか無効です。サービスを再起動して新しいリンクを得るか、アカウントでサインインしてください。',
   'home.signedInAs': '{name}（{role}）としてサインイン中',
   'team.title': 'チーム',

@@ -141,12 +141,16 @@ export function signinRoutes(config: Config, ui: UiAuth, limiter: FailedAuthLimi
         t(language, 'signin.title'),
         html`<h2>${t(language, 'signin.title')}</h2>
 ${message ? html`<p class="message" role="alert">${message}</p>` : ''}
-${accounts.size === 0 ? html`<p class="message">${t(language, ui.oneTimeToken ? 'signin.oneTime' : 'signin.none')}</p>` : ''}
-<form class="signin" method="post" action="/signin">
+${
+  // With no accounts, no password can pass: the page says the way in instead of offering a form.
+  accounts.size === 0
+    ? html`<p class="message">${t(language, ui.oneTimeToken ? 'signin.oneTime' : 'signin.none')}</p>`
+    : html`<form class="signin" method="post" action="/signin">
 <label>${t(language, 'signin.user')} <input name="user" autocomplete="username" required value="${user}" autofocus></label>
 <label>${t(language, 'signin.password')} <input name="password" type="password" autocomplete="current-password" required></label>
 <button type="submit">${t(language, 'signin.submit')}</button>
-</form>`,
+</form>`
+}`,
         request,
       );
 

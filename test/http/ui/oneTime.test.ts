@@ -43,7 +43,10 @@ describe('zero-setup sign-in: the one-time URL in the banner', () => {
     const url = onceUrl(first.output());
     expect(url, first.output()).toBeDefined();
     // The sign-in page, where a browser without a session lands, says where the way in is.
-    expect((await open(`${first.url}/signin`)).text).toContain('No accounts are configured. Open the one-time sign-in URL the service printed');
+    const signinPage = (await open(`${first.url}/signin`)).text;
+    expect(signinPage).toContain('No accounts are configured. Open the one-time sign-in URL the service printed');
+    // and offers no form that no password could pass (ten tries would lock the address out).
+    expect(signinPage).not.toContain('<form');
     const signedIn = await open(url!);
     expect(signedIn.status).toBe(303);
     expect(signedIn.location).toBe('/');
