@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { Document, isMap, isScalar, isSeq, type Node, type Pair, parseDocument, type YAMLMap } from 'yaml';
+import { fullWidthComma } from './fullWidth.js';
 import type { MemberKind } from './schema.js';
 
 /** A field's new value: text, a list of texts, or null to leave the field out. */
@@ -122,7 +123,8 @@ function valueNode(doc: Document, value: string | readonly string[], old: Node |
     node.flow = isSeq(old) ? old.flow === true : true;
     // An item the form gives whole, full-width comma and all: quoted, or the parser would take
     // the comma for a slip between two items (members/fullWidth.ts).
-    if (node.flow) for (const item of node.items) if (isScalar(item) && typeof item.value === 'string' && /[，、]/.test(item.value)) item.type = 'QUOTE_DOUBLE';
+    if (node.flow)
+      for (const item of node.items) if (isScalar(item) && typeof item.value === 'string' && fullWidthComma.test(item.value)) item.type = 'QUOTE_DOUBLE';
   }
   if (isScalar(node) && typeof value === 'string') {
     if (value.includes('\n')) node.type = 'BLOCK_LITERAL';

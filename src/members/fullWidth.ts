@@ -25,6 +25,11 @@ const keyLine = /^([ \u3000]*)([A-Za-z_][A-Za-z0-9_-]*)([ \u3000]*)([:：])([ \u
 const indentedSyntax = /^([ \u3000]*)(?:-(?:[ \u3000]|$)|[A-Za-z_][A-Za-z0-9_-]*[ \u3000]*[:：])/;
 const fullWidthOpen = /^[［「]/;
 const listPunctuation = /[［］「」，、]/;
+/**
+ * The full-width commas, which an unquoted item of a flow list may not hold: the parser refuses
+ * such an item, and the editor quotes it (a quoted item is meant whole).
+ */
+export const fullWidthComma = /[，、]/;
 
 export function findFullWidthSlips(text: string): FullWidthSlip[] {
   const slips: FullWidthSlip[] = [];
@@ -88,7 +93,7 @@ function slipInFlowList(value: string): ListSlip | undefined {
   const found = items.find((item) => listPunctuation.test(item.text));
   if (!found) return undefined;
   const char = listPunctuation.exec(found.text)![0];
-  const comma = char === '，' || char === '、';
+  const comma = fullWidthComma.test(char);
   let fixed = value.slice(0, end).trimEnd();
   for (const item of [...items].reverse()) fixed = fixed.slice(0, item.at) + asciiList(item.text) + fixed.slice(item.at + item.text.length);
   return { at: found.at + found.text.indexOf(char), char, comma, fixed, ...(comma ? { item: found.text } : {}) };

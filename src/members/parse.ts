@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { Composer, type Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node, Parser, type YAMLMap } from 'yaml';
 import type * as z from 'zod';
-import { findFullWidthSlips } from './fullWidth.js';
+import { findFullWidthSlips, fullWidthComma } from './fullWidth.js';
 import { type IssueCode, isIssueCode, type MemberIssue } from './issues.js';
 import { defaultLimits, type ParseLimits } from './limits.js';
 import { parseQuickly, toMember } from './parseQuickly.js';
@@ -126,7 +126,7 @@ function fullWidthCommaItems(file: string, mapping: YAMLMap, lineCounter: LineCo
     if (!isSeq(pair.value) || !pair.value.flow) return [];
     const field = isScalar(pair.key) ? String(pair.key.value) : undefined;
     return pair.value.items
-      .filter((item) => isScalar(item) && item.type === 'PLAIN' && typeof item.value === 'string' && /[，、]/.test(item.value))
+      .filter((item) => isScalar(item) && item.type === 'PLAIN' && typeof item.value === 'string' && fullWidthComma.test(item.value))
       .map((item) => ({
         file,
         code: 'full_width' as const,

@@ -197,9 +197,10 @@ export class SyncPipeline {
   /** The delete of this run whose member `outcome`, an update under the name key, took over from another file. */
   private departedAs(outcome: Outcome): Outcome | undefined {
     if (this.parts.key !== 'name' || outcome.action !== 'updated' || outcome.name === undefined) return undefined;
-    const departed = this.deletedByName.get(`${outcome.kind}:${outcome.name}`);
+    const member = `${outcome.kind}:${outcome.name}`;
+    const departed = this.deletedByName.get(member);
     if (!departed || departed.file_uri === outcome.file_uri) return undefined;
-    this.deletedByName.delete(`${outcome.kind}:${outcome.name}`);
+    this.deletedByName.delete(member);
     return departed;
   }
 
